@@ -1,0 +1,243 @@
+// attach() and detach(): the only way commands reach a target. attach verifies who answers
+// (process.pid through the inspector) before anything else is sent, installs this session's
+// instruments, and registers detach with the CLI so that Ctrl-C, SIGTERM and errors all detach.
+//
+// Not here: sampling (src/sampler.ts), what the probes do (src/probes).
+
+import { randomBytes } from 'node:crypto';
+import { ExitCode, NodetopError } from '../errors';
+import * as proc from '../platform/proc';
+import { identityProbe, type Identity } from '../probes/identity';
+import { installProbe } from '../probes/install';
+import { uninstallProbe } from '../probes/uninstall';
+import { onExit } from '../lifecycle';
+import { locateInspector } from './locate';
+import { CallTimeoutError, ConnectionClosedError, evaluate, listTargets, Session } from './session';
+
+export interface AttachOptions {
+  pid?: number;
+  endpoint?: string;
+  allowRemote?: boolean;
+  /** Bound on every inspector call and on opening the inspector, ms. */
+  timeoutMs: number;
+  keepInspector?: boolean;
+  noSignal?: boolean;
+  /** Lease: instruments remove themselves when not sampled for this long (nodetop died). */
+  leaseMs?: number;
+}
+
+export interface Endpoint {
+  host: string;
+  port: number;
+  wsUrl: string | null;
+}
+
+const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '::1', '[::1]', 'ip6-localhost']);
+
+export function isLoopbackHost(host: string): boolean {
+  return LOOPBACK_HOSTS.has(host.toLowerCase()) || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
+/** `host:port`, `:port`, `port`, or a ws:// URL. Throws a usage error otherwise. */
+export function parseEndpoint(text: string): Endpoint {
+  const bad = (): never => {
+    throw new NodetopError(`--endpoint ${JSON.stringify(text)} is not host:port or a ws:// URL`, {
+      exitCode: ExitCode.Usage,
+    });
+  };
+  if (/^wss?:\/\//i.test(text)) {
+    let u: URL;
+    try {
+      u = new URL(text);
+    } catch {
+      return bad();
+    }
+    const port = Number(u.port || (u.protocol === 'wss:' ? 443 : 80));
+    return { host: u.hostname.replace(/^\[|\]$/g, ''), port, wsUrl: text };
+  }
+  const m = /^(?:(?:\[([^\]]+)\]|([^:[\]]*)):)?(\d{1,5})$/.exec(text);
+  if (!m) return bad();
+  const port = Number(m[3]);
+  if (!(port > 0 && port < 65536)) return bad();
+  return { host: m[1] ?? (m[2] || '127.0.0.1'), port, wsUrl: null };
+}
+
+export class Attachment {
+  private detached = false;
+  private readonly unregister: () => void;
+
+  constructor(
+    readonly session: Session,
+    readonly identity: Identity,
+    readonly inspector: { url: string; openedByNodetop: boolean },
+    /** /proc/<pid> is this very process: nodetop can read CPU, fds and RSS without asking it. */
+    readonly local: boolean,
+    readonly key: string,
+    private readonly keepInspector: boolean,
+    readonly timeoutMs: number,
+  ) {
+    this.unregister = onExit(() => this.detach());
+  }
+
+  get pid(): number {
+    return this.identity.pid;
+  }
+
+  /** True once the target or the connection is gone. */
+  get gone(): boolean {
+    return this.session.isClosed;
+  }
+
+  /**
+   * Leaves no trace: removes the instruments, gives back what V8 kept for the console while the
+   * inspector was open, closes the inspector if nodetop opened it and no other nodetop is using
+   * it, and closes the socket. Bounded; never throws; safe to call twice.
+   */
+  async detach(): Promise<void> {
+    if (this.detached) return;
+    this.detached = true;
+    this.unregister();
+    if (!this.session.isClosed) {
+      const timeoutMs = Math.min(this.timeoutMs, 2000);
+      try {
+        await evaluate(
+          this.session,
+          uninstallProbe,
+          { key: this.key, closeInspectorAfterMs: this.keepInspector ? null : 100 },
+          { timeoutMs },
+        );
+      } catch {
+        // a target that does not answer keeps its instruments until their lease runs out
+      }
+      try {
+        // V8 keeps the arguments of the last 1,000 console calls alive for a client that might
+        // ask for them, as soon as the inspector is open: give that memory back.
+        await this.session.send('Runtime.discardConsoleEntries', {}, { timeoutMs });
+      } catch {
+        /* nothing more to do */
+      }
+    }
+    await this.session.close();
+  }
+}
+
+function newKey(): string {
+  return `s${randomBytes(6).toString('hex')}`;
+}
+
+/** Connects to the pid's inspector (opening it if need be) or to --endpoint, and checks who it is. */
+export async function attach(opts: AttachOptions): Promise<Attachment> {
+  let host: string;
+  let port: number;
+  let wsUrl: string;
+  let openedByNodetop = false;
+
+  if (opts.endpoint !== undefined) {
+    const ep = parseEndpoint(opts.endpoint);
+    if (!isLoopbackHost(ep.host) && !opts.allowRemote) {
+      throw new NodetopError(`refusing to connect to ${ep.host}: an inspector is remote code execution`, {
+        exitCode: ExitCode.Usage,
+        hint: 'use an SSH tunnel to a loopback port, or pass --allow-remote if you mean it',
+      });
+    }
+    host = ep.host;
+    port = ep.port;
+    if (ep.wsUrl) wsUrl = ep.wsUrl;
+    else wsUrl = pickTarget(await listTargets(host, port, opts.timeoutMs)).webSocketDebuggerUrl;
+  } else if (opts.pid !== undefined) {
+    const loc = await locateInspector(opts.pid, { timeoutMs: opts.timeoutMs, noSignal: opts.noSignal ?? false });
+    host = loc.host;
+    port = loc.port;
+    openedByNodetop = loc.openedByNodetop;
+    wsUrl = pickTarget(loc.targets).webSocketDebuggerUrl;
+  } else {
+    throw new NodetopError('give a pid or --endpoint', { exitCode: ExitCode.Usage });
+  }
+
+  const session = await Session.connect(wsUrl, opts.timeoutMs);
+  let identity: Identity;
+  try {
+    identity = await evaluate(session, identityProbe, null, { timeoutMs: opts.timeoutMs, commandLineApi: true });
+  } catch (e) {
+    await session.close();
+    throw explainCallFailure(e, opts.pid ?? null, `the inspector at ${host}:${port}`);
+  }
+  const close = async (err: NodetopError): Promise<never> => {
+    await session.close();
+    throw err;
+  };
+  if (!identity || typeof identity.pid !== 'number') {
+    return close(new NodetopError(`${host}:${port} is not a Node inspector (it did not say its pid)`, { exitCode: ExitCode.EndpointFailed }));
+  }
+  if (opts.pid !== undefined && identity.pid !== opts.pid) {
+    return close(
+      new NodetopError(`the inspector at ${host}:${port} belongs to pid ${identity.pid}, not ${opts.pid}; nodetop reports nothing from it`, {
+        exitCode: ExitCode.WrongProcess,
+      }),
+    );
+  }
+  let local = false;
+  if (isLoopbackHost(host)) {
+    try {
+      const st = proc.readStat(identity.pid);
+      local = st.ppid === identity.ppid;
+    } catch {
+      local = false; // a tunnel into a container: another pid namespace
+    }
+  }
+
+  const key = newKey();
+  const att = new Attachment(
+    session,
+    identity,
+    { url: wsUrl, openedByNodetop },
+    local,
+    key,
+    opts.keepInspector ?? false,
+    opts.timeoutMs,
+  );
+  try {
+    await evaluate(
+      session,
+      installProbe,
+      { key, leaseMs: opts.leaseMs ?? 60_000, openedByNodetop, resolutionMs: 10 },
+      { timeoutMs: opts.timeoutMs },
+    );
+  } catch (e) {
+    await att.detach();
+    throw explainCallFailure(e, identity.pid, `pid ${identity.pid}`);
+  }
+  return att;
+}
+
+function pickTarget<T extends { webSocketDebuggerUrl: string }>(targets: T[]): T {
+  const t = targets[0];
+  if (!t) throw new NodetopError('the inspector lists no target', { exitCode: ExitCode.EndpointFailed });
+  return t;
+}
+
+/**
+ * Turns a failed inspector call into the sentence a user needs: the target exited, its main
+ * thread is not answering (with what the kernel says it is doing), or the call itself failed.
+ */
+export function explainCallFailure(e: unknown, pid: number | null, what: string): Error {
+  if (e instanceof ConnectionClosedError || (e instanceof NodetopError && e.exitCode === ExitCode.TargetExited)) {
+    if (pid !== null && !proc.processExists(pid)) {
+      return new NodetopError(`pid ${pid} exited`, { exitCode: ExitCode.TargetExited });
+    }
+    return new NodetopError(`${what} closed the connection`, { exitCode: ExitCode.TargetExited });
+  }
+  if (e instanceof CallTimeoutError) {
+    if (pid !== null && proc.processExists(pid)) {
+      const t = proc.threadState(pid);
+      const doing = t.syscall ? `in ${t.syscall}` : t.wchan ? `waiting in ${t.wchan}` : `state ${t.state}`;
+      return new NodetopError(`${e.message}: its main thread is not answering (the kernel says: ${doing})`, {
+        exitCode: ExitCode.TargetNotResponding,
+        hint: 'it is blocked outside JavaScript (a synchronous syscall, Atomics.wait); raise --timeout to wait longer',
+      });
+    }
+    return e;
+  }
+  if (e instanceof NodetopError) return e;
+  return new NodetopError(`${what}: ${e instanceof Error ? e.message : String(e)}`, { exitCode: ExitCode.EndpointFailed });
+}

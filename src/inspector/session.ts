@@ -1,0 +1,323 @@
+// One inspector connection, the way puppeteer's CDP layer does it: typed send, a bound on
+// every call whose message names the setting to change, every pending call rejected with a
+// labelled error when the socket closes, traffic traceable with NODETOP_DEBUG=protocol.
+//
+// chrome-remote-interface does the WebSocket and the framing. Two things are added around it:
+// a timeout per call (the inspector has none: a target stuck in a syscall never answers) and a
+// guard on incoming frames (CRI's JSON.parse of a bad frame would throw inside nodetop).
+//
+// Not here: finding the port (locate.ts), what runs in the target (src/probes).
+
+import * as http from 'node:http';
+import CDP from 'chrome-remote-interface';
+import { ExitCode, NodetopError } from '../errors';
+import type { Probe } from '../probes/probe';
+import { probeExpression, PROBE_ERROR_KEY } from '../probes/probe';
+
+const debugProtocol = /\bprotocol\b/.test(process.env.NODETOP_DEBUG ?? '');
+
+export interface InspectorTarget {
+  id: string;
+  title: string;
+  url: string;
+  webSocketDebuggerUrl: string;
+}
+
+/** Anything that can carry inspector commands: the main connection or a worker behind it. */
+export interface Sender {
+  send<T = unknown>(method: string, params?: object, opts?: CallOptions): Promise<T>;
+}
+
+export interface CallOptions {
+  timeoutMs?: number;
+  label?: string;
+}
+
+/** The protocol failed to answer in time; kept distinct so callers can look at /proc. */
+export class CallTimeoutError extends NodetopError {
+  constructor(label: string, timeoutMs: number) {
+    super(`the target did not answer ${label} within ${timeoutMs} ms`, {
+      exitCode: ExitCode.TargetNotResponding,
+      hint: 'its main thread may be blocked outside JavaScript; raise --timeout to wait longer',
+    });
+  }
+}
+
+/** The connection went away while a call was pending. */
+export class ConnectionClosedError extends NodetopError {
+  constructor(label: string) {
+    super(`the inspector connection closed during ${label}`, { exitCode: ExitCode.TargetExited });
+  }
+}
+
+/** GET /json/list on an inspector's HTTP port, bounded. Throws NodetopError with a reason. */
+export function listTargets(host: string, port: number, timeoutMs: number): Promise<InspectorTarget[]> {
+  const where = `${host.includes(':') ? `[${host}]` : host}:${port}`;
+  return new Promise((resolve, reject) => {
+    const fail = (message: string, hint?: string): void =>
+      reject(new NodetopError(message, { exitCode: ExitCode.EndpointFailed, ...(hint ? { hint } : {}) }));
+    const req = http.get({ host, port, path: '/json/list', timeout: timeoutMs, headers: { host: where } }, (res) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      res.on('data', (c: Buffer) => {
+        size += c.length;
+        if (size > 1 << 20) {
+          req.destroy();
+          fail(`${where} is not a Node inspector (its /json/list answer is over 1 MiB)`);
+          return;
+        }
+        chunks.push(c);
+      });
+      res.on('end', () => {
+        let parsed: unknown;
+        try {
+          parsed = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+        } catch {
+          fail(`${where} answers HTTP but is not a Node inspector (/json/list is not JSON)`);
+          return;
+        }
+        const list = Array.isArray(parsed)
+          ? parsed.filter(
+              (t): t is InspectorTarget =>
+                !!t && typeof t === 'object' && typeof (t as InspectorTarget).webSocketDebuggerUrl === 'string',
+            )
+          : [];
+        if (list.length === 0) fail(`${where} is not a Node inspector (no debuggable target in /json/list)`);
+        else resolve(list);
+      });
+      res.on('error', () => fail(`the connection to ${where} broke while reading /json/list`));
+    });
+    req.on('timeout', () => {
+      req.destroy();
+      fail(`${where} did not answer within ${timeoutMs} ms`, 'raise --timeout, or check the endpoint');
+    });
+    req.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code === 'ECONNREFUSED') fail(`nothing is listening on ${where} (connection refused)`);
+      else if (e.code === 'ECONNRESET') fail(`${where} closed the connection: it is not a Node inspector`);
+      else if (e.code === 'HPE_INVALID_CONSTANT' || e.code?.startsWith('HPE_'))
+        fail(`${where} does not speak HTTP: it is not a Node inspector`);
+      else if (e.code === 'ENOTFOUND' || e.code === 'EAI_AGAIN') fail(`cannot resolve the host of ${where}`);
+      else fail(`cannot reach ${where}: ${e.code ?? e.message}`);
+    });
+  });
+}
+
+interface CriClient {
+  send(method: string, params?: object): Promise<unknown>;
+  close(): Promise<void>;
+  on(event: string, cb: (...args: unknown[]) => void): void;
+  _ws?: {
+    removeAllListeners(event: string): void;
+    on(event: string, cb: (data: unknown) => void): void;
+    terminate(): void;
+  };
+  _handleMessage?(message: unknown): void;
+}
+
+export class Session implements Sender {
+  private closed = false;
+  private closeReason: string | null = null;
+  private readonly pending = new Set<(err: Error) => void>();
+  private readonly closeListeners: Array<() => void> = [];
+  private readonly eventListeners = new Map<string, Set<(params: unknown) => void>>();
+
+  private constructor(
+    private readonly client: CriClient,
+    readonly wsUrl: string,
+    private readonly defaultTimeoutMs: number,
+  ) {
+    client.on('disconnect', () => this.markClosed('disconnected'));
+    client.on('event', (msg) => {
+      const m = msg as { method?: string; params?: unknown };
+      if (!m.method) return;
+      for (const cb of this.eventListeners.get(m.method) ?? []) cb(m.params);
+    });
+    // CRI parses every frame with a bare JSON.parse inside the socket's handler: a garbage frame
+    // would throw out of nodetop. Parse here instead and treat garbage as the end of the session.
+    const ws = client._ws;
+    if (ws && client._handleMessage) {
+      const handle = client._handleMessage.bind(client);
+      ws.removeAllListeners('message');
+      ws.on('message', (data) => {
+        let msg: unknown;
+        try {
+          msg = JSON.parse(String(data));
+        } catch {
+          this.closeReason = 'the endpoint sent a frame that is not JSON: it is not a Node inspector';
+          ws.terminate();
+          return;
+        }
+        if (debugProtocol) process.stderr.write(`<- ${String(data).slice(0, 300)}\n`);
+        handle(msg);
+      });
+    }
+  }
+
+  static async connect(wsUrl: string, timeoutMs: number): Promise<Session> {
+    let timer: NodeJS.Timeout | undefined;
+    let timedOut = false;
+    const connecting = CDP({ target: wsUrl, local: true }) as unknown as Promise<CriClient>;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        timedOut = true;
+        reject(
+          new NodetopError(`the inspector at ${wsUrl} did not accept a WebSocket within ${timeoutMs} ms`, {
+            exitCode: ExitCode.EndpointFailed,
+            hint: 'raise --timeout, or check that the endpoint is a Node inspector',
+          }),
+        );
+      }, timeoutMs);
+    });
+    // A connection that completes after we gave up must still be closed.
+    connecting.then(
+      (c) => {
+        if (timedOut) void c.close().catch(() => undefined);
+      },
+      () => undefined,
+    );
+    try {
+      const client = await Promise.race([connecting, timeout]);
+      return new Session(client, wsUrl, timeoutMs);
+    } catch (e) {
+      if (e instanceof NodetopError) throw e;
+      const msg = e instanceof Error ? e.message : String(e);
+      throw new NodetopError(`cannot open the inspector WebSocket ${wsUrl}: ${msg}`, {
+        exitCode: ExitCode.EndpointFailed,
+        hint: /400|403|404/.test(msg) ? 'another debugger may hold the only session this Node allows' : undefined,
+      });
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** Why the session closed, when nodetop knows better than "disconnected". */
+  get closedBecause(): string | null {
+    return this.closeReason;
+  }
+
+  onClose(cb: () => void): void {
+    if (this.closed) cb();
+    else this.closeListeners.push(cb);
+  }
+
+  on(method: string, cb: (params: unknown) => void): () => void {
+    let set = this.eventListeners.get(method);
+    if (!set) this.eventListeners.set(method, (set = new Set()));
+    set.add(cb);
+    return () => set.delete(cb);
+  }
+
+  private markClosed(reason: string): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.closeReason ??= reason;
+    for (const reject of this.pending) reject(new Error('closed'));
+    this.pending.clear();
+    for (const cb of this.closeListeners.splice(0)) {
+      try {
+        cb();
+      } catch {
+        /* a listener's failure must not stop the others */
+      }
+    }
+  }
+
+  send<T = unknown>(method: string, params: object = {}, opts: CallOptions = {}): Promise<T> {
+    const label = opts.label ?? method;
+    const timeoutMs = opts.timeoutMs ?? this.defaultTimeoutMs;
+    if (this.closed) return Promise.reject(new ConnectionClosedError(label));
+    if (debugProtocol) process.stderr.write(`-> ${method} ${JSON.stringify(params).slice(0, 300)}\n`);
+    return new Promise<T>((resolve, reject) => {
+      const onClose = (): void => {
+        clearTimeout(timer);
+        reject(new ConnectionClosedError(label));
+      };
+      const timer = setTimeout(() => {
+        this.pending.delete(onClose);
+        reject(new CallTimeoutError(label, timeoutMs));
+      }, timeoutMs);
+      this.pending.add(onClose);
+      this.client.send(method, params).then(
+        (r) => {
+          clearTimeout(timer);
+          this.pending.delete(onClose);
+          resolve(r as T);
+        },
+        (e: unknown) => {
+          clearTimeout(timer);
+          this.pending.delete(onClose);
+          if (this.closed) reject(new ConnectionClosedError(label));
+          else reject(protocolError(label, e));
+        },
+      );
+    });
+  }
+
+  /** Closes the WebSocket; bounded, never throws. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    const done = this.client.close().catch(() => undefined);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([done, new Promise((r) => (timer = setTimeout(r, 1000)))]);
+    clearTimeout(timer);
+    if (!this.closed) this.client._ws?.terminate();
+    this.markClosed('closed by nodetop');
+  }
+}
+
+function protocolError(label: string, e: unknown): Error {
+  const resp = (e as { response?: { message?: string } })?.response;
+  const msg = resp?.message ?? (e instanceof Error ? e.message : String(e));
+  return new ProbeFailedError(`${label} failed in the target: ${msg}`);
+}
+
+/** A call reached the target and failed there (not a timeout, not a closed socket). */
+export class ProbeFailedError extends Error {
+  override name = 'ProbeFailedError';
+}
+
+export interface EvaluateOptions extends CallOptions {
+  /** The command-line API gives the probe `require`; off for probes that need nothing. */
+  commandLineApi?: boolean;
+}
+
+/**
+ * Runs a probe in the target and returns its value. The probe is wrapped so that nothing it
+ * does can throw into the target, including a rejected promise (which would be an unhandled
+ * rejection there); a failure comes back as a ProbeFailedError here.
+ */
+export async function evaluate<A, R>(
+  sender: Sender,
+  probe: Probe<A, R>,
+  arg: A,
+  opts: EvaluateOptions = {},
+): Promise<R> {
+  const label = opts.label ?? `probe ${probe.name}`;
+  const res = await sender.send<{
+    result: { type: string; value?: unknown; description?: string };
+    exceptionDetails?: { text?: string; exception?: { description?: string } };
+  }>(
+    'Runtime.evaluate',
+    {
+      expression: probeExpression(probe, arg),
+      returnByValue: true,
+      awaitPromise: probe.async,
+      includeCommandLineAPI: opts.commandLineApi ?? true,
+      silent: true,
+    },
+    { ...opts, label },
+  );
+  if (res.exceptionDetails) {
+    const d = res.exceptionDetails;
+    throw new ProbeFailedError(`${label} threw in the target: ${d.exception?.description ?? d.text ?? 'unknown'}`);
+  }
+  const v = res.result.value as { [PROBE_ERROR_KEY]?: string } | undefined;
+  if (v && typeof v === 'object' && PROBE_ERROR_KEY in v) {
+    throw new ProbeFailedError(`${label} failed in the target: ${String(v[PROBE_ERROR_KEY]).split('\n')[0]}`);
+  }
+  return res.result.value as R;
+}

@@ -1,0 +1,196 @@
+// The Sample: what every sink shows (human text, JSON, NDJSON, Prometheus, the TUI). Pure: built
+// from raw readings (the target's, /proc's, the host's) with no I/O, so it is unit-tested on
+// odd inputs. Field names carry their units. `schema` changes only when a field changes meaning.
+//
+// A missing reading is null, never 0: a gap in a series, not a drop.
+
+import type { Identity } from '../probes/identity';
+import type { RawLag, RawSample } from '../probes/sample';
+
+export const SCHEMA = 1;
+
+export interface LagMs {
+  p50: number;
+  p90: number;
+  p99: number;
+  max: number;
+  mean: number;
+  min: number;
+}
+
+export interface GcKind {
+  count: number;
+  pauseMs: number;
+}
+
+export interface Sample {
+  schema: typeof SCHEMA;
+  time: string;
+  target: {
+    pid: number;
+    title: string;
+    argv: string[];
+    execPath: string;
+    nodeVersion: string;
+    v8Version: string;
+    uptimeSec: number;
+    inspector: { url: string; openedByNodetop: boolean };
+  };
+  process: {
+    rssBytes: number;
+    cpuPercent: number | null;
+    cpuUserPercent: number | null;
+    cpuSystemPercent: number | null;
+    fds: { open: number | null; limit: number | null };
+    threads: number | null;
+  };
+  memory: {
+    heapUsedBytes: number;
+    heapTotalBytes: number;
+    heapLimitBytes: number;
+    externalBytes: number;
+    arrayBuffersBytes: number;
+    mallocedBytes: number;
+    nativeContexts: number;
+    detachedContexts: number;
+    spaces: Array<{ name: string; sizeBytes: number; usedBytes: number; availableBytes: number }>;
+  };
+  gc: null | {
+    count: number;
+    pauseMs: number;
+    byKind: Record<'minor' | 'major' | 'incremental' | 'weakcb', GcKind> & Record<string, GcKind>;
+  };
+  eventLoop: {
+    windowMs: number | null;
+    lagMs: LagMs | null;
+    utilization: number | null;
+    blocked: null | { forMs: number; stack: string[] };
+  };
+  handles: { total: number; byType: Record<string, number> };
+  requests: { total: number; byType: Record<string, number> };
+  host: null | {
+    cpus: number;
+    loadAvg: [number, number, number];
+    memTotalBytes: number;
+    memAvailableBytes: number;
+  };
+}
+
+export interface ProcReading {
+  fdsOpen: number | null;
+  fdsLimit: number | null;
+  threads: number | null;
+}
+
+export interface HostReading {
+  cpus: number;
+  loadAvg: [number, number, number];
+  memTotalBytes: number;
+  memAvailableBytes: number;
+}
+
+const NS_PER_MS = 1e6;
+
+/** Histogram nanoseconds -> lag in ms: the histogram records whole timer intervals, so take off
+ * the resolution it was sampling at. Null when the window held no complete interval. */
+export function lagFromHistogram(h: RawLag, resolutionMs: number): LagMs | null {
+  const ok = (v: number): boolean => Number.isFinite(v) && v >= 0 && v < 9e15;
+  if (h.count === 0 || !ok(h.max) || !ok(h.min) || h.max === 0) return null;
+  const ms = (v: number): number => (ok(v) ? Math.max(0, v / NS_PER_MS - resolutionMs) : 0);
+  return { p50: ms(h.p50), p90: ms(h.p90), p99: ms(h.p99), max: ms(h.max), mean: ms(h.mean), min: ms(h.min) };
+}
+
+const GC_KINDS = ['minor', 'major', 'incremental', 'weakcb'] as const;
+
+/** GC during the window: the difference of two cumulative readings. */
+export function gcDelta(
+  prev: Record<string, { count: number; ms: number }> | null,
+  cur: Record<string, { count: number; ms: number }>,
+): NonNullable<Sample['gc']> {
+  const byKind = {} as NonNullable<Sample['gc']>['byKind'];
+  let count = 0;
+  let pauseMs = 0;
+  const kinds = new Set<string>([...GC_KINDS, ...Object.keys(cur)]);
+  for (const k of kinds) {
+    const c = cur[k] ?? { count: 0, ms: 0 };
+    const p = prev?.[k] ?? { count: 0, ms: 0 };
+    // a counter that went down was reset (the instruments were reinstalled): start over
+    const dc = c.count >= p.count ? c.count - p.count : c.count;
+    const dm = c.count >= p.count ? c.ms - p.ms : c.ms;
+    byKind[k] = { count: dc, pauseMs: Math.max(0, dm) };
+    count += dc;
+    pauseMs += Math.max(0, dm);
+  }
+  return { count, pauseMs, byKind };
+}
+
+/** CPU % of one core over the interval between two process.cpuUsage() readings. */
+export function cpuPercent(prevMicros: number, curMicros: number, wallMs: number): number | null {
+  if (!(wallMs > 0) || curMicros < prevMicros) return null;
+  return ((curMicros - prevMicros) / 1000 / wallMs) * 100;
+}
+
+function sum(rec: Record<string, number>): number {
+  let n = 0;
+  for (const v of Object.values(rec)) n += v;
+  return n;
+}
+
+export interface BuildInput {
+  identity: Identity;
+  inspector: { url: string; openedByNodetop: boolean };
+  prev: RawSample | null;
+  raw: RawSample;
+  proc: ProcReading | null;
+  host: HostReading | null;
+}
+
+export function buildSample({ identity, inspector, prev, raw, proc, host }: BuildInput): Sample {
+  const w = raw.window;
+  const wallMs = prev ? raw.timeMs - prev.timeMs : null;
+  const cpu = (pick: (c: RawSample['cpuUsageMicros']) => number): number | null =>
+    prev && wallMs !== null ? cpuPercent(pick(prev.cpuUsageMicros), pick(raw.cpuUsageMicros), wallMs) : null;
+  return {
+    schema: SCHEMA,
+    time: new Date(raw.timeMs).toISOString(),
+    target: {
+      pid: raw.pid,
+      title: identity.title,
+      argv: identity.argv,
+      execPath: identity.execPath,
+      nodeVersion: identity.nodeVersion,
+      v8Version: identity.v8Version,
+      uptimeSec: raw.uptimeSec,
+      inspector,
+    },
+    process: {
+      rssBytes: raw.memory.rss,
+      cpuPercent: cpu((c) => c.user + c.system),
+      cpuUserPercent: cpu((c) => c.user),
+      cpuSystemPercent: cpu((c) => c.system),
+      fds: { open: proc?.fdsOpen ?? raw.fds?.open ?? null, limit: proc?.fdsLimit ?? raw.fds?.limit ?? null },
+      threads: proc?.threads ?? null,
+    },
+    memory: {
+      heapUsedBytes: raw.memory.heapUsed,
+      heapTotalBytes: raw.memory.heapTotal,
+      heapLimitBytes: raw.heap.heapSizeLimit,
+      externalBytes: raw.memory.external,
+      arrayBuffersBytes: raw.memory.arrayBuffers,
+      mallocedBytes: raw.heap.mallocedMemory,
+      nativeContexts: raw.heap.numberOfNativeContexts,
+      detachedContexts: raw.heap.numberOfDetachedContexts,
+      spaces: raw.spaces.map((s) => ({ name: s.name, sizeBytes: s.size, usedBytes: s.used, availableBytes: s.available })),
+    },
+    gc: w && prev?.window ? gcDelta(prev.window.gc, w.gc) : w ? gcDelta(null, w.gc) : null,
+    eventLoop: {
+      windowMs: w ? w.ms : null,
+      lagMs: w ? lagFromHistogram(w.lag, w.resolutionMs) : null,
+      utilization: w && Number.isFinite(w.elu.utilization) ? w.elu.utilization : null,
+      blocked: raw.blocked,
+    },
+    handles: { total: sum(raw.handles), byType: raw.handles },
+    requests: { total: sum(raw.requests), byType: raw.requests },
+    host,
+  };
+}

@@ -1,0 +1,307 @@
+// What Linux's /proc says about a process, read from outside it. Everything here costs the
+// target nothing, which is why nodetop asks /proc first and the inspector second: whether a
+// pid is Node, whether SIGUSR1 is safe to send, which sockets it listens on, its CPU, RSS and
+// fds. Parsing is split from reading so the parsers are unit-tested on real /proc text.
+//
+// Not here: anything that talks to the target (src/inspector), formatting (src/model).
+
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+export const CLOCK_TICKS_PER_SEC = 100; // USER_HZ; 100 on every Linux ABI Node runs on
+export const PAGE_SIZE = 4096;
+
+export interface ProcStat {
+  pid: number;
+  comm: string;
+  state: string;
+  ppid: number;
+  utimeTicks: number;
+  stimeTicks: number;
+  numThreads: number;
+  startTimeTicks: number;
+  rssPages: number;
+}
+
+/** Parses /proc/<pid>/stat. comm may contain spaces and parentheses, so split at the last ')'. */
+export function parseStat(text: string): ProcStat {
+  const open = text.indexOf('(');
+  const close = text.lastIndexOf(')');
+  if (open < 0 || close < 0) throw new Error('malformed /proc stat');
+  const pid = Number(text.slice(0, open).trim());
+  const comm = text.slice(open + 1, close);
+  const f = text.slice(close + 2).trim().split(/\s+/);
+  // f[0] is field 3 (state); field n is f[n - 3]
+  return {
+    pid,
+    comm,
+    state: f[0] ?? '?',
+    ppid: Number(f[1]),
+    utimeTicks: Number(f[11]),
+    stimeTicks: Number(f[12]),
+    numThreads: Number(f[17]),
+    startTimeTicks: Number(f[19]),
+    rssPages: Number(f[21]),
+  };
+}
+
+export interface ProcStatus {
+  uid: number;
+  sigCaught: bigint;
+  sigIgnored: bigint;
+  sigBlocked: bigint;
+}
+
+export function parseStatus(text: string): ProcStatus {
+  const field = (name: string): string => {
+    const m = new RegExp(`^${name}:\\s*(.*)$`, 'm').exec(text);
+    return m?.[1]?.trim() ?? '';
+  };
+  const hex = (name: string): bigint => {
+    const v = field(name);
+    return v ? BigInt(`0x${v}`) : 0n;
+  };
+  return {
+    uid: Number(field('Uid').split(/\s+/)[0]),
+    sigCaught: hex('SigCgt'),
+    sigIgnored: hex('SigIgn'),
+    sigBlocked: hex('SigBlk'),
+  };
+}
+
+export const SIGUSR1 = 10;
+
+export function signalInMask(mask: bigint, signal: number): boolean {
+  return ((mask >> BigInt(signal - 1)) & 1n) === 1n;
+}
+
+export interface TcpEntry {
+  localAddress: string;
+  localPort: number;
+  remoteAddress: string;
+  remotePort: number;
+  state: number;
+  inode: number;
+}
+
+export const TCP_LISTEN = 0x0a;
+
+function hexToIpv4(hex: string): string {
+  // /proc prints the 32-bit address in host byte order (little-endian here)
+  const n = parseInt(hex, 16);
+  return [n & 0xff, (n >>> 8) & 0xff, (n >>> 16) & 0xff, (n >>> 24) & 0xff].join('.');
+}
+
+function hexToIpv6(hex: string): string {
+  // four 32-bit words, each in host byte order
+  const bytes: number[] = [];
+  for (let w = 0; w < 4; w++) {
+    const word = hex.slice(w * 8, w * 8 + 8);
+    for (let b = 3; b >= 0; b--) bytes.push(parseInt(word.slice(b * 2, b * 2 + 2), 16));
+  }
+  if (bytes.slice(0, 10).every((b) => b === 0) && bytes[10] === 0xff && bytes[11] === 0xff) {
+    return `::ffff:${bytes.slice(12).join('.')}`;
+  }
+  const groups: string[] = [];
+  for (let i = 0; i < 16; i += 2) groups.push((((bytes[i] ?? 0) << 8) | (bytes[i + 1] ?? 0)).toString(16));
+  return groups.join(':').replace(/(^|:)0(:0)+(:|$)/, '::').replace(/:{3,}/, '::');
+}
+
+/** Parses /proc/<pid>/net/tcp or tcp6. */
+export function parseNetTcp(text: string, v6: boolean): TcpEntry[] {
+  const out: TcpEntry[] = [];
+  for (const line of text.split('\n').slice(1)) {
+    const f = line.trim().split(/\s+/);
+    if (f.length < 10) continue;
+    const [la, lp] = (f[1] ?? '').split(':');
+    const [ra, rp] = (f[2] ?? '').split(':');
+    if (!la || !lp || !ra || !rp) continue;
+    out.push({
+      localAddress: v6 ? hexToIpv6(la) : hexToIpv4(la),
+      localPort: parseInt(lp, 16),
+      remoteAddress: v6 ? hexToIpv6(ra) : hexToIpv4(ra),
+      remotePort: parseInt(rp, 16),
+      state: parseInt(f[3] ?? '0', 16),
+      inode: Number(f[9]),
+    });
+  }
+  return out;
+}
+
+/** "Max open files" soft limit from /proc/<pid>/limits; null when unlimited or absent. */
+export function parseFdSoftLimit(text: string): number | null {
+  const m = /^Max open files\s+(\S+)\s+(\S+)/m.exec(text);
+  if (!m || !m[1] || m[1] === 'unlimited') return null;
+  return Number(m[1]);
+}
+
+// ---- reading ---------------------------------------------------------------------------
+
+function procPath(pid: number, ...rest: string[]): string {
+  return path.join('/proc', String(pid), ...rest);
+}
+
+export function readStat(pid: number): ProcStat {
+  return parseStat(fs.readFileSync(procPath(pid, 'stat'), 'utf8'));
+}
+
+export function readStatus(pid: number): ProcStatus {
+  return parseStatus(fs.readFileSync(procPath(pid, 'status'), 'utf8'));
+}
+
+export function readCmdline(pid: number): string[] {
+  const raw = fs.readFileSync(procPath(pid, 'cmdline'), 'utf8');
+  return raw.split('\0').filter((s, i, a) => s !== '' || i < a.length - 1);
+}
+
+/** The executable's path, or null when the kernel will not tell us (another user's process). */
+export function readExe(pid: number): string | null {
+  try {
+    return fs.readlinkSync(procPath(pid, 'exe'));
+  } catch {
+    return null;
+  }
+}
+
+export function processExists(pid: number): boolean {
+  return fs.existsSync(procPath(pid));
+}
+
+/** True for an executable that is Node: node, nodejs, node20, node-v22.1.0 ... */
+export function looksLikeNodeExecutable(exePath: string): boolean {
+  const base = path.basename(exePath.replace(/ \(deleted\)$/, ''));
+  return /^node(js)?([-_.]?v?\d[\w.-]*)?$/.test(base);
+}
+
+/** Socket inodes held by a process, from its fd table. Throws EACCES for another user's process. */
+export function socketInodes(pid: number): Set<number> {
+  const inodes = new Set<number>();
+  const dir = procPath(pid, 'fd');
+  for (const fd of fs.readdirSync(dir)) {
+    let target: string;
+    try {
+      target = fs.readlinkSync(path.join(dir, fd));
+    } catch {
+      continue; // the fd closed between readdir and readlink
+    }
+    const m = /^socket:\[(\d+)\]$/.exec(target);
+    if (m) inodes.add(Number(m[1]));
+  }
+  return inodes;
+}
+
+export function countFds(pid: number): number {
+  return fs.readdirSync(procPath(pid, 'fd')).length;
+}
+
+export function readFdSoftLimit(pid: number): number | null {
+  return parseFdSoftLimit(fs.readFileSync(procPath(pid, 'limits'), 'utf8'));
+}
+
+/** TCP sockets in the network namespace of `pid`. */
+export function readTcpTable(pid: number | 'self'): TcpEntry[] {
+  const out: TcpEntry[] = [];
+  for (const [file, v6] of [['tcp', false], ['tcp6', true]] as const) {
+    try {
+      out.push(...parseNetTcp(fs.readFileSync(path.join('/proc', String(pid), 'net', file), 'utf8'), v6));
+    } catch {
+      // no IPv6 in this kernel or namespace
+    }
+  }
+  return out;
+}
+
+export interface ListeningSocket {
+  address: string;
+  port: number;
+  inode: number;
+}
+
+/** TCP sockets that `pid` itself listens on (not merely ones in its namespace). */
+export function listeningSockets(pid: number): ListeningSocket[] {
+  const mine = socketInodes(pid);
+  return readTcpTable(pid)
+    .filter((e) => e.state === TCP_LISTEN && mine.has(e.inode))
+    .map((e) => ({ address: e.localAddress, port: e.localPort, inode: e.inode }));
+}
+
+/**
+ * Which process listens on a TCP port (in our namespace)? Scans the fd tables we may read.
+ * Returns null when the port is free; pid null when it is held by a process we cannot see.
+ */
+export function listenerOfPort(port: number): { pid: number | null; comm: string | null } | null {
+  const inodes = new Set(
+    readTcpTable('self')
+      .filter((e) => e.state === TCP_LISTEN && e.localPort === port)
+      .map((e) => e.inode),
+  );
+  if (inodes.size === 0) return null;
+  for (const name of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    const pid = Number(name);
+    let held: Set<number>;
+    try {
+      held = socketInodes(pid);
+    } catch {
+      continue;
+    }
+    for (const i of inodes) {
+      if (held.has(i)) {
+        let comm: string | null = null;
+        try {
+          comm = readStat(pid).comm;
+        } catch {
+          /* exited */
+        }
+        return { pid, comm };
+      }
+    }
+  }
+  return { pid: null, comm: null };
+}
+
+/** What the main thread is doing according to the kernel: for a target that does not answer. */
+export function threadState(pid: number): { state: string; wchan: string | null; syscall: string | null } {
+  const read = (f: string): string | null => {
+    try {
+      return fs.readFileSync(procPath(pid, 'task', String(pid), f), 'utf8').trim();
+    } catch {
+      return null;
+    }
+  };
+  let state = '?';
+  try {
+    state = readStat(pid).state;
+  } catch {
+    /* gone */
+  }
+  const wchan = read('wchan');
+  const sc = read('syscall');
+  return { state, wchan: wchan && wchan !== '0' ? wchan : null, syscall: sc ? syscallName(sc) : null };
+}
+
+const SYSCALLS_X64: Record<number, string> = {
+  0: 'read', 1: 'write', 7: 'poll', 23: 'select', 35: 'nanosleep', 202: 'futex', 232: 'epoll_wait',
+  230: 'clock_nanosleep', 281: 'epoll_pwait', 61: 'wait4', 17: 'pread64', 18: 'pwrite64', 74: 'fsync',
+};
+
+function syscallName(text: string): string {
+  if (text === 'running') return 'running (in user space)';
+  const n = Number(text.split(/\s+/)[0]);
+  if (!Number.isFinite(n)) return text;
+  if (n === -1) return 'none (blocked in the kernel outside a syscall)';
+  return SYSCALLS_X64[n] ? `${SYSCALLS_X64[n]} (${n})` : `syscall ${n}`;
+}
+
+/** The cgroup v2 memory limit of the process (a container's), or null when there is none. */
+export function readCgroupMemoryLimit(pid: number): number | null {
+  try {
+    const cg = fs.readFileSync(procPath(pid, 'cgroup'), 'utf8');
+    const m = /^0::(.*)$/m.exec(cg);
+    if (!m) return null;
+    const v = fs.readFileSync(path.join('/sys/fs/cgroup', m[1] ?? '', 'memory.max'), 'utf8').trim();
+    return v === 'max' ? null : Number(v);
+  } catch {
+    return null;
+  }
+}

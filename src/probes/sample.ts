@@ -1,0 +1,169 @@
+import { defineProbe } from './probe';
+
+export interface SampleArg {
+  key: string;
+  /** A heartbeat older than this means the loop is stuck: capture the stack it is stuck in. */
+  blockedAfterMs: number;
+  /** Count fds from inside (only when nodetop cannot read the target's /proc: a container). */
+  fds: boolean;
+}
+
+export interface RawLag {
+  /** Nanoseconds, as the histogram records them (resolution included). */
+  min: number;
+  max: number;
+  mean: number;
+  stddev: number;
+  p50: number;
+  p90: number;
+  p99: number;
+  count: number;
+}
+
+export interface RawSample {
+  timeMs: number;
+  pid: number;
+  uptimeSec: number;
+  memory: { rss: number; heapTotal: number; heapUsed: number; external: number; arrayBuffers: number };
+  heap: { heapSizeLimit: number; totalAvailableSize: number; mallocedMemory: number; numberOfNativeContexts: number; numberOfDetachedContexts: number };
+  spaces: Array<{ name: string; size: number; used: number; available: number }>;
+  handles: Record<string, number>;
+  requests: Record<string, number>;
+  cpuUsageMicros: { user: number; system: number };
+  fds: null | { open: number | null; limit: number | null };
+  /** Null when this session's instruments are gone (lease expired, another tool removed them). */
+  window: null | {
+    ms: number;
+    resolutionMs: number;
+    lag: RawLag;
+    elu: { idle: number; active: number; utilization: number };
+    gc: Record<string, { count: number; ms: number }>;
+  };
+  blocked: null | { forMs: number; stack: string[] };
+}
+
+/**
+ * One reading of everything the main thread can tell cheaply, in one round trip. Resets the
+ * lag histogram and the ELU baseline, so each call measures the window since the previous one.
+ * Cost: memoryUsage, two V8 heap statistics calls, the active-resource list (linear in handles).
+ */
+export const sampleProbe = defineProbe<SampleArg, RawSample>(
+  'sample',
+  'memoryUsage + V8 heap statistics + active resource list (linear in handles)',
+  function nodetopSample(arg: SampleArg): RawSample {
+    const now = Date.now();
+    const v8 = require('v8') as typeof import('v8');
+    const perf = require('perf_hooks') as typeof import('perf_hooks');
+    type St = {
+      renewedMs: number;
+      lastBeatMs: number;
+      lastSampleMs: number;
+      resolutionMs: number;
+      gc: Record<string, { count: number; ms: number }>;
+      h: import('perf_hooks').IntervalHistogram & { reset(): void; count?: number };
+      elu: import('perf_hooks').EventLoopUtilization;
+    };
+    const reg = (globalThis as unknown as Record<symbol, { sessions: Record<string, St> } | undefined>)[Symbol.for('nodetop')];
+    const st = reg?.sessions[arg.key];
+
+    let blocked: RawSample['blocked'] = null;
+    if (st && now - st.lastBeatMs > arg.blockedAfterMs) {
+      // We were let in between two JavaScript instructions of a loop that has not yielded:
+      // the frames under ours are where it is stuck.
+      const limit = Error.stackTraceLimit;
+      Error.stackTraceLimit = 40;
+      const stack = String(new Error().stack ?? '');
+      Error.stackTraceLimit = limit;
+      const frames = stack.split('\n').slice(1).map((l) => l.trim());
+      let i = 0;
+      while (i < frames.length && /<anonymous>:\d+:\d+\)?$|nodetopSample/.test(frames[i] ?? '')) i++;
+      // No frame under ours: the loop was not running JavaScript (timers starved by I/O, say).
+      if (i < frames.length) blocked = { forMs: now - st.lastBeatMs, stack: frames.slice(i) };
+    }
+
+    const m = process.memoryUsage();
+    const hs = v8.getHeapStatistics();
+    const spaces = v8.getHeapSpaceStatistics().map((s) => ({
+      name: s.space_name,
+      size: s.space_size,
+      used: s.space_used_size,
+      available: s.space_available_size,
+    }));
+
+    const requests: Record<string, number> = {};
+    const p = process as unknown as { _getActiveRequests?: () => object[]; getActiveResourcesInfo?: () => string[] };
+    for (const r of p._getActiveRequests?.() ?? []) {
+      const t = (r && r.constructor && r.constructor.name) || 'unknown';
+      requests[t] = (requests[t] ?? 0) + 1;
+    }
+    const handles: Record<string, number> = {};
+    const owed: Record<string, number> = { ...requests };
+    for (const t of p.getActiveResourcesInfo?.() ?? []) {
+      // getActiveResourcesInfo lists requests first, then handles and timers
+      if ((owed[t] ?? 0) > 0) {
+        owed[t]!--;
+        continue;
+      }
+      handles[t] = (handles[t] ?? 0) + 1;
+    }
+
+    let window: RawSample['window'] = null;
+    if (st) {
+      const h = st.h;
+      const elu = perf.performance.eventLoopUtilization(st.elu);
+      window = {
+        ms: now - st.lastSampleMs,
+        resolutionMs: st.resolutionMs,
+        lag: {
+          min: h.min,
+          max: h.max,
+          mean: h.mean,
+          stddev: h.stddev,
+          p50: h.percentile(50),
+          p90: h.percentile(90),
+          p99: h.percentile(99),
+          count: typeof h.count === 'number' ? h.count : -1,
+        },
+        elu: { idle: elu.idle, active: elu.active, utilization: elu.utilization },
+        gc: JSON.parse(JSON.stringify(st.gc)),
+      };
+      h.reset();
+      st.elu = perf.performance.eventLoopUtilization();
+      st.lastSampleMs = now;
+      st.renewedMs = now;
+    }
+    let fds: RawSample['fds'] = null;
+    if (arg.fds) {
+      const fs = require('fs') as typeof import('fs');
+      fds = { open: null, limit: null };
+      try {
+        fds.open = fs.readdirSync('/proc/self/fd').length - 1; // less the directory's own fd
+        const m = /^Max open files\s+(\d+)/m.exec(fs.readFileSync('/proc/self/limits', 'utf8'));
+        fds.limit = m ? Number(m[1]) : null;
+      } catch {
+        /* not Linux */
+      }
+    }
+    const cpu = process.cpuUsage();
+    return {
+      timeMs: now,
+      pid: process.pid,
+      uptimeSec: process.uptime(),
+      memory: { rss: m.rss, heapTotal: m.heapTotal, heapUsed: m.heapUsed, external: m.external, arrayBuffers: m.arrayBuffers },
+      heap: {
+        heapSizeLimit: hs.heap_size_limit,
+        totalAvailableSize: hs.total_available_size,
+        mallocedMemory: hs.malloced_memory,
+        numberOfNativeContexts: hs.number_of_native_contexts,
+        numberOfDetachedContexts: hs.number_of_detached_contexts,
+      },
+      spaces,
+      handles,
+      requests,
+      cpuUsageMicros: { user: cpu.user, system: cpu.system },
+      fds,
+      window,
+      blocked,
+    };
+  },
+);

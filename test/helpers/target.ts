@@ -1,0 +1,161 @@
+// The only way tests start a target: a real Node process running a fixture, awaited on its
+// ready line, always killed (after the test, and on exit of the test process).
+
+import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import * as path from 'node:path';
+import * as readline from 'node:readline';
+
+export const ROOT = path.resolve(__dirname, '../../..');
+export const FIXTURES = path.join(ROOT, 'test/fixtures');
+export const NODETOP = path.join(ROOT, 'bin/nodetop.js');
+
+const live = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const c of live) c.kill('SIGKILL');
+});
+
+export interface Target {
+  pid: number;
+  facts: Record<string, unknown>;
+  child: ChildProcess;
+  stderr(): string;
+  /** Sends a command on the fixture's stdin channel and waits for its reply. */
+  ask(command: string, timeoutMs?: number): Promise<Record<string, unknown>>;
+  alive(): boolean;
+  kill(signal?: NodeJS.Signals): Promise<void>;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+export interface StartOptions {
+  args?: string[];
+  nodeArgs?: string[];
+  env?: NodeJS.ProcessEnv;
+  node?: string;
+  spawn?: SpawnOptions;
+  readyTimeoutMs?: number;
+}
+
+export async function startTarget(fixture: string, opts: StartOptions = {}): Promise<Target> {
+  const file = path.isAbsolute(fixture) ? fixture : path.join(FIXTURES, fixture);
+  const child = spawn(opts.node ?? process.execPath, [...(opts.nodeArgs ?? []), file, ...(opts.args ?? [])], {
+    stdio: ['pipe', 'pipe', 'pipe'],
+    env: opts.env ?? { PATH: process.env.PATH ?? '/usr/bin:/bin' },
+    ...opts.spawn,
+  });
+  live.add(child);
+  let err = '';
+  child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
+  let exitInfo: { code: number | null; signal: NodeJS.Signals | null } | null = null;
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on('exit', (code, signal) => {
+      live.delete(child);
+      exitInfo = { code, signal };
+      resolve(exitInfo);
+    }),
+  );
+  const waiting = new Map<string, Array<(r: Record<string, unknown>) => void>>();
+  const rl = readline.createInterface({ input: child.stdout! });
+  const ready = new Promise<Record<string, unknown>>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${fixture} did not get ready; stderr: ${err}`)), opts.readyTimeoutMs ?? 10_000);
+    void exited.then((e) => {
+      clearTimeout(timer);
+      reject(new Error(`${fixture} exited before ready (${JSON.stringify(e)}); stderr: ${err}`));
+    });
+    rl.on('line', (line) => {
+      let msg: Record<string, unknown>;
+      try {
+        msg = JSON.parse(line) as Record<string, unknown>;
+      } catch {
+        return;
+      }
+      if (msg.ready) {
+        clearTimeout(timer);
+        resolve(msg);
+      } else if (typeof msg.reply === 'string') {
+        const q = waiting.get(msg.reply);
+        q?.shift()?.(msg);
+      }
+    });
+  });
+  const facts = await ready;
+  const t: Target = {
+    pid: child.pid!,
+    facts,
+    child,
+    stderr: () => err,
+    ask(command, timeoutMs = 5000) {
+      const name = command.split(/\s+/)[0]!;
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`${fixture} did not answer ${command}`)), timeoutMs);
+        const q = waiting.get(name) ?? [];
+        q.push((r) => {
+          clearTimeout(timer);
+          resolve(r);
+        });
+        waiting.set(name, q);
+        child.stdin!.write(`${command}\n`);
+      });
+    },
+    alive: () => exitInfo === null,
+    async kill(signal = 'SIGKILL') {
+      if (exitInfo) return;
+      child.kill(signal);
+      await exited;
+    },
+    exited,
+  };
+  return t;
+}
+
+export interface CliResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the built CLI as a user would. The bound is a guard against a hang, not a speed assertion. */
+export function runCli(args: string[], opts: { env?: NodeJS.ProcessEnv; uid?: number; gid?: number; hangGuardMs?: number } = {}): Promise<CliResult> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [NODETOP, ...args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: opts.env ?? process.env,
+      ...(opts.uid !== undefined ? { uid: opts.uid, gid: opts.gid ?? opts.uid } : {}),
+    });
+    live.add(child);
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const guard = setTimeout(() => {
+      stderr += '\n[test] nodetop hung: killed by the hang guard';
+      child.kill('SIGKILL');
+    }, opts.hangGuardMs ?? 30_000);
+    child.on('exit', (code, signal) => {
+      clearTimeout(guard);
+      live.delete(child);
+      // let the pipes drain
+      setImmediate(() => resolve({ code, signal, stdout, stderr }));
+    });
+  });
+}
+
+/** Parses the stdout of a --json run, failing the test with the output when it is not JSON. */
+export function parseJson<T = Record<string, unknown>>(r: CliResult): T {
+  try {
+    return JSON.parse(r.stdout) as T;
+  } catch {
+    throw new Error(`not JSON (exit ${r.code}): stdout=${r.stdout} stderr=${r.stderr}`);
+  }
+}
+
+/** Waits for a condition that the target settles into (a port closing), bounded. */
+export async function eventually<T>(fn: () => T | Promise<T>, ok: (v: T) => boolean, boundMs = 5000): Promise<T> {
+  const end = Date.now() + boundMs;
+  let v = await fn();
+  while (!ok(v) && Date.now() < end) {
+    await new Promise((r) => setTimeout(r, 50));
+    v = await fn();
+  }
+  return v;
+}

@@ -1,0 +1,65 @@
+import { strict as assert } from 'node:assert';
+import { describe, it } from 'node:test';
+import { parseCommandLine } from '../../src/cli';
+import { parseEndpoint, isLoopbackHost } from '../../src/inspector/attach';
+import { NodetopError } from '../../src/errors';
+
+function usage(argv: string[]): NodetopError {
+  try {
+    parseCommandLine(argv);
+  } catch (e) {
+    assert.ok(e instanceof NodetopError, String(e));
+    assert.equal(e.exitCode, 2);
+    return e;
+  }
+  assert.fail(`expected a usage error for ${argv.join(' ')}`);
+}
+
+describe('command line', () => {
+  it('parses stats with its options and defaults', () => {
+    const inv = parseCommandLine(['stats', '123']);
+    assert.deepEqual(inv, {
+      command: 'stats',
+      pid: 123,
+      windowMs: 1000,
+      json: false,
+      common: { timeoutMs: 3000, allowRemote: false, keepInspector: false },
+    });
+    const j = parseCommandLine(['stats', '7', '--json', '--window', '2s', '--timeout', '500ms', '--keep-inspector']);
+    assert.equal(j.command, 'stats');
+    if (j.command === 'stats') {
+      assert.equal(j.windowMs, 2000);
+      assert.equal(j.common.timeoutMs, 500);
+      assert.equal(j.common.keepInspector, true);
+      assert.equal(j.json, true);
+    }
+  });
+
+  it('rejects bad pids, durations and options with a sentence', () => {
+    assert.match(usage(['stats', 'abc']).message, /pid must be a positive integer/);
+    assert.match(usage(['stats', '0']).message, /out of range/);
+    assert.match(usage(['stats', '12', '--window', 'soon']).message, /--window must be a duration/);
+    assert.match(usage(['stats', '12', '--window', '5']).message, /between 10 ms/);
+    assert.match(usage(['stats', '12', '--bogus']).message, /unknown option/);
+    assert.match(usage(['stats']).message, /give the pid/);
+    assert.match(usage(['frobnicate']).message, /unknown command/);
+  });
+
+  it('prints help and version without touching anything', () => {
+    assert.equal(parseCommandLine(['--help']).command, 'help');
+    assert.equal(parseCommandLine([]).command, 'help');
+    const v = parseCommandLine(['--version']);
+    assert.equal(v.command, 'version');
+  });
+
+  it('parses endpoints and knows loopback', () => {
+    assert.deepEqual(parseEndpoint('127.0.0.1:9229'), { host: '127.0.0.1', port: 9229, wsUrl: null });
+    assert.deepEqual(parseEndpoint('9230'), { host: '127.0.0.1', port: 9230, wsUrl: null });
+    assert.deepEqual(parseEndpoint('[::1]:9229'), { host: '::1', port: 9229, wsUrl: null });
+    assert.equal(parseEndpoint('ws://localhost:9229/abc').host, 'localhost');
+    assert.throws(() => parseEndpoint('nope:port'), NodetopError);
+    assert.throws(() => parseEndpoint('host:99999'), NodetopError);
+    assert.ok(isLoopbackHost('localhost') && isLoopbackHost('127.0.0.5') && isLoopbackHost('::1'));
+    assert.ok(!isLoopbackHost('10.0.0.1') && !isLoopbackHost('example.com'));
+  });
+});
