@@ -21,6 +21,8 @@ export interface CommonOptions {
 
 export type Invocation =
   | { command: 'stats'; pid?: number; windowMs: number; json: boolean; common: CommonOptions }
+  | { command: 'attach'; pid?: number; intervalMs: number; readonly: boolean; common: CommonOptions }
+  | { command: 'demo'; intervalMs: number; readonly: boolean; timeoutMs: number }
   | { command: 'help'; text: string }
   | { command: 'version'; text: string };
 
@@ -111,6 +113,36 @@ export function parseCommandLine(argv: string[]): Invocation {
     result = { command: 'stats', windowMs: o.window as number, json: Boolean(o.json), common: c, ...(pid !== undefined ? { pid } : {}) };
   });
 
+  addCommon(
+    program
+      .command('attach')
+      .description('the live top-style view of a process (q quits, ? lists the keys)')
+      .argument('[pid]', 'process id', parsePid)
+      .addOption(
+        new Option('--interval <ms>', 'time between samples')
+          .default(1000)
+          .argParser((v) => parseDurationMs(v, '--interval', 100, 600_000)),
+      )
+      .option('--readonly', 'disable every key that changes the target (GC, snapshot)', false),
+  ).action((pid: number | undefined, o: Record<string, unknown>) => {
+    const c = common(o);
+    requirePidOrEndpoint(pid, c);
+    result = { command: 'attach', intervalMs: o.interval as number, readonly: Boolean(o.readonly), common: c, ...(pid !== undefined ? { pid } : {}) };
+  });
+
+  program
+    .command('demo')
+    .description('start a bundled demo service and open the live view on it')
+    .addOption(
+      new Option('--interval <ms>', 'time between samples')
+        .default(1000)
+        .argParser((v) => parseDurationMs(v, '--interval', 100, 600_000)),
+    )
+    .option('--readonly', 'disable every key that changes the target (GC, snapshot)', false)
+    .action((o: Record<string, unknown>) => {
+      result = { command: 'demo', intervalMs: o.interval as number, readonly: Boolean(o.readonly), timeoutMs: 3000 };
+    });
+
   try {
     program.parse(argv, { from: 'user' });
   } catch (e) {
@@ -150,7 +182,13 @@ function report(e: unknown): number {
   return ExitCode.Bug;
 }
 
-async function dispatch(inv: Invocation, out: Output): Promise<void> {
+function requireTerminal(): void {
+  if (!process.stdout.isTTY || !process.stdin.isTTY) {
+    throw new NodetopError('the live view needs a terminal; from a script use nodetop stats (or watch)', { exitCode: ExitCode.Usage });
+  }
+}
+
+async function dispatch(inv: Invocation, out: Output): Promise<number | void> {
   switch (inv.command) {
     case 'help':
     case 'version':
@@ -160,6 +198,16 @@ async function dispatch(inv: Invocation, out: Output): Promise<void> {
       const { statsCommand } = await import('./commands/stats.js');
       await statsCommand({ ...inv.common, ...(inv.pid !== undefined ? { pid: inv.pid } : {}), windowMs: inv.windowMs, json: inv.json }, out);
       return;
+    }
+    case 'demo': {
+      requireTerminal();
+      const { demoCommand } = await import('./commands/demo.js');
+      return demoCommand(inv);
+    }
+    case 'attach': {
+      requireTerminal();
+      const { attachCommand } = await import('./commands/attach.js');
+      return attachCommand({ ...inv.common, ...(inv.pid !== undefined ? { pid: inv.pid } : {}), intervalMs: inv.intervalMs, readonly: inv.readonly });
     }
   }
 }
@@ -172,7 +220,8 @@ export async function main(argv: string[]): Promise<void> {
   setExitHook(exitAfterFlush);
   let code: number = ExitCode.Ok;
   try {
-    await dispatch(parseCommandLine(argv), stdoutOut);
+    const c = await dispatch(parseCommandLine(argv), stdoutOut);
+    if (typeof c === 'number') code = c;
   } catch (e) {
     code = report(e);
   }

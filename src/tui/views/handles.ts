@@ -1,0 +1,49 @@
+// Page 2: handles and requests by type, with the change since the last sample: the counts that
+// grow without bound (scenario 4) show up as a steady positive delta. Sorted by count, delta or name.
+
+import type { Sample } from '../../model/sample';
+import { esc, type History, type Painter, type ViewState } from '../render';
+
+export const HANDLE_SORTS = ['count', 'delta', 'name'] as const;
+
+export interface HandleRow {
+  kind: 'handle' | 'request';
+  type: string;
+  count: number;
+  delta: number | null;
+}
+
+export function handleRows(s: Sample, prev: Sample | null, sort: number): HandleRow[] {
+  const rows: HandleRow[] = [];
+  const add = (kind: HandleRow['kind'], cur: Record<string, number>, old: Record<string, number> | null): void => {
+    const types = new Set([...Object.keys(cur), ...Object.keys(old ?? {})]);
+    for (const type of types) {
+      const count = cur[type] ?? 0;
+      rows.push({ kind, type, count, delta: old ? count - (old[type] ?? 0) : null });
+    }
+  };
+  add('handle', s.handles.byType, prev?.handles.byType ?? null);
+  add('request', s.requests.byType, prev?.requests.byType ?? null);
+  const by = HANDLE_SORTS[sort % HANDLE_SORTS.length];
+  rows.sort((a, b) =>
+    by === 'name' ? a.type.localeCompare(b.type) : by === 'delta' ? (b.delta ?? 0) - (a.delta ?? 0) || b.count - a.count : b.count - a.count || a.type.localeCompare(b.type),
+  );
+  return rows;
+}
+
+export function handlesPage(s: Sample, prev: Sample | null, _h: History, st: ViewState, p: Painter, _width: number, height: number): string[] {
+  const sortName = HANDLE_SORTS[st.sort.handles % HANDLE_SORTS.length];
+  const rows = handleRows(s, prev, st.sort.handles);
+  const out = [p.paint(`  ${'TYPE'.padEnd(28)} ${'KIND'.padEnd(8)} ${'COUNT'.padStart(8)} ${'Δ'.padStart(7)}   sorted by ${sortName}`, 'bold')];
+  const visible = Math.max(1, height - 2);
+  const sel = Math.min(st.selected, Math.max(0, rows.length - 1));
+  const first = Math.max(0, Math.min(sel - visible + 1, rows.length - visible));
+  for (let i = Math.max(0, first); i < rows.length && out.length <= visible; i++) {
+    const r = rows[i]!;
+    const d = r.delta === null ? '' : r.delta > 0 ? `+${r.delta}` : String(r.delta);
+    const line = `  ${esc(r.type).padEnd(28)} ${r.kind.padEnd(8)} ${String(r.count).padStart(8)} ${d.padStart(7)}`;
+    out.push(i === sel ? p.paint(line, 'inverse') : r.delta !== null && r.delta > 0 ? p.paint(line, 'warn') : line);
+  }
+  out.push(p.paint(`  ${s.handles.total} handles, ${s.requests.total} requests (ref'd only: unref'd timers and idle pooled sockets are not counted here)`, 'dim'));
+  return out;
+}
