@@ -1,0 +1,131 @@
+// The real live view in a real terminal (tmux), against a real target, read as text.
+
+import { strict as assert } from 'node:assert';
+import * as net from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import { listeningSockets } from '../../src/platform/proc';
+import { eventually, startTarget } from '../helpers/target';
+import { haveTmux, openTerminal } from '../helpers/tmux';
+
+describe('nodetop attach (live view)', { skip: haveTmux() ? false : 'tmux is not installed' }, () => {
+  let server: net.Server;
+  let port = 0;
+  const accepted: net.Socket[] = [];
+  before(async () => {
+    server = net.createServer((s) => accepted.push(s));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    port = (server.address() as net.AddressInfo).port;
+  });
+  after(() => {
+    for (const s of accepted) s.destroy();
+    server.close();
+  });
+
+  for (const size of [
+    { cols: 80, rows: 24 },
+    { cols: 200, rows: 60 },
+  ]) {
+    it(`shows the target's numbers, switches pages, forces a GC and quits cleanly at ${size.cols}x${size.rows}`, async () => {
+      const t = await startTarget('handles.js', { args: [String(port)], nodeArgs: ['--inspect-port=0', '--expose-gc'] });
+      const portsBefore = listeningSockets(t.pid).length;
+      const term = openTerminal(['attach', String(t.pid), '--interval', '500'], size);
+      try {
+        let s = await term.waitFor(/Handles[\s\S]*Timeout 3/);
+        const lines = s.replace(/\n$/, '').split('\n');
+        assert.match(lines[0] ?? '', new RegExp(`^nodetop  pid ${t.pid}  .*handles\\.js`));
+        assert.match(lines[0] ?? '', new RegExp(`node ${process.version.replace(/\./g, '\\.')}`));
+        assert.match(s, /TCPSocketWrap 5/);
+        assert.ok(lines.every((l) => l.length <= size.cols), 'no line is wider than the terminal');
+        assert.equal(lines.length, size.rows);
+
+        term.keys('2');
+        s = await term.waitFor(/TYPE\s+KIND\s+COUNT/);
+        assert.match(s, /Timeout\s+handle\s+3/);
+        assert.match(s, /TCPSocketWrap\s+handle\s+5/);
+
+        term.keys('g');
+        s = await term.waitFor(/GC: heap [\d.]+ \w+ -> [\d.]+ \w+, freed/);
+
+        term.keys('?');
+        await term.waitFor(/force a full GC on the main thread/);
+        term.keys('Escape');
+
+        term.keys('q');
+        assert.equal(await term.exitCode(), 0);
+        // the terminal is restored: the alternate screen is gone and the shell's line shows
+        assert.doesNotMatch(term.screen(), /q quit/);
+        // the inspector nodetop opened is closed again
+        assert.equal(await eventually(() => listeningSockets(t.pid).length, (n) => n === portsBefore), portsBefore);
+        assert.ok(t.alive());
+      } finally {
+        term.close();
+        await t.kill();
+      }
+    });
+  }
+
+  it('--readonly refuses the keys that change the target', async () => {
+    const t = await startTarget('idle.js', { nodeArgs: ['--inspect-port=0'] });
+    const term = openTerminal(['attach', String(t.pid), '--readonly'], { cols: 80, rows: 24 });
+    try {
+      await term.waitFor(/Handles/);
+      term.keys('g');
+      await term.waitFor(/read-only: this key changes the target/);
+      term.keys('q');
+      assert.equal(await term.exitCode(), 0);
+    } finally {
+      term.close();
+      await t.kill();
+    }
+  });
+
+  it('says so and exits 8 when the target exits, with the terminal restored', async () => {
+    const t = await startTarget('idle.js', { nodeArgs: ['--inspect-port=0'] });
+    const term = openTerminal(['attach', String(t.pid), '--interval', '300'], { cols: 80, rows: 24 });
+    try {
+      await term.waitFor(/Handles/);
+      await t.kill();
+      await term.waitFor(new RegExp(`pid ${t.pid} exited`));
+      assert.equal(await term.exitCode(), 8);
+    } finally {
+      term.close();
+    }
+  });
+
+  it('keeps drawing while the target spins, with the blocked banner and its stack', async () => {
+    const t = await startTarget('blocked.js', { nodeArgs: ['--inspect-port=0'] });
+    const term = openTerminal(['attach', String(t.pid), '--interval', '300'], { cols: 100, rows: 30 });
+    try {
+      await term.waitFor(/Handles/);
+      await t.ask('block 5000');
+      const s = await term.waitFor(/BLOCKED\s+main thread stuck in JavaScript[\s\S]*spinTheWheel/);
+      assert.match(s, /utilization 1\.00/);
+      term.keys('q');
+      assert.equal(await term.exitCode(), 0);
+    } finally {
+      term.close();
+      await t.kill();
+    }
+  });
+
+  it('plain mode: NO_COLOR and a non-Unicode terminal draw without colour or block characters', async () => {
+    const t = await startTarget('idle.js', { nodeArgs: ['--inspect-port=0'] });
+    const term = openTerminal(['attach', String(t.pid), '--interval', '300'], { cols: 80, rows: 24 }, { NO_COLOR: '1', LANG: 'C', LC_ALL: 'C' });
+    try {
+      const s = await term.waitFor(/ELU\s+\S{3}/);
+      assert.doesNotMatch(s, /[▁▂▃▄▅▆▇█]/);
+      term.keys('q');
+      assert.equal(await term.exitCode(), 0);
+    } finally {
+      term.close();
+      await t.kill();
+    }
+  });
+
+  it('refuses to start without a terminal: exit 2', async () => {
+    const { runCli } = await import('../helpers/target');
+    const r = await runCli(['attach', '1']);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /needs a terminal/);
+  });
+});

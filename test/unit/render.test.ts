@@ -1,0 +1,118 @@
+// The live view's pure layer: samples in, screen lines out, at a fixed terminal size.
+
+import { strict as assert } from 'node:assert';
+import { describe, it } from 'node:test';
+import { buildSample, type Sample } from '../../src/model/sample';
+import { Series, sparkline } from '../../src/model/series';
+import { fit, initialState, renderScreen, stripTags, visibleLength, type History } from '../../src/tui/render';
+import { handleRows, handlesPage } from '../../src/tui/views/handles';
+import { overviewPage } from '../../src/tui/views/overview';
+import { notSampledPage } from '../../src/tui/views/pending';
+import type { RawSample } from '../../src/probes/sample';
+
+function raw(over: Partial<RawSample> = {}): RawSample {
+  return {
+    timeMs: 1_700_000_000_000,
+    pid: 4242,
+    uptimeSec: 3725,
+    memory: { rss: 100 * 2 ** 20, heapTotal: 60 * 2 ** 20, heapUsed: 50 * 2 ** 20, external: 2 ** 20, arrayBuffers: 1024 },
+    heap: { heapSizeLimit: 64 * 2 ** 20, totalAvailableSize: 0, mallocedMemory: 0, numberOfNativeContexts: 1, numberOfDetachedContexts: 0 },
+    spaces: [{ name: 'old_space', size: 40 * 2 ** 20, used: 39 * 2 ** 20, available: 0 }],
+    handles: { Timeout: 3, TCPSocketWrap: 5 },
+    requests: { FSReqCallback: 1 },
+    cpuUsageMicros: { user: 0, system: 0 },
+    fds: null,
+    window: {
+      ms: 1000,
+      resolutionMs: 10,
+      lag: { min: 10.1e6, max: 250e6, mean: 12e6, stddev: 1, p50: 10.2e6, p90: 11e6, p99: 210e6, count: 90 },
+      elu: { idle: 50, active: 950, utilization: 0.95 },
+      gc: { minor: { count: 4, ms: 3 }, major: { count: 1, ms: 20 } },
+    },
+    blocked: { forMs: 3000, stack: ['at spinTheWheel (/srv/app.js:8:3)', 'at main (/srv/app.js:20:1)'] },
+    ...over,
+  };
+}
+
+const identity = {
+  pid: 4242, ppid: 1, title: 'node', argv: ['/usr/bin/node', '/srv/app.js', '--port', '8080'], execPath: '/usr/bin/node',
+  nodeVersion: 'v20.20.2', v8Version: '11.3', uptimeSec: 1, platform: 'linux', inspectorUrl: null, isMainThread: true, threadId: 0,
+};
+
+function sample(over: Partial<RawSample> = {}, prev: RawSample | null = null): Sample {
+  return buildSample({
+    identity, inspector: { url: 'ws://127.0.0.1:1/x', openedByNodetop: true }, prev, raw: raw(over),
+    proc: { fdsOpen: 1000, fdsLimit: 1024, threads: 7 }, host: { cpus: 2, loadAvg: [1, 1, 1], memTotalBytes: 8 * 2 ** 30, memAvailableBytes: 2 ** 30 },
+  });
+}
+
+function history(): History {
+  const h = { heapUsed: new Series(10), lagP99: new Series(10), elu: new Series(10), cpu: new Series(10), rss: new Series(10) };
+  for (const v of [1, 2, null, 4]) h.heapUsed.push(v);
+  return h;
+}
+
+const pages = { overview: overviewPage, handles: handlesPage, sockets: notSampledPage('Sockets'), workers: notSampledPage('Workers'), pools: notSampledPage('Pools') };
+
+describe('live view rendering', () => {
+  it('fills an 80x24 screen exactly, no line wider than the terminal', () => {
+    const lines = renderScreen(sample(), null, history(), initialState(1000), { width: 80, height: 24, color: true, unicode: true, readonly: false }, pages);
+    assert.equal(lines.length, 24);
+    for (const l of lines) assert.equal(visibleLength(l), 80, stripTags(l));
+    const text = lines.map(stripTags).join('\n');
+    assert.match(text, /^nodetop {2}pid 4242 {2}\/srv\/app\.js --port 8080 .* node v20\.20\.2 {2}up 1h02m/);
+    assert.match(text, /fds 1000\/1024/);
+    assert.match(text, /BLOCKED {2}main thread stuck in JavaScript for 3000 ms/);
+    assert.match(text, /at spinTheWheel/);
+    assert.match(text, /lag p50 0\.20 ms {2}p99 200 ms/);
+  });
+
+  it('colours what needs attention: fds near the limit, lag, heap near its limit, ELU', () => {
+    const lines = renderScreen(sample(), null, history(), initialState(1000), { width: 100, height: 30, color: true, unicode: true, readonly: false }, pages);
+    const all = lines.join('\n');
+    assert.match(all, /\{red-fg\}\{bold\}fds 1000\/1024/);
+    assert.match(all, /p99 \{red-fg\}\{bold\}200 ms/);
+    assert.match(all, /used \{yellow-fg\}50\.0 MiB/); // 78% of the limit: warn
+    assert.match(all, /utilization \{red-fg\}\{bold\}0\.95/);
+  });
+
+  it('plain mode has no colour tags and no block characters', () => {
+    const lines = renderScreen(sample(), null, history(), initialState(1000), { width: 80, height: 24, color: false, unicode: false, readonly: true }, pages);
+    const all = lines.join('\n');
+    assert.doesNotMatch(all, /\{(red|green|yellow|gray)-fg\}/);
+    assert.doesNotMatch(all, /[▁▂▃▄▅▆▇█↑↓]/);
+    assert.match(all, /read-only/);
+  });
+
+  it('renders a sample with missing readings as n/a, never as zero', () => {
+    const s = sample({ window: null, blocked: null });
+    const text = renderScreen(s, null, history(), initialState(1000), { width: 80, height: 24, color: false, unicode: true, readonly: false }, pages).join('\n');
+    assert.match(text, /lag p50 n\/a/);
+    assert.match(text, /utilization n\/a/);
+  });
+
+  it('sorts handle rows by count, delta and name, with deltas from the previous sample', () => {
+    const prev = sample({ handles: { Timeout: 1, TCPSocketWrap: 5 } });
+    const cur = sample({ handles: { Timeout: 3, TCPSocketWrap: 5, Immediate: 1 } });
+    assert.deepEqual(handleRows(cur, prev, 0).map((r) => [r.type, r.count, r.delta]), [
+      ['TCPSocketWrap', 5, 0], ['Timeout', 3, 2], ['FSReqCallback', 1, 0], ['Immediate', 1, 1],
+    ]);
+    assert.deepEqual(handleRows(cur, prev, 1).map((r) => r.type).slice(0, 2), ['Timeout', 'Immediate']);
+    assert.deepEqual(handleRows(cur, prev, 2).map((r) => r.type), ['FSReqCallback', 'Immediate', 'TCPSocketWrap', 'Timeout']);
+  });
+
+  it('cuts long tagged lines without leaving a colour open', () => {
+    const cut = fit('{red-fg}' + 'x'.repeat(100) + '{/red-fg}', 10);
+    assert.equal(visibleLength(cut), 10);
+    assert.match(cut, /\{\/red-fg\}$/);
+    assert.equal(stripTags(fit('a{open}b{close}', 8)), 'a{b}    ');
+  });
+
+  it('draws sparklines with gaps for missing readings', () => {
+    assert.equal(sparkline([0, 1, null, 7], 4, { min: 0, max: 7 }), '▁▂ █');
+    assert.equal(sparkline([0, 7], 2, { unicode: false, min: 0, max: 7 }), '_#');
+    const s = new Series(3);
+    for (const v of [1, 2, 3, 4]) s.push(v);
+    assert.deepEqual(s.toArray(), [2, 3, 4]);
+  });
+});
