@@ -21,7 +21,7 @@ export interface CommonOptions {
 
 export type Invocation =
   | { command: 'stats'; pid?: number; windowMs: number; json: boolean; common: CommonOptions }
-  | { command: 'attach'; pid?: number; intervalMs: number; readonly: boolean; common: CommonOptions }
+  | { command: 'attach'; pids: number[]; cluster?: number; intervalMs: number; readonly: boolean; common: CommonOptions }
   | { command: 'demo'; intervalMs: number; readonly: boolean; timeoutMs: number }
   | { command: 'help'; text: string }
   | { command: 'version'; text: string };
@@ -55,7 +55,7 @@ function addCommon(cmd: Command): Command {
   return cmd
     .addOption(
       new Option('--timeout <ms>', 'bound on every inspector call and on opening the inspector')
-        .default(3000)
+        .default(5000)
         .argParser((v) => parseDurationMs(v, '--timeout', 50, 600_000)),
     )
     .option('--endpoint <host:port|ws-url>', 'attach to an inspector that is already open (a tunnel, a container)')
@@ -116,18 +116,31 @@ export function parseCommandLine(argv: string[]): Invocation {
   addCommon(
     program
       .command('attach')
-      .description('the live top-style view of a process (q quits, ? lists the keys)')
-      .argument('[pid]', 'process id', parsePid)
+      .description('the live top-style view of a process, or an overview of several (q quits, ? lists the keys)')
+      .argument('[pids...]', 'process ids')
+      .option('--cluster <pid>', 'the primary and every Node process it forked', parsePid)
       .addOption(
         new Option('--interval <ms>', 'time between samples')
           .default(1000)
           .argParser((v) => parseDurationMs(v, '--interval', 100, 600_000)),
       )
       .option('--readonly', 'disable every key that changes the target (GC, snapshot)', false),
-  ).action((pid: number | undefined, o: Record<string, unknown>) => {
+  ).action((pidArgs: string[], o: Record<string, unknown>) => {
     const c = common(o);
-    requirePidOrEndpoint(pid, c);
-    result = { command: 'attach', intervalMs: o.interval as number, readonly: Boolean(o.readonly), common: c, ...(pid !== undefined ? { pid } : {}) };
+    const pids = pidArgs.map((p) => {
+      try {
+        return parsePid(p);
+      } catch (e) {
+        throw new NodetopError(e instanceof Error ? e.message : String(e), { exitCode: ExitCode.Usage });
+      }
+    });
+    const cluster = o.cluster as number | undefined;
+    if (cluster !== undefined && pids.length > 0) {
+      throw new NodetopError('give pids or --cluster, not both', { exitCode: ExitCode.Usage });
+    }
+    if (new Set(pids).size !== pids.length) throw new NodetopError('a pid is given twice', { exitCode: ExitCode.Usage });
+    requirePidOrEndpoint(pids[0] ?? cluster, c);
+    result = { command: 'attach', pids, intervalMs: o.interval as number, readonly: Boolean(o.readonly), common: c, ...(cluster !== undefined ? { cluster } : {}) };
   });
 
   program
@@ -207,7 +220,7 @@ async function dispatch(inv: Invocation, out: Output): Promise<number | void> {
     case 'attach': {
       requireTerminal();
       const { attachCommand } = await import('./commands/attach.js');
-      return attachCommand({ ...inv.common, ...(inv.pid !== undefined ? { pid: inv.pid } : {}), intervalMs: inv.intervalMs, readonly: inv.readonly });
+      return attachCommand({ ...inv.common, pids: inv.pids, ...(inv.cluster !== undefined ? { cluster: inv.cluster } : {}), intervalMs: inv.intervalMs, readonly: inv.readonly });
     }
   }
 }

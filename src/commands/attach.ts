@@ -1,12 +1,17 @@
-// `nodetop attach <pid>`: the live view. Attach, run the TUI until the user quits or the target
-// goes, always detach.
+// `nodetop attach <pid>...` and `nodetop attach --cluster <primary>`: the live view. One pid opens
+// its full view; several, or a cluster, open the overview (one row per process). Attach, run the
+// TUI until the user quits or the targets go, always detach every one.
 
+import { ExitCode, NodetopError } from '../errors';
 import { attach, type Attachment, type AttachOptions } from '../inspector/attach';
 import { evaluate } from '../inspector/session';
+import * as proc from '../platform/proc';
 import { memoryProbe } from '../probes/memory';
 import { gcResultLine, runTui, type Actions } from '../tui/app';
 
-export interface AttachCommandOptions extends AttachOptions {
+export interface AttachCommandOptions extends Omit<AttachOptions, 'pid'> {
+  pids: number[];
+  cluster?: number;
   intervalMs: number;
   readonly: boolean;
 }
@@ -25,11 +30,67 @@ function actionsFor(att: Attachment): Actions {
   };
 }
 
+/**
+ * The primary's Node descendants (cluster workers, forked children), then the primary. Workers
+ * come first: SIGUSR1 to a cluster primary makes its workers try to open their inspectors on
+ * the same port too (observed on Node 20); once each worker's inspector is open on a port of
+ * its own, the primary's signal no longer reaches for theirs.
+ */
+export function clusterPids(primary: number): number[] {
+  const kids = proc.descendantsOf(primary, proc.processTable()).filter((p) => proc.isNodeProcess(p));
+  return [...kids, primary];
+}
+
 export async function attachCommand(opts: AttachCommandOptions): Promise<number> {
-  const att = await attach({ ...opts, leaseMs: Math.max(60_000, opts.intervalMs * 10) });
+  const leaseMs = Math.max(60_000, opts.intervalMs * 10);
+  const one = (pid: number): Promise<Attachment> => attach({ ...opts, pid, leaseMs });
+  const pids = opts.cluster !== undefined ? clusterPids(opts.cluster) : opts.pids;
+  const attached: Attachment[] = [];
+  const failures: unknown[] = [];
   try {
-    return await runTui(att, { intervalMs: opts.intervalMs, readonly: opts.readonly, actions: actionsFor(att) });
+    if (opts.endpoint !== undefined && pids.length === 0) {
+      attached.push(await attach({ ...opts, leaseMs }));
+    } else {
+      // A cluster is attached one process at a time, in order (see clusterPids); separate pids
+      // at once (SIGUSR1s are still one at a time inside locate).
+      const results: Array<PromiseSettledResult<Attachment>> = [];
+      if (opts.cluster !== undefined) {
+        for (const p of pids) results.push(...(await Promise.allSettled([one(p)])));
+      } else results.push(...(await Promise.allSettled(pids.map(one))));
+      for (const r of results) {
+        if (r.status === 'fulfilled') attached.push(r.value);
+        else failures.push(r.reason);
+      }
+      // One pid: its failure is the answer. Several: show those that work, unless none does.
+      if (attached.length === 0) throw failures[0] ?? new NodetopError('nothing to attach to', { exitCode: ExitCode.Usage });
+      if (failures.length > 0 && pids.length === 1) throw failures[0];
+    }
+    const seen = new Set(pids);
+    const discover =
+      opts.cluster !== undefined
+        ? async (): Promise<Attachment[]> => {
+            if (!proc.processExists(opts.cluster!)) return [];
+            const fresh = clusterPids(opts.cluster!).filter((p) => !seen.has(p));
+            for (const p of fresh) seen.add(p);
+            const got = await Promise.allSettled(fresh.map(one));
+            const ok = got.flatMap((g) => (g.status === 'fulfilled' ? [g.value] : []));
+            attached.push(...ok);
+            return ok;
+          }
+        : undefined;
+    const message = failures.length
+      ? failures.map((f) => (f instanceof Error ? f.message : String(f))).join('; ')
+      : undefined;
+    return await runTui(attached, {
+      ...(message ? { message } : {}),
+      intervalMs: opts.intervalMs,
+      readonly: opts.readonly,
+      actions: actionsFor,
+      title: opts.cluster !== undefined ? `cluster of pid ${opts.cluster}` : 'overview',
+      overview: opts.cluster !== undefined || pids.length > 1,
+      ...(discover ? { discover } : {}),
+    });
   } finally {
-    await att.detach();
+    await Promise.all(attached.map((a) => a.detach()));
   }
 }

@@ -36,7 +36,7 @@ export async function demoCommand(opts: { intervalMs: number; readonly: boolean;
         }
       });
     });
-    return await attachCommand({ pid, intervalMs: opts.intervalMs, readonly: opts.readonly, timeoutMs: opts.timeoutMs });
+    return await attachCommand({ pids: [pid], intervalMs: opts.intervalMs, readonly: opts.readonly, timeoutMs: opts.timeoutMs });
   } finally {
     stopService();
     unregister();

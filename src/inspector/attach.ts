@@ -11,7 +11,8 @@ import { identityProbe, type Identity } from '../probes/identity';
 import { installProbe } from '../probes/install';
 import { uninstallProbe } from '../probes/uninstall';
 import { onExit } from '../lifecycle';
-import { locateInspector } from './locate';
+import { relocateProbe } from '../probes/relocate';
+import { locateInspector, waitForMovedInspector, type Located } from './locate';
 import { CallTimeoutError, ConnectionClosedError, evaluate, listTargets, Session } from './session';
 
 export interface AttachOptions {
@@ -146,10 +147,22 @@ export async function attach(opts: AttachOptions): Promise<Attachment> {
     else wsUrl = pickTarget(await listTargets(host, port, opts.timeoutMs)).webSocketDebuggerUrl;
   } else if (opts.pid !== undefined) {
     const loc = await locateInspector(opts.pid, { timeoutMs: opts.timeoutMs, noSignal: opts.noSignal ?? false });
-    host = loc.host;
-    port = loc.port;
-    openedByNodetop = loc.openedByNodetop;
-    wsUrl = pickTarget(loc.targets).webSocketDebuggerUrl;
+    try {
+      host = loc.host;
+      port = loc.port;
+      openedByNodetop = loc.openedByNodetop;
+      wsUrl = pickTarget(loc.targets).webSocketDebuggerUrl;
+      if (loc.openedByNodetop && loc.port === DEFAULT_INSPECTOR_PORT) {
+        const moved = await moveOffSharedPort(opts.pid, loc, opts.timeoutMs);
+        if (moved) {
+          host = moved.host;
+          port = moved.port;
+          wsUrl = pickTarget(moved.targets).webSocketDebuggerUrl;
+        }
+      }
+    } finally {
+      loc.release();
+    }
   } else {
     throw new NodetopError('give a pid or --endpoint', { exitCode: ExitCode.Usage });
   }
@@ -210,10 +223,47 @@ export async function attach(opts: AttachOptions): Promise<Attachment> {
   return att;
 }
 
+const DEFAULT_INSPECTOR_PORT = 9229;
+
+/**
+ * SIGUSR1 binds 9229 in every Node process that has no --inspect-port, so while nodetop holds
+ * one process's inspector there, no other process can open its own: `watch a b` and a
+ * cluster's children would fail. Once the pid is verified, ask its inspector to reopen on a
+ * free loopback port, and follow it there. Null when it could not move (its main thread is
+ * stuck, say): nodetop then stays on 9229, which still works for this one process.
+ */
+async function moveOffSharedPort(pid: number, loc: Located, timeoutMs: number): Promise<Located | null> {
+  const first = await Session.connect(pickTarget(loc.targets).webSocketDebuggerUrl, timeoutMs);
+  try {
+    const who = await evaluate(first, identityProbe, null, { timeoutMs });
+    if (who.pid !== pid) return null; // the pid check after connecting reports this
+    await evaluate(first, relocateProbe, { delayMs: 30 }, { timeoutMs });
+  } catch {
+    await first.close();
+    return null;
+  }
+  await first.close();
+  const moved = await waitForMovedInspector(pid, loc.port, Math.min(timeoutMs, 2000));
+  return moved;
+}
+
 function pickTarget<T extends { webSocketDebuggerUrl: string }>(targets: T[]): T {
   const t = targets[0];
   if (!t) throw new NodetopError('the inspector lists no target', { exitCode: ExitCode.EndpointFailed });
   return t;
+}
+
+/** The socket of a dying process closes a moment before the kernel lets it go: look twice. */
+function stillAlive(pid: number): boolean {
+  const end = Date.now() + 300;
+  while (Date.now() < end) {
+    if (!proc.processExists(pid)) return false;
+    const t = Date.now() + 20;
+    while (Date.now() < t) {
+      /* a synchronous 20 ms wait, at most 15 times, only on the way out */
+    }
+  }
+  return proc.processExists(pid);
 }
 
 /**
@@ -222,7 +272,7 @@ function pickTarget<T extends { webSocketDebuggerUrl: string }>(targets: T[]): T
  */
 export function explainCallFailure(e: unknown, pid: number | null, what: string): Error {
   if (e instanceof ConnectionClosedError || (e instanceof NodetopError && e.exitCode === ExitCode.TargetExited)) {
-    if (pid !== null && !proc.processExists(pid)) {
+    if (pid !== null && !stillAlive(pid)) {
       return new NodetopError(`pid ${pid} exited`, { exitCode: ExitCode.TargetExited });
     }
     return new NodetopError(`${what} closed the connection`, { exitCode: ExitCode.TargetExited });

@@ -19,7 +19,30 @@ export interface Located {
   port: number;
   targets: InspectorTarget[];
   openedByNodetop: boolean;
+  /** Held while nodetop opened an inspector on a shared port; release once it is moved off. */
+  release: () => void;
 }
+
+// One SIGUSR1 at a time from this nodetop: each process it signals binds the same default
+// port, so the next must wait until the previous inspector has been moved off it.
+let signalQueue: Promise<void> = Promise.resolve();
+function acquireSignalLock(): Promise<() => void> {
+  let release: () => void = () => undefined;
+  const mine = new Promise<void>((r) => (release = r));
+  const before = signalQueue;
+  signalQueue = before.then(() => mine);
+  return before.then(() => {
+    let released = false;
+    return () => {
+      if (!released) {
+        released = true;
+        release();
+      }
+    };
+  });
+}
+
+const noop = (): void => undefined;
 
 export interface LocateOptions {
   timeoutMs: number;
@@ -150,7 +173,7 @@ async function findOpenInspector(
     seen.add(id);
     try {
       const targets = await listTargets(c.host, c.port, Math.min(timeoutMs, 1000));
-      return { host: c.host, port: c.port, targets, openedByNodetop: false };
+      return { host: c.host, port: c.port, targets, openedByNodetop: false, release: noop };
     } catch {
       // not an inspector after all: try the next one
     }
@@ -170,6 +193,42 @@ function sleep(ms: number): Promise<void> {
 export async function locateInspector(pid: number, opts: LocateOptions): Promise<Located> {
   const { cmdline } = checkPid(pid);
   const hints = inspectorHints(cmdline, readNodeOptions(pid));
+  try {
+    return await locateWith(pid, cmdline, hints, opts);
+  } catch (e) {
+    // /proc/<pid> vanishing under any of the reads above means the process exited meanwhile
+    if (!(e instanceof NodetopError) && !proc.processExists(pid)) throw exited(pid);
+    throw e;
+  }
+}
+
+/** Where the inspector of `pid` listens now, if it does: no signal. */
+export async function findInspector(pid: number, timeoutMs: number): Promise<Located | null> {
+  const cmdline = proc.readCmdline(pid);
+  return findOpenInspector(pid, inspectorHints(cmdline, readNodeOptions(pid)), timeoutMs);
+}
+
+/** After nodetop moved an inspector: the pid's listening inspector other than `oldPort`. */
+export async function waitForMovedInspector(pid: number, oldPort: number, timeoutMs: number): Promise<Located | null> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    await sleep(20);
+    let socks: proc.ListeningSocket[];
+    try {
+      socks = proc.listeningSockets(pid);
+    } catch {
+      return null;
+    }
+    const fresh = new Set(socks.filter((s) => s.port !== oldPort).map((s) => s.inode));
+    const oldGone = !socks.some((s) => s.port === oldPort);
+    if (!oldGone || fresh.size === 0) continue;
+    const found = await findOpenInspector(pid, { ports: [], randomPort: true }, Math.max(200, deadline - Date.now()), fresh);
+    if (found) return found;
+  }
+  return null;
+}
+
+async function locateWith(pid: number, cmdline: string[], hints: { ports: number[]; randomPort: boolean }, opts: LocateOptions): Promise<Located> {
   const open = await findOpenInspector(pid, hints, opts.timeoutMs);
   if (open) return open;
 
@@ -192,21 +251,54 @@ export async function locateInspector(pid: number, opts: LocateOptions): Promise
     });
   }
 
-  const before = new Set(proc.listeningSockets(pid).map((s) => s.inode));
+  const release = await acquireSignalLock();
   try {
-    process.kill(pid, 'SIGUSR1');
+    return await signalAndWait(pid, hints, opts, release);
   } catch (e) {
-    if (errnoCode(e) === 'ESRCH') throw exited(pid);
-    throw new NodetopError(`not allowed to signal pid ${pid} (${errnoCode(e) ?? String(e)})`, {
-      exitCode: ExitCode.PermissionDenied,
-      hint: 'run nodetop as the user that owns the process (or as root)',
-    });
+    release();
+    throw e;
   }
+}
 
+async function signalAndWait(
+  pid: number,
+  hints: { ports: number[]; randomPort: boolean },
+  opts: LocateOptions,
+  release: () => void,
+): Promise<Located> {
+  // another nodetop attach may have opened it while we waited for the lock
+  const meanwhile = await findOpenInspector(pid, hints, opts.timeoutMs);
+  if (meanwhile) {
+    release();
+    return meanwhile;
+  }
+  const port = hints.randomPort ? 0 : (hints.ports[0] ?? 9229);
   const deadline = Date.now() + opts.timeoutMs;
+  const holderOf = (): ReturnType<typeof proc.listenerOfPort> => (port === 0 ? null : proc.listenerOfPort(port));
+  const before = new Set(proc.listeningSockets(pid).map((s) => s.inode));
+  let signalled = false;
   while (Date.now() < deadline) {
-    await sleep(20);
     if (!proc.processExists(pid)) throw exited(pid);
+    if (!signalled) {
+      // The port SIGUSR1 will bind is held (another nodetop is moving an inspector off it, or
+      // another process owns it): signalling now would only fail in the target. Wait for it.
+      const h = holderOf();
+      if (h && h.pid !== pid) {
+        await sleep(20);
+        continue;
+      }
+      try {
+        process.kill(pid, 'SIGUSR1');
+        signalled = true;
+      } catch (e) {
+        if (errnoCode(e) === 'ESRCH') throw exited(pid);
+        throw new NodetopError(`not allowed to signal pid ${pid} (${errnoCode(e) ?? String(e)})`, {
+          exitCode: ExitCode.PermissionDenied,
+          hint: 'run nodetop as the user that owns the process (or as root)',
+        });
+      }
+    }
+    await sleep(20);
     let now: proc.ListeningSocket[];
     try {
       now = proc.listeningSockets(pid);
@@ -214,13 +306,17 @@ export async function locateInspector(pid: number, opts: LocateOptions): Promise
       continue;
     }
     const fresh = new Set(now.filter((s) => !before.has(s.inode)).map((s) => s.inode));
-    if (fresh.size === 0) continue;
-    const found = await findOpenInspector(pid, hints, Math.max(200, deadline - Date.now()), fresh);
-    if (found) return { ...found, openedByNodetop: true };
+    if (fresh.size > 0) {
+      const found = await findOpenInspector(pid, hints, Math.max(200, deadline - Date.now()), fresh);
+      if (found) return { ...found, openedByNodetop: true, release };
+    } else {
+      // Lost a race for the port to another process: signal again once it is free.
+      const h = holderOf();
+      if (h && h.pid !== pid) signalled = false;
+    }
   }
 
-  const port = hints.randomPort ? 0 : (hints.ports[0] ?? 9229);
-  const holder = port === 0 ? null : proc.listenerOfPort(port);
+  const holder = holderOf();
   if (holder) {
     const who = holder.pid === null ? 'a process nodetop cannot see' : `pid ${holder.pid}${holder.comm ? ` (${holder.comm})` : ''}`;
     throw new NodetopError(`pid ${pid} could not open its inspector: port ${port} is already held by ${who}`, {
@@ -234,10 +330,13 @@ export async function locateInspector(pid: number, opts: LocateOptions): Promise
   } catch {
     /* gone or hidden */
   }
+  const main = proc.threadState(pid);
+  const stuck = main.syscall && !/epoll|running/.test(main.syscall);
   throw new NodetopError(`pid ${pid} did not open an inspector within ${opts.timeoutMs} ms of SIGUSR1`, {
     exitCode: ExitCode.InspectorUnavailable,
-    hint:
-      others.length > 0
+    hint: stuck
+      ? `its main thread is blocked outside JavaScript (the kernel says: in ${main.syscall}), and Node opens the inspector from it; try again when it is free`
+      : others.length > 0
         ? `if it opened an inspector itself (inspector.open), pass --endpoint 127.0.0.1:PORT; it listens on ${[...new Set(others)].join(', ')}`
         : 'it may handle SIGUSR1 itself, be stuck outside JavaScript, or run a Node built without the inspector; raise --timeout or give --endpoint',
   });

@@ -163,8 +163,13 @@ export function readExe(pid: number): string | null {
   }
 }
 
+/** The process exists and has not exited (a zombie waiting for its parent has exited). */
 export function processExists(pid: number): boolean {
-  return fs.existsSync(procPath(pid));
+  try {
+    return readStat(pid).state !== 'Z';
+  } catch {
+    return false;
+  }
 }
 
 /** True for an executable that is Node: node, nodejs, node20, node-v22.1.0 ... */
@@ -304,4 +309,43 @@ export function readCgroupMemoryLimit(pid: number): number | null {
   } catch {
     return null;
   }
+}
+
+/** Every pid on the host we can read, with its parent. */
+export function processTable(): Map<number, number> {
+  const table = new Map<number, number>();
+  for (const name of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      table.set(Number(name), readStat(Number(name)).ppid);
+    } catch {
+      /* exited while we looked */
+    }
+  }
+  return table;
+}
+
+/** All descendants of `root` (children, their children...), from a pid -> ppid table. */
+export function descendantsOf(root: number, table: Map<number, number>): number[] {
+  const children = new Map<number, number[]>();
+  for (const [pid, ppid] of table) {
+    const list = children.get(ppid);
+    if (list) list.push(pid);
+    else children.set(ppid, [pid]);
+  }
+  const out: number[] = [];
+  const queue = [...(children.get(root) ?? [])];
+  while (queue.length) {
+    const pid = queue.shift()!;
+    out.push(pid);
+    queue.push(...(children.get(pid) ?? []));
+  }
+  return out.sort((a, b) => a - b);
+}
+
+/** Whether pid runs Node, from /proc alone (false when we cannot tell). */
+export function isNodeProcess(pid: number): boolean {
+  const exe = readExe(pid);
+  if (exe !== null) return looksLikeNodeExecutable(exe);
+  return false;
 }

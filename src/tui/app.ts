@@ -12,7 +12,8 @@ import { Series } from '../model/series';
 import { bytes } from '../model/units';
 import * as proc from '../platform/proc';
 import { Sampler } from '../sampler';
-import { initialState, PAGES, renderScreen, type History, type PageId, type PageRenderer, type ViewState } from './render';
+import { initialState, PAGES, renderScreen, type History, type Level, type PageId, type PageRenderer, type RenderOptions, type ViewState } from './render';
+import { renderProcessesScreen, selectedPid, SORT_KEYS, type OverviewState, type ProcessRow } from './views/processes';
 import { overviewPage } from './views/overview';
 import { HANDLE_SORTS, handlesPage } from './views/handles';
 import { notSampledPage } from './views/pending';
@@ -27,12 +28,22 @@ export interface Actions {
 export interface TuiOptions {
   intervalMs: number;
   readonly: boolean;
-  actions: Actions;
+  /** What the keys do to one target. */
+  actions: (att: Attachment) => Actions;
   /** Extra pages supplied by samplers that are not part of every build. */
   pages?: Partial<Record<PageId, PageRenderer>>;
+  /** Heading of the overview ("cluster of pid 123"). */
+  title?: string;
+  /** Called every few seconds: attachments to processes that appeared (new cluster children). */
+  discover?: () => Promise<Attachment[]>;
+  /** Open the overview even for one process (a cluster that has no children yet). */
+  overview?: boolean;
+  /** A first line for the status line (pids that could not be attached). */
+  message?: string;
 }
 
 const HISTORY = 300;
+const DISCOVER_EVERY_MS = 2000;
 
 function envColor(): boolean {
   return !('NO_COLOR' in process.env) && process.env.TERM !== 'dumb';
@@ -43,13 +54,34 @@ function envUnicode(): boolean {
   return /utf-?8/i.test(loc);
 }
 
-/** Runs the live view until the user quits or the target goes. Resolves with the exit code. */
-export async function runTui(att: Attachment, opts: TuiOptions): Promise<number> {
+interface Target {
+  att: Attachment;
+  sampler: Sampler;
+  actions: Actions;
+  sample: Sample | null;
+  prev: Sample | null;
+  hist: History;
+  rttMs: number | null;
+  error: string | null;
+  /** Interval this target asked for by being slow; null when not backing off. */
+  backoffMs: number | null;
+}
+
+function newHistory(): History {
+  return { heapUsed: new Series(HISTORY), lagP99: new Series(HISTORY), elu: new Series(HISTORY), cpu: new Series(HISTORY), rss: new Series(HISTORY) };
+}
+
+/**
+ * Runs the live view until the user quits or the targets go. One target opens its full view;
+ * several (or a cluster) open the overview, Enter opens a row's full view and Esc comes back.
+ * Resolves with the exit code. The caller detaches.
+ */
+export async function runTui(initial: Attachment[], opts: TuiOptions): Promise<number> {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const blessed = require('blessed') as typeof import('blessed');
   const unicode = envUnicode();
   const color = envColor();
-  const screen = blessed.screen({ smartCSR: true, fullUnicode: unicode, title: `nodetop ${att.pid}`, warnings: false, autoPadding: false });
+  const screen = blessed.screen({ smartCSR: true, fullUnicode: unicode, title: 'nodetop', warnings: false, autoPadding: false });
   const box = blessed.box({ top: 0, left: 0, width: '100%', height: '100%', tags: true, wrap: false });
   screen.append(box);
 
@@ -72,14 +104,9 @@ export async function runTui(att: Attachment, opts: TuiOptions): Promise<number>
   };
   process.on('uncaughtException', panic);
 
+  const multi = initial.length > 1 || opts.overview === true || opts.discover !== undefined;
   const st: ViewState = initialState(opts.intervalMs);
-  const hist: History = {
-    heapUsed: new Series(HISTORY),
-    lagP99: new Series(HISTORY),
-    elu: new Series(HISTORY),
-    cpu: new Series(HISTORY),
-    rss: new Series(HISTORY),
-  };
+  const ov: OverviewState = { sortKey: 'c', selected: 0, message: null, paused: false, intervalMs: opts.intervalMs };
   const pages: Record<PageId, PageRenderer> = {
     overview: overviewPage,
     handles: handlesPage,
@@ -88,23 +115,14 @@ export async function runTui(att: Attachment, opts: TuiOptions): Promise<number>
     pools: notSampledPage('HTTP client pools'),
     ...opts.pages,
   };
-  let sample: Sample | null = null;
-  let prev: Sample | null = null;
+  const targets = new Map<number, Target>();
+  /** The pid whose full view is open; null in the overview. */
+  let viewing: number | null = multi ? null : (initial[0]?.pid ?? null);
 
-  const draw = (): void => {
-    if (destroyed) return;
-    const lines = renderScreen(sample, prev, hist, st, { width: screen.width as number, height: screen.height as number, color, unicode, readonly: opts.readonly }, pages);
-    box.setContent(lines.join('\n'));
-    screen.render();
-  };
-  screen.on('resize', draw);
-
-  const sampler = new Sampler(att);
   let finish: (code: number) => void = () => undefined;
   const done = new Promise<number>((r) => (finish = r));
   let timer: NodeJS.Timeout | undefined;
   let stopped = false;
-
   const stop = (code: number): void => {
     if (stopped) return;
     stopped = true;
@@ -112,52 +130,111 @@ export async function runTui(att: Attachment, opts: TuiOptions): Promise<number>
     finish(code);
   };
 
-  const targetGone = (why: string): void => {
-    st.exited = why;
-    draw();
-    // leave the last screen up long enough to be read, then restore and exit
-    setTimeout(() => stop(ExitCode.TargetExited), 1500);
+  const renderOpts = (): RenderOptions => ({ width: screen.width as number, height: screen.height as number, color, unicode, readonly: opts.readonly });
+  const draw = (): void => {
+    if (destroyed) return;
+    const t = viewing !== null ? targets.get(viewing) : undefined;
+    let lines: string[];
+    if (t) {
+      st.rttMs = t.rttMs;
+      st.sampleError = t.error;
+      st.backoffMs = t.backoffMs;
+      lines = renderScreen(t.sample, t.prev, t.hist, st, renderOpts(), pages);
+    } else {
+      const rows: ProcessRow[] = [...targets.values()].map((x) => ({
+        pid: x.att.pid,
+        title: x.att.identity.argv.slice(1).join(' ') || x.att.identity.title,
+        sample: x.sample,
+        note: x.error ? 'not answering' : x.sample ? null : 'attaching',
+      }));
+      ov.paused = st.paused;
+      ov.intervalMs = st.intervalMs;
+      lines = renderProcessesScreen(rows, ov, renderOpts(), opts.title ?? 'overview');
+    }
+    box.setContent(lines.join('\n'));
+    screen.render();
   };
-  att.session.onClose(() => {
-    if (stopped) return;
-    targetGone(proc.processExists(att.pid) ? `the connection to pid ${att.pid} closed` : `pid ${att.pid} exited`);
-  });
+  screen.on('resize', draw);
 
-  const effectiveInterval = (): number => st.backoffMs ?? st.intervalMs;
+  const say = (text: string, level: Level): void => {
+    st.message = { text, level };
+    ov.message = { text, level };
+    draw();
+  };
 
+  const add = (att: Attachment): void => {
+    if (targets.has(att.pid)) return;
+    const t: Target = { att, sampler: new Sampler(att), actions: opts.actions(att), sample: null, prev: null, hist: newHistory(), rttMs: null, error: null, backoffMs: null };
+    targets.set(att.pid, t);
+    att.session.onClose(() => {
+      if (stopped || !targets.has(att.pid)) return;
+      const why = proc.processExists(att.pid) ? `the connection to pid ${att.pid} closed` : `pid ${att.pid} exited`;
+      targets.delete(att.pid);
+      if (!multi) {
+        st.exited = why;
+        draw();
+        // leave the last screen up long enough to be read, then restore and exit
+        setTimeout(() => stop(ExitCode.TargetExited), 1500);
+        return;
+      }
+      if (viewing === att.pid) viewing = null;
+      say(why, 'warn');
+      if (targets.size === 0 && !opts.discover) setTimeout(() => stop(ExitCode.TargetExited), 1500);
+    });
+  };
+  for (const a of initial) add(a);
+  if (opts.message) {
+    st.message = { text: opts.message, level: 'warn' };
+    ov.message = st.message;
+  }
+
+  const sampleOne = async (t: Target): Promise<void> => {
+    try {
+      const s = await t.sampler.sample();
+      t.prev = t.sample;
+      t.sample = s;
+      t.error = null;
+      t.rttMs = t.sampler.lastRoundTripMs;
+      t.hist.heapUsed.push(s.memory.heapUsedBytes);
+      t.hist.lagP99.push(s.eventLoop.lagMs?.p99);
+      t.hist.elu.push(s.eventLoop.utilization);
+      t.hist.cpu.push(s.process.cpuPercent);
+      t.hist.rss.push(s.process.rssBytes);
+      // Back off when serving us costs the target: a slow round trip means its main thread
+      // is busy, and our sample waits in line with its work.
+      const rtt = t.rttMs ?? 0;
+      const every = t.backoffMs ?? st.intervalMs;
+      if (rtt > Math.max(50, every * 0.1)) t.backoffMs = Math.min(st.intervalMs * 8, every * 2);
+      else if (t.backoffMs !== null && rtt < 10) t.backoffMs = null;
+    } catch (e) {
+      if (t.att.gone || (e instanceof NodetopError && e.exitCode === ExitCode.TargetExited)) return; // onClose handles it
+      t.error = e instanceof Error ? e.message : String(e);
+      for (const series of Object.values(t.hist)) (series as Series).push(null);
+    }
+  };
+
+  let lastDiscover = 0;
   const tick = async (): Promise<void> => {
     if (stopped) return;
     const started = Date.now();
+    if (opts.discover && started - lastDiscover >= DISCOVER_EVERY_MS) {
+      lastDiscover = started;
+      void opts.discover().then(
+        (found) => {
+          for (const a of found) {
+            add(a);
+            say(`pid ${a.pid} appeared`, 'info');
+          }
+        },
+        () => undefined,
+      );
+    }
     if (!st.paused) {
-      try {
-        const s = await sampler.sample();
-        prev = sample;
-        sample = s;
-        st.sampleError = null;
-        st.rttMs = sampler.lastRoundTripMs;
-        hist.heapUsed.push(s.memory.heapUsedBytes);
-        hist.lagP99.push(s.eventLoop.lagMs?.p99);
-        hist.elu.push(s.eventLoop.utilization);
-        hist.cpu.push(s.process.cpuPercent);
-        hist.rss.push(s.process.rssBytes);
-        // Back off when serving us costs the target: a slow round trip means its main thread
-        // is busy, and our sample waits in line with its work.
-        const rtt = st.rttMs ?? 0;
-        if (rtt > Math.max(50, effectiveInterval() * 0.1)) st.backoffMs = Math.min(st.intervalMs * 8, effectiveInterval() * 2);
-        else if (st.backoffMs !== null && rtt < 10) st.backoffMs = null;
-      } catch (e) {
-        if (att.gone || (e instanceof NodetopError && e.exitCode === ExitCode.TargetExited)) return; // onClose handles it
-        st.sampleError = e instanceof Error ? e.message : String(e);
-        for (const series of Object.values(hist)) (series as Series).push(null);
-      }
+      // each target on its own schedule when it backed off; otherwise all together
+      await Promise.all([...targets.values()].map((t) => (t.backoffMs && started - (t.sample ? Date.parse(t.sample.time) : 0) < t.backoffMs ? undefined : sampleOne(t))));
     }
     draw();
-    if (!stopped) timer = setTimeout(() => void tick(), Math.max(0, effectiveInterval() - (Date.now() - started)));
-  };
-
-  const say = (text: string, level: ViewState['message'] extends infer M ? (M extends { level: infer L } ? L : never) : never): void => {
-    st.message = { text, level };
-    draw();
+    if (!stopped) timer = setTimeout(() => void tick(), Math.max(0, st.intervalMs - (Date.now() - started)));
   };
 
   let busy = false;
@@ -176,7 +253,9 @@ export async function runTui(att: Attachment, opts: TuiOptions): Promise<number>
     }
   };
 
+  const current = (): Target | undefined => (viewing !== null ? targets.get(viewing) : undefined);
   const selectedWorker = (): number | null => null;
+  const inOverview = (): boolean => viewing === null;
 
   screen.key(['q', 'C-c'], () => stop(ExitCode.Ok));
   screen.key(['p', 'space'], () => {
@@ -185,7 +264,7 @@ export async function runTui(att: Attachment, opts: TuiOptions): Promise<number>
   });
   screen.key(['+', '='], () => {
     st.intervalMs = Math.max(250, st.intervalMs / 2);
-    st.backoffMs = null;
+    for (const t of targets.values()) t.backoffMs = null;
     draw();
   });
   screen.key(['-', '_'], () => {
@@ -194,6 +273,7 @@ export async function runTui(att: Attachment, opts: TuiOptions): Promise<number>
   });
   for (const pg of PAGES) {
     screen.key([pg.key], () => {
+      if (inOverview()) return;
       st.page = pg.id;
       st.selected = 0;
       st.help = false;
@@ -201,42 +281,76 @@ export async function runTui(att: Attachment, opts: TuiOptions): Promise<number>
     });
   }
   screen.key(['tab'], () => {
+    if (inOverview()) return;
     const i = PAGES.findIndex((x) => x.id === st.page);
     st.page = PAGES[(i + 1) % PAGES.length]!.id;
     st.selected = 0;
     draw();
   });
   screen.key(['s'], () => {
-    st.sort[st.page]++;
-    if (st.page === 'handles') say(`sorted by ${HANDLE_SORTS[st.sort.handles % HANDLE_SORTS.length]}`, 'info');
+    if (inOverview()) {
+      const i = SORT_KEYS.indexOf(ov.sortKey);
+      ov.sortKey = SORT_KEYS[(i + 1) % SORT_KEYS.length]!;
+    } else {
+      st.sort[st.page]++;
+      if (st.page === 'handles') say(`sorted by ${HANDLE_SORTS[st.sort.handles % HANDLE_SORTS.length]}`, 'info');
+    }
     draw();
   });
+  for (const key of SORT_KEYS) {
+    screen.key([key.length === 1 && key === key.toUpperCase() ? `S-${key.toLowerCase()}` : key], () => {
+      if (!inOverview()) return;
+      ov.sortKey = key;
+      ov.selected = 0;
+      draw();
+    });
+  }
   screen.key(['up', 'k'], () => {
-    st.selected = Math.max(0, st.selected - 1);
+    if (inOverview()) ov.selected = Math.max(0, ov.selected - 1);
+    else st.selected = Math.max(0, st.selected - 1);
     draw();
   });
   screen.key(['down', 'j'], () => {
-    st.selected++;
+    if (inOverview()) ov.selected = Math.min(Math.max(0, targets.size - 1), ov.selected + 1);
+    else st.selected++;
+    draw();
+  });
+  screen.key(['enter'], () => {
+    if (!inOverview()) return;
+    const rows = [...targets.values()].map((x) => ({ pid: x.att.pid, title: '', sample: x.sample, note: null }));
+    viewing = selectedPid(rows, ov);
+    st.page = 'overview';
+    st.selected = 0;
+    st.message = null;
     draw();
   });
   screen.key(['?', 'h', 'escape'], (_ch: unknown, key: { name?: string }) => {
-    st.help = key.name === 'escape' ? false : !st.help;
+    if (key.name === 'escape') {
+      if (st.help) st.help = false;
+      else if (multi) viewing = null;
+    } else if (!inOverview()) st.help = !st.help;
     draw();
   });
   const readonlyRefusal = (): void => say('read-only: this key changes the target and is disabled (--readonly)', 'warn');
   screen.key(['g'], () => {
+    const t = current();
+    if (!t) return;
     if (opts.readonly) return readonlyRefusal();
-    const gc = opts.actions.gc;
+    const gc = t.actions.gc;
     if (gc) void act('GC', () => gc(false, selectedWorker()));
   });
   screen.key(['S-g'], () => {
+    const t = current();
+    if (!t) return;
     if (opts.readonly) return readonlyRefusal();
-    const gc = opts.actions.gc;
+    const gc = t.actions.gc;
     if (gc) void act('GC (all threads)', () => gc(true, null));
   });
   screen.key(['S-s'], () => {
+    const t = current();
+    if (!t) return;
     if (opts.readonly) return readonlyRefusal();
-    const snap = opts.actions.snapshot;
+    const snap = t.actions.snapshot;
     if (!snap) return say('heap snapshots are not available in this build', 'warn');
     void act('snapshot', () =>
       snap(selectedWorker(), (d) => {

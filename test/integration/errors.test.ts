@@ -5,7 +5,8 @@ import { spawn } from 'node:child_process';
 import * as http from 'node:http';
 import * as net from 'node:net';
 import { describe, it } from 'node:test';
-import { runCli, startTarget, type CliResult } from '../helpers/target';
+import { listeningSockets } from '../../src/platform/proc';
+import { eventually, runCli, startTarget, type CliResult } from '../helpers/target';
 
 function oneSentence(r: CliResult): void {
   assert.doesNotMatch(r.stderr, /\n\s+at /, `no stack trace: ${r.stderr}`);
@@ -116,7 +117,9 @@ describe('errors and exit codes', () => {
   it('the target exits during the sample: exit 8', async () => {
     const t = await startTarget('idle.js', { nodeArgs: ['--inspect-port=0'] });
     const cli = runCli(['stats', String(t.pid), '--window', '4000']);
-    await new Promise((r) => setTimeout(r, 1500));
+    // kill it once nodetop is attached (its inspector is open), in the middle of the window
+    await eventually(() => listeningSockets(t.pid).length, (n) => n === 1, 10_000);
+    await new Promise((r) => setTimeout(r, 500));
     await t.kill();
     const r = await cli;
     assert.equal(r.code, 8, r.stderr);
@@ -125,12 +128,10 @@ describe('errors and exit codes', () => {
   });
 
   it('a main thread in Atomics.wait still answers, and the sample says where it waits', async () => {
-    const t = await startTarget('blocked.js', { nodeArgs: ['--inspect-port=0'] });
+    const t = await startTarget('blocked.js', { nodeArgs: ['--inspect=127.0.0.1:0'] });
     try {
-      const cli = runCli(['stats', String(t.pid), '--json', '--window', '1500', '--timeout', '1500']);
-      await new Promise((r) => setTimeout(r, 500));
-      await t.ask('atomics 6000');
-      const r = await cli;
+      await t.ask('atomics 30000');
+      const r = await runCli(['stats', String(t.pid), '--json', '--window', '1000']);
       assert.equal(r.code, 0, r.stderr);
       const stack = (JSON.parse(r.stdout) as { eventLoop: { blocked: { stack: string[] } } }).eventLoop.blocked.stack;
       assert.match(stack.join('\n'), /Atomics\.wait[\s\S]*waitOutsideJs/);
@@ -140,13 +141,11 @@ describe('errors and exit codes', () => {
   });
 
   it('a main thread blocked outside JavaScript: exit 9 with what the kernel says, within --timeout', async () => {
-    const t = await startTarget('blocked.js', { nodeArgs: ['--inspect-port=0'] });
+    // the inspector is open from the start, so the outcome does not depend on timing
+    const t = await startTarget('blocked.js', { nodeArgs: ['--inspect=127.0.0.1:0'] });
     try {
-      // attach first (the inspector must be open), then block it
-      const cli = runCli(['stats', String(t.pid), '--window', '1000', '--timeout', '1500']);
-      await new Promise((r) => setTimeout(r, 600));
       await t.ask('syscall 8000');
-      const r = await cli;
+      const r = await runCli(['stats', String(t.pid), '--window', '100', '--timeout', '1500']);
       assert.equal(r.code, 9, r.stderr);
       assert.match(r.stderr, /main thread is not answering \(the kernel says: (in|waiting in) \w+/);
       oneSentence(r);

@@ -17,11 +17,32 @@ describe('opening the inspector with SIGUSR1 on 9229', () => {
       assert.equal(r.code, 0, r.stderr);
       const s = parseJson<Sample>(r);
       assert.equal(s.target.pid, t.pid);
-      assert.match(s.target.inspector.url, /:9229\//);
+      // SIGUSR1 opened 9229; nodetop moved it to a free port so 9229 stays free for others
+      assert.doesNotMatch(s.target.inspector.url, /:9229\//);
       assert.deepEqual(await eventually(() => listeningSockets(t.pid), (l) => l.length === 0), []);
       assert.ok(t.alive());
     } finally {
       await t.kill();
+    }
+  });
+
+  it('attaches to two processes started with no flags at the same time (9229 is not held)', async () => {
+    const a = await startTarget('idle.js');
+    const b = await startTarget('idle.js');
+    try {
+      const long = runCli(['stats', String(a.pid), '--json', '--window', '3000']);
+      // while nodetop is attached to a, b can be opened too
+      await eventually(() => listeningSockets(a.pid).length, (n) => n === 1);
+      const rb = await runCli(['stats', String(b.pid), '--json', '--window', '100']);
+      assert.equal(rb.code, 0, rb.stderr);
+      assert.equal(parseJson<Sample>(rb).target.pid, b.pid);
+      const ra = await long;
+      assert.equal(ra.code, 0, ra.stderr);
+      assert.equal(parseJson<Sample>(ra).target.pid, a.pid);
+      assert.deepEqual(await eventually(() => listeningSockets(a.pid).length + listeningSockets(b.pid).length, (n) => n === 0), 0);
+    } finally {
+      await a.kill();
+      await b.kill();
     }
   });
 

@@ -76,11 +76,10 @@ describe('nodetop stats', () => {
   it('counts the GCs the target runs during the window', async () => {
     const t = await startTarget('idle.js', { nodeArgs: ['--inspect-port=0', '--expose-gc'] });
     try {
-      const cli = runCli(['stats', String(t.pid), '--json', '--window', '1500']);
-      // three full GCs inside the window (attach takes well under a second here)
-      await new Promise((r) => setTimeout(r, 700));
-      for (let i = 0; i < 3; i++) await t.ask('gc');
-      const s = parseJson<Sample>(await cli);
+      // three full GCs as soon as nodetop is installed, inside its window
+      const gcs = t.ask('gcWhenWatched 3', 30_000);
+      const s = parseJson<Sample>(await runCli(['stats', String(t.pid), '--json', '--window', '1500']));
+      assert.equal((await gcs).collected, 3);
       assert.ok(s.gc!.byKind.major.count >= 3, JSON.stringify(s.gc));
       assert.ok(s.gc!.pauseMs > 0);
     } finally {
@@ -132,7 +131,7 @@ describe('nodetop stats', () => {
   it('says where the main thread is stuck when it spins in JavaScript', async () => {
     const t = await startTarget('blocked.js', { nodeArgs: ['--inspect-port=0'] });
     try {
-      await t.ask('block 6000');
+      await t.ask('block 30000'); // far longer than the test needs: it is killed at the end
       const r = await runCli(['stats', String(t.pid), '--json', '--window', '1500']);
       assert.equal(r.code, 0, r.stderr);
       const s = parseJson<Sample>(r);

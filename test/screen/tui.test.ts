@@ -122,6 +122,43 @@ describe('nodetop attach (live view)', { skip: haveTmux() ? false : 'tmux is not
     }
   });
 
+  it('--cluster shows the primary and every worker, opens a row with Enter, follows workers that come and go', async () => {
+    // Started with no inspector flags at all, like a production cluster: nodetop opens each
+    // inspector with SIGUSR1 and moves it off 9229 so that the next process can open its own.
+    const t = await startTarget('cluster.js', { args: ['2'] });
+    const workers = t.facts.workers as number[];
+    const term = openTerminal(['attach', '--cluster', String(t.pid), '--interval', '500'], { cols: 120, rows: 30 });
+    try {
+      let s = await term.waitFor(new RegExp(`cluster of pid ${t.pid}: 3 Node processes`), 20_000);
+      for (const pid of [t.pid, ...workers]) await term.waitFor(new RegExp(`^\\s*${pid} +\\d`, 'm'));
+      // a new worker appears
+      const forked = (await t.ask('fork')).pid as number;
+      s = await term.waitFor(new RegExp(`^\\s*${forked} +\\d`, 'm'), 15_000);
+      assert.match(s, /4 Node processes/);
+      // a worker killed mid-session disappears with a note
+      await t.ask(`kill ${workers[0]}`);
+      s = await term.waitFor(new RegExp(`pid ${workers[0]} exited`));
+      assert.doesNotMatch(s, new RegExp(`^\\s*${workers[0]} `, 'm'));
+      // sort by RSS, open the selected row, come back
+      term.keys('m');
+      await term.waitFor(/RSS▾/);
+      term.keys('Enter');
+      s = await term.waitFor(/1 Overview\s+2 Handles/);
+      assert.match(s, /^nodetop {2}pid \d+/);
+      term.keys('Escape');
+      await term.waitFor(/cluster of pid/);
+      term.keys('q');
+      assert.equal(await term.exitCode(), 0);
+      // every inspector nodetop opened is closed again
+      for (const pid of [t.pid, workers[1]!, forked]) {
+        assert.equal(await eventually(() => listeningSockets(pid).length, (n) => n === 0), 0, `pid ${pid}`);
+      }
+    } finally {
+      term.close();
+      await t.kill();
+    }
+  });
+
   it('refuses to start without a terminal: exit 2', async () => {
     const { runCli } = await import('../helpers/target');
     const r = await runCli(['attach', '1']);

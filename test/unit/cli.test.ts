@@ -23,7 +23,7 @@ describe('command line', () => {
       pid: 123,
       windowMs: 1000,
       json: false,
-      common: { timeoutMs: 3000, allowRemote: false, keepInspector: false },
+      common: { timeoutMs: 5000, allowRemote: false, keepInspector: false },
     });
     const j = parseCommandLine(['stats', '7', '--json', '--window', '2s', '--timeout', '500ms', '--keep-inspector']);
     assert.equal(j.command, 'stats');
