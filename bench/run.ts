@@ -1,0 +1,343 @@
+// `npm run bench`: what nodetop costs the target, and how it scales. Not part of `npm test`.
+//
+// How it measures, on a small shared machine where throughput varies +-30% run to run: the
+// target's CPU time (every thread, /proc/<pid>/task/*/schedstat, ns), with and without nodetop,
+// interleaved (A B A B ...), medians with min..max. The target is pinned to one core and
+// everything else (load generator, nodetop) to the other when there are two.
+//
+//   npm run bench             quick mode (about two minutes)
+//   npm run bench -- --full   the full set (50,000 sockets, ten-minute own-cost run)
+//
+// Results: printed as a Markdown table and written to bench/results.json.
+
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as readline from 'node:readline';
+import { attach, type Attachment } from '../src/inspector/attach';
+import { Sampler } from '../src/sampler';
+
+const ROOT = path.resolve(__dirname, '../..');
+const TARGETS = path.join(ROOT, 'bench/targets.js');
+const LOAD = path.join(ROOT, 'bench/load.js');
+const NODETOP = path.join(ROOT, 'bin/nodetop.js');
+const full = process.argv.includes('--full');
+const only = process.argv.find((a) => a.startsWith('--only='))?.slice(7);
+const twoCores = os.availableParallelism() >= 2;
+const TARGET_CPU = '1';
+const OTHER_CPU = '0';
+
+interface Row {
+  bench: string;
+  case: string;
+  value: number | null;
+  unit: string;
+  spread: string;
+  goal: string;
+  met: boolean | null;
+  note?: string;
+}
+const rows: Row[] = [];
+
+function pinned(cpu: string, cmd: string[]): string[] {
+  return twoCores ? ['taskset', '-c', cpu, ...cmd] : cmd;
+}
+
+const children = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const c of children) c.kill('SIGKILL');
+});
+
+async function start(cmd: string[], env: NodeJS.ProcessEnv = process.env): Promise<{ child: ChildProcess; info: Record<string, unknown> }> {
+  const child = spawn(cmd[0]!, cmd.slice(1), { stdio: ['ignore', 'pipe', 'ignore'], env });
+  children.add(child);
+  child.on('exit', () => children.delete(child));
+  const info = await new Promise<Record<string, unknown>>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${cmd.join(' ')} did not get ready`)), 120_000);
+    readline.createInterface({ input: child.stdout! }).on('line', (l) => {
+      try {
+        const m = JSON.parse(l) as Record<string, unknown>;
+        if (m.ready) {
+          clearTimeout(timer);
+          resolve(m);
+        }
+      } catch {
+        /* not the ready line */
+      }
+    });
+    child.on('exit', () => reject(new Error(`${cmd.join(' ')} exited before ready`)));
+  });
+  return { child, info };
+}
+
+function stop(c: ChildProcess): void {
+  c.kill('SIGKILL');
+}
+
+/** CPU time of every thread of pid, ns. */
+function cpuNs(pid: number): number {
+  let total = 0;
+  for (const t of fs.readdirSync(`/proc/${pid}/task`)) {
+    try {
+      total += Number(fs.readFileSync(`/proc/${pid}/task/${t}/schedstat`, 'utf8').split(' ')[0]);
+    } catch {
+      /* thread exited */
+    }
+  }
+  return total;
+}
+
+function rssBytes(pid: number): number {
+  const m = /^VmRSS:\s+(\d+) kB/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) * 1024 : 0;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+const spreadOf = (xs: number[], digits: number): string =>
+  xs.length ? `${Math.min(...xs).toFixed(digits)}..${Math.max(...xs).toFixed(digits)} (n=${xs.length})` : '';
+
+// ---- 1. cost of one sample to the target -------------------------------------------------
+
+async function costPerSample(sockets: number): Promise<void> {
+  const sink = await start(pinned(OTHER_CPU, ['prlimit', '--nofile=200000', process.execPath, TARGETS, 'sink']));
+  const target = await start(
+    pinned(TARGET_CPU, ['prlimit', '--nofile=200000', process.execPath, '--inspect-port=0', TARGETS, 'sockets', String(sockets), String(sink.info.port)]),
+  );
+  const pid = target.info.pid as number;
+  const att = await attach({ pid, timeoutMs: 30_000 });
+  const sampler = new Sampler(att);
+  const costs: number[] = [];
+  const rtts: number[] = [];
+  try {
+    await sampler.baseline();
+    for (let i = 0; i < 3; i++) await sampler.sample(); // warm-up: JIT in the target and here
+    const windowMs = full ? 3000 : 1500;
+    const rounds = full ? 5 : 3;
+    for (let r = 0; r < rounds; r++) {
+      // A: attached, instruments installed, no samples: the target's idle rate
+      const a0 = cpuNs(pid);
+      const ta = performance.now();
+      await sleep(windowMs);
+      const idlePerMs = (cpuNs(pid) - a0) / (performance.now() - ta);
+      // B: samples back to back for the same time
+      const b0 = cpuNs(pid);
+      const tb = performance.now();
+      let n = 0;
+      while (performance.now() - tb < windowMs) {
+        await sampler.sample();
+        rtts.push(sampler.lastRoundTripMs ?? 0);
+        n++;
+      }
+      const used = cpuNs(pid) - b0 - idlePerMs * (performance.now() - tb);
+      costs.push(used / n / 1e6);
+    }
+  } finally {
+    await att.detach();
+    stop(target.child);
+    stop(sink.child);
+  }
+  const cost = median(costs);
+  const goalMs = sockets <= 2000 ? 1 : 5; // < 1 ms at 2,000 sockets; <= 0.5% of a core at 1 s otherwise
+  rows.push({
+    bench: 'target CPU per sample',
+    case: `${sockets} sockets`,
+    value: cost,
+    unit: 'ms',
+    spread: spreadOf(costs, 3),
+    goal: sockets <= 2000 ? '< 1 ms' : '< 5 ms (0.5% of a core at 1 s)',
+    met: cost < goalMs,
+    note: `round trip median ${median(rtts).toFixed(2)} ms`,
+  });
+}
+
+// ---- 2. overhead under load --------------------------------------------------------------
+
+async function observer(pid: number, intervalMs: number): Promise<{ stop(): Promise<void> }> {
+  // the same loop `watch` runs: one session, one sample per tick
+  const att: Attachment = await attach({ pid, timeoutMs: 30_000 });
+  const sampler = new Sampler(att);
+  await sampler.baseline();
+  let running = true;
+  const loop = (async () => {
+    while (running) {
+      const t = performance.now();
+      await sampler.sample();
+      await sleep(Math.max(0, intervalMs - (performance.now() - t)));
+    }
+  })();
+  return {
+    async stop() {
+      running = false;
+      await loop;
+      await att.detach();
+    },
+  };
+}
+
+/** The load generator, asynchronously: the observer shares this process's event loop. */
+function runLoad(port: number, rate: number, seconds: number): Promise<string> {
+  const cmd = pinned(OTHER_CPU, [process.execPath, LOAD, String(port), String(rate), String(seconds), '32']);
+  return new Promise((resolve) => {
+    const c = spawn(cmd[0]!, cmd.slice(1), { stdio: ['ignore', 'pipe', 'ignore'] });
+    children.add(c);
+    let out = '';
+    c.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    c.on('exit', () => {
+      children.delete(c);
+      resolve(out);
+    });
+  });
+}
+
+async function underLoad(): Promise<void> {
+  const rate = full ? 3000 : 2000;
+  const seconds = full ? 10 : 5;
+  const rounds = full ? 3 : 2;
+  const target = await start(pinned(TARGET_CPU, [process.execPath, '--inspect-port=0', TARGETS, 'http']));
+  const pid = target.info.pid as number;
+  const port = target.info.port as number;
+  const cases: Array<{ name: string; intervalMs: number | null }> = [
+    { name: 'unobserved', intervalMs: null },
+    { name: 'sampled every 1 s', intervalMs: 1000 },
+    { name: 'sampled every 100 ms', intervalMs: 100 },
+  ];
+  const results = new Map<string, { cpuPer1k: number[]; p99: number[]; errors: number }>();
+  try {
+    await runLoad(port, rate, 2); // warm-up
+    for (let r = 0; r < rounds; r++) {
+      for (const c of cases) {
+        const obs = c.intervalMs === null ? null : await observer(pid, c.intervalMs);
+        const c0 = cpuNs(pid);
+        const stdout = await runLoad(port, rate, seconds);
+        const used = cpuNs(pid) - c0;
+        if (obs) await obs.stop();
+        const res = JSON.parse(stdout.trim().split('\n').pop() ?? '{}') as { ok: number; errors: number; p99: number };
+        const e = results.get(c.name) ?? { cpuPer1k: [], p99: [], errors: 0 };
+        e.cpuPer1k.push(used / 1e6 / (res.ok / 1000));
+        e.p99.push(res.p99);
+        e.errors += res.errors;
+        results.set(c.name, e);
+      }
+    }
+  } finally {
+    stop(target.child);
+  }
+  const base = results.get('unobserved')!;
+  const baseCpu = median(base.cpuPer1k);
+  const baseP99 = median(base.p99);
+  for (const c of cases) {
+    const e = results.get(c.name)!;
+    const ratio = median(e.cpuPer1k) / baseCpu;
+    rows.push({
+      bench: `under load (${rate} req/s)`,
+      case: `${c.name}: CPU per 1,000 requests`,
+      value: median(e.cpuPer1k),
+      unit: 'ms',
+      spread: spreadOf(e.cpuPer1k, 1),
+      goal: c.intervalMs === null ? '' : '<= 1.02x unobserved',
+      met: c.intervalMs === null ? null : ratio <= 1.02,
+      note: `${ratio.toFixed(3)}x; p99 ${median(e.p99).toFixed(2)} ms (unobserved ${baseP99.toFixed(2)}); errors ${e.errors}`,
+    });
+  }
+}
+
+// ---- 3. time to first sample -------------------------------------------------------------
+
+async function timeToFirstSample(): Promise<void> {
+  const runs = full ? 9 : 5;
+  const cases: Array<{ name: string; args: string[]; mode: string }> = [
+    { name: 'inspector already open', args: ['--inspect=127.0.0.1:0'], mode: 'sockets' },
+    { name: 'opened with SIGUSR1', args: ['--inspect-port=0'], mode: 'sockets' },
+    { name: 'target spinning in a loop', args: ['--inspect=127.0.0.1:0'], mode: 'spin' },
+  ];
+  for (const c of cases) {
+    const target = await start(pinned(TARGET_CPU, [process.execPath, ...c.args, TARGETS, c.mode, '0', '1']));
+    const pid = target.info.pid as number;
+    const times: number[] = [];
+    try {
+      for (let i = 0; i < runs; i++) {
+        const t0 = performance.now();
+        const r = spawnSync(process.execPath, [NODETOP, 'stats', String(pid), '--json', '--window', '10'], { encoding: 'utf8' });
+        const wall = performance.now() - t0 - 10;
+        if (r.status !== 0) throw new Error(`stats failed: ${r.stderr}`);
+        times.push(wall);
+        await sleep(300); // let an inspector nodetop opened close again
+      }
+    } finally {
+      stop(target.child);
+    }
+    const m = median(times);
+    rows.push({ bench: 'time to first sample (cold `nodetop stats`)', case: c.name, value: m, unit: 'ms', spread: spreadOf(times, 0), goal: '< 300 ms', met: m < 300 });
+  }
+  const t0 = performance.now();
+  spawnSync(process.execPath, [NODETOP, '--version']);
+  rows.push({ bench: 'time to first sample (cold `nodetop stats`)', case: 'floor: `nodetop --version`', value: performance.now() - t0, unit: 'ms', spread: '', goal: '', met: null });
+}
+
+// ---- 6. nodetop's own cost ----------------------------------------------------------------
+
+async function ownCost(): Promise<void> {
+  const seconds = full ? 600 : 20;
+  const target = await start(pinned(TARGET_CPU, [process.execPath, '--inspect-port=0', TARGETS, 'http']));
+  const pid = target.info.pid as number;
+  try {
+    // the live view, in a real terminal
+    const sock = `nodetop-bench-${process.pid}`;
+    const tmux = (...a: string[]): string => spawnSync('tmux', ['-L', sock, ...a], { encoding: 'utf8' }).stdout;
+    if (spawnSync('tmux', ['-V']).status === 0) {
+      tmux('new-session', '-d', '-s', 'b', '-x', '120', '-y', '40', `${pinned(OTHER_CPU, [process.execPath]).join(' ')} ${NODETOP} attach ${pid}`);
+      await sleep(3000);
+      const tuiPid = Number(spawnSync('pgrep', ['-f', `${NODETOP} attach ${pid}`], { encoding: 'utf8' }).stdout.trim().split('\n')[0]);
+      if (tuiPid) {
+        const r0 = rssBytes(tuiPid);
+        const c0 = cpuNs(tuiPid);
+        const t0 = performance.now();
+        await sleep(seconds * 1000);
+        const cpu = ((cpuNs(tuiPid) - c0) / 1e6 / (performance.now() - t0)) * 100;
+        const r1 = rssBytes(tuiPid);
+        rows.push({ bench: `nodetop's own cost over ${seconds} s`, case: 'live view (attach), 1 s', value: cpu, unit: '% of a core', spread: '', goal: '< 1%', met: cpu < 1, note: `RSS ${(r1 / 2 ** 20).toFixed(1)} MiB (start ${(r0 / 2 ** 20).toFixed(1)} MiB, growth ${((r1 - r0) / 2 ** 20).toFixed(1)} MiB; goal < 80 MiB, < 5 MiB growth)` });
+      }
+      tmux('kill-server');
+    }
+  } finally {
+    stop(target.child);
+  }
+}
+
+function table(): string {
+  const lines = ['| bench | case | median | spread (min..max) | goal | met | notes |', '| --- | --- | --- | --- | --- | --- | --- |'];
+  for (const r of rows) {
+    const v = r.value === null ? 'n/a' : `${r.value < 10 ? r.value.toFixed(3) : r.value.toFixed(1)} ${r.unit}`;
+    lines.push(`| ${r.bench} | ${r.case} | ${v} | ${r.spread} | ${r.goal} | ${r.met === null ? '' : r.met ? 'yes' : '**no**'} | ${r.note ?? ''} |`);
+  }
+  return lines.join('\n');
+}
+
+async function main(): Promise<void> {
+  const machine = `${os.cpus()[0]?.model ?? 'cpu'} x ${os.availableParallelism()}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Linux ${os.release()}, Node ${process.version}`;
+  // nodetop (the observer) runs in this process: keep it off the target's core
+  if (twoCores) spawnSync('taskset', ['-p', '-c', OTHER_CPU, String(process.pid)], { stdio: 'ignore' });
+  const started = Date.now();
+  const want = (name: string): boolean => !only || only.split(',').includes(name);
+  if (want('sample')) for (const n of full ? [0, 1000, 10_000, 50_000] : [0, 1000, 10_000]) await costPerSample(n);
+  if (want('load')) await underLoad();
+  if (want('first')) await timeToFirstSample();
+  if (want('own')) await ownCost();
+  const out = { machine, mode: full ? 'full' : 'quick', date: new Date().toISOString(), seconds: (Date.now() - started) / 1000, rows };
+  fs.writeFileSync(path.join(ROOT, 'bench/results.json'), `${JSON.stringify(out, null, 2)}\n`);
+  process.stdout.write(`\nMachine: ${machine}; ${out.mode} mode, ${out.seconds.toFixed(0)} s\n\n${table()}\n`);
+}
+
+main().then(
+  () => process.exit(0),
+  (e: unknown) => {
+    process.stderr.write(`bench failed: ${e instanceof Error ? e.stack : String(e)}\n`);
+    process.exit(1);
+  },
+);
