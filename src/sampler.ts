@@ -71,6 +71,15 @@ function readProc(pid: number): ProcReading | null {
 type SiMem = { total: number; available: number };
 let siMem: (() => Promise<SiMem>) | null = null;
 
+/** Loads systeminformation now (while waiting for something else) rather than at the first sample. */
+export function preloadHost(): void {
+  if (!siMem) {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const si = require('systeminformation') as { mem(): Promise<SiMem> };
+    siMem = () => si.mem();
+  }
+}
+
 export async function readHost(): Promise<HostReading> {
   // systeminformation is loaded on first use: it is large, and commands that do not show the
   // host (gc, snapshot) should not pay for it at start-up.

@@ -156,7 +156,9 @@ export class Session implements Sender {
   static async connect(wsUrl: string, timeoutMs: number): Promise<Session> {
     let timer: NodeJS.Timeout | undefined;
     let timedOut = false;
-    const connecting = CDP({ target: wsUrl, local: true }) as unknown as Promise<CriClient>;
+    // An empty protocol description: nodetop sends raw methods, and CRI's bundled protocol.json
+    // (about 1 MB of JSON) would cost every start-up its parse.
+    const connecting = CDP({ target: wsUrl, protocol: { version: { major: '1', minor: '3' }, domains: [] } }) as unknown as Promise<CriClient>;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
         timedOut = true;
