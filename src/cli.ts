@@ -21,6 +21,7 @@ export interface CommonOptions {
 
 export type Invocation =
   | { command: 'stats'; pid?: number; windowMs: number; json: boolean; common: CommonOptions }
+  | { command: 'ps'; json: boolean; cpuWindowMs: number; mine: boolean }
   | { command: 'help'; text: string }
   | { command: 'version'; text: string };
 
@@ -111,6 +112,20 @@ export function parseCommandLine(argv: string[]): Invocation {
     result = { command: 'stats', windowMs: o.window as number, json: Boolean(o.json), common: c, ...(pid !== undefined ? { pid } : {}) };
   });
 
+  program
+    .command('ps')
+    .description('list the Node processes on this host (from /proc: attaches to nothing, signals nothing)')
+    .option('--json', 'a JSON array, one object per process (fields in the README)', false)
+    .addOption(
+      new Option('--cpu-window <ms>', 'CPU % is measured between two /proc readings this far apart; 0 = average since start')
+        .default(200)
+        .argParser((v) => (v.trim() === '0' ? 0 : parseDurationMs(v, '--cpu-window', 10, 60_000))),
+    )
+    .option('--mine', "only your own processes", false)
+    .action((o: Record<string, unknown>) => {
+      result = { command: 'ps', json: Boolean(o.json), cpuWindowMs: o.cpuWindow as number, mine: Boolean(o.mine) };
+    });
+
   try {
     program.parse(argv, { from: 'user' });
   } catch (e) {
@@ -159,6 +174,11 @@ async function dispatch(inv: Invocation, out: Output): Promise<void> {
     case 'stats': {
       const { statsCommand } = await import('./commands/stats.js');
       await statsCommand({ ...inv.common, ...(inv.pid !== undefined ? { pid: inv.pid } : {}), windowMs: inv.windowMs, json: inv.json }, out);
+      return;
+    }
+    case 'ps': {
+      const { psCommand } = await import('./commands/ps.js');
+      await psCommand({ json: inv.json, cpuWindowMs: inv.cpuWindowMs, mine: inv.mine }, out);
       return;
     }
   }
