@@ -7,6 +7,7 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { ExitCode, NodetopError, isNodetopError } from './errors';
 import { runCleanups, setExitHook } from './lifecycle';
+import { WATCH_FIELDS, type WatchField } from './sinks/line';
 
 export interface Output {
   write(text: string): void;
@@ -22,6 +23,16 @@ export interface CommonOptions {
 export type Invocation =
   | { command: 'stats'; pid?: number; windowMs: number; json: boolean; common: CommonOptions }
   | { command: 'ps'; json: boolean; cpuWindowMs: number; mine: boolean }
+  | {
+      command: 'watch';
+      pids: number[];
+      intervalMs: number;
+      count: number | null;
+      durationMs: number | null;
+      json: boolean;
+      fields: WatchField[];
+      common: CommonOptions;
+    }
   | { command: 'help'; text: string }
   | { command: 'version'; text: string };
 
@@ -48,6 +59,20 @@ export function parseDurationMs(text: string, name: string, min = 1, max = 86_40
   const v = Math.round(Number(m[1]) * mult);
   if (v < min || v > max) throw new InvalidArgumentError(`${name} must be between ${min} ms and ${max} ms, not ${v} ms`);
   return v;
+}
+
+function parseCount(text: string): number {
+  if (!/^\d+$/.test(text.trim()) || Number(text) < 1) throw new InvalidArgumentError(`--count must be a positive integer, not ${JSON.stringify(text)}`);
+  return Number(text);
+}
+
+function parseFields(text: string): WatchField[] {
+  const names = text.split(',').map((f) => f.trim()).filter(Boolean);
+  const bad = names.filter((n) => !(WATCH_FIELDS as readonly string[]).includes(n));
+  if (bad.length || names.length === 0) {
+    throw new InvalidArgumentError(`unknown field ${JSON.stringify(bad[0] ?? text)}; the fields are ${WATCH_FIELDS.join(',')}`);
+  }
+  return names as WatchField[];
 }
 
 function addCommon(cmd: Command): Command {
@@ -112,6 +137,44 @@ export function parseCommandLine(argv: string[]): Invocation {
     result = { command: 'stats', windowMs: o.window as number, json: Boolean(o.json), common: c, ...(pid !== undefined ? { pid } : {}) };
   });
 
+  addCommon(
+    program
+      .command('watch')
+      .description('sample one or more processes every --interval: one line (or one NDJSON object) per target per sample')
+      .argument('[pid...]', 'process ids', (v: string, prev: number[] = []) => [...prev, parsePid(v)])
+      .addOption(
+        new Option('--interval <ms>', 'time between samples').default(1000).argParser((v) => parseDurationMs(v, '--interval', 50, 3_600_000)),
+      )
+      .addOption(new Option('--count <n>', 'stop after n samples of each target').argParser((v) => parseCount(v)))
+      .addOption(
+        new Option('--duration <ms>', 'stop after this long (the samples due within it)').argParser((v) => parseDurationMs(v, '--duration', 1, 30 * 86_400_000)),
+      )
+      .option('--json', 'NDJSON: one stats --json object per line, plus index, pid, lateMs, skipped', false)
+      .addOption(new Option('--fields <list>', `columns of the human line: ${WATCH_FIELDS.join(',')}`).argParser(parseFields)),
+  ).action((pids: number[] | undefined, o: Record<string, unknown>) => {
+    const c = common(o);
+    const list = pids ?? [];
+    if (list.length === 0) requirePidOrEndpoint(undefined, c);
+    if (new Set(list).size !== list.length) throw new NodetopError('a pid is named twice', { exitCode: ExitCode.Usage });
+    const intervalMs = o.interval as number;
+    const durationMs = (o.duration as number | undefined) ?? null;
+    if (durationMs !== null && durationMs < intervalMs) {
+      throw new NodetopError(`--duration ${durationMs} ms is shorter than one --interval (${intervalMs} ms): no sample would be taken`, {
+        exitCode: ExitCode.Usage,
+      });
+    }
+    result = {
+      command: 'watch',
+      pids: list,
+      intervalMs,
+      count: (o.count as number | undefined) ?? null,
+      durationMs,
+      json: Boolean(o.json),
+      fields: (o.fields as WatchField[] | undefined) ?? [...WATCH_FIELDS],
+      common: c,
+    };
+  });
+
   program
     .command('ps')
     .description('list the Node processes on this host (from /proc: attaches to nothing, signals nothing)')
@@ -174,6 +237,15 @@ async function dispatch(inv: Invocation, out: Output): Promise<void> {
     case 'stats': {
       const { statsCommand } = await import('./commands/stats.js');
       await statsCommand({ ...inv.common, ...(inv.pid !== undefined ? { pid: inv.pid } : {}), windowMs: inv.windowMs, json: inv.json }, out);
+      return;
+    }
+    case 'watch': {
+      const { watchCommand } = await import('./commands/watch.js');
+      const { endpoint, ...c } = inv.common;
+      await watchCommand(
+        { ...c, ...(endpoint !== undefined ? { endpoint } : {}), pids: inv.pids, intervalMs: inv.intervalMs, count: inv.count, durationMs: inv.durationMs, json: inv.json, fields: inv.fields },
+        out,
+      );
       return;
     }
     case 'ps': {
