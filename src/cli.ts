@@ -7,6 +7,7 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { ExitCode, NodetopError, isNodetopError } from './errors';
 import { runCleanups, setExitHook } from './lifecycle';
+import { checkListen, parseListen } from './listen';
 import { WATCH_FIELDS, type WatchField } from './sinks/line';
 
 export interface Output {
@@ -32,6 +33,19 @@ export type Invocation =
       json: boolean;
       fields: WatchField[];
       common: CommonOptions;
+    }
+  | {
+      command: 'export';
+      pids: number[];
+      endpoints: string[];
+      all: boolean;
+      intervalMs: number;
+      rescanMs: number;
+      listen: string;
+      allowRemoteListen: boolean;
+      allowRemote: boolean;
+      keepInspector: boolean;
+      timeoutMs: number;
     }
   | { command: 'help'; text: string }
   | { command: 'version'; text: string };
@@ -176,6 +190,53 @@ export function parseCommandLine(argv: string[]): Invocation {
   });
 
   program
+    .command('export')
+    .description('serve the numbers of one or more processes in the Prometheus text format (/metrics)')
+    .argument('[pid...]', 'process ids', (v: string, prev: number[] = []) => [...prev, parsePid(v)])
+    .option('--endpoint <host:port|ws-url>', 'an inspector that is already open (repeatable)', (v: string, prev: string[] = []) => [...prev, v])
+    .option('--all', 'every Node process of yours whose inspector is already open (never signals one)', false)
+    .addOption(
+      new Option('--interval <ms>', 'time between samples (and the window of lag, ELU)').default(5000).argParser((v) => parseDurationMs(v, '--interval', 100, 3_600_000)),
+    )
+    .addOption(
+      new Option('--rescan <ms>', 'with --all: how often /proc is searched for new processes').default(10_000).argParser((v) => parseDurationMs(v, '--rescan', 100, 86_400_000)),
+    )
+    .option('--listen <host:port>', 'where /metrics is served', '127.0.0.1:9464')
+    .option('--allow-remote-listen', 'allow a non-loopback --listen (the metrics name your processes; no authentication)', false)
+    .addOption(
+      new Option('--timeout <ms>', 'bound on every inspector call and on opening the inspector')
+        .default(3000)
+        .argParser((v) => parseDurationMs(v, '--timeout', 50, 600_000)),
+    )
+    .option('--allow-remote', 'allow a non-loopback --endpoint (the inspector is remote code execution)', false)
+    .option('--keep-inspector', 'leave open an inspector that nodetop opened', false)
+    .action((pids: number[] | undefined, o: Record<string, unknown>) => {
+      const list = pids ?? [];
+      const endpoints = (o.endpoint as string[] | undefined) ?? [];
+      if (list.length === 0 && endpoints.length === 0 && !o.all) {
+        throw new NodetopError('give pids, --endpoint host:port, or --all', {
+          exitCode: ExitCode.Usage,
+          hint: 'nodetop ps lists the Node processes on this host',
+        });
+      }
+      if (new Set(list).size !== list.length) throw new NodetopError('a pid is named twice', { exitCode: ExitCode.Usage });
+      checkListen(parseListen(o.listen as string), Boolean(o.allowRemoteListen));
+      result = {
+        command: 'export',
+        pids: list,
+        endpoints,
+        all: Boolean(o.all),
+        intervalMs: o.interval as number,
+        rescanMs: o.rescan as number,
+        listen: o.listen as string,
+        allowRemoteListen: Boolean(o.allowRemoteListen),
+        allowRemote: Boolean(o.allowRemote),
+        keepInspector: Boolean(o.keepInspector),
+        timeoutMs: o.timeout as number,
+      };
+    });
+
+  program
     .command('ps')
     .description('list the Node processes on this host (from /proc: attaches to nothing, signals nothing)')
     .option('--json', 'a JSON array, one object per process (fields in the README)', false)
@@ -244,6 +305,25 @@ async function dispatch(inv: Invocation, out: Output): Promise<void> {
       const { endpoint, ...c } = inv.common;
       await watchCommand(
         { ...c, ...(endpoint !== undefined ? { endpoint } : {}), pids: inv.pids, intervalMs: inv.intervalMs, count: inv.count, durationMs: inv.durationMs, json: inv.json, fields: inv.fields },
+        out,
+      );
+      return;
+    }
+    case 'export': {
+      const { exportCommand } = await import('./commands/export.js');
+      await exportCommand(
+        {
+          pids: inv.pids,
+          endpoints: inv.endpoints,
+          all: inv.all,
+          intervalMs: inv.intervalMs,
+          rescanMs: inv.rescanMs,
+          listen: inv.listen,
+          allowRemoteListen: inv.allowRemoteListen,
+          allowRemote: inv.allowRemote,
+          keepInspector: inv.keepInspector,
+          timeoutMs: inv.timeoutMs,
+        },
         out,
       );
       return;

@@ -7,7 +7,7 @@
 import { ExitCode, NodetopError, isNodetopError } from '../errors';
 import { attach, type AttachOptions, type Attachment } from '../inspector/attach';
 import { onExit } from '../lifecycle';
-import * as proc from '../platform/proc';
+import { processAlive, processAliveSettled } from '../platform/ps';
 import { Sampler } from '../sampler';
 import { watchEventLine, watchHeader, watchLine, type WatchField } from '../sinks/line';
 import { Ticker, type Tick } from '../ticker';
@@ -95,7 +95,7 @@ export async function watchCommand(opts: WatchOptions, out: Output): Promise<voi
       }),
     );
     if (!opts.json) out.write(watchHeader(opts.fields));
-    for (const t of targets) if (t.exited) writeExited(t, opts, out);
+    for (const t of targets) if (t.exited) await writeExited(t, opts, out);
 
     await new Promise<void>((resolve) => {
       // --duration D means the ticks due within D: floor(D / interval) of them
@@ -129,7 +129,7 @@ export async function watchCommand(opts: WatchOptions, out: Output): Promise<voi
             return;
           }
           endStream(t, e);
-          writeExited(t, opts, out);
+          await writeExited(t, opts, out);
         }
       };
       const onTick = (tick: Tick): void => {
@@ -173,7 +173,7 @@ export async function watchCommand(opts: WatchOptions, out: Output): Promise<voi
 }
 
 function isGone(e: unknown, t: Target): boolean {
-  return t.att.gone || !proc.processExists(t.att.pid) || (isNodetopError(e) && e.exitCode === ExitCode.TargetExited);
+  return t.att.gone || !processAlive(t.att.pid) || (isNodetopError(e) && e.exitCode === ExitCode.TargetExited);
 }
 
 function endStream(t: Target, e: unknown): void {
@@ -185,8 +185,8 @@ function endStream(t: Target, e: unknown): void {
   throw e;
 }
 
-function writeExited(t: Target, opts: WatchOptions, out: Output): void {
-  const alive = proc.processExists(t.att.pid);
+async function writeExited(t: Target, opts: WatchOptions, out: Output): Promise<void> {
+  const alive = await processAliveSettled(t.att.pid);
   const event = alive ? 'disconnected' : 'exited';
   if (opts.json) out.write(JSON.stringify({ pid: t.att.pid, event, index: t.index }));
   else out.write(watchEventLine(new Date().toISOString(), t.att.pid, alive ? 'closed the inspector connection: no more samples' : 'exited', opts.fields));

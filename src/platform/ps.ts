@@ -215,3 +215,26 @@ export async function listNodeProcesses(opts: ListOptions): Promise<NodeProcess[
   }
   return out.sort((a, b) => a.pid - b.pid);
 }
+
+/** True while the pid runs: a zombie (exited, not yet reaped by its parent) does not count. */
+export function processAlive(pid: number): boolean {
+  try {
+    const s = proc.readStat(pid).state;
+    return s !== 'Z' && s !== 'X';
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * processAlive, after giving an exiting process a moment: the kernel closes a dying process's
+ * sockets before it turns into a zombie, so a connection that just closed may belong to a
+ * process that is still on its way out. Bounded (100 ms).
+ */
+export async function processAliveSettled(pid: number): Promise<boolean> {
+  for (let i = 0; i < 5; i++) {
+    if (!processAlive(pid)) return false;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return processAlive(pid);
+}
