@@ -7,6 +7,8 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { ExitCode, NodetopError, isNodetopError } from './errors';
 import { runCleanups, setExitHook } from './lifecycle';
+import { checkListen, parseListen } from './listen';
+import { WATCH_FIELDS, type WatchField } from './sinks/line';
 
 export interface Output {
   write(text: string): void;
@@ -23,6 +25,30 @@ export type Invocation =
   | { command: 'stats'; pid?: number; windowMs: number; json: boolean; common: CommonOptions }
   | { command: 'attach'; pids: number[]; cluster?: number; intervalMs: number; readonly: boolean; common: CommonOptions }
   | { command: 'demo'; intervalMs: number; readonly: boolean; timeoutMs: number }
+  | { command: 'ps'; json: boolean; cpuWindowMs: number; mine: boolean }
+  | {
+      command: 'watch';
+      pids: number[];
+      intervalMs: number;
+      count: number | null;
+      durationMs: number | null;
+      json: boolean;
+      fields: WatchField[];
+      common: CommonOptions;
+    }
+  | {
+      command: 'export';
+      pids: number[];
+      endpoints: string[];
+      all: boolean;
+      intervalMs: number;
+      rescanMs: number;
+      listen: string;
+      allowRemoteListen: boolean;
+      allowRemote: boolean;
+      keepInspector: boolean;
+      timeoutMs: number;
+    }
   | { command: 'help'; text: string }
   | { command: 'version'; text: string };
 
@@ -49,6 +75,20 @@ export function parseDurationMs(text: string, name: string, min = 1, max = 86_40
   const v = Math.round(Number(m[1]) * mult);
   if (v < min || v > max) throw new InvalidArgumentError(`${name} must be between ${min} ms and ${max} ms, not ${v} ms`);
   return v;
+}
+
+function parseCount(text: string): number {
+  if (!/^\d+$/.test(text.trim()) || Number(text) < 1) throw new InvalidArgumentError(`--count must be a positive integer, not ${JSON.stringify(text)}`);
+  return Number(text);
+}
+
+function parseFields(text: string): WatchField[] {
+  const names = text.split(',').map((f) => f.trim()).filter(Boolean);
+  const bad = names.filter((n) => !(WATCH_FIELDS as readonly string[]).includes(n));
+  if (bad.length || names.length === 0) {
+    throw new InvalidArgumentError(`unknown field ${JSON.stringify(bad[0] ?? text)}; the fields are ${WATCH_FIELDS.join(',')}`);
+  }
+  return names as WatchField[];
 }
 
 function addCommon(cmd: Command): Command {
@@ -156,6 +196,105 @@ export function parseCommandLine(argv: string[]): Invocation {
       result = { command: 'demo', intervalMs: o.interval as number, readonly: Boolean(o.readonly), timeoutMs: 3000 };
     });
 
+  addCommon(
+    program
+      .command('watch')
+      .description('sample one or more processes every --interval: one line (or one NDJSON object) per target per sample')
+      .argument('[pid...]', 'process ids', (v: string, prev: number[] = []) => [...prev, parsePid(v)])
+      .addOption(
+        new Option('--interval <ms>', 'time between samples').default(1000).argParser((v) => parseDurationMs(v, '--interval', 50, 3_600_000)),
+      )
+      .addOption(new Option('--count <n>', 'stop after n samples of each target').argParser((v) => parseCount(v)))
+      .addOption(
+        new Option('--duration <ms>', 'stop after this long (the samples due within it)').argParser((v) => parseDurationMs(v, '--duration', 1, 30 * 86_400_000)),
+      )
+      .option('--json', 'NDJSON: one stats --json object per line, plus index, pid, lateMs, skipped', false)
+      .addOption(new Option('--fields <list>', `columns of the human line: ${WATCH_FIELDS.join(',')}`).argParser(parseFields)),
+  ).action((pids: number[] | undefined, o: Record<string, unknown>) => {
+    const c = common(o);
+    const list = pids ?? [];
+    if (list.length === 0) requirePidOrEndpoint(undefined, c);
+    if (new Set(list).size !== list.length) throw new NodetopError('a pid is named twice', { exitCode: ExitCode.Usage });
+    const intervalMs = o.interval as number;
+    const durationMs = (o.duration as number | undefined) ?? null;
+    if (durationMs !== null && durationMs < intervalMs) {
+      throw new NodetopError(`--duration ${durationMs} ms is shorter than one --interval (${intervalMs} ms): no sample would be taken`, {
+        exitCode: ExitCode.Usage,
+      });
+    }
+    result = {
+      command: 'watch',
+      pids: list,
+      intervalMs,
+      count: (o.count as number | undefined) ?? null,
+      durationMs,
+      json: Boolean(o.json),
+      fields: (o.fields as WatchField[] | undefined) ?? [...WATCH_FIELDS],
+      common: c,
+    };
+  });
+
+  program
+    .command('export')
+    .description('serve the numbers of one or more processes in the Prometheus text format (/metrics)')
+    .argument('[pid...]', 'process ids', (v: string, prev: number[] = []) => [...prev, parsePid(v)])
+    .option('--endpoint <host:port|ws-url>', 'an inspector that is already open (repeatable)', (v: string, prev: string[] = []) => [...prev, v])
+    .option('--all', 'every Node process of yours whose inspector is already open (never signals one)', false)
+    .addOption(
+      new Option('--interval <ms>', 'time between samples (and the window of lag, ELU)').default(5000).argParser((v) => parseDurationMs(v, '--interval', 100, 3_600_000)),
+    )
+    .addOption(
+      new Option('--rescan <ms>', 'with --all: how often /proc is searched for new processes').default(10_000).argParser((v) => parseDurationMs(v, '--rescan', 100, 86_400_000)),
+    )
+    .option('--listen <host:port>', 'where /metrics is served', '127.0.0.1:9464')
+    .option('--allow-remote-listen', 'allow a non-loopback --listen (the metrics name your processes; no authentication)', false)
+    .addOption(
+      new Option('--timeout <ms>', 'bound on every inspector call and on opening the inspector')
+        .default(3000)
+        .argParser((v) => parseDurationMs(v, '--timeout', 50, 600_000)),
+    )
+    .option('--allow-remote', 'allow a non-loopback --endpoint (the inspector is remote code execution)', false)
+    .option('--keep-inspector', 'leave open an inspector that nodetop opened', false)
+    .action((pids: number[] | undefined, o: Record<string, unknown>) => {
+      const list = pids ?? [];
+      const endpoints = (o.endpoint as string[] | undefined) ?? [];
+      if (list.length === 0 && endpoints.length === 0 && !o.all) {
+        throw new NodetopError('give pids, --endpoint host:port, or --all', {
+          exitCode: ExitCode.Usage,
+          hint: 'nodetop ps lists the Node processes on this host',
+        });
+      }
+      if (new Set(list).size !== list.length) throw new NodetopError('a pid is named twice', { exitCode: ExitCode.Usage });
+      checkListen(parseListen(o.listen as string), Boolean(o.allowRemoteListen));
+      result = {
+        command: 'export',
+        pids: list,
+        endpoints,
+        all: Boolean(o.all),
+        intervalMs: o.interval as number,
+        rescanMs: o.rescan as number,
+        listen: o.listen as string,
+        allowRemoteListen: Boolean(o.allowRemoteListen),
+        allowRemote: Boolean(o.allowRemote),
+        keepInspector: Boolean(o.keepInspector),
+        timeoutMs: o.timeout as number,
+      };
+    });
+
+  program
+    .command('ps')
+    .description('list the Node processes on this host (from /proc: attaches to nothing, signals nothing)')
+    .option('--json', 'a JSON array, one object per process (fields in the README)', false)
+    .addOption(
+      new Option('--cpu-window <ms>', 'CPU % is measured between two /proc readings this far apart; 0 = average since start')
+        .default(200)
+        .argParser((v) => (v.trim() === '0' ? 0 : parseDurationMs(v, '--cpu-window', 10, 60_000))),
+    )
+    .option('--mine', "only your own processes", false)
+    .action((o: Record<string, unknown>) => {
+      result = { command: 'ps', json: Boolean(o.json), cpuWindowMs: o.cpuWindow as number, mine: Boolean(o.mine) };
+    });
+
   try {
     program.parse(argv, { from: 'user' });
   } catch (e) {
@@ -221,6 +360,39 @@ async function dispatch(inv: Invocation, out: Output): Promise<number | void> {
       requireTerminal();
       const { attachCommand } = await import('./commands/attach.js');
       return attachCommand({ ...inv.common, pids: inv.pids, ...(inv.cluster !== undefined ? { cluster: inv.cluster } : {}), intervalMs: inv.intervalMs, readonly: inv.readonly });
+    }
+    case 'watch': {
+      const { watchCommand } = await import('./commands/watch.js');
+      const { endpoint, ...c } = inv.common;
+      await watchCommand(
+        { ...c, ...(endpoint !== undefined ? { endpoint } : {}), pids: inv.pids, intervalMs: inv.intervalMs, count: inv.count, durationMs: inv.durationMs, json: inv.json, fields: inv.fields },
+        out,
+      );
+      return;
+    }
+    case 'export': {
+      const { exportCommand } = await import('./commands/export.js');
+      await exportCommand(
+        {
+          pids: inv.pids,
+          endpoints: inv.endpoints,
+          all: inv.all,
+          intervalMs: inv.intervalMs,
+          rescanMs: inv.rescanMs,
+          listen: inv.listen,
+          allowRemoteListen: inv.allowRemoteListen,
+          allowRemote: inv.allowRemote,
+          keepInspector: inv.keepInspector,
+          timeoutMs: inv.timeoutMs,
+        },
+        out,
+      );
+      return;
+    }
+    case 'ps': {
+      const { psCommand } = await import('./commands/ps.js');
+      await psCommand({ json: inv.json, cpuWindowMs: inv.cpuWindowMs, mine: inv.mine }, out);
+      return;
     }
   }
 }

@@ -24,6 +24,11 @@ export class Sampler {
     private readonly opts: SamplerOptions = {},
   ) {}
 
+  /** The raw reading behind the last sample (cumulative counters: CPU time, GC since attach). */
+  get lastRaw(): RawSample | null {
+    return this.prev;
+  }
+
   /** Reads the target now. The first call only sets the baseline for rates. */
   async read(): Promise<RawSample> {
     const t0 = performance.now();

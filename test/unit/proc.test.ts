@@ -90,3 +90,40 @@ describe('locating the inspector', () => {
     assert.throws(() => checkPid(process.pid), (e: unknown) => e instanceof NodetopError && e.exitCode === 2 && /this nodetop process/.test(e.message));
   });
 });
+
+describe('ps helpers', () => {
+  // imported lazily so this block reads as its own unit
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const ps = require('../../src/platform/ps') as typeof import('../../src/platform/ps');
+
+  it('maps uids to names from passwd text', () => {
+    const m = ps.parsePasswd('root:x:0:0:root:/root:/bin/bash\n# comment\napp:x:1000:1000::/home/app:/bin/sh\n');
+    assert.equal(m.get(0), 'root');
+    assert.equal(m.get(1000), 'app');
+    assert.equal(m.size, 2);
+  });
+
+  it('computes CPU % from ticks, over a window and since start', () => {
+    assert.equal(ps.cpuPercentBetween(100, 120, 200), 100); // 20 ticks = 200 ms in 200 ms
+    assert.equal(ps.cpuPercentBetween(100, 110, 200), 50);
+    assert.equal(ps.cpuPercentBetween(100, 90, 200), null);
+    assert.equal(ps.cpuPercentBetween(100, 110, 0), null);
+    assert.equal(ps.cpuPercentSinceStart(500, 10), 50);
+    assert.equal(ps.processUptimeSec(1000, 110), 100);
+    assert.equal(ps.parseUptime('12345.67 9999.00\n'), 12345.67);
+  });
+
+  it('finds inspector evidence the way locate does, without probing', () => {
+    const s = (address: string, port: number): { address: string; port: number; inode: number } => ({ address, port, inode: port });
+    assert.deepEqual(ps.inspectorEvidence(null, ['node'], ''), { state: 'unknown', ports: [], evidence: null });
+    assert.equal(ps.inspectorEvidence([s('0.0.0.0', 3000)], ['node', 'app.js'], '').state, 'none');
+    const d = ps.inspectorEvidence([s('0.0.0.0', 3000), s('127.0.0.1', 9229)], ['node', 'app.js'], '');
+    assert.deepEqual(d.ports, [9229]);
+    assert.equal(d.state, 'likely');
+    // a port named in NODE_OPTIONS ranks before 9229
+    assert.deepEqual(ps.inspectorEvidence([s('127.0.0.1', 9229), s('127.0.0.1', 9331)], ['node'], '--inspect=9331').ports, [9331, 9229]);
+    // a random port: any loopback listener is a candidate, a public one is not
+    const r = ps.inspectorEvidence([s('127.0.0.1', 41000), s('10.0.0.5', 8080)], ['node', '--inspect=127.0.0.1:0', 'x.js'], '');
+    assert.deepEqual(r.ports, [41000]);
+  });
+});

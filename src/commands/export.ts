@@ -1,0 +1,194 @@
+// `nodetop export`: keeps one session per target (pids, --endpoints, or --all: every Node process
+// of this user whose inspector is already open), samples them every --interval, and serves the
+// last sample of each in the Prometheus text format on --listen (/metrics). A scrape renders
+// what is in memory: it never causes inspector traffic, so a scrape storm costs the targets
+// nothing and a slow target never slows a scrape.
+//
+// --all never signals: it attaches only where /proc shows an inspector that is already open,
+// with noSignal, so a process the user did not name is never sent SIGUSR1. A target that exits
+// is dropped (its series stop); one that does not answer is served as nodetop_target_up 0.
+
+import * as http from 'node:http';
+import { ExitCode, NodetopError, errnoCode, isNodetopError } from '../errors';
+import { attach, type AttachOptions, type Attachment } from '../inspector/attach';
+import { checkListen, parseListen } from '../listen';
+import { onExit } from '../lifecycle';
+import { listNodeProcesses, processAlive, processAliveSettled } from '../platform/ps';
+import { Sampler } from '../sampler';
+import { renderPrometheus, type PromTarget } from '../sinks/prometheus';
+import { Ticker } from '../ticker';
+import type { Output } from '../cli';
+
+export interface ExportOptions {
+  pids: number[];
+  endpoints: string[];
+  all: boolean;
+  intervalMs: number;
+  rescanMs: number;
+  listen: string;
+  allowRemoteListen: boolean;
+  allowRemote: boolean;
+  keepInspector: boolean;
+  timeoutMs: number;
+}
+
+interface Target {
+  key: string;
+  named: boolean;
+  att: Attachment;
+  sampler: Sampler;
+  prom: PromTarget;
+  inFlight: boolean;
+}
+
+function log(text: string): void {
+  process.stderr.write(`nodetop export: ${text}\n`);
+}
+
+export async function exportCommand(opts: ExportOptions, _out: Output): Promise<void> {
+  const addr = parseListen(opts.listen);
+  checkListen(addr, opts.allowRemoteListen);
+  const base: AttachOptions = {
+    timeoutMs: opts.timeoutMs,
+    allowRemote: opts.allowRemote,
+    keepInspector: opts.keepInspector,
+    leaseMs: Math.max(60_000, opts.intervalMs * 3),
+  };
+  const targets = new Map<string, Target>();
+  /** Pids --all could not attach to, and when to try again (its "inspector" may be an app port). */
+  const failed = new Map<number, number>();
+
+  const add = async (key: string, a: AttachOptions, named: boolean): Promise<void> => {
+    const att = await attach(a);
+    if ([...targets.values()].some((t) => t.att.pid === att.pid)) {
+      await att.detach(); // the same process by two routes (a pid and its --endpoint)
+      return;
+    }
+    const sampler = new Sampler(att);
+    await sampler.baseline().catch(() => undefined);
+    targets.set(key, {
+      key,
+      named,
+      att,
+      sampler,
+      inFlight: false,
+      prom: { labels: { pid: att.pid, title: att.identity.title, thread: 'main' }, up: true, sample: null, raw: null, sampleDurationSeconds: null },
+    });
+    log(`sampling pid ${att.pid} (${att.identity.title}) every ${opts.intervalMs} ms`);
+  };
+
+  // Named targets first: a wrong pid is the user's mistake and ends the command here.
+  try {
+    for (const pid of opts.pids) await add(`pid:${pid}`, { ...base, pid }, true);
+    for (const ep of opts.endpoints) await add(`endpoint:${ep}`, { ...base, endpoint: ep }, true);
+  } catch (e) {
+    await Promise.all([...targets.values()].map((t) => t.att.detach()));
+    throw e;
+  }
+
+  const scan = async (): Promise<void> => {
+    const uid = process.getuid?.();
+    let found;
+    try {
+      found = await listNodeProcesses({ cpuWindowMs: 0, ...(uid !== undefined ? { uid } : {}) });
+    } catch {
+      return;
+    }
+    const now = Date.now();
+    for (const p of found) {
+      if (p.inspector.state !== 'likely') continue;
+      if ([...targets.values()].some((t) => t.att.pid === p.pid)) continue;
+      if ((failed.get(p.pid) ?? 0) > now) continue;
+      try {
+        // noSignal: --all only uses inspectors that are open already
+        await add(`pid:${p.pid}`, { ...base, pid: p.pid, noSignal: true }, false);
+        failed.delete(p.pid);
+      } catch (e) {
+        failed.set(p.pid, now + 60_000);
+        log(`pid ${p.pid} skipped: ${e instanceof Error ? e.message : String(e)}`);
+      }
+    }
+  };
+  if (opts.all) await scan();
+
+  const drop = (t: Target, why: string): void => {
+    targets.delete(t.key);
+    log(`pid ${t.att.pid} ${why}: its series stop`);
+    void t.att.detach();
+  };
+
+  const sampleOne = async (t: Target): Promise<void> => {
+    try {
+      const s = await t.sampler.sample();
+      t.prom = { ...t.prom, up: true, sample: s, raw: t.sampler.lastRaw, sampleDurationSeconds: t.sampler.lastRoundTripMs === null ? null : t.sampler.lastRoundTripMs / 1000 };
+    } catch (e) {
+      if (t.att.gone || !processAlive(t.att.pid) || (isNodetopError(e) && e.exitCode === ExitCode.TargetExited)) {
+        drop(t, (await processAliveSettled(t.att.pid)) ? 'closed the inspector connection' : 'exited');
+        return;
+      }
+      if (t.prom.up) log(`pid ${t.att.pid} is not answering: ${e instanceof Error ? e.message : String(e)}`);
+      t.prom = { ...t.prom, up: false, sample: null, raw: null };
+    }
+  };
+
+  let lastScan = Date.now();
+  const ticker = new Ticker(opts.intervalMs, () => {
+    for (const t of targets.values()) {
+      if (t.inFlight) continue; // still answering the previous tick: skip, never queue
+      t.inFlight = true;
+      void sampleOne(t).finally(() => (t.inFlight = false));
+    }
+    if (opts.all && Date.now() - lastScan >= opts.rescanMs) {
+      lastScan = Date.now();
+      void scan();
+    }
+  });
+
+  const server = http.createServer((req, res) => {
+    const url = (req.url ?? '/').split('?')[0];
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.writeHead(405, { allow: 'GET, HEAD' }).end();
+      return;
+    }
+    if (url === '/metrics') {
+      const body = renderPrometheus([...targets.values()].map((t) => t.prom).sort((a, b) => a.labels.pid - b.labels.pid));
+      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8', 'content-length': Buffer.byteLength(body) });
+      res.end(req.method === 'HEAD' ? undefined : body);
+      return;
+    }
+    if (url === '/') {
+      res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' }).end('nodetop export: metrics at /metrics\n');
+      return;
+    }
+    res.writeHead(404).end();
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (e) => {
+      reject(
+        new NodetopError(`cannot listen on ${addr.host}:${addr.port}: ${errnoCode(e) ?? String(e)}`, {
+          exitCode: ExitCode.OutputFailed,
+          hint: errnoCode(e) === 'EADDRINUSE' ? 'another exporter holds that port; pick another with --listen' : undefined,
+        }),
+      );
+    });
+    server.listen(addr.port, addr.host, () => resolve());
+  }).catch(async (e: unknown) => {
+    await Promise.all([...targets.values()].map((t) => t.att.detach()));
+    throw e;
+  });
+  const bound = server.address();
+  const where = bound && typeof bound === 'object' ? `${bound.family === 'IPv6' ? `[${bound.address}]` : bound.address}:${bound.port}` : opts.listen;
+  log(`serving http://${where}/metrics (${targets.size} target${targets.size === 1 ? '' : 's'})`);
+
+  ticker.start();
+  // Runs until Ctrl-C / SIGTERM: the lifecycle runs this (stop sampling, stop serving), then
+  // each attachment's own detach, then exits.
+  await new Promise<void>(() => {
+    onExit(async () => {
+      ticker.stop();
+      server.closeAllConnections?.();
+      await new Promise<void>((r) => server.close(() => r()));
+      await Promise.all([...targets.values()].map((t) => t.att.detach()));
+    });
+  });
+}

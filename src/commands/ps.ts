@@ -1,0 +1,51 @@
+// `nodetop ps`: the Node processes on this host, from /proc only. It attaches to nothing, signals
+// nothing and sends no request: the inspector column is evidence, not a probe (src/platform/ps.ts).
+
+import { listNodeProcesses, type NodeProcess } from '../platform/ps';
+import { bytes, duration, percent } from '../model/units';
+import type { Output } from '../cli';
+
+export interface PsOptions {
+  json: boolean;
+  cpuWindowMs: number;
+  /** Only the current user's processes. */
+  mine: boolean;
+}
+
+export function inspectorText(p: NodeProcess): string {
+  const i = p.inspector;
+  if (i.state === 'unknown') return '?';
+  if (i.state === 'none') return '-';
+  return i.ports.length === 1 ? `${i.ports[0]} (likely)` : `${i.ports.join(',')} (one of)`;
+}
+
+export function renderPs(list: NodeProcess[], cpuWindowMs: number): string {
+  const rows = list.map((p) => [
+    String(p.pid),
+    String(p.ppid),
+    p.user,
+    percent(p.cpuPercent),
+    bytes(p.rssBytes),
+    duration(p.uptimeSec),
+    inspectorText(p),
+    p.argv.join(' '),
+  ]);
+  const head = ['PID', 'PPID', 'USER', cpuWindowMs > 0 ? 'CPU' : 'CPU(avg)', 'RSS', 'UP', 'INSPECTOR', 'COMMAND'];
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const right = new Set([0, 1, 3, 4, 5]);
+  const line = (r: string[]): string =>
+    r
+      .map((c, i) => (i === r.length - 1 ? c : right.has(i) ? c.padStart(widths[i] ?? 0) : c.padEnd(widths[i] ?? 0)))
+      .join('  ')
+      .trimEnd();
+  if (list.length === 0) return 'no Node processes visible to you';
+  return [line(head), ...rows.map(line)].join('\n');
+}
+
+export async function psCommand(opts: PsOptions, out: Output): Promise<void> {
+  const list = await listNodeProcesses({
+    cpuWindowMs: opts.cpuWindowMs,
+    ...(opts.mine && process.getuid ? { uid: process.getuid() } : {}),
+  });
+  out.write(opts.json ? JSON.stringify(list) : renderPs(list, opts.cpuWindowMs));
+}

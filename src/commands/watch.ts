@@ -1,0 +1,193 @@
+// `nodetop watch <pid>...`: one attachment and one Sampler per target, kept for the whole run,
+// sampled together on a fixed-rate clock (src/ticker.ts). A target still answering the
+// previous tick when the next one is due is skipped for that tick (counted in `skipped`), never
+// queued. A target that exits ends its stream with an `exited` record; the others go on; when
+// none is left the command ends with exit code 8. Ctrl-C, SIGTERM and the normal end detach.
+
+import { ExitCode, NodetopError, isNodetopError } from '../errors';
+import { attach, type AttachOptions, type Attachment } from '../inspector/attach';
+import { onExit } from '../lifecycle';
+import { processAlive, processAliveSettled } from '../platform/ps';
+import { Sampler } from '../sampler';
+import { watchEventLine, watchHeader, watchLine, type WatchField } from '../sinks/line';
+import { Ticker, type Tick } from '../ticker';
+import type { Output } from '../cli';
+
+export interface WatchOptions {
+  pids: number[];
+  endpoint?: string;
+  allowRemote: boolean;
+  keepInspector: boolean;
+  timeoutMs: number;
+  intervalMs: number;
+  count: number | null;
+  durationMs: number | null;
+  json: boolean;
+  fields: WatchField[];
+}
+
+interface Target {
+  label: string;
+  att: Attachment;
+  sampler: Sampler;
+  /** Samples written so far: the next record's index. */
+  index: number;
+  inFlight: boolean;
+  /** Ticks this target missed since its last record (its previous sample was still running, or the clock was late). */
+  skipped: number;
+  done: boolean;
+  exited: boolean;
+}
+
+/** Attaches to every target, or to none: a failure detaches the ones already attached. */
+async function attachAll(opts: WatchOptions): Promise<Attachment[]> {
+  const base = {
+    timeoutMs: opts.timeoutMs,
+    allowRemote: opts.allowRemote,
+    keepInspector: opts.keepInspector,
+    // the instruments outlive nodetop by at most this long if it is killed with SIGKILL; they
+    // are renewed by every sample, so the lease must outlast a few intervals
+    leaseMs: Math.max(60_000, opts.intervalMs * 3),
+  };
+  const wanted: AttachOptions[] = opts.pids.map((pid) => ({ ...base, pid }));
+  if (opts.endpoint !== undefined) wanted.push({ ...base, endpoint: opts.endpoint });
+  const results = await Promise.allSettled(wanted.map((w) => attach(w)));
+  const ok = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) {
+    await Promise.all(ok.map((a) => a.detach()));
+    throw failed.reason;
+  }
+  const seen = new Set<number>();
+  for (const a of ok) {
+    if (seen.has(a.pid)) {
+      await Promise.all(ok.map((x) => x.detach()));
+      throw new NodetopError(`pid ${a.pid} is named twice`, { exitCode: ExitCode.Usage });
+    }
+    seen.add(a.pid);
+  }
+  return ok;
+}
+
+export async function watchCommand(opts: WatchOptions, out: Output): Promise<void> {
+  const atts = await attachAll(opts);
+  const targets: Target[] = atts.map((att) => ({
+    label: `pid ${att.pid}`,
+    att,
+    sampler: new Sampler(att),
+    index: 0,
+    inFlight: false,
+    skipped: 0,
+    done: false,
+    exited: false,
+  }));
+  let ticker = null as Ticker | null;
+  // registered after the attachments, so it runs first on Ctrl-C: no tick after a detach
+  const unregister = onExit(() => ticker?.stop());
+  try {
+    await Promise.all(
+      targets.map(async (t) => {
+        try {
+          await t.sampler.baseline();
+        } catch (e) {
+          endStream(t, e);
+        }
+      }),
+    );
+    if (!opts.json) out.write(watchHeader(opts.fields));
+    for (const t of targets) if (t.exited) await writeExited(t, opts, out);
+
+    await new Promise<void>((resolve) => {
+      // --duration D means the ticks due within D: floor(D / interval) of them
+      const lastTick = opts.durationMs !== null ? Math.floor(opts.durationMs / opts.intervalMs) - 1 : null;
+      let stopping = false;
+      const finishIfDone = (): void => {
+        if (stopping) for (const t of targets) if (!t.inFlight) t.done = true;
+        if (targets.every((t) => t.done)) {
+          ticker?.stop();
+          resolve();
+        }
+      };
+      const sampleOne = async (t: Target, lateMs: number): Promise<void> => {
+        try {
+          const s = await t.sampler.sample();
+          if (opts.json) {
+            out.write(JSON.stringify({ index: t.index, pid: t.att.pid, lateMs: Math.round(lateMs), skipped: t.skipped, ...s }));
+          } else {
+            out.write(watchLine(s, opts.fields));
+          }
+          t.index++;
+          t.skipped = 0;
+          if (opts.count !== null && t.index >= opts.count) t.done = true;
+        } catch (e) {
+          if (!isGone(e, t)) {
+            // not answering this time (a blocked loop): say so and try again next tick
+            const msg = e instanceof Error ? e.message : String(e);
+            if (opts.json) {
+              out.write(JSON.stringify({ index: t.index, pid: t.att.pid, event: 'error', message: msg, ...(isNodetopError(e) ? { exitCode: e.exitCode } : {}) }));
+            } else out.write(watchEventLine(new Date().toISOString(), t.att.pid, `no sample: ${msg}`, opts.fields));
+            return;
+          }
+          endStream(t, e);
+          await writeExited(t, opts, out);
+        }
+      };
+      const onTick = (tick: Tick): void => {
+        if (lastTick !== null && tick.index > lastTick) {
+          stopping = true;
+          finishIfDone();
+          return;
+        }
+        for (const t of targets) {
+          if (t.done) continue;
+          t.skipped += tick.skipped;
+          if (t.inFlight) {
+            t.skipped++; // still answering the previous tick: skip, do not queue
+            continue;
+          }
+          t.inFlight = true;
+          void sampleOne(t, tick.lateMs).finally(() => {
+            t.inFlight = false;
+            finishIfDone();
+          });
+        }
+        if (lastTick !== null && tick.index >= lastTick) {
+          stopping = true;
+          finishIfDone();
+        }
+      };
+      ticker = new Ticker(opts.intervalMs, onTick);
+      if (targets.every((t) => t.done)) resolve();
+      else ticker.start();
+    });
+  } finally {
+    ticker?.stop();
+    unregister();
+    await Promise.all(targets.map((t) => t.att.detach()));
+  }
+  if (targets.every((t) => t.exited)) {
+    throw new NodetopError(targets.length === 1 ? `${targets[0]!.label} exited` : `all ${targets.length} targets exited`, {
+      exitCode: ExitCode.TargetExited,
+    });
+  }
+}
+
+function isGone(e: unknown, t: Target): boolean {
+  return t.att.gone || !processAlive(t.att.pid) || (isNodetopError(e) && e.exitCode === ExitCode.TargetExited);
+}
+
+function endStream(t: Target, e: unknown): void {
+  if (isGone(e, t)) {
+    t.exited = true;
+    t.done = true;
+    return;
+  }
+  throw e;
+}
+
+async function writeExited(t: Target, opts: WatchOptions, out: Output): Promise<void> {
+  const alive = await processAliveSettled(t.att.pid);
+  const event = alive ? 'disconnected' : 'exited';
+  if (opts.json) out.write(JSON.stringify({ pid: t.att.pid, event, index: t.index }));
+  else out.write(watchEventLine(new Date().toISOString(), t.att.pid, alive ? 'closed the inspector connection: no more samples' : 'exited', opts.fields));
+}

@@ -1,0 +1,67 @@
+// One compact line per sample, vmstat-style, for `nodetop watch`. Pure: Sample in, text out.
+// Columns are fixed-width so lines from several targets stay aligned under one header.
+
+import type { Sample } from '../model/sample';
+import { bytes, ms, ratio } from '../model/units';
+
+export const WATCH_FIELDS = ['time', 'pid', 'heap', 'rss', 'lag', 'elu', 'cpu', 'handles', 'sockets', 'gc', 'fds'] as const;
+export type WatchField = (typeof WATCH_FIELDS)[number];
+
+/** Handle types that are sockets: TCP connections and servers, UDP. */
+const SOCKET_TYPES = ['TCPSocketWrap', 'TCPServerWrap', 'UDPWrap'];
+
+export function socketCount(s: Sample): number {
+  let n = 0;
+  for (const t of SOCKET_TYPES) n += s.handles.byType[t] ?? 0;
+  return n;
+}
+
+interface Column {
+  head: string;
+  width: number;
+  value(s: Sample): string;
+}
+
+const na = 'n/a';
+const COLUMNS: Record<WatchField, Column> = {
+  time: { head: 'TIME', width: 8, value: (s) => s.time.slice(11, 19) },
+  pid: { head: 'PID', width: 7, value: (s) => String(s.target.pid) },
+  heap: {
+    head: 'HEAP USED/LIMIT',
+    width: 21,
+    value: (s) => `${bytes(s.memory.heapUsedBytes)}/${bytes(s.memory.heapLimitBytes)}`,
+  },
+  rss: { head: 'RSS', width: 9, value: (s) => bytes(s.process.rssBytes) },
+  lag: { head: 'LAG P99', width: 9, value: (s) => ms(s.eventLoop.lagMs?.p99) },
+  elu: { head: 'ELU', width: 4, value: (s) => ratio(s.eventLoop.utilization) },
+  cpu: { head: 'CPU', width: 6, value: (s) => (s.process.cpuPercent === null ? na : `${s.process.cpuPercent.toFixed(1)}%`) },
+  handles: { head: 'HANDLES', width: 7, value: (s) => String(s.handles.total) },
+  sockets: { head: 'SOCKETS', width: 7, value: (s) => String(socketCount(s)) },
+  gc: { head: 'GC N/PAUSE', width: 13, value: (s) => (s.gc ? `${s.gc.count}/${ms(s.gc.pauseMs)}` : na) },
+  fds: {
+    head: 'FDS',
+    width: 11,
+    value: (s) => (s.process.fds.open === null ? na : `${s.process.fds.open}/${s.process.fds.limit ?? 'inf'}`),
+  },
+};
+
+function pad(text: string, width: number, left: boolean): string {
+  return left ? text.padEnd(width) : text.padStart(width);
+}
+
+export function watchHeader(fields: readonly WatchField[]): string {
+  return fields.map((f, i) => pad(COLUMNS[f].head, COLUMNS[f].width, i === 0 && f === 'time')).join('  ').trimEnd();
+}
+
+export function watchLine(s: Sample, fields: readonly WatchField[]): string {
+  return fields.map((f, i) => pad(COLUMNS[f].value(s), COLUMNS[f].width, i === 0 && f === 'time')).join('  ').trimEnd();
+}
+
+/** A line for an event in the stream (a target that exited), aligned after the time and pid. */
+export function watchEventLine(timeIso: string, pid: number, text: string, fields: readonly WatchField[]): string {
+  const parts: string[] = [];
+  if (fields.includes('time')) parts.push(pad(timeIso.slice(11, 19), COLUMNS.time.width, true));
+  parts.push(pad(String(pid), COLUMNS.pid.width, false));
+  parts.push(text);
+  return parts.join('  ');
+}

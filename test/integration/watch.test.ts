@@ -1,0 +1,167 @@
+// nodetop watch against real targets: NDJSON records with exact counts the fixtures control, a
+// target killed mid-watch (its stream ends with an `exited` record, the other goes on), all
+// targets gone (exit 8), and the human header + lines.
+
+import { strict as assert } from 'node:assert';
+import { spawn } from 'node:child_process';
+import * as net from 'node:net';
+import * as readline from 'node:readline';
+import { after, before, describe, it } from 'node:test';
+import { listeningSockets } from '../../src/platform/proc';
+import { NODETOP, eventually, runCli, startTarget } from '../helpers/target';
+import type { Sample } from '../../src/model/sample';
+
+type Rec = Partial<Sample> & { index?: number; pid: number; event?: string; lateMs?: number; skipped?: number };
+
+function ndjson(stdout: string): Rec[] {
+  return stdout
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .map((l) => {
+      try {
+        return JSON.parse(l) as Rec;
+      } catch {
+        throw new Error(`not NDJSON: ${l}`);
+      }
+    });
+}
+
+/** Runs nodetop, handing each stdout line to onLine as it arrives. The bound is a hang guard. */
+function runStreaming(args: string[], onLine: (rec: Rec, all: Rec[]) => void): Promise<{ code: number | null; recs: Rec[]; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [NODETOP, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const recs: Rec[] = [];
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    readline.createInterface({ input: child.stdout }).on('line', (l) => {
+      const r = JSON.parse(l) as Rec;
+      recs.push(r);
+      onLine(r, recs);
+    });
+    const guard = setTimeout(() => child.kill('SIGKILL'), 30_000);
+    child.on('exit', (code) => {
+      clearTimeout(guard);
+      setImmediate(() => resolve({ code, recs, stderr }));
+    });
+  });
+}
+
+describe('nodetop watch', () => {
+  let server: net.Server;
+  let port = 0;
+  const accepted: net.Socket[] = [];
+  before(async () => {
+    server = net.createServer((s) => accepted.push(s));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    port = (server.address() as net.AddressInfo).port;
+  });
+  after(() => {
+    for (const s of accepted) s.destroy();
+    server.close();
+  });
+
+  it('--count 3 on two targets: 6 NDJSON records, indexes 0..2 per pid, exact handle counts', async () => {
+    const a = await startTarget('handles.js', { args: [String(port)], nodeArgs: ['--inspect-port=0'] });
+    const b = await startTarget('handles.js', { args: [String(port)], nodeArgs: ['--inspect-port=0'] });
+    try {
+      const r = await runCli(['watch', String(a.pid), String(b.pid), '--count', '3', '--interval', '200ms', '--json']);
+      assert.equal(r.code, 0, r.stderr);
+      const recs = ndjson(r.stdout);
+      assert.equal(recs.length, 6, r.stdout);
+      for (const t of [a, b]) {
+        const mine = recs.filter((x) => x.pid === t.pid);
+        assert.deepEqual(mine.map((x) => x.index), [0, 1, 2]);
+        for (const x of mine) {
+          assert.equal(x.schema, 1);
+          assert.equal(x.target?.pid, t.pid);
+          assert.equal(x.handles?.byType.Timeout, 3);
+          assert.equal(x.handles?.byType.TCPSocketWrap, 5);
+          assert.equal(typeof x.lateMs, 'number');
+          assert.equal(typeof x.skipped, 'number');
+          assert.equal(typeof x.eventLoop?.windowMs, 'number');
+        }
+      }
+      // detached: the inspectors nodetop opened are closed again
+      for (const t of [a, b]) {
+        const left = await eventually(() => listeningSockets(t.pid), (s) => s.length === 0);
+        assert.deepEqual(left, []);
+        assert.ok(t.alive());
+      }
+    } finally {
+      await a.kill();
+      await b.kill();
+    }
+  });
+
+  it('a target killed mid-watch ends its stream with an exited record; the other goes on', async () => {
+    const a = await startTarget('idle.js', { nodeArgs: ['--inspect-port=0'] });
+    const b = await startTarget('idle.js', { nodeArgs: ['--inspect-port=0'] });
+    try {
+      let killed = false;
+      const r = await runStreaming(['watch', String(a.pid), String(b.pid), '--count', '8', '--interval', '200ms', '--json'], (rec) => {
+        if (!killed && rec.pid === a.pid && rec.index === 1) {
+          killed = true;
+          void a.kill();
+        }
+      });
+      assert.equal(r.code, 0, r.stderr);
+      const exitedAt = r.recs.findIndex((x) => x.pid === a.pid && x.event === 'exited');
+      assert.ok(exitedAt > 0, JSON.stringify(r.recs.map((x) => [x.pid, x.index, x.event])));
+      assert.equal(r.recs.filter((x) => x.pid === a.pid && x.event === 'exited').length, 1);
+      // nothing more from a after its exited record; b went on to its count
+      assert.equal(r.recs.slice(exitedAt + 1).filter((x) => x.pid === a.pid).length, 0);
+      assert.ok(r.recs.slice(exitedAt + 1).some((x) => x.pid === b.pid));
+      assert.deepEqual(
+        r.recs.filter((x) => x.pid === b.pid).map((x) => x.index),
+        [0, 1, 2, 3, 4, 5, 6, 7],
+      );
+      assert.ok(b.alive());
+    } finally {
+      await a.kill();
+      await b.kill();
+    }
+  });
+
+  it('exits with code 8 when every target is gone', async () => {
+    const a = await startTarget('idle.js', { nodeArgs: ['--inspect-port=0'] });
+    try {
+      let killed = false;
+      const r = await runStreaming(['watch', String(a.pid), '--interval', '200ms', '--json'], (rec) => {
+        if (!killed && rec.index === 0) {
+          killed = true;
+          void a.kill();
+        }
+      });
+      assert.equal(r.code, 8, r.stderr);
+      assert.deepEqual(r.recs.at(-1), { pid: a.pid, event: 'exited', index: r.recs.filter((x) => x.index !== undefined && !x.event).length });
+      assert.match(r.stderr, new RegExp(`pid ${a.pid} exited`));
+    } finally {
+      await a.kill();
+    }
+  });
+
+  it('human mode: a header, then one line per sample with the chosen fields', async () => {
+    const a = await startTarget('handles.js', { args: [String(port)], nodeArgs: ['--inspect-port=0'] });
+    try {
+      const r = await runCli(['watch', String(a.pid), '--count', '2', '--interval', '200ms', '--fields', 'pid,sockets,handles']);
+      assert.equal(r.code, 0, r.stderr);
+      const lines = r.stdout.trimEnd().split('\n');
+      assert.equal(lines.length, 3, r.stdout);
+      assert.deepEqual(lines[0]!.trim().split(/\s{2,}/), ['PID', 'SOCKETS', 'HANDLES']);
+      for (const l of lines.slice(1)) {
+        const [pid, sockets, handles] = l.trim().split(/\s+/);
+        assert.equal(Number(pid), a.pid);
+        assert.equal(Number(sockets), 5);
+        assert.ok(Number(handles) >= 8, l); // 3 timers + 5 sockets, plus the stdio pipes
+      }
+      const full = await runCli(['watch', String(a.pid), '--count', '1', '--interval', '100ms']);
+      assert.equal(full.code, 0, full.stderr);
+      assert.match(full.stdout.split('\n')[0]!, /^TIME\s+PID\s+HEAP USED\/LIMIT\s+RSS\s+LAG P99\s+ELU\s+CPU\s+HANDLES\s+SOCKETS\s+GC N\/PAUSE\s+FDS$/);
+      const bad = await runCli(['watch', String(a.pid), '--fields', 'pid,nope']);
+      assert.equal(bad.code, 2);
+      assert.match(bad.stderr, /unknown field "nope"/);
+    } finally {
+      await a.kill();
+    }
+  });
+});
