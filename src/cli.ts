@@ -49,6 +49,7 @@ export type Invocation =
       keepInspector: boolean;
       timeoutMs: number;
     }
+  | { command: 'top'; intervalMs: number; timeoutMs: number }
   | { command: 'help'; text: string }
   | { command: 'version'; text: string };
 
@@ -295,11 +296,16 @@ export function parseCommandLine(argv: string[]): Invocation {
       result = { command: 'ps', json: Boolean(o.json), cpuWindowMs: o.cpuWindow as number, mine: Boolean(o.mine) };
     });
 
+  if (argv.length === 0) {
+    // In a terminal, no arguments is the host overview; anywhere else, the help.
+    if (process.stdout.isTTY && process.stdin.isTTY) return { command: 'top', intervalMs: 1000, timeoutMs: 5000 };
+    return { command: 'help', text: program.helpInformation() };
+  }
   try {
     program.parse(argv, { from: 'user' });
   } catch (e) {
     if (e instanceof CommanderError) {
-      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.help') return { command: 'help', text: helpText };
+      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.help') return { command: 'help', text: helpText || program.helpInformation() };
       if (e.code === 'commander.version') return { command: 'version', text: helpText };
       throw new NodetopError(e.message.replace(/^error: /, ''), { exitCode: ExitCode.Usage, hint: 'nodetop --help lists the commands' });
     }
@@ -350,6 +356,10 @@ async function dispatch(inv: Invocation, out: Output): Promise<number | void> {
       const { statsCommand } = await import('./commands/stats.js');
       await statsCommand({ ...inv.common, ...(inv.pid !== undefined ? { pid: inv.pid } : {}), windowMs: inv.windowMs, json: inv.json }, out);
       return;
+    }
+    case 'top': {
+      const { topCommand } = await import('./commands/top.js');
+      return topCommand(inv, out);
     }
     case 'demo': {
       requireTerminal();

@@ -17,7 +17,7 @@ export interface AttachCommandOptions extends Omit<AttachOptions, 'pid'> {
 }
 
 /** What the keys do to the target. */
-function actionsFor(att: Attachment): Actions {
+export function actionsFor(att: Attachment): Actions {
   return {
     async gc() {
       const before = await evaluate(att.session, memoryProbe, null);

@@ -40,6 +40,8 @@ export interface TuiOptions {
   overview?: boolean;
   /** A first line for the status line (pids that could not be attached). */
   message?: string;
+  /** Rows shown in the overview without a session (processes with no inspector open). */
+  extraRows?: ProcessRow[];
 }
 
 const HISTORY = 300;
@@ -147,6 +149,7 @@ export async function runTui(initial: Attachment[], opts: TuiOptions): Promise<n
         sample: x.sample,
         note: x.error ? 'not answering' : x.sample ? null : 'attaching',
       }));
+      rows.push(...(opts.extraRows ?? []).filter((r) => !targets.has(r.pid)));
       ov.paused = st.paused;
       ov.intervalMs = st.intervalMs;
       lines = renderProcessesScreen(rows, ov, renderOpts(), opts.title ?? 'overview');
@@ -311,14 +314,17 @@ export async function runTui(initial: Attachment[], opts: TuiOptions): Promise<n
     draw();
   });
   screen.key(['down', 'j'], () => {
-    if (inOverview()) ov.selected = Math.min(Math.max(0, targets.size - 1), ov.selected + 1);
+    if (inOverview()) ov.selected = Math.min(Math.max(0, targets.size + (opts.extraRows?.length ?? 0) - 1), ov.selected + 1);
     else st.selected++;
     draw();
   });
   screen.key(['enter'], () => {
     if (!inOverview()) return;
-    const rows = [...targets.values()].map((x) => ({ pid: x.att.pid, title: '', sample: x.sample, note: null }));
-    viewing = selectedPid(rows, ov);
+    const rows: ProcessRow[] = [...targets.values()].map((x) => ({ pid: x.att.pid, title: '', sample: x.sample, note: null }));
+    rows.push(...(opts.extraRows ?? []).filter((r) => !targets.has(r.pid)));
+    const pid = selectedPid(rows, ov);
+    if (pid !== null && !targets.has(pid)) return say(`pid ${pid} has no inspector open: quit and run nodetop attach ${pid}`, 'warn');
+    viewing = pid;
     st.page = 'overview';
     st.selected = 0;
     st.message = null;

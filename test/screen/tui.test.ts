@@ -159,6 +159,25 @@ describe('nodetop attach (live view)', { skip: haveTmux() ? false : 'tmux is not
     }
   });
 
+  it('with no arguments shows the processes whose inspector is open, and signals none of the others', async () => {
+    const open = await startTarget('idle.js', { nodeArgs: ['--inspect=127.0.0.1:0'] });
+    const closed = await startTarget('idle.js');
+    const term = openTerminal([], { cols: 160, rows: 50 });
+    try {
+      const s = await term.waitFor(new RegExp(`^\\s*${open.pid} +\\d+ +[\\d.]+ MiB`, 'm'), 20_000);
+      assert.match(s, /nodetop {2}this host/);
+      assert.match(s, new RegExp(`^\\s*${closed.pid} .*no inspector open: nodetop attach ${closed.pid}`, 'm'));
+      term.keys('q');
+      assert.equal(await term.exitCode(), 0);
+      assert.deepEqual(listeningSockets(closed.pid), [], 'the process nobody named was not signalled');
+      assert.equal(listeningSockets(open.pid).length, 1, 'an inspector nodetop did not open stays open');
+    } finally {
+      term.close();
+      await open.kill();
+      await closed.kill();
+    }
+  });
+
   it('refuses to start without a terminal: exit 2', async () => {
     const { runCli } = await import('../helpers/target');
     const r = await runCli(['attach', '1']);

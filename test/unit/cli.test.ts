@@ -47,7 +47,9 @@ describe('command line', () => {
 
   it('prints help and version without touching anything', () => {
     assert.equal(parseCommandLine(['--help']).command, 'help');
-    assert.equal(parseCommandLine([]).command, 'help');
+    const bare = parseCommandLine([]); // not a terminal here: the help, not the overview
+    assert.equal(bare.command, 'help');
+    assert.match(bare.command === 'help' ? bare.text : '', /Usage: nodetop/);
     const v = parseCommandLine(['--version']);
     assert.equal(v.command, 'version');
   });
