@@ -114,6 +114,18 @@ function common(o: Record<string, unknown>): CommonOptions {
   return c;
 }
 
+/** --cluster P: the pids of P's cluster, workers first (see clusterPids), read from /proc now. */
+function withCluster(pids: number[], cluster: number | undefined): number[] {
+  if (cluster === undefined) return pids;
+  if (pids.length > 0) throw new NodetopError('give pids or --cluster, not both', { exitCode: ExitCode.Usage });
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { clusterPids } = require('./platform/ps') as typeof import('./platform/ps');
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { checkPid } = require('./inspector/locate') as typeof import('./inspector/locate');
+  checkPid(cluster);
+  return clusterPids(cluster);
+}
+
 function requirePidOrEndpoint(pid: number | undefined, c: CommonOptions): void {
   if (pid === undefined && c.endpoint === undefined) {
     throw new NodetopError('give the pid of a Node process, or --endpoint host:port', {
@@ -202,6 +214,7 @@ export function parseCommandLine(argv: string[]): Invocation {
       .command('watch')
       .description('sample one or more processes every --interval: one line (or one NDJSON object) per target per sample')
       .argument('[pid...]', 'process ids', (v: string, prev: number[] = []) => [...prev, parsePid(v)])
+      .option('--cluster <pid>', 'the primary and every Node process it forked (taken at start)', parsePid)
       .addOption(
         new Option('--interval <ms>', 'time between samples').default(1000).argParser((v) => parseDurationMs(v, '--interval', 50, 3_600_000)),
       )
@@ -213,7 +226,7 @@ export function parseCommandLine(argv: string[]): Invocation {
       .addOption(new Option('--fields <list>', `columns of the human line: ${WATCH_FIELDS.join(',')}`).argParser(parseFields)),
   ).action((pids: number[] | undefined, o: Record<string, unknown>) => {
     const c = common(o);
-    const list = pids ?? [];
+    const list = withCluster(pids ?? [], o.cluster as number | undefined);
     if (list.length === 0) requirePidOrEndpoint(undefined, c);
     if (new Set(list).size !== list.length) throw new NodetopError('a pid is named twice', { exitCode: ExitCode.Usage });
     const intervalMs = o.interval as number;
@@ -239,6 +252,7 @@ export function parseCommandLine(argv: string[]): Invocation {
     .command('export')
     .description('serve the numbers of one or more processes in the Prometheus text format (/metrics)')
     .argument('[pid...]', 'process ids', (v: string, prev: number[] = []) => [...prev, parsePid(v)])
+    .option('--cluster <pid>', 'the primary and every Node process it forked (taken at start)', parsePid)
     .option('--endpoint <host:port|ws-url>', 'an inspector that is already open (repeatable)', (v: string, prev: string[] = []) => [...prev, v])
     .option('--all', 'every Node process of yours whose inspector is already open (never signals one)', false)
     .addOption(
@@ -257,7 +271,7 @@ export function parseCommandLine(argv: string[]): Invocation {
     .option('--allow-remote', 'allow a non-loopback --endpoint (the inspector is remote code execution)', false)
     .option('--keep-inspector', 'leave open an inspector that nodetop opened', false)
     .action((pids: number[] | undefined, o: Record<string, unknown>) => {
-      const list = pids ?? [];
+      const list = withCluster(pids ?? [], o.cluster as number | undefined);
       const endpoints = (o.endpoint as string[] | undefined) ?? [];
       if (list.length === 0 && endpoints.length === 0 && !o.all) {
         throw new NodetopError('give pids, --endpoint host:port, or --all', {

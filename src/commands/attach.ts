@@ -6,6 +6,7 @@ import { ExitCode, NodetopError } from '../errors';
 import { attach, type Attachment, type AttachOptions } from '../inspector/attach';
 import { evaluate } from '../inspector/session';
 import * as proc from '../platform/proc';
+import { clusterPids } from '../platform/ps';
 import { memoryProbe } from '../probes/memory';
 import { gcResultLine, runTui, type Actions } from '../tui/app';
 
@@ -28,17 +29,6 @@ export function actionsFor(att: Attachment): Actions {
       return gcResultLine(before.heapUsed, after.heapUsed, pauseMs);
     },
   };
-}
-
-/**
- * The primary's Node descendants (cluster workers, forked children), then the primary. Workers
- * come first: SIGUSR1 to a cluster primary makes its workers try to open their inspectors on
- * the same port too (observed on Node 20); once each worker's inspector is open on a port of
- * its own, the primary's signal no longer reaches for theirs.
- */
-export function clusterPids(primary: number): number[] {
-  const kids = proc.descendantsOf(primary, proc.processTable()).filter((p) => proc.isNodeProcess(p));
-  return [...kids, primary];
 }
 
 export async function attachCommand(opts: AttachCommandOptions): Promise<number> {

@@ -229,10 +229,24 @@ export async function waitForMovedInspector(pid: number, oldPort: number, timeou
 }
 
 async function locateWith(pid: number, cmdline: string[], hints: { ports: number[]; randomPort: boolean }, opts: LocateOptions): Promise<Located> {
-  const open = await findOpenInspector(pid, hints, opts.timeoutMs);
-  if (open) return open;
+  // Take a turn for SIGUSR1 now, in the order attaches were asked for (a cluster's workers before
+  // its primary), and give it up at once if no signal is needed.
+  const turn = opts.noSignal ? null : acquireSignalLock();
+  const giveUp = (): void => void turn?.then((release) => release());
+  let open: Located | null;
+  try {
+    open = await findOpenInspector(pid, hints, opts.timeoutMs);
+  } catch (e) {
+    giveUp();
+    throw e;
+  }
+  if (open) {
+    giveUp();
+    return open;
+  }
 
   const status = proc.readStatus(pid);
+  if (!turn || !proc.signalInMask(status.sigCaught, proc.SIGUSR1)) giveUp();
   if (!proc.signalInMask(status.sigCaught, proc.SIGUSR1)) {
     const disabled = cmdline.includes('--disable-sigusr1');
     throw new NodetopError(
@@ -251,7 +265,7 @@ async function locateWith(pid: number, cmdline: string[], hints: { ports: number
     });
   }
 
-  const release = await acquireSignalLock();
+  const release = await turn!;
   try {
     return await signalAndWait(pid, hints, opts, release);
   } catch (e) {

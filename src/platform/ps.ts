@@ -238,3 +238,14 @@ export async function processAliveSettled(pid: number): Promise<boolean> {
   }
   return processAlive(pid);
 }
+
+/**
+ * The primary's Node descendants (cluster workers, forked children), then the primary. Workers
+ * come first: SIGUSR1 to a cluster primary makes its workers try to open their inspectors on
+ * the same port too (observed on Node 20); once each worker's inspector is open on a port of
+ * its own, the primary's signal no longer reaches for theirs.
+ */
+export function clusterPids(primary: number): number[] {
+  const kids = proc.descendantsOf(primary, proc.processTable()).filter((p) => proc.isNodeProcess(p));
+  return [...kids, primary];
+}
