@@ -118,6 +118,20 @@ describe('nodetop export', () => {
     }
   });
 
+  it('--endpoint: exports an inspector given by address, labelled with the pid that answers', async () => {
+    const open = await startTarget('inspected.js', { nodeArgs: ['--inspect=127.0.0.1:0'] });
+    let ex: Awaited<ReturnType<typeof startExporter>> | null = null;
+    try {
+      ex = await startExporter(['--endpoint', `127.0.0.1:${open.facts.inspectorPort as number}`, '--interval', '200ms']);
+      const e = ex;
+      const r = await eventually(() => e.scrape(), (x) => metricValue(x.body, 'nodejs_active_handles', { pid: String(open.pid), type: 'Timeout' }) !== null, 10_000);
+      assert.equal(metricValue(r.body, 'nodejs_active_handles', { pid: String(open.pid), type: 'Timeout' }), 1);
+    } finally {
+      await ex?.stop();
+      await open.kill();
+    }
+  });
+
   it('refuses a non-loopback --listen without --allow-remote-listen, and bad usage', async () => {
     const r = await runCli(['export', '--all', '--listen', '0.0.0.0:9464']);
     assert.equal(r.code, 2);
