@@ -86,7 +86,17 @@ export async function exportCommand(opts: ExportOptions, _out: Output): Promise<
     throw e;
   }
 
+  let scanning = false;
   const scan = async (): Promise<void> => {
+    if (scanning) return; // a slow scan is not run twice at once (it would attach a pid twice)
+    scanning = true;
+    try {
+      await scanOnce();
+    } finally {
+      scanning = false;
+    }
+  };
+  const scanOnce = async (): Promise<void> => {
     const uid = process.getuid?.();
     let found;
     try {
@@ -134,7 +144,9 @@ export async function exportCommand(opts: ExportOptions, _out: Output): Promise<
   let lastScan = Date.now();
   const ticker = new Ticker(opts.intervalMs, () => {
     for (const t of targets.values()) {
-      if (t.inFlight) continue; // still answering the previous tick: skip, never queue
+      // still answering the previous tick, or a call that timed out is still queued in it:
+      // skip, never queue
+      if (t.inFlight || t.att.session.unansweredCalls > 0) continue;
       t.inFlight = true;
       void sampleOne(t).finally(() => (t.inFlight = false));
     }

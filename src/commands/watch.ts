@@ -141,8 +141,10 @@ export async function watchCommand(opts: WatchOptions, out: Output): Promise<voi
         for (const t of targets) {
           if (t.done) continue;
           t.skipped += tick.skipped;
-          if (t.inFlight) {
-            t.skipped++; // still answering the previous tick: skip, do not queue
+          if (t.inFlight || t.att.session.unansweredCalls > 0) {
+            // still answering the previous tick (or a call that timed out is still queued in
+            // it): skip, never queue
+            t.skipped++;
             continue;
           }
           t.inFlight = true;

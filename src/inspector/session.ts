@@ -196,6 +196,16 @@ export class Session implements Sender {
     return this.closed;
   }
 
+  /**
+   * Calls sent and not yet answered by the target, counting those that already timed out here:
+   * the target still has them queued. A periodic sampler sends nothing more while this is
+   * non-zero, so a target that stops answering never finds a pile of requests when it resumes.
+   */
+  get unansweredCalls(): number {
+    return this.unanswered;
+  }
+  private unanswered = 0;
+
   /** Why the session closed, when nodetop knows better than "disconnected". */
   get closedBecause(): string | null {
     return this.closeReason;
@@ -243,13 +253,16 @@ export class Session implements Sender {
         reject(new CallTimeoutError(label, timeoutMs));
       }, timeoutMs);
       this.pending.add(onClose);
+      this.unanswered++;
       this.client.send(method, params).then(
         (r) => {
+          this.unanswered--;
           clearTimeout(timer);
           this.pending.delete(onClose);
           resolve(r as T);
         },
         (e: unknown) => {
+          this.unanswered--;
           clearTimeout(timer);
           this.pending.delete(onClose);
           if (this.closed) reject(new ConnectionClosedError(label));

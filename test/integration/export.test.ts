@@ -60,6 +60,28 @@ describe('nodetop export', () => {
     await other.kill();
   });
 
+  it('a target that stops answering is served as up 0 with no other series, and comes back', async () => {
+    const t = await startTarget('blocked.js', { nodeArgs: ['--inspect=127.0.0.1:0'] }) // open already: the short --timeout is for the samples;
+    let ex: Awaited<ReturnType<typeof startExporter>> | null = null;
+    try {
+      ex = await startExporter([String(t.pid), '--interval', '200ms', '--timeout', '1000ms']);
+      const e = ex;
+      const pid = String(t.pid);
+      await eventually(() => e.scrape(), (r) => metricValue(r.body, 'nodejs_heap_size_used_bytes', { pid }) !== null, 10_000);
+      await t.ask('syscall 4000'); // the main thread blocks outside JavaScript: no answer
+      const down = await eventually(() => e.scrape(), (r) => metricValue(r.body, 'nodetop_target_up', { pid }) === 0, 10_000);
+      assert.equal(metricValue(down.body, 'nodetop_target_up', { pid }), 0);
+      assert.equal(metricValue(down.body, 'nodejs_heap_size_used_bytes', { pid }), null);
+      const back = await eventually(() => e.scrape(), (r) => metricValue(r.body, 'nodetop_target_up', { pid }) === 1 && metricValue(r.body, 'nodejs_heap_size_used_bytes', { pid }) !== null, 15_000);
+      assert.equal(metricValue(back.body, 'nodetop_target_up', { pid }), 1);
+      assert.match(e.stderr(), new RegExp(`pid ${pid} is not answering`));
+      assert.ok(t.alive());
+    } finally {
+      await ex?.stop();
+      await t.kill();
+    }
+  });
+
   it('a scrape never samples: with a 1 h interval, scrapes show the target up and no sampled series', async () => {
     const t = await startTarget('idle.js', { nodeArgs: ['--inspect-port=0'] });
     let ex: Awaited<ReturnType<typeof startExporter>> | null = null;
@@ -93,6 +115,20 @@ describe('nodetop export', () => {
       await ex?.stop();
       await open.kill();
       await closed.kill();
+    }
+  });
+
+  it('--endpoint: exports an inspector given by address, labelled with the pid that answers', async () => {
+    const open = await startTarget('inspected.js', { nodeArgs: ['--inspect=127.0.0.1:0'] });
+    let ex: Awaited<ReturnType<typeof startExporter>> | null = null;
+    try {
+      ex = await startExporter(['--endpoint', `127.0.0.1:${open.facts.inspectorPort as number}`, '--interval', '200ms']);
+      const e = ex;
+      const r = await eventually(() => e.scrape(), (x) => metricValue(x.body, 'nodejs_active_handles', { pid: String(open.pid), type: 'Timeout' }) !== null, 10_000);
+      assert.equal(metricValue(r.body, 'nodejs_active_handles', { pid: String(open.pid), type: 'Timeout' }), 1);
+    } finally {
+      await ex?.stop();
+      await open.kill();
     }
   });
 

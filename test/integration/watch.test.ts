@@ -27,7 +27,10 @@ function ndjson(stdout: string): Rec[] {
 }
 
 /** Runs nodetop, handing each stdout line to onLine as it arrives. The bound is a hang guard. */
-function runStreaming(args: string[], onLine: (rec: Rec, all: Rec[]) => void): Promise<{ code: number | null; recs: Rec[]; stderr: string }> {
+function runStreaming(
+  args: string[],
+  onLine: (rec: Rec, all: Rec[], child: import('node:child_process').ChildProcess) => void,
+): Promise<{ code: number | null; recs: Rec[]; stderr: string }> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [NODETOP, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     const recs: Rec[] = [];
@@ -36,7 +39,7 @@ function runStreaming(args: string[], onLine: (rec: Rec, all: Rec[]) => void): P
     readline.createInterface({ input: child.stdout }).on('line', (l) => {
       const r = JSON.parse(l) as Rec;
       recs.push(r);
-      onLine(r, recs);
+      onLine(r, recs, child);
     });
     const guard = setTimeout(() => child.kill('SIGKILL'), 30_000);
     child.on('exit', (code) => {
@@ -135,6 +138,51 @@ describe('nodetop watch', () => {
       assert.equal(r.code, 8, r.stderr);
       assert.deepEqual(r.recs.at(-1), { pid: a.pid, event: 'exited', index: r.recs.filter((x) => x.index !== undefined && !x.event).length });
       assert.match(r.stderr, new RegExp(`pid ${a.pid} exited`));
+    } finally {
+      await a.kill();
+    }
+  });
+
+  it('a target that stops answering gets one timed-out call, not a queue of them', async () => {
+    const a = await startTarget('blocked.js', { nodeArgs: ['--inspect=127.0.0.1:0'] }) // open already: the short --timeout is for the samples;
+    try {
+      let blocked = false;
+      const r = await runStreaming(['watch', String(a.pid), '--count', '4', '--interval', '200ms', '--timeout', '1000ms', '--json'], (rec) => {
+        if (!blocked && rec.index === 1 && !rec.event) {
+          blocked = true;
+          void a.ask('syscall 4000'); // blocks outside JavaScript: the inspector cannot answer
+        }
+      });
+      assert.equal(r.code, 0, r.stderr);
+      const errors = r.recs.filter((x) => x.event === 'error');
+      // the first call times out; every later tick is skipped while that call is still queued
+      // in the target, instead of adding one more to the queue
+      assert.equal(errors.length, 1, JSON.stringify(r.recs.map((x) => [x.index, x.event ?? '', x.skipped ?? ''])));
+      assert.equal((errors[0] as unknown as { exitCode: number }).exitCode, 9);
+      const after = r.recs[r.recs.indexOf(errors[0]!) + 1];
+      assert.ok(after && !after.event && (after.skipped ?? 0) >= 1, JSON.stringify(after && { index: after.index, skipped: after.skipped }));
+      assert.deepEqual(r.recs.filter((x) => !x.event).map((x) => x.index), [0, 1, 2, 3]);
+      assert.ok(a.alive());
+    } finally {
+      await a.kill();
+    }
+  });
+
+  it('Ctrl-C ends the watch with 130, detached: the inspector it opened is closed, the target lives', async () => {
+    const a = await startTarget('idle.js', { nodeArgs: ['--inspect-port=0'] });
+    try {
+      let sent = false;
+      const r = await runStreaming(['watch', String(a.pid), '--interval', '200ms', '--json'], (rec, _all, child) => {
+        if (!sent && rec.index === 1) {
+          sent = true;
+          child.kill('SIGINT');
+        }
+      });
+      assert.equal(r.code, 130, r.stderr);
+      assert.ok(r.recs.length >= 2);
+      const left = await eventually(() => listeningSockets(a.pid), (s) => s.length === 0);
+      assert.deepEqual(left, []);
+      assert.ok(a.alive());
     } finally {
       await a.kill();
     }
