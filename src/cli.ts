@@ -20,7 +20,7 @@ export interface CommonOptions {
 }
 
 export type Invocation =
-  | { command: 'stats'; pid?: number; windowMs: number; json: boolean; common: CommonOptions }
+  | { command: 'stats'; pid?: number; windowMs: number; json: boolean; top: number; census: boolean; common: CommonOptions }
   | { command: 'help'; text: string }
   | { command: 'version'; text: string };
 
@@ -47,6 +47,13 @@ export function parseDurationMs(text: string, name: string, min = 1, max = 86_40
   const v = Math.round(Number(m[1]) * mult);
   if (v < min || v > max) throw new InvalidArgumentError(`${name} must be between ${min} ms and ${max} ms, not ${v} ms`);
   return v;
+}
+
+export function parseCount(text: string, name: string, min: number, max: number): number {
+  if (!/^\d+$/.test(text.trim())) throw new InvalidArgumentError(`${name} must be a whole number, not ${JSON.stringify(text)}`);
+  const n = Number(text);
+  if (n < min || n > max) throw new InvalidArgumentError(`${name} must be between ${min} and ${max}, not ${n}`);
+  return n;
 }
 
 function addCommon(cmd: Command): Command {
@@ -104,11 +111,25 @@ export function parseCommandLine(argv: string[]): Invocation {
           .default(1000)
           .argParser((v) => parseDurationMs(v, '--window', 10, 600_000)),
       )
-      .option('--json', 'one JSON object (schema in the README)', false),
+      .option('--json', 'one JSON object (schema in the README)', false)
+      .addOption(
+        new Option('--top <n>', 'how many sockets to list one by one (the rest are in counts and groups)')
+          .default(20)
+          .argParser((v) => parseCount(v, '--top', 0, 1000)),
+      )
+      .option('--census', 'also find idle and unref’d sockets by walking the heap (Runtime.queryObjects: a full GC in the target)', false),
   ).action((pid: number | undefined, o: Record<string, unknown>) => {
     const c = common(o);
     requirePidOrEndpoint(pid, c);
-    result = { command: 'stats', windowMs: o.window as number, json: Boolean(o.json), common: c, ...(pid !== undefined ? { pid } : {}) };
+    result = {
+      command: 'stats',
+      windowMs: o.window as number,
+      json: Boolean(o.json),
+      top: o.top as number,
+      census: Boolean(o.census),
+      common: c,
+      ...(pid !== undefined ? { pid } : {}),
+    };
   });
 
   try {
@@ -158,7 +179,7 @@ async function dispatch(inv: Invocation, out: Output): Promise<void> {
       return;
     case 'stats': {
       const { statsCommand } = await import('./commands/stats.js');
-      await statsCommand({ ...inv.common, ...(inv.pid !== undefined ? { pid: inv.pid } : {}), windowMs: inv.windowMs, json: inv.json }, out);
+      await statsCommand({ ...inv.common, ...(inv.pid !== undefined ? { pid: inv.pid } : {}), windowMs: inv.windowMs, json: inv.json, top: inv.top, census: inv.census }, out);
       return;
     }
   }

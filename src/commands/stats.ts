@@ -8,12 +8,16 @@ import type { Output } from '../cli';
 export interface StatsOptions extends AttachOptions {
   windowMs: number;
   json: boolean;
+  /** Sockets listed one by one. */
+  top: number;
+  /** Heap census of sockets and agents (explicit: a full GC in the target). */
+  census: boolean;
 }
 
 export async function statsCommand(opts: StatsOptions, out: Output): Promise<void> {
   const att = await attach(opts);
   try {
-    const sampler = new Sampler(att);
+    const sampler = new Sampler(att, { net: { top: opts.top, groups: 50 }, census: opts.census });
     await sampler.baseline();
     await new Promise((r) => setTimeout(r, opts.windowMs));
     const sample = await sampler.sample();
