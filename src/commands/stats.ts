@@ -8,6 +8,8 @@ import type { Output } from '../cli';
 export interface StatsOptions extends AttachOptions {
   windowMs: number;
   json: boolean;
+  /** Read sockets and HTTP pools at all. */
+  sockets: boolean;
   /** Sockets listed one by one. */
   top: number;
   /** Heap census of sockets and agents (explicit: a full GC in the target). */
@@ -17,7 +19,7 @@ export interface StatsOptions extends AttachOptions {
 export async function statsCommand(opts: StatsOptions, out: Output): Promise<void> {
   const att = await attach(opts);
   try {
-    const sampler = new Sampler(att, { net: { top: opts.top, groups: 50 }, census: opts.census });
+    const sampler = new Sampler(att, { net: opts.sockets ? { top: opts.top, groups: 50 } : null, census: opts.census });
     await sampler.baseline();
     await new Promise((r) => setTimeout(r, opts.windowMs));
     const sample = await sampler.sample();

@@ -183,7 +183,7 @@ export const netProbe = defineProbe<NetArg, RawNet>(
     };
     const add = (s: unknown, pool: string | null, idle: boolean): Entry | null => {
       // a census also finds the prototypes (TLSSocket.prototype inherits from net.Socket's)
-      if (!isSocket(s) || Object.prototype.hasOwnProperty.call(s, 'constructor')) return null;
+      if (!isSocket(s) || (census && Object.prototype.hasOwnProperty.call(s, 'constructor'))) return null;
       const c = canonical(s);
       // stdio and IPC pipes are net.Sockets too: only TCP (and TLS over it) is a connection here
       const hn = c._handle?.constructor?.name;
@@ -430,7 +430,10 @@ export const netProbe = defineProbe<NetArg, RawNet>(
       rec[k] = (rec[k] ?? 0) + 1;
     };
     const groups = new Map<string, RawSocketGroup>();
-    const rows: Array<{ e: Entry; pending: number; bytes: number; bRead: number | null; bWritten: number | null; direction: 'client' | 'server' | null; isTls: boolean; state: string }> = [];
+    type Row = { e: Entry; pending: number; bytes: number; bRead: number | null; bWritten: number | null; direction: 'client' | 'server' | null; isTls: boolean; state: string };
+    // the top N, kept sorted while walking: no row object nor sort for the other thousands
+    const rows: Row[] = [];
+    const beats = (pending: number, bytes: number, r: Row): boolean => pending > r.pending || (pending === r.pending && bytes > r.bytes);
     const n = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
     for (const e of conns.values()) {
       try {
@@ -469,15 +472,19 @@ export const netProbe = defineProbe<NetArg, RawNet>(
         g.bytesRead += bRead ?? 0;
         g.bytesWritten += bWritten ?? 0;
         g.pendingWriteBytes += pending;
-        rows.push({ e, pending, bytes, bRead, bWritten, direction, isTls, state });
+        if (top > 0 && (rows.length < top || beats(pending, bytes, rows[rows.length - 1]!))) {
+          let i = rows.length;
+          while (i > 0 && beats(pending, bytes, rows[i - 1]!)) i--;
+          rows.splice(i, 0, { e, pending, bytes, bRead, bWritten, direction, isTls, state });
+          if (rows.length > top) rows.pop();
+        }
       } catch (err) {
         fail('socket', err);
       }
     }
     out.groupsTotal = groups.size;
     out.groups = [...groups.values()].sort((a, b) => b.count - a.count || b.pendingWriteBytes - a.pendingWriteBytes).slice(0, maxGroups);
-    rows.sort((a, b) => b.pending - a.pending || b.bytes - a.bytes);
-    for (const r of rows.slice(0, top)) {
+    for (const r of rows) {
       try {
         const s = r.e.sock;
         const t = r.e.tls;

@@ -215,6 +215,9 @@ describe('sockets, TLS and HTTP pools', () => {
         ['http.globalAgent', 'https.globalAgent'],
       );
       assert.ok(s.sockets!.notSeen.some((n) => /fetch has not been used/.test(n)));
+      const off = await stats(t.pid, '--no-sockets');
+      assert.equal(off.sockets, null);
+      assert.equal(off.httpPools, null);
     } finally {
       await t.kill();
     }
