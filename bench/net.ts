@@ -1,7 +1,9 @@
 // The net probe's cost inside a target holding many sockets: this process is the target. It
 // opens N loopback client connections (to helper server processes, so its own fds are all
 // client sockets), optionally puts some through a keep-alive agent, and times netProbe.fn called
-// directly, as Runtime.evaluate would run it. Usage: node dist/bench/net.js [N ...]
+// directly, as Runtime.evaluate would run it.
+// Usage: node --inspect-port=0 dist/bench/net.js [N ...]   (HOLD=1: stay up after each N as a
+// target for `nodetop stats`; --inspect-port=0 keeps SIGUSR1 off the shared port 9229)
 //
 // Not a test: numbers, not assertions. The soft and hard fd limits of the machine bound N.
 
