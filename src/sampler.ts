@@ -8,7 +8,7 @@ import { evaluate, ProbeFailedError } from './inspector/session';
 import { buildSample, type HostReading, type ProcReading, type Sample } from './model/sample';
 import * as proc from './platform/proc';
 import { netCensus } from './inspector/census';
-import { composeProbes } from './probes/probe';
+import { composeProbes, partFailure } from './probes/probe';
 import { netProbe, type NetArg, type RawNet } from './probes/net';
 import { sampleProbe, type RawSample } from './probes/sample';
 
@@ -26,6 +26,8 @@ export interface SamplerOptions {
 
 export class Sampler {
   private prev: RawSample | null = null;
+  /** Why the last sample has no sockets although they were asked for (null: it has them, or none were asked). */
+  lastNetError: string | null = null;
   /** Round trip of the last sample, ms: shown as nodetop's own cost. */
   lastRoundTripMs: number | null = null;
 
@@ -48,25 +50,35 @@ export class Sampler {
         net,
       });
       this.lastRoundTripMs = performance.now() - t0;
-      if (!r.sample) throw new Error('the sample probe returned nothing');
-      let rawNet = r.net ?? null;
+      const sampleFailed = partFailure(r.sample);
+      if (!r.sample || sampleFailed) throw new ProbeFailedError(`probe sample failed in the target: ${sampleFailed ?? 'no result'}`);
+      // sockets are an extra: their failure is reported, the sample stands
+      const netFailed = partFailure(r.net);
+      this.lastNetError = netFailed ? `the socket walk failed in the target: ${netFailed}` : null;
+      let rawNet = netFailed ? null : ((r.net as RawNet | undefined) ?? null);
       // the census replaces the net part of the tick: same probe, more sockets, more calls
       if (withNet && this.opts.net && this.opts.census) rawNet = await this.census(this.opts.net);
-      return { ...r.sample, net: rawNet };
+      return { ...(r.sample as RawSample), net: rawNet };
     } catch (e) {
       throw explainCallFailure(e, this.att.pid, `pid ${this.att.pid}`);
     }
   }
 
   /** The census, or (when it fails in the target) the ordinary walk with the failure noted. */
-  private async census(arg: NetArg): Promise<RawNet> {
+  private async census(arg: NetArg): Promise<RawNet | null> {
     try {
       return await netCensus(this.att.session, arg);
     } catch (e) {
       if (!(e instanceof ProbeFailedError)) throw e;
-      const r = await evaluate(this.att.session, netProbe, arg);
-      r.errors.unshift(`census failed, sockets from the handle list and agents only: ${e.message}`);
-      return r;
+      try {
+        const r = await evaluate(this.att.session, netProbe, arg);
+        r.errors.unshift(`census failed, sockets from the handle list and agents only: ${e.message}`);
+        return r;
+      } catch (e2) {
+        if (!(e2 instanceof ProbeFailedError)) throw e2;
+        this.lastNetError = `the socket walk failed in the target: ${e2.message}`;
+        return null;
+      }
     }
   }
 

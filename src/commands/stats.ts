@@ -24,6 +24,8 @@ export async function statsCommand(opts: StatsOptions, out: Output): Promise<voi
     await new Promise((r) => setTimeout(r, opts.windowMs));
     const sample = await sampler.sample();
     out.write(opts.json ? JSON.stringify(sample) : renderStats(sample));
+    // the sample stands without them; say why they are missing (null in JSON)
+    if (sampler.lastNetError) process.stderr.write(`nodetop: ${sampler.lastNetError}; sockets and httpPools are null\n`);
   } finally {
     await att.detach();
   }

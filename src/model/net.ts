@@ -61,6 +61,8 @@ export interface Sockets {
 
 export interface HttpPoolOrigin {
   origin: string;
+  /** remote address:port of its sockets, as `sockets.groups[].endpoint` names it; null with no socket. */
+  endpoint: string | null;
   key: string;
   inUse: number | null;
   free: number | null;
@@ -196,7 +198,7 @@ export function findings(sockets: Sockets, pools: HttpPool[]): string[] {
   const reach = new Map<string, Array<{ pool: HttpPool; origin: HttpPoolOrigin }>>();
   for (const p of pools) {
     for (const o of p.origins) {
-      const ep = endpointOf(o.origin);
+      const ep = o.endpoint ?? endpointOf(o.origin);
       const list = reach.get(ep) ?? [];
       list.push({ pool: p, origin: o });
       reach.set(ep, list);

@@ -60,6 +60,8 @@ export interface RawSocketGroup {
 
 export interface RawPoolOrigin {
   origin: string;
+  /** The remote address:port its sockets are connected to (what socket groups are keyed by); null with no socket. */
+  endpoint: string | null;
   /** The agent's own key for the origin (http.Agent.getName), or the undici origin. */
   key: string;
   inUse: number | null;
@@ -166,6 +168,13 @@ export const netProbe = defineProbe<NetArg, RawNet>(
     }
     const isSocket = (s: unknown): s is any => !!s && typeof s === 'object' && s instanceof net.Socket;
     const isAgent = (a: unknown): a is any => !!a && typeof a === 'object' && a instanceof http.Agent;
+    // host:port, IPv6 in brackets: "::1:443" would be ambiguous
+    const hp = (host: unknown, port: unknown): string =>
+      `${typeof host === 'string' && host.includes(':') ? `[${host}]` : String(host ?? '?')}:${String(port ?? '?')}`;
+    const endpointOfSockets = (list: any[]): string | null => {
+      for (const s of list) if (s && s.remoteAddress && s.remotePort) return hp(s.remoteAddress, s.remotePort);
+      return null;
+    };
 
     interface Entry {
       sock: any;
@@ -277,18 +286,17 @@ export const netProbe = defineProbe<NetArg, RawNet>(
             if (msg && isAgent(msg.agent)) addAgent(msg.agent);
           }
           for (const s of free) if (add(s, name, true)) out.found.agents++;
-          for (const s of [...used, ...free] as any[]) {
-            if (origin) break;
-            const host = s?._host ?? s?.remoteAddress;
-            const port = s?.remotePort;
-            if (host && port) origin = `${host}:${port}`;
-          }
-          if (!origin) {
-            const m = /^([^:]+):(\d+):/.exec(key);
-            origin = m ? `${m[1]}:${m[2]}` : key;
+          const endpoint = endpointOfSockets([...used, ...free] as any[]);
+          // the name the program asked for (the agent's key starts host:port:), else the address
+          const m = /^([^:]+):(\d+):/.exec(key);
+          if (m) origin = `${m[1]}:${m[2]}`;
+          else {
+            const s0 = ([...used, ...free] as any[]).find((x) => x && x._host && x.remotePort);
+            origin = s0 ? hp(s0._host, s0.remotePort) : (endpoint ?? key);
           }
           pool.origins.push({
             origin,
+            endpoint,
             key,
             inUse: used.length,
             free: free.length,
@@ -344,6 +352,7 @@ export const netProbe = defineProbe<NetArg, RawNet>(
             if (!p) continue;
             const row: RawPoolOrigin = {
               origin: String(origin),
+              endpoint: null,
               key: String(origin),
               inUse: null,
               free: null,
@@ -394,10 +403,15 @@ export const netProbe = defineProbe<NetArg, RawNet>(
               } else notes.add('this undici exposes neither stats nor client counters');
             }
             if (row.connected !== null && row.free !== null) row.inUse = Math.max(0, row.connected - row.free);
+            const socks: any[] = [];
             for (const c of clients) {
               const ks = sym(c, 'socket');
-              if (ks && add(c[ks], 'fetch', false)) out.found.fetch++;
+              if (ks && add(c[ks], 'fetch', false)) {
+                out.found.fetch++;
+                socks.push(c[ks]);
+              }
             }
+            row.endpoint = endpointOfSockets(socks);
             pool.origins.push(row);
           }
           if (notes.size) pool.note = [...notes].join('; ');
@@ -455,10 +469,7 @@ export const netProbe = defineProbe<NetArg, RawNet>(
         inc(out.byKind, isTls ? 'tls' : 'tcp');
         inc(out.byDirection, direction ?? 'unknown');
         if (e.idle) out.idle++;
-        const key =
-          direction === 'server'
-            ? `${s.localAddress ?? '?'}:${s.localPort ?? '?'}`
-            : `${s.remoteAddress ?? s._host ?? '?'}:${s.remotePort ?? '?'}`;
+        const key = direction === 'server' ? hp(s.localAddress, s.localPort) : hp(s.remoteAddress ?? s._host, s.remotePort);
         const gk = `${direction ?? ''}|${key}`;
         let g = groups.get(gk);
         if (!g) {

@@ -4,7 +4,7 @@ import { describe, it } from 'node:test';
 import { buildNet, endpointOf, findings } from '../../src/model/net';
 import { renderPools, renderSockets } from '../../src/sinks/text';
 import { netProbe, type RawNet, type RawPool } from '../../src/probes/net';
-import { composeProbes, defineProbe, probeExpression } from '../../src/probes/probe';
+import { composeProbes, defineProbe, partFailure, probeExpression } from '../../src/probes/probe';
 
 function raw(over: Partial<RawNet> = {}): RawNet {
   return {
@@ -35,7 +35,7 @@ const agent = (name: string, maxSockets: number | null, origins: Array<[string, 
   maxFreeSockets: 256,
   maxTotalSockets: null,
   keepAlive: true,
-  origins: origins.map(([origin, inUse, free, queued]) => ({ origin, key: `${origin}:`, inUse, free, queued, connected: null, pending: null, running: null, size: null })),
+  origins: origins.map(([origin, inUse, free, queued]) => ({ origin, endpoint: null, key: `${origin}:`, inUse, free, queued, connected: null, pending: null, running: null, size: null })),
   note: null,
 });
 
@@ -102,6 +102,20 @@ describe('net model', () => {
     assert.match(split.sockets.findings[0]!, /a has 2 origin keys for it/);
   });
 
+  it('matches a pool origin named by host to the sockets grouped by address', () => {
+    const pool = agent('https.Agent#1', 2, [['db.example:443', 2, 0, 0]]);
+    pool.origins[0]!.endpoint = '10.0.0.5:443';
+    const v = buildNet(
+      raw({
+        groups: [{ direction: 'client', key: '10.0.0.5:443', count: 3, tls: 3, idle: 0, bytesRead: 0, bytesWritten: 0, pendingWriteBytes: 0, byPool: { 'https.Agent#1': 2, '': 1 } }],
+        groupsTotal: 1,
+        pools: [pool],
+      }),
+    );
+    assert.equal(v.sockets.findings.length, 1);
+    assert.match(v.sockets.findings[0]!, /^10\.0\.0\.5:443: 3 client connections \(3 TLS\): https\.Agent#1 2 \(maxSockets 2\), \(no pool\) 1; 1 belong to no pool/);
+  });
+
   it('uses fetch pending as the queue when queued is not exposed', () => {
     const v = buildNet(
       raw({
@@ -114,7 +128,7 @@ describe('net model', () => {
             maxFreeSockets: null,
             maxTotalSockets: null,
             keepAlive: true,
-            origins: [{ origin: 'http://x:1', key: 'http://x:1', inUse: 1, free: 0, queued: null, connected: 1, pending: 4, running: 1, size: 5 }],
+            origins: [{ origin: 'http://x:1', endpoint: null, key: 'http://x:1', inUse: 1, free: 0, queued: null, connected: 1, pending: 4, running: 1, size: 5 }],
             note: 'queued not exposed by this undici',
           },
         ],
@@ -160,6 +174,16 @@ describe('net probe, in-process', () => {
     const c = composeProbes('ab', { a, b });
     assert.deepEqual(c.fn({ a: { n: 1 }, b: 'x' }), { a: 2, b: 'X' });
     assert.deepEqual(c.fn({ a: { n: 1 }, b: null }), { a: 2 });
+    // a part that throws leaves the others standing
+    const bad = defineProbe('bad', 'nothing', (): number => {
+      throw new Error('boom');
+    });
+    const cb = composeProbes('ok-bad', { a, bad });
+    const rb = (0, eval)(probeExpression(cb, { a: { n: 1 }, bad: {} as never })) as Record<string, unknown>;
+    assert.equal(rb.a, 2);
+    assert.match(partFailure(rb.bad) ?? '', /boom/);
+    assert.equal(partFailure(rb.a), null);
+    assert.match(partFailure((cb.fn({ a: { n: 1 }, bad: {} as never }) as Record<string, unknown>).bad) ?? '', /boom/);
     // the text sent to the target evaluates on its own to the same result
     const v = (0, eval)(probeExpression(c, { a: { n: 41 }, b: 'ok' }));
     assert.deepEqual(v, { a: 42, b: 'OK' });
