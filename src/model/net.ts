@@ -15,6 +15,7 @@ export interface SocketGroup {
   bytesRead: number;
   bytesWritten: number;
   pendingWriteBytes: number;
+  pendingReadBytes: number;
   /** Connections per owning pool ("(no pool)" for net.connect, agent:false, or unknown). */
   byPool: Record<string, number>;
 }
@@ -28,6 +29,7 @@ export interface SocketRow {
   bytesRead: number | null;
   bytesWritten: number | null;
   pendingWriteBytes: number;
+  pendingReadBytes: number;
   ageMs: number | null;
   pool: string | null;
   idle: boolean;
@@ -145,6 +147,7 @@ export function buildNet(raw: RawNet): NetView {
         bytesRead: g.bytesRead,
         bytesWritten: g.bytesWritten,
         pendingWriteBytes: g.pendingWriteBytes,
+        pendingReadBytes: g.pendingReadBytes ?? 0,
         byPool,
       };
     }),
@@ -158,6 +161,7 @@ export function buildNet(raw: RawNet): NetView {
       bytesRead: s.bytesRead,
       bytesWritten: s.bytesWritten,
       pendingWriteBytes: s.pendingWriteBytes,
+      pendingReadBytes: s.pendingReadBytes ?? 0,
       ageMs: s.ageMs,
       pool: s.pool,
       idle: s.idle,

@@ -36,6 +36,8 @@ export interface RawSocket {
   bytesRead: number | null;
   bytesWritten: number | null;
   pendingWriteBytes: number;
+  /** Received and buffered, not yet read by the program (readableLength). */
+  pendingReadBytes: number;
   ageMs: number | null;
   /** The pool that owns it (an http.Agent's name, or "fetch"), when known. */
   pool: string | null;
@@ -54,6 +56,7 @@ export interface RawSocketGroup {
   bytesRead: number;
   bytesWritten: number;
   pendingWriteBytes: number;
+  pendingReadBytes: number;
   /** Connections per owning pool name ("" when no pool is known: net.connect, agent:false, server side). */
   byPool: Record<string, number>;
 }
@@ -444,7 +447,7 @@ export const netProbe = defineProbe<NetArg, RawNet>(
       rec[k] = (rec[k] ?? 0) + 1;
     };
     const groups = new Map<string, RawSocketGroup>();
-    type Row = { e: Entry; pending: number; bytes: number; bRead: number | null; bWritten: number | null; direction: 'client' | 'server' | null; isTls: boolean; state: string };
+    type Row = { e: Entry; pending: number; unread: number; bytes: number; bRead: number | null; bWritten: number | null; direction: 'client' | 'server' | null; isTls: boolean; state: string };
     // the top N, kept sorted while walking: no row object nor sort for the other thousands
     const rows: Row[] = [];
     const beats = (pending: number, bytes: number, r: Row): boolean => pending > r.pending || (pending === r.pending && bytes > r.bytes);
@@ -460,6 +463,7 @@ export const netProbe = defineProbe<NetArg, RawNet>(
         const direction: 'client' | 'server' = srv ? 'server' : 'client';
         const isTls = !!e.tls || s.encrypted === true || s instanceof tls.TLSSocket || (!!srv && srv instanceof tls.Server);
         const pending = (n(s.writableLength) ?? 0) + (e.tls && e.tls !== s ? (n(e.tls.writableLength) ?? 0) : 0);
+        const unread = (n(s.readableLength) ?? 0) + (e.tls && e.tls !== s ? (n(e.tls.readableLength) ?? 0) : 0);
         // application bytes, as the TLS socket counts them, when nodetop holds it; else the wire
         const b = e.tls ?? s;
         const bRead = n(b.bytesRead) ?? n(s.bytesRead);
@@ -473,7 +477,7 @@ export const netProbe = defineProbe<NetArg, RawNet>(
         const gk = `${direction ?? ''}|${key}`;
         let g = groups.get(gk);
         if (!g) {
-          g = { direction, key, count: 0, tls: 0, idle: 0, bytesRead: 0, bytesWritten: 0, pendingWriteBytes: 0, byPool: {} };
+          g = { direction, key, count: 0, tls: 0, idle: 0, bytesRead: 0, bytesWritten: 0, pendingWriteBytes: 0, pendingReadBytes: 0, byPool: {} };
           groups.set(gk, g);
         }
         g.count++;
@@ -483,10 +487,11 @@ export const netProbe = defineProbe<NetArg, RawNet>(
         g.bytesRead += bRead ?? 0;
         g.bytesWritten += bWritten ?? 0;
         g.pendingWriteBytes += pending;
+        g.pendingReadBytes += unread;
         if (top > 0 && (rows.length < top || beats(pending, bytes, rows[rows.length - 1]!))) {
           let i = rows.length;
           while (i > 0 && beats(pending, bytes, rows[i - 1]!)) i--;
-          rows.splice(i, 0, { e, pending, bytes, bRead, bWritten, direction, isTls, state });
+          rows.splice(i, 0, { e, pending, unread, bytes, bRead, bWritten, direction, isTls, state });
           if (rows.length > top) rows.pop();
         }
       } catch (err) {
@@ -531,6 +536,7 @@ export const netProbe = defineProbe<NetArg, RawNet>(
           bytesRead: r.bRead,
           bytesWritten: r.bWritten,
           pendingWriteBytes: r.pending,
+          pendingReadBytes: r.unread,
           ageMs: null,
           pool: r.e.pool,
           idle: r.e.idle,

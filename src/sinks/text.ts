@@ -63,14 +63,14 @@ export function renderSockets(k: Sockets): string[] {
     `sockets  ${k.total}: tls ${k.byKind.tls}, tcp ${k.byKind.tcp}; client ${k.byDirection.client}, server ${k.byDirection.server}; idle in pools ${k.idle}  (found via ${how}; ${ms(k.probeMs)} in target)`,
   );
   if (k.groups.length) {
-    lines.push(`  ${pad('endpoint', 28)} ${pad('dir', 6)} ${lpad('conns', 6)} ${lpad('tls', 5)} ${lpad('idle', 5)} ${lpad('read', 10)} ${lpad('written', 10)} ${lpad('pending', 10)}  pools`);
+    lines.push(`  ${pad('endpoint', 28)} ${pad('dir', 6)} ${lpad('conns', 6)} ${lpad('tls', 5)} ${lpad('idle', 5)} ${lpad('read', 10)} ${lpad('written', 10)} ${lpad('pending', 10)} ${lpad('unread', 10)}  pools`);
     for (const g of k.groups) {
       const pools = Object.entries(g.byPool)
         .sort((a, b) => b[1] - a[1])
         .map(([n, c]) => `${n} ${c}`)
         .join(', ');
       lines.push(
-        `  ${pad(g.endpoint, 28)} ${pad(g.direction === 'server' ? 'in' : g.direction === 'client' ? 'out' : '?', 6)} ${lpad(String(g.count), 6)} ${lpad(String(g.tls), 5)} ${lpad(String(g.idle), 5)} ${lpad(bytes(g.bytesRead), 10)} ${lpad(bytes(g.bytesWritten), 10)} ${lpad(bytes(g.pendingWriteBytes), 10)}  ${g.direction === 'server' ? '' : pools}`.trimEnd(),
+        `  ${pad(g.endpoint, 28)} ${pad(g.direction === 'server' ? 'in' : g.direction === 'client' ? 'out' : '?', 6)} ${lpad(String(g.count), 6)} ${lpad(String(g.tls), 5)} ${lpad(String(g.idle), 5)} ${lpad(bytes(g.bytesRead), 10)} ${lpad(bytes(g.bytesWritten), 10)} ${lpad(bytes(g.pendingWriteBytes), 10)} ${lpad(bytes(g.pendingReadBytes), 10)}  ${g.direction === 'server' ? '' : pools}`.trimEnd(),
       );
     }
     if (k.groupsOmitted.groups > 0) lines.push(`  (+${k.groupsOmitted.groups} smaller groups, ${k.groupsOmitted.connections} connections)`);
@@ -81,7 +81,7 @@ export function renderSockets(k: Sockets): string[] {
       const tls = t.tls ? `  ${t.tls.protocol ?? '?'} ${t.tls.cipher ?? ''}${t.tls.servername ? ` sni ${t.tls.servername}` : ''}${t.tls.sessionReused ? ' reused' : ''}`.trimEnd() : '';
       const arrow = t.direction === 'server' ? `${t.local ?? '?'} <- ${t.remote ?? '?'}` : `${t.local ?? '?'} -> ${t.remote ?? '?'}`;
       lines.push(
-        `  ${pad(t.kind, 3)} ${pad(arrow, 46)} ${pad(t.state + (t.idle ? ' idle' : ''), 10)} pending ${bytes(t.pendingWriteBytes)}  read ${bytes(t.bytesRead)}  written ${bytes(t.bytesWritten)}${t.pool ? `  pool ${t.pool}` : ''}${tls}`,
+        `  ${pad(t.kind, 3)} ${pad(arrow, 46)} ${pad(t.state + (t.idle ? ' idle' : ''), 10)} pending ${bytes(t.pendingWriteBytes)}${t.pendingReadBytes ? `  unread ${bytes(t.pendingReadBytes)}` : ''}  read ${bytes(t.bytesRead)}  written ${bytes(t.bytesWritten)}${t.pool ? `  pool ${t.pool}` : ''}${tls}`,
       );
     }
   }

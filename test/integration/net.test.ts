@@ -9,7 +9,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Sample } from '../../src/model/sample';
-import { parseJson, runCli, startTarget } from '../helpers/target';
+import { eventually, parseJson, runCli, startTarget } from '../helpers/target';
 
 const NODE_ARGS = ['--inspect-port=0'];
 
@@ -153,6 +153,13 @@ describe('sockets, TLS and HTTP pools', () => {
       const [a, b] = ports as [number, number];
       const t = await startTarget('tcp-clients.js', { args: [String(a), String(b)], nodeArgs: NODE_ARGS });
       try {
+        // the server side of the connections to b sends what the paused clients leave unread
+        for (const s of accepted) if (s.localPort === b) s.write(Buffer.alloc(256 * 1024, 2));
+        const unread = await eventually(
+          async () => (await t.ask('unread')).bytes as number,
+          (n) => n > 0,
+        );
+        assert.ok(unread > 0);
         const s = await stats(t.pid, '--top', '2');
         const k = s.sockets!;
         assert.equal(k.total, 5);
@@ -173,6 +180,8 @@ describe('sockets, TLS and HTTP pools', () => {
         assert.ok(first.pendingWriteBytes > 0);
         assert.ok(ga!.pendingWriteBytes >= first.pendingWriteBytes);
         assert.equal(gb?.pendingWriteBytes, 0);
+        assert.ok(gb!.pendingReadBytes > 0);
+        assert.equal(ga?.pendingReadBytes, 0);
         assert.equal(first.tls, null);
       } finally {
         await t.kill();

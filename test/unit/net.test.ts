@@ -54,7 +54,7 @@ describe('net model', () => {
         total: 7,
         byKind: { tls: 7 },
         byDirection: { client: 7 },
-        groups: [{ direction: 'client', key: 'a:1', count: 5, tls: 5, idle: 0, bytesRead: 1, bytesWritten: 2, pendingWriteBytes: 3, byPool: { '': 5 } }],
+        groups: [{ direction: 'client', key: 'a:1', count: 5, tls: 5, idle: 0, bytesRead: 1, bytesWritten: 2, pendingWriteBytes: 3, pendingReadBytes: 0, byPool: { '': 5 } }],
         groupsTotal: 3,
       }),
     );
@@ -71,7 +71,7 @@ describe('net model', () => {
       raw({
         total: 14,
         groups: [
-          { direction: 'client', key: 'db:443', count: 14, tls: 14, idle: 2, bytesRead: 0, bytesWritten: 0, pendingWriteBytes: 0, byPool: { 'https.Agent#1': 10, 'https.Agent#2': 2, '': 2 } },
+          { direction: 'client', key: 'db:443', count: 14, tls: 14, idle: 2, bytesRead: 0, bytesWritten: 0, pendingWriteBytes: 0, pendingReadBytes: 0, byPool: { 'https.Agent#1': 10, 'https.Agent#2': 2, '': 2 } },
         ],
         groupsTotal: 1,
         pools: [agent('https.Agent#1', 10, [['db:443', 8, 2, 0]]), agent('https.Agent#2', 2, [['db:443', 2, 0, 5]])],
@@ -88,13 +88,13 @@ describe('net model', () => {
 
   it('says nothing about a remote within its single pool, and flags split origin keys', () => {
     const quiet = findings(
-      buildNet(raw({ groups: [{ direction: 'client', key: 'h:80', count: 3, tls: 0, idle: 0, bytesRead: 0, bytesWritten: 0, pendingWriteBytes: 0, byPool: { a: 3 } }], groupsTotal: 1 })).sockets,
+      buildNet(raw({ groups: [{ direction: 'client', key: 'h:80', count: 3, tls: 0, idle: 0, bytesRead: 0, bytesWritten: 0, pendingWriteBytes: 0, pendingReadBytes: 0, byPool: { a: 3 } }], groupsTotal: 1 })).sockets,
       buildNet(raw({ pools: [agent('a', 4, [['h:80', 3, 0, 0]])] })).httpPools,
     );
     assert.deepEqual(quiet, []);
     const split = buildNet(
       raw({
-        groups: [{ direction: 'client', key: 'h:443', count: 6, tls: 6, idle: 0, bytesRead: 0, bytesWritten: 0, pendingWriteBytes: 0, byPool: { a: 6 } }],
+        groups: [{ direction: 'client', key: 'h:443', count: 6, tls: 6, idle: 0, bytesRead: 0, bytesWritten: 0, pendingWriteBytes: 0, pendingReadBytes: 0, byPool: { a: 6 } }],
         groupsTotal: 1,
         pools: [agent('a', 4, [['h:443', 3, 0, 0], ['h:443', 3, 0, 0]])],
       }),
@@ -107,7 +107,7 @@ describe('net model', () => {
     pool.origins[0]!.endpoint = '10.0.0.5:443';
     const v = buildNet(
       raw({
-        groups: [{ direction: 'client', key: '10.0.0.5:443', count: 3, tls: 3, idle: 0, bytesRead: 0, bytesWritten: 0, pendingWriteBytes: 0, byPool: { 'https.Agent#1': 2, '': 1 } }],
+        groups: [{ direction: 'client', key: '10.0.0.5:443', count: 3, tls: 3, idle: 0, bytesRead: 0, bytesWritten: 0, pendingWriteBytes: 0, pendingReadBytes: 0, byPool: { 'https.Agent#1': 2, '': 1 } }],
         groupsTotal: 1,
         pools: [pool],
       }),
