@@ -118,14 +118,15 @@ function poolTotals(p: RawPool): HttpPool['totals'] {
   return { inUse, free, queued };
 }
 
+// Each entry: "<what>: <why>" (the text sink shows what, --json both).
 const NOT_SEEN = [
-  'sockets held by native addons or other runtimes in the process (no JavaScript socket object)',
-  'HTTP/2 sessions as sessions: their TCP/TLS socket counts, their streams do not',
-  'raw fds, UDP (dgram) and unix-domain/pipe sockets: not TCP connections (fds are in the process line)',
-  'worker threads: each has its own sockets; this is the main thread only',
+  'native addons’ sockets: they have no JavaScript socket object',
+  'HTTP/2 streams: the session’s TCP/TLS socket is counted, the streams multiplexed on it are not',
+  'UDP, unix-domain sockets, pipes, raw fds: not TCP connections (the fd count in the process line counts every fd)',
+  'worker threads’ sockets: each thread has its own; this is the main thread',
 ];
 const NOT_SEEN_WITHOUT_CENSUS =
-  'idle keep-alive sockets of an agent that no in-flight request leads to (they are unref’d, so the handle list skips them), and sockets the program unref’d itself: --census finds them';
+  'idle keep-alive sockets of agents nothing live leads to: idle pooled sockets are unref’d, so the handle list skips them, and only their agent knows them (an agent in a closure with no request in flight); also sockets the program unref’d itself. --census finds them';
 
 export function buildNet(raw: RawNet): NetView {
   const omittedConns = raw.total - raw.groups.reduce((n, g) => n + g.count, 0);
@@ -174,7 +175,7 @@ export function buildNet(raw: RawNet): NetView {
     errors: [...raw.errors],
     findings: [],
   };
-  if (raw.fetch && !raw.fetch.present && raw.fetch.note) sockets.notSeen.push(`fetch pool: ${raw.fetch.note}`);
+  if (raw.fetch && !raw.fetch.present && raw.fetch.note) sockets.notSeen.push(`fetch’s pool: ${raw.fetch.note}`);
   const httpPools: HttpPool[] = raw.pools.map((p) => ({
     kind: p.kind,
     name: p.name,

@@ -86,7 +86,7 @@ export function renderSockets(k: Sockets): string[] {
     }
   }
   for (const e of k.errors) lines.push(`  (partial: ${e})`);
-  lines.push(`  not seen: ${k.notSeen.join('; ')}`);
+  lines.push(`  not seen: ${k.notSeen.map((x) => x.split(':')[0]).join('; ')} (--json says why)`);
   return lines;
 }
 

@@ -63,7 +63,7 @@ describe('net model', () => {
     assert.deepEqual(v.sockets.groups[0]?.byPool, { '(no pool)': 5 });
     assert.deepEqual(v.sockets.groupsOmitted, { groups: 2, connections: 2 });
     assert.ok(v.sockets.notSeen.some((n) => /--census/.test(n)));
-    assert.ok(v.sockets.notSeen.some((n) => /fetch pool: no dispatcher/.test(n)));
+    assert.ok(v.sockets.notSeen.some((n) => /fetch’s pool: no dispatcher/.test(n)));
   });
 
   it('explains more connections to a remote than one pool allows', () => {
