@@ -35,6 +35,7 @@ describe('sockets, TLS and HTTP pools', () => {
     const t = await startTarget('tls-pool.js', { args: [certDir], nodeArgs: NODE_ARGS });
     try {
       const port = t.facts.port as number;
+      const before = await t.ask('state');
       const s = await stats(t.pid, '--census');
       const k = s.sockets!;
       assert.equal(k.total, 8);
@@ -72,6 +73,12 @@ describe('sockets, TLS and HTTP pools', () => {
       assert.ok(k.findings.some((f) => f.includes(`127.0.0.1:${port}`) && f.includes('4 server sides')), k.findings.join('\n'));
       assert.equal(k.errors.length, 0, k.errors.join('\n'));
       assert.ok(t.alive());
+      // the census leaves nothing behind: same globals, symbols and listeners. (Not resources:
+      // attach's locate step sends GET /json/list to each loopback port of a target started with
+      // --inspect-port=0, this https server's too; the TLS error that makes there opens the
+      // target's stderr pipe, one more PipeWrap. That is attach, not the census.)
+      const afterState = await t.ask('state');
+      for (const k of ['globals', 'symbols', 'listeners'] as const) assert.deepEqual(afterState[k], before[k], k);
     } finally {
       await t.kill();
     }
