@@ -65,6 +65,8 @@ export interface HttpPoolOrigin {
   origin: string;
   /** remote address:port of its sockets, as `sockets.groups[].endpoint` names it; null with no socket. */
   endpoint: string | null;
+  /** TLS server name its sockets asked for (http.Agent), when it has sockets. */
+  servername: string | null;
   key: string;
   inUse: number | null;
   free: number | null;

@@ -65,6 +65,8 @@ export interface RawPoolOrigin {
   origin: string;
   /** The remote address:port its sockets are connected to (what socket groups are keyed by); null with no socket. */
   endpoint: string | null;
+  /** TLS server name (SNI) its sockets asked for: one host can be several origin keys, one per name. */
+  servername: string | null;
   /** The agent's own key for the origin (http.Agent.getName), or the undici origin. */
   key: string;
   inUse: number | null;
@@ -297,9 +299,11 @@ export const netProbe = defineProbe<NetArg, RawNet>(
             const s0 = ([...used, ...free] as any[]).find((x) => x && x._host && x.remotePort);
             origin = s0 ? hp(s0._host, s0.remotePort) : (endpoint ?? key);
           }
+          const withSni = ([...used, ...free] as any[]).find((x) => x && typeof x.servername === 'string' && x.servername);
           pool.origins.push({
             origin,
             endpoint,
+            servername: withSni ? withSni.servername : null,
             key,
             inUse: used.length,
             free: free.length,
@@ -356,6 +360,7 @@ export const netProbe = defineProbe<NetArg, RawNet>(
             const row: RawPoolOrigin = {
               origin: String(origin),
               endpoint: null,
+              servername: null,
               key: String(origin),
               inUse: null,
               free: null,

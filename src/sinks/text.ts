@@ -104,7 +104,8 @@ export function renderPools(pools: HttpPool[]): string[] {
     const rows = [...p.origins].sort((a, b) => (b.queued ?? 0) - (a.queued ?? 0) || (b.inUse ?? 0) - (a.inUse ?? 0));
     for (const o of rows) {
       const extra = p.kind === 'fetch' ? `  connected ${num(o.connected)}  pending ${num(o.pending)}  running ${num(o.running)}` : '';
-      lines.push(`    ${pad(o.origin, 36)} in use ${lpad(num(o.inUse), 4)}  free ${lpad(num(o.free), 4)}  queued ${lpad(num(o.queued), 4)}  max ${p.maxSockets ?? 'unlimited'}${extra}`);
+      const name = o.servername && !o.origin.startsWith(`${o.servername}:`) ? `${o.origin} sni ${o.servername}` : o.origin;
+      lines.push(`    ${pad(name, 36)} in use ${lpad(num(o.inUse), 4)}  free ${lpad(num(o.free), 4)}  queued ${lpad(num(o.queued), 4)}  max ${p.maxSockets ?? 'unlimited'}${extra}`);
     }
     if (p.note) lines.push(`    (${p.note})`);
   }

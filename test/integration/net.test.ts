@@ -104,6 +104,42 @@ describe('sockets, TLS and HTTP pools', () => {
     }
   });
 
+  it('answers "why more TLS connections than the pool size?" (story 1)', async () => {
+    const t = await startTarget('tls-overpool.js', { args: [certDir], nodeArgs: NODE_ARGS });
+    try {
+      const port = t.facts.port as number;
+      const ep = `127.0.0.1:${port}`;
+      const s = await stats(t.pid);
+      const k = s.sockets!;
+      const out = k.groups.find((g) => g.direction === 'client' && g.endpoint === ep);
+      assert.equal(out?.count, 6);
+      assert.equal(out?.tls, 6);
+      // the server side: 6 accepted TLS connections (the raw tls.connect one included)
+      assert.equal(k.groups.find((g) => g.direction === 'server' && g.endpoint === ep)?.tls, 6);
+      assert.equal(k.byKind.tls, 12);
+      const pool = s.httpPools!.find((p) => p.maxSockets === 2)!;
+      assert.ok(pool, JSON.stringify(s.httpPools));
+      // two origin keys for one host:port, 2 sockets each
+      const keys = pool.origins.filter((o) => o.endpoint === ep);
+      assert.equal(keys.length, 2);
+      for (const o of keys) assert.deepEqual([o.inUse, o.free, o.queued], [2, 0, 0]);
+      assert.deepEqual(keys.map((o) => o.servername).sort(), ['a.localhost', 'b.localhost']);
+      assert.equal(out?.byPool[pool.name], 4);
+      assert.equal(out?.byPool['(no pool)'], 1);
+      assert.equal(Object.values(out!.byPool).reduce((a, b) => a + b, 0), 6);
+      const f = k.findings.find((x) => x.startsWith(`${ep}: 6 client connections (6 TLS)`));
+      assert.ok(f, k.findings.join('\n'));
+      assert.match(f, new RegExp(`${pool.name.replace(/[.#]/g, '\\$&')} has 2 origin keys for it`));
+      assert.match(f, /1 belong to no pool/);
+      assert.match(f, /2 pools connect to it/);
+      const text = await runCli(['stats', String(t.pid), '--window', '50']);
+      assert.match(text.stdout, /127\.0\.0\.1:\d+ sni a\.localhost +in use +2/);
+      assert.match(text.stdout, /^findings\n {2}127\.0\.0\.1:\d+: 6 client connections \(6 TLS\)/m);
+    } finally {
+      await t.kill();
+    }
+  });
+
   it('sees a pool driven over its limit: 2 in use, 3 queued', async () => {
     const t = await startTarget('pool-queue.js', { nodeArgs: NODE_ARGS });
     try {

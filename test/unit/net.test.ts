@@ -35,7 +35,7 @@ const agent = (name: string, maxSockets: number | null, origins: Array<[string, 
   maxFreeSockets: 256,
   maxTotalSockets: null,
   keepAlive: true,
-  origins: origins.map(([origin, inUse, free, queued]) => ({ origin, endpoint: null, key: `${origin}:`, inUse, free, queued, connected: null, pending: null, running: null, size: null })),
+  origins: origins.map(([origin, inUse, free, queued]) => ({ origin, endpoint: null, servername: null, key: `${origin}:`, inUse, free, queued, connected: null, pending: null, running: null, size: null })),
   note: null,
 });
 
@@ -128,7 +128,7 @@ describe('net model', () => {
             maxFreeSockets: null,
             maxTotalSockets: null,
             keepAlive: true,
-            origins: [{ origin: 'http://x:1', endpoint: null, key: 'http://x:1', inUse: 1, free: 0, queued: null, connected: 1, pending: 4, running: 1, size: 5 }],
+            origins: [{ origin: 'http://x:1', endpoint: null, servername: null, key: 'http://x:1', inUse: 1, free: 0, queued: null, connected: 1, pending: 4, running: 1, size: 5 }],
             note: 'queued not exposed by this undici',
           },
         ],
