@@ -126,6 +126,7 @@ const NOT_SEEN = [
   'HTTP/2 streams: the session’s TCP/TLS socket is counted, the streams multiplexed on it are not',
   'UDP, unix-domain sockets, pipes, raw fds: not TCP connections (the fd count in the process line counts every fd)',
   'worker threads’ sockets: each thread has its own; this is the main thread',
+  'native memory per TLS connection: OpenSSL’s buffers and session state have no per-socket reading from JavaScript; they are in rssBytes (pendingWriteBytes and pendingReadBytes are the JavaScript-side buffers)',
 ];
 const NOT_SEEN_WITHOUT_CENSUS =
   'idle keep-alive sockets of agents nothing live leads to: idle pooled sockets are unref’d, so the handle list skips them, and only their agent knows them (an agent in a closure with no request in flight); also sockets the program unref’d itself. --census finds them';
