@@ -55,6 +55,8 @@ export interface Sockets {
   probeMs: number;
   /** What this sample cannot see, and why. */
   notSeen: string[];
+  /** httpPools left out (the busiest 50 are listed) and origins left out of listed pools (50 each). */
+  poolsOmitted: { pools: number; origins: number };
   /** Partial failures in the target (the rest of the reading stands). */
   errors: string[];
   /** One line per remote whose connection count needs explaining, and per queue: see findings(). */
@@ -175,6 +177,7 @@ export function buildNet(raw: RawNet): NetView {
     census: raw.census ? { wallMs: raw.censusWallMs } : null,
     probeMs: raw.probeMs,
     notSeen: raw.census ? [...NOT_SEEN] : [NOT_SEEN_WITHOUT_CENSUS, ...NOT_SEEN],
+    poolsOmitted: { ...(raw.poolsOmitted ?? { pools: 0, origins: 0 }) },
     errors: [...raw.errors],
     findings: [],
   };

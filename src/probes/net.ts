@@ -107,6 +107,8 @@ export interface RawNet {
   pools: RawPool[];
   /** Whether `fetch`'s global dispatcher exists and why its numbers may be missing. */
   fetch: { present: boolean; note: string | null };
+  /** Pools left out (at most 50 come back: agent:false makes one agent per request), and origins left out of the listed ones. */
+  poolsOmitted: { pools: number; origins: number };
   /** Where the sockets were found: handle list, agents, undici, census. */
   found: { handles: number; agents: number; fetch: number; census: number | null };
   census: boolean;
@@ -149,6 +151,7 @@ export const netProbe = defineProbe<NetArg, RawNet>(
       top: [],
       pools: [],
       fetch: { present: false, note: null },
+      poolsOmitted: { pools: 0, origins: 0 },
       found: { handles: 0, agents: 0, fetch: 0, census: census ? 0 : null },
       census: !!census,
       censusWallMs: null,
@@ -232,14 +235,18 @@ export const netProbe = defineProbe<NetArg, RawNet>(
     try {
       const p = process as unknown as { _getActiveHandles?: () => unknown[] };
       for (const h of p._getActiveHandles?.() ?? []) {
-        const e = add(h, null, false);
-        if (!e) continue;
-        out.found.handles++;
-        const s = e.sock;
-        const srv = s.server ?? s._server;
-        if (srv && typeof srv === 'object') servers.add(srv);
-        const msg = s._httpMessage;
-        if (msg && isAgent(msg.agent)) addAgent(msg.agent);
+        try {
+          const e = add(h, null, false);
+          if (!e) continue;
+          out.found.handles++;
+          const s = e.sock;
+          const srv = s.server ?? s._server;
+          if (srv && typeof srv === 'object') servers.add(srv);
+          const msg = s._httpMessage;
+          if (msg && isAgent(msg.agent)) addAgent(msg.agent);
+        } catch (err) {
+          fail('handle', err); // one odd socket does not hide the others
+        }
       }
     } catch (e) {
       fail('handles', e);
@@ -249,11 +256,23 @@ export const netProbe = defineProbe<NetArg, RawNet>(
     if (census) {
       try {
         for (const s of census.sockets) {
-          if (add(s, null, false)) out.found.census!++;
-          const srv = (s as any)?.server ?? (s as any)?._server;
-          if (srv && typeof srv === 'object') servers.add(srv);
+          try {
+            const e = add(s, null, false);
+            if (!e) continue;
+            out.found.census!++;
+            const srv = e.sock.server ?? e.sock._server;
+            if (srv && typeof srv === 'object') servers.add(srv);
+          } catch (err) {
+            fail('census socket', err);
+          }
         }
-        for (const a of census.agents) addAgent(a);
+        for (const a of census.agents) {
+          try {
+            addAgent(a);
+          } catch (err) {
+            fail('census agent', err);
+          }
+        }
       } catch (e) {
         fail('census', e);
       }
@@ -428,6 +447,28 @@ export const netProbe = defineProbe<NetArg, RawNet>(
       }
     } catch (e) {
       fail('fetch', e);
+    }
+
+    // --- at most 50 pools of at most 50 origins come back: the busiest (queued first) ---
+    try {
+      const MAX = 50;
+      const weight = (o: RawPoolOrigin): number => (o.queued ?? 0) * 1e6 + (o.inUse ?? o.running ?? 0) + (o.free ?? 0);
+      for (const p of out.pools) {
+        if (p.origins.length > MAX) {
+          p.origins.sort((x, y) => weight(y) - weight(x));
+          out.poolsOmitted.origins += p.origins.length - MAX;
+          p.origins.length = MAX;
+        }
+      }
+      if (out.pools.length > MAX) {
+        const named = (p: RawPool): boolean => p.kind === 'fetch' || p.name.endsWith('.globalAgent');
+        const w = (p: RawPool): number => (named(p) ? 1e15 : 0) + p.origins.reduce((n, o) => n + weight(o), 0);
+        out.pools.sort((x, y) => w(y) - w(x));
+        out.poolsOmitted.pools = out.pools.length - MAX;
+        out.pools.length = MAX;
+      }
+    } catch (e) {
+      fail('pools cap', e);
     }
 
     // --- the TLS side of connections accepted by https servers (the handle list holds the

@@ -39,7 +39,7 @@ export function renderStats(s: Sample): string {
   lines.push(`handles  ${s.handles.total}: ${countsLine(s.handles.byType)}`);
   lines.push(`requests ${s.requests.total}: ${countsLine(s.requests.byType)}`);
   if (s.sockets) lines.push(...renderSockets(s.sockets));
-  if (s.httpPools) lines.push(...renderPools(s.httpPools));
+  if (s.httpPools) lines.push(...renderPools(s.httpPools, s.sockets?.poolsOmitted));
   if (s.sockets?.findings.length) {
     lines.push('findings');
     for (const f of s.sockets.findings) lines.push(`  ${f}`);
@@ -90,11 +90,12 @@ export function renderSockets(k: Sockets): string[] {
   return lines;
 }
 
-export function renderPools(pools: HttpPool[]): string[] {
+export function renderPools(pools: HttpPool[], omitted: Sockets['poolsOmitted'] = { pools: 0, origins: 0 }): string[] {
   const lines: string[] = [];
   const empty = pools.filter((p) => p.origins.length === 0).map((p) => p.name);
   const used = pools.filter((p) => p.origins.length > 0);
-  lines.push(`pools    ${used.length} with connections${empty.length ? ` (no origins: ${empty.join(', ')})` : ''}`);
+  const more = [omitted.pools ? `${omitted.pools} more pools` : '', omitted.origins ? `${omitted.origins} more origins` : ''].filter(Boolean).join(', ');
+  lines.push(`pools    ${used.length} with connections${empty.length ? ` (no origins: ${empty.join(', ')})` : ''}${more ? `; not listed: ${more}` : ''}`);
   for (const p of used) {
     const limits =
       p.kind === 'fetch'

@@ -1,4 +1,5 @@
 import { strict as assert } from 'node:assert';
+import * as http from 'node:http';
 import * as net from 'node:net';
 import { describe, it } from 'node:test';
 import { buildNet, endpointOf, findings } from '../../src/model/net';
@@ -18,6 +19,7 @@ function raw(over: Partial<RawNet> = {}): RawNet {
     top: [],
     pools: [],
     fetch: { present: false, note: 'no dispatcher' },
+    poolsOmitted: { pools: 0, origins: 0 },
     found: { handles: 0, agents: 0, fetch: 0, census: null },
     census: false,
     censusWallMs: null,
@@ -164,6 +166,31 @@ describe('net probe, in-process', () => {
       assert.ok(j.groups.length >= 2);
     } finally {
       for (const c of [...clients, ...accepted]) c.destroy();
+      server.close();
+    }
+  });
+
+  it('brings back at most 50 pools, the busiest, and counts the rest', async () => {
+    const held: http.ServerResponse[] = [];
+    const server = http.createServer((_req, res) => held.push(res));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as net.AddressInfo).port;
+    // agent:false: a throwaway agent per request, 60 of them
+    const reqs = Array.from({ length: 60 }, () => http.get({ host: '127.0.0.1', port, agent: false }).on('error', () => {}));
+    while (held.length < 60) await new Promise((r) => setImmediate(r));
+    try {
+      const r = netProbe.fn({ top: 0, groups: 50 }) as RawNet;
+      assert.equal(r.pools.length, 50);
+      assert.equal(r.poolsOmitted.pools, 62 - 50);
+      // the named ones stay listed
+      assert.ok(r.pools.some((p) => p.name === 'http.globalAgent'));
+      assert.ok(r.pools.some((p) => p.name === 'https.globalAgent'));
+      assert.equal(r.pools.filter((p) => p.origins.length === 1 && p.origins[0]!.inUse === 1).length, 48);
+      const v = buildNet(r);
+      assert.match(renderPools(v.httpPools, v.sockets.poolsOmitted)[0]!, /not listed: 12 more pools/);
+    } finally {
+      for (const q of reqs) q.destroy();
+      for (const res of held) res.destroy();
       server.close();
     }
   });
