@@ -431,9 +431,13 @@ export const netProbe = defineProbe<NetArg, RawNet>(
             }
             if (row.connected !== null && row.free !== null) row.inUse = Math.max(0, row.connected - row.free);
             const socks: any[] = [];
+            const kRun = protoSym(clients[0], 'running');
+            const kPend = protoSym(clients[0], 'pending');
             for (const c of clients) {
               const ks = sym(c, 'socket');
-              if (ks && add(c[ks], 'fetch', false)) {
+              // a connected client with nothing running or pending idles in the pool (unref'd)
+              const idle = !!kRun && !!kPend && (num(c[kRun]) ?? 1) + (num(c[kPend]) ?? 1) === 0;
+              if (ks && add(c[ks], 'fetch', idle)) {
                 out.found.fetch++;
                 socks.push(c[ks]);
               }

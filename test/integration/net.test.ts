@@ -250,6 +250,17 @@ describe('sockets, TLS and HTTP pools', () => {
       assert.deepEqual(s.sockets!.byDirection, { client: 3, server: 3 });
       const g = s.sockets!.groups.find((x) => x.direction === 'client');
       assert.equal(g?.byPool.fetch, 3);
+      // answered and idle: undici unrefs its idle sockets, the dispatcher still knows them
+      await t.ask('release');
+      const idle = await stats(t.pid);
+      const io = idle.httpPools!.find((p) => p.kind === 'fetch')!.origins.find((x) => x.origin === origin)!;
+      assert.deepEqual([io.connected, io.free, io.running, io.inUse], [3, 3, 0, 0]);
+      assert.deepEqual(idle.sockets!.byDirection, { client: 3, server: 3 });
+      assert.equal(idle.sockets!.found.handles, 3); // the server sides only
+      assert.equal(idle.sockets!.found.fetch, 3);
+      assert.equal(idle.sockets!.idle, 3);
+      assert.equal(idle.sockets!.groups.find((x) => x.direction === 'client')?.idle, 3);
+      assert.equal(s.sockets!.idle, 0); // while they ran
     } finally {
       await t.kill();
     }
