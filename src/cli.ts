@@ -22,7 +22,7 @@ export interface CommonOptions {
 }
 
 export type Invocation =
-  | { command: 'stats'; pid?: number; windowMs: number; json: boolean; common: CommonOptions }
+  | { command: 'stats'; pid?: number; windowMs: number; json: boolean; sockets: boolean; top: number; census: boolean; common: CommonOptions }
   | { command: 'attach'; pids: number[]; cluster?: number; intervalMs: number; readonly: boolean; common: CommonOptions }
   | { command: 'demo'; intervalMs: number; readonly: boolean; timeoutMs: number }
   | { command: 'ps'; json: boolean; cpuWindowMs: number; mine: boolean }
@@ -78,9 +78,11 @@ export function parseDurationMs(text: string, name: string, min = 1, max = 86_40
   return v;
 }
 
-function parseCount(text: string): number {
-  if (!/^\d+$/.test(text.trim()) || Number(text) < 1) throw new InvalidArgumentError(`--count must be a positive integer, not ${JSON.stringify(text)}`);
-  return Number(text);
+export function parseCount(text: string, name: string, min: number, max: number): number {
+  if (!/^\d+$/.test(text.trim())) throw new InvalidArgumentError(`${name} must be a whole number, not ${JSON.stringify(text)}`);
+  const n = Number(text);
+  if (n < min || n > max) throw new InvalidArgumentError(`${name} must be between ${min} and ${max}, not ${n}`);
+  return n;
 }
 
 function parseFields(text: string): WatchField[] {
@@ -159,11 +161,30 @@ export function parseCommandLine(argv: string[]): Invocation {
           .default(1000)
           .argParser((v) => parseDurationMs(v, '--window', 10, 600_000)),
       )
-      .option('--json', 'one JSON object (schema in the README)', false),
+      .option('--json', 'one JSON object (schema in the README)', false)
+      .addOption(
+        new Option('--top <n>', 'how many sockets to list one by one (the rest are in counts and groups)')
+          .default(20)
+          .argParser((v) => parseCount(v, '--top', 0, 1000)),
+      )
+      .option('--no-sockets', 'skip sockets and HTTP pools (their walk is linear in sockets: ~0.1 s at 20,000)')
+      .option('--census', 'also find idle and unref’d sockets by walking the heap (Runtime.queryObjects: a full GC in the target)', false),
   ).action((pid: number | undefined, o: Record<string, unknown>) => {
     const c = common(o);
     requirePidOrEndpoint(pid, c);
-    result = { command: 'stats', windowMs: o.window as number, json: Boolean(o.json), common: c, ...(pid !== undefined ? { pid } : {}) };
+    if (o.census && o.sockets === false) {
+      throw new NodetopError('--census counts sockets: it cannot go with --no-sockets', { exitCode: ExitCode.Usage });
+    }
+    result = {
+      command: 'stats',
+      windowMs: o.window as number,
+      json: Boolean(o.json),
+      sockets: o.sockets !== false,
+      top: o.top as number,
+      census: Boolean(o.census),
+      common: c,
+      ...(pid !== undefined ? { pid } : {}),
+    };
   });
 
   addCommon(
@@ -218,7 +239,7 @@ export function parseCommandLine(argv: string[]): Invocation {
       .addOption(
         new Option('--interval <ms>', 'time between samples').default(1000).argParser((v) => parseDurationMs(v, '--interval', 50, 3_600_000)),
       )
-      .addOption(new Option('--count <n>', 'stop after n samples of each target').argParser((v) => parseCount(v)))
+      .addOption(new Option('--count <n>', 'stop after n samples of each target').argParser((v) => parseCount(v, '--count', 1, 1_000_000_000)))
       .addOption(
         new Option('--duration <ms>', 'stop after this long (the samples due within it)').argParser((v) => parseDurationMs(v, '--duration', 1, 30 * 86_400_000)),
       )
@@ -368,7 +389,7 @@ async function dispatch(inv: Invocation, out: Output): Promise<number | void> {
       return;
     case 'stats': {
       const { statsCommand } = await import('./commands/stats.js');
-      await statsCommand({ ...inv.common, ...(inv.pid !== undefined ? { pid: inv.pid } : {}), windowMs: inv.windowMs, json: inv.json }, out);
+      await statsCommand({ ...inv.common, ...(inv.pid !== undefined ? { pid: inv.pid } : {}), windowMs: inv.windowMs, json: inv.json, sockets: inv.sockets, top: inv.top, census: inv.census }, out);
       return;
     }
     case 'top': {

@@ -4,18 +4,30 @@
 
 import * as os from 'node:os';
 import { explainCallFailure, type Attachment } from './inspector/attach';
-import { evaluate } from './inspector/session';
+import { evaluate, ProbeFailedError } from './inspector/session';
 import { buildSample, type HostReading, type ProcReading, type Sample } from './model/sample';
 import * as proc from './platform/proc';
+import { netCensus } from './inspector/census';
+import { composeProbes, partFailure } from './probes/probe';
+import { netProbe, type NetArg, type RawNet } from './probes/net';
 import { sampleProbe, type RawSample } from './probes/sample';
+
+/** The sample and the sockets/pools reading in one Runtime.evaluate. */
+const tickProbe = composeProbes('sample', { sample: sampleProbe, net: netProbe });
 
 export interface SamplerOptions {
   /** A main thread whose heartbeat is older than this is reported as blocked, with its stack. */
   blockedAfterMs?: number;
+  /** Sockets, TLS and HTTP pools in each sample (grouped in the target); null: not read. */
+  net?: NetArg | null;
+  /** Add a heap census of sockets and agents (Runtime.queryObjects: a full GC each). */
+  census?: boolean;
 }
 
 export class Sampler {
   private prev: RawSample | null = null;
+  /** Why the last sample has no sockets although they were asked for (null: it has them, or none were asked). */
+  lastNetError: string | null = null;
   /** Round trip of the last sample, ms: shown as nodetop's own cost. */
   lastRoundTripMs: number | null = null;
 
@@ -30,24 +42,55 @@ export class Sampler {
   }
 
   /** Reads the target now. The first call only sets the baseline for rates. */
-  async read(): Promise<RawSample> {
+  async read(withNet = false): Promise<RawSample & { net: RawNet | null }> {
     const t0 = performance.now();
+    const net = withNet && this.opts.net && !this.opts.census ? this.opts.net : null;
     try {
-      const raw = await evaluate(this.att.session, sampleProbe, {
-        key: this.att.key,
-        blockedAfterMs: this.opts.blockedAfterMs ?? 750,
-        fds: !this.att.local,
+      const r = await evaluate(this.att.session, tickProbe, {
+        sample: {
+          key: this.att.key,
+          blockedAfterMs: this.opts.blockedAfterMs ?? 750,
+          fds: !this.att.local,
+        },
+        net,
       });
       this.lastRoundTripMs = performance.now() - t0;
-      return raw;
+      const sampleFailed = partFailure(r.sample);
+      if (!r.sample || sampleFailed) throw new ProbeFailedError(`probe sample failed in the target: ${sampleFailed ?? 'no result'}`);
+      // sockets are an extra: their failure is reported, the sample stands
+      const netFailed = partFailure(r.net);
+      this.lastNetError = netFailed ? `the socket walk failed in the target: ${netFailed}` : null;
+      let rawNet = netFailed ? null : ((r.net as RawNet | undefined) ?? null);
+      // the census replaces the net part of the tick: same probe, more sockets, more calls
+      if (withNet && this.opts.net && this.opts.census) rawNet = await this.census(this.opts.net);
+      return { ...(r.sample as RawSample), net: rawNet };
     } catch (e) {
       throw explainCallFailure(e, this.att.pid, `pid ${this.att.pid}`);
     }
   }
 
+  /** The census, or (when it fails in the target) the ordinary walk with the failure noted. */
+  private async census(arg: NetArg): Promise<RawNet | null> {
+    try {
+      return await netCensus(this.att.session, arg);
+    } catch (e) {
+      if (!(e instanceof ProbeFailedError)) throw e;
+      try {
+        const r = await evaluate(this.att.session, netProbe, arg);
+        r.errors.unshift(`census failed, sockets from the handle list and agents only: ${e.message}`);
+        return r;
+      } catch (e2) {
+        if (!(e2 instanceof ProbeFailedError)) throw e2;
+        this.lastNetError = `the socket walk failed in the target: ${e2.message}`;
+        return null;
+      }
+    }
+  }
+
   async sample(): Promise<Sample> {
-    const raw = await this.read();
+    const raw = await this.read(true);
     const sample = buildSample({
+      net: raw.net,
       identity: this.att.identity,
       inspector: this.att.inspector,
       prev: this.prev,

@@ -56,7 +56,9 @@ export function listTargets(host: string, port: number, timeoutMs: number): Prom
   return new Promise((resolve, reject) => {
     const fail = (message: string, hint?: string): void =>
       reject(new NodetopError(message, { exitCode: ExitCode.EndpointFailed, ...(hint ? { hint } : {}) }));
-    const req = http.get({ host, port, path: '/json/list', timeout: timeoutMs, headers: { host: where } }, (res) => {
+    // agent:false: the connection closes with the answer; a kept-alive one would show in the
+    // target's own socket sample (its port may be the application's, not the inspector's)
+    const req = http.get({ host, port, path: '/json/list', timeout: timeoutMs, agent: false, headers: { host: where } }, (res) => {
       const chunks: Buffer[] = [];
       let size = 0;
       res.on('data', (c: Buffer) => {

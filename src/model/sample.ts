@@ -5,7 +5,9 @@
 // A missing reading is null, never 0: a gap in a series, not a drop.
 
 import type { Identity } from '../probes/identity';
+import type { RawNet } from '../probes/net';
 import type { RawLag, RawSample } from '../probes/sample';
+import { buildNet, type HttpPool, type Sockets } from './net';
 
 export const SCHEMA = 1;
 
@@ -68,6 +70,10 @@ export interface Sample {
   };
   handles: { total: number; byType: Record<string, number> };
   requests: { total: number; byType: Record<string, number> };
+  /** TCP/TLS connections of the main thread, grouped in the target (src/model/net.ts); null: not read. */
+  sockets: Sockets | null;
+  /** http.Agent pools and the fetch dispatcher, per origin; null: not read. */
+  httpPools: HttpPool[] | null;
   host: null | {
     cpus: number;
     loadAvg: [number, number, number];
@@ -143,9 +149,12 @@ export interface BuildInput {
   raw: RawSample;
   proc: ProcReading | null;
   host: HostReading | null;
+  /** The net probe's reading, when the sample asked for it. */
+  net?: RawNet | null;
 }
 
-export function buildSample({ identity, inspector, prev, raw, proc, host }: BuildInput): Sample {
+export function buildSample({ identity, inspector, prev, raw, proc, host, net }: BuildInput): Sample {
+  const netView = net ? buildNet(net) : null;
   const w = raw.window;
   const wallMs = prev ? raw.timeMs - prev.timeMs : null;
   const cpu = (pick: (c: RawSample['cpuUsageMicros']) => number): number | null =>
@@ -191,6 +200,8 @@ export function buildSample({ identity, inspector, prev, raw, proc, host }: Buil
     },
     handles: { total: sum(raw.handles), byType: raw.handles },
     requests: { total: sum(raw.requests), byType: raw.requests },
+    sockets: netView ? netView.sockets : null,
+    httpPools: netView ? netView.httpPools : null,
     host,
   };
 }

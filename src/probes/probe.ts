@@ -43,3 +43,50 @@ export function probeExpression<A, R>(probe: Probe<A, R>, arg: A): string {
   // a rejection must not become an unhandled rejection in the target
   return `(()=>{const f=${fail};try{return Promise.resolve(${call}).then((v)=>v,f);}catch(e){return Promise.resolve(f(e));}})()`;
 }
+
+/** What a composed part holds when it threw in the target. */
+export type ProbeFailure = { [PROBE_ERROR_KEY]: string };
+
+/** The failure message of a composed part, or null when it succeeded. */
+export function partFailure(v: unknown): string | null {
+  return v && typeof v === 'object' && PROBE_ERROR_KEY in v ? String((v as ProbeFailure)[PROBE_ERROR_KEY]).split('\n')[0]! : null;
+}
+
+type ArgOf<P> = P extends Probe<infer A, unknown> ? A : never;
+type ResultOf<P> = P extends Probe<never, infer R> ? R : never;
+
+/**
+ * Several synchronous probes as one: one Runtime.evaluate, one round trip. Each part runs when
+ * its argument is not null; the result has the same keys. Each part is still sent as its own
+ * self-contained source text, so each stays unit-testable on its own.
+ */
+export function composeProbes<P extends Record<string, Probe<never, unknown>>>(
+  name: string,
+  parts: P,
+): Probe<{ [K in keyof P]: ArgOf<P[K]> | null }, { [K in keyof P]?: ResultOf<P[K]> | ProbeFailure }> {
+  const entries = Object.entries(parts);
+  for (const [k, p] of entries) {
+    if (p.async) throw new Error(`composeProbes: ${k} is async; only synchronous probes compose`);
+  }
+  const call = (arg: Record<string, unknown>): Record<string, unknown> => {
+    const out: Record<string, unknown> = {};
+    for (const [k, p] of entries) {
+      if (arg?.[k] == null) continue;
+      try {
+        out[k] = (p.fn as (a: unknown) => unknown)(arg[k]);
+      } catch (e) {
+        out[k] = { [PROBE_ERROR_KEY]: String((e as Error)?.stack ?? e) };
+      }
+    }
+    return out;
+  };
+  const source =
+    `function ${name.replace(/\W/g, '_')}Composed(arg){const p={` +
+    entries.map(([k, p]) => `${JSON.stringify(k)}:(${p.fn.toString()})`).join(',') +
+    // one part failing does not take the others with it: its key holds the error instead
+    `};const out={};for(const k in p){if(arg&&arg[k]!=null){try{out[k]=p[k](arg[k]);}` +
+    `catch(e){out[k]={${JSON.stringify(PROBE_ERROR_KEY)}:String((e&&e.stack)||e)};}}}return out;}`;
+  // the expression is built from fn.toString(): give the composite its own source
+  Object.defineProperty(call, 'toString', { value: () => source });
+  return { name, cost: entries.map(([k, p]) => `${k}: ${p.cost}`).join('; '), fn: call as never, async: false };
+}

@@ -1,5 +1,6 @@
 // The human-readable `nodetop stats` summary. Pure: Sample in, lines out.
 
+import type { HttpPool, Sockets } from '../model/net';
 import type { Sample } from '../model/sample';
 import { bytes, countsLine, duration, ms, percent, ratio } from '../model/units';
 
@@ -37,10 +38,77 @@ export function renderStats(s: Sample): string {
   }
   lines.push(`handles  ${s.handles.total}: ${countsLine(s.handles.byType)}`);
   lines.push(`requests ${s.requests.total}: ${countsLine(s.requests.byType)}`);
+  if (s.sockets) lines.push(...renderSockets(s.sockets));
+  if (s.httpPools) lines.push(...renderPools(s.httpPools, s.sockets?.poolsOmitted));
+  if (s.sockets?.findings.length) {
+    lines.push('findings');
+    for (const f of s.sockets.findings) lines.push(`  ${f}`);
+  }
   if (s.host) {
     lines.push(
       `host     ${s.host.cpus} cpus  load ${s.host.loadAvg.map((x) => x.toFixed(2)).join(' ')}  mem available ${bytes(s.host.memAvailableBytes)} of ${bytes(s.host.memTotalBytes)}`,
     );
   }
   return lines.join('\n');
+}
+
+const pad = (v: string, n: number): string => (v.length >= n ? v : v + ' '.repeat(n - v.length));
+const lpad = (v: string, n: number): string => (v.length >= n ? v : ' '.repeat(n - v.length) + v);
+const num = (v: number | null | undefined): string => (v === null || v === undefined ? 'n/a' : String(v));
+
+export function renderSockets(k: Sockets): string[] {
+  const lines: string[] = [];
+  const how = k.census ? `census ${ms(k.census.wallMs)}` : `handles ${k.found.handles}, agents ${k.found.agents}, fetch ${k.found.fetch}`;
+  lines.push(
+    `sockets  ${k.total}: tls ${k.byKind.tls}, tcp ${k.byKind.tcp}; client ${k.byDirection.client}, server ${k.byDirection.server}; idle in pools ${k.idle}  (found via ${how}; ${ms(k.probeMs)} in target)`,
+  );
+  if (k.groups.length) {
+    lines.push(`  ${pad('endpoint', 28)} ${pad('dir', 6)} ${lpad('conns', 6)} ${lpad('tls', 5)} ${lpad('idle', 5)} ${lpad('read', 10)} ${lpad('written', 10)} ${lpad('pending', 10)} ${lpad('unread', 10)}  pools`);
+    for (const g of k.groups) {
+      const pools = Object.entries(g.byPool)
+        .sort((a, b) => b[1] - a[1])
+        .map(([n, c]) => `${n} ${c}`)
+        .join(', ');
+      lines.push(
+        `  ${pad(g.endpoint, 28)} ${pad(g.direction === 'server' ? 'in' : g.direction === 'client' ? 'out' : '?', 6)} ${lpad(String(g.count), 6)} ${lpad(String(g.tls), 5)} ${lpad(String(g.idle), 5)} ${lpad(bytes(g.bytesRead), 10)} ${lpad(bytes(g.bytesWritten), 10)} ${lpad(bytes(g.pendingWriteBytes), 10)} ${lpad(bytes(g.pendingReadBytes), 10)}  ${g.direction === 'server' ? '' : pools}`.trimEnd(),
+      );
+    }
+    if (k.groupsOmitted.groups > 0) lines.push(`  (+${k.groupsOmitted.groups} smaller groups, ${k.groupsOmitted.connections} connections)`);
+  }
+  if (k.top.length) {
+    lines.push(`top ${k.top.length} sockets by pending write bytes, then bytes moved`);
+    for (const t of k.top) {
+      const tls = t.tls ? `  ${t.tls.protocol ?? '?'} ${t.tls.cipher ?? ''}${t.tls.servername ? ` sni ${t.tls.servername}` : ''}${t.tls.sessionReused ? ' reused' : ''}`.trimEnd() : '';
+      const arrow = t.direction === 'server' ? `${t.local ?? '?'} <- ${t.remote ?? '?'}` : `${t.local ?? '?'} -> ${t.remote ?? '?'}`;
+      lines.push(
+        `  ${pad(t.kind, 3)} ${pad(arrow, 46)} ${pad(t.state + (t.idle ? ' idle' : ''), 10)} pending ${bytes(t.pendingWriteBytes)}${t.pendingReadBytes ? `  unread ${bytes(t.pendingReadBytes)}` : ''}  read ${bytes(t.bytesRead)}  written ${bytes(t.bytesWritten)}${t.pool ? `  pool ${t.pool}` : ''}${tls}`,
+      );
+    }
+  }
+  for (const e of k.errors) lines.push(`  (partial: ${e})`);
+  lines.push(`  not seen: ${k.notSeen.map((x) => x.split(':')[0]).join('; ')} (--json says why)`);
+  return lines;
+}
+
+export function renderPools(pools: HttpPool[], omitted: Sockets['poolsOmitted'] = { pools: 0, origins: 0 }): string[] {
+  const lines: string[] = [];
+  const empty = pools.filter((p) => p.origins.length === 0).map((p) => p.name);
+  const used = pools.filter((p) => p.origins.length > 0);
+  const more = [omitted.pools ? `${omitted.pools} more pools` : '', omitted.origins ? `${omitted.origins} more origins` : ''].filter(Boolean).join(', ');
+  lines.push(`pools    ${used.length} with connections${empty.length ? ` (no origins: ${empty.join(', ')})` : ''}${more ? `; not listed: ${more}` : ''}`);
+  for (const p of used) {
+    const limits =
+      p.kind === 'fetch'
+        ? `connections per origin ${p.maxSockets ?? 'unlimited'}`
+        : `maxSockets ${p.maxSockets ?? 'unlimited'}  maxFreeSockets ${p.maxFreeSockets ?? 'unlimited'}${p.maxTotalSockets !== null ? `  maxTotalSockets ${p.maxTotalSockets}` : ''}  keepAlive ${p.keepAlive ?? 'n/a'}`;
+    lines.push(`  ${p.name}  ${limits}  totals: in use ${p.totals.inUse}, free ${p.totals.free}, queued ${p.totals.queued}`);
+    const rows = [...p.origins].sort((a, b) => (b.queued ?? 0) - (a.queued ?? 0) || (b.inUse ?? 0) - (a.inUse ?? 0));
+    for (const o of rows) {
+      const extra = p.kind === 'fetch' ? `  connected ${num(o.connected)}  pending ${num(o.pending)}  running ${num(o.running)}` : '';
+      const name = o.servername && !o.origin.startsWith(`${o.servername}:`) ? `${o.origin} sni ${o.servername}` : o.origin;
+      lines.push(`    ${pad(name, 36)} in use ${lpad(num(o.inUse), 4)}  free ${lpad(num(o.free), 4)}  queued ${lpad(num(o.queued), 4)}  max ${p.maxSockets ?? 'unlimited'}${extra}`);
+    }
+    if (p.note) lines.push(`    (${p.note})`);
+  }
+  return lines;
 }

@@ -23,6 +23,9 @@ describe('command line', () => {
       pid: 123,
       windowMs: 1000,
       json: false,
+      sockets: true,
+      top: 20,
+      census: false,
       common: { timeoutMs: 5000, allowRemote: false, keepInspector: false },
     });
     const j = parseCommandLine(['stats', '7', '--json', '--window', '2s', '--timeout', '500ms', '--keep-inspector']);
@@ -33,6 +36,10 @@ describe('command line', () => {
       assert.equal(j.common.keepInspector, true);
       assert.equal(j.json, true);
     }
+    const n = parseCommandLine(['stats', '7', '--top', '5', '--census']);
+    assert.ok(n.command === 'stats' && n.top === 5 && n.census === true && n.sockets === true);
+    const off = parseCommandLine(['stats', '7', '--no-sockets']);
+    assert.ok(off.command === 'stats' && off.sockets === false);
   });
 
   it('rejects bad pids, durations and options with a sentence', () => {
@@ -41,6 +48,9 @@ describe('command line', () => {
     assert.match(usage(['stats', '12', '--window', 'soon']).message, /--window must be a duration/);
     assert.match(usage(['stats', '12', '--window', '5']).message, /between 10 ms/);
     assert.match(usage(['stats', '12', '--bogus']).message, /unknown option/);
+    assert.match(usage(['stats', '12', '--census', '--no-sockets']).message, /cannot go with --no-sockets/);
+    assert.match(usage(['stats', '12', '--top', 'many']).message, /--top must be a whole number/);
+    assert.match(usage(['stats', '12', '--top', '5000']).message, /--top must be between 0 and 1000/);
     assert.match(usage(['stats']).message, /give the pid/);
     assert.match(usage(['frobnicate']).message, /unknown command/);
   });

@@ -1,0 +1,261 @@
+// Sockets, TLS and HTTP client pools as the Sample shows them. Pure: the net probe's reading in,
+// the documented JSON shape out, plus the notes that answer "why more connections than the
+// pool size?" from one screen.
+
+import type { RawNet, RawPool, RawSocket } from '../probes/net';
+
+export interface SocketGroup {
+  /** client: connections from here to `remote`; server: connections accepted on the listener `local`. */
+  direction: 'client' | 'server' | null;
+  /** client: remote host:port; server: local host:port of the listener. */
+  endpoint: string;
+  count: number;
+  tls: number;
+  idle: number;
+  bytesRead: number;
+  bytesWritten: number;
+  pendingWriteBytes: number;
+  pendingReadBytes: number;
+  /** Connections per owning pool ("(no pool)" for net.connect, agent:false, or unknown). */
+  byPool: Record<string, number>;
+}
+
+export interface SocketRow {
+  kind: 'tcp' | 'tls';
+  direction: 'client' | 'server' | null;
+  state: string;
+  local: string | null;
+  remote: string | null;
+  bytesRead: number | null;
+  bytesWritten: number | null;
+  pendingWriteBytes: number;
+  pendingReadBytes: number;
+  ageMs: number | null;
+  pool: string | null;
+  idle: boolean;
+  tls: RawSocket['tls'];
+}
+
+export interface Sockets {
+  /** Live TCP/TLS connections of the main thread, each counted once (client and server halves apart). */
+  total: number;
+  byKind: { tcp: number; tls: number };
+  byDirection: { client: number; server: number };
+  byState: Record<string, number>;
+  /** Idle in a keep-alive pool. */
+  idle: number;
+  groups: SocketGroup[];
+  /** Groups not listed (the smallest), and the connections in them. */
+  groupsOmitted: { groups: number; connections: number };
+  /** The top N by pendingWriteBytes, then bytes moved. */
+  top: SocketRow[];
+  found: RawNet['found'];
+  census: null | { wallMs: number | null };
+  /** Time the walk took inside the target, ms. */
+  probeMs: number;
+  /** What this sample cannot see, and why. */
+  notSeen: string[];
+  /** httpPools left out (the busiest 50 are listed) and origins left out of listed pools (50 each). */
+  poolsOmitted: { pools: number; origins: number };
+  /** Partial failures in the target (the rest of the reading stands). */
+  errors: string[];
+  /** One line per remote whose connection count needs explaining, and per queue: see findings(). */
+  findings: string[];
+}
+
+export interface HttpPoolOrigin {
+  origin: string;
+  /** remote address:port of its sockets, as `sockets.groups[].endpoint` names it; null with no socket. */
+  endpoint: string | null;
+  /** TLS server name its sockets asked for (http.Agent), when it has sockets. */
+  servername: string | null;
+  key: string;
+  inUse: number | null;
+  free: number | null;
+  queued: number | null;
+  connected: number | null;
+  pending: number | null;
+  running: number | null;
+  size: number | null;
+}
+
+export interface HttpPool {
+  kind: 'http.Agent' | 'fetch';
+  name: string;
+  protocol: string | null;
+  /** Per origin. null: unlimited. */
+  maxSockets: number | null;
+  maxFreeSockets: number | null;
+  maxTotalSockets: number | null;
+  keepAlive: boolean | null;
+  origins: HttpPoolOrigin[];
+  totals: { inUse: number; free: number; queued: number };
+  note: string | null;
+}
+
+export interface NetView {
+  sockets: Sockets;
+  httpPools: HttpPool[];
+}
+
+const hostPort = (addr: string | null, port: number | null): string | null =>
+  addr === null && port === null ? null : `${addr && addr.includes(':') ? `[${addr}]` : (addr ?? '?')}:${port ?? '?'}`;
+
+/** "http://127.0.0.1:8080" and "127.0.0.1:8080" and "[::1]:443" name the same place. */
+export function endpointOf(origin: string): string {
+  const m = /^[a-z][a-z0-9+.-]*:\/\/([^/]+)/i.exec(origin);
+  const hp = m ? m[1]! : origin;
+  if (/:\d+$/.test(hp)) return hp;
+  const scheme = /^([a-z]+):/i.exec(origin)?.[1]?.toLowerCase();
+  return scheme === 'https' ? `${hp}:443` : scheme === 'http' ? `${hp}:80` : hp;
+}
+
+function poolTotals(p: RawPool): HttpPool['totals'] {
+  let inUse = 0;
+  let free = 0;
+  let queued = 0;
+  for (const o of p.origins) {
+    inUse += o.inUse ?? 0;
+    free += o.free ?? 0;
+    queued += o.queued ?? (p.kind === 'fetch' ? (o.pending ?? 0) : 0);
+  }
+  return { inUse, free, queued };
+}
+
+// Each entry: "<what>: <why>" (the text sink shows what, --json both).
+const NOT_SEEN = [
+  'native addons’ sockets: they have no JavaScript socket object',
+  'HTTP/2 streams: the session’s TCP/TLS socket is counted, the streams multiplexed on it are not',
+  'UDP, unix-domain sockets, pipes, raw fds: not TCP connections (the fd count in the process line counts every fd)',
+  'worker threads’ sockets: each thread has its own; this is the main thread',
+  'native memory per TLS connection: OpenSSL’s buffers and session state have no per-socket reading from JavaScript; they are in rssBytes (pendingWriteBytes and pendingReadBytes are the JavaScript-side buffers)',
+];
+const NOT_SEEN_WITHOUT_CENSUS =
+  'idle keep-alive sockets of agents nothing live leads to: idle pooled sockets are unref’d, so the handle list skips them, and only their agent knows them (an agent in a closure with no request in flight); also sockets the program unref’d itself. --census finds them';
+
+export function buildNet(raw: RawNet): NetView {
+  const omittedConns = raw.total - raw.groups.reduce((n, g) => n + g.count, 0);
+  const sockets: Sockets = {
+    total: raw.total,
+    byKind: { tcp: raw.byKind.tcp ?? 0, tls: raw.byKind.tls ?? 0 },
+    byDirection: { client: raw.byDirection.client ?? 0, server: raw.byDirection.server ?? 0 },
+    byState: { ...raw.byState },
+    idle: raw.idle,
+    groups: raw.groups.map((g) => {
+      const byPool: Record<string, number> = {};
+      for (const [k, v] of Object.entries(g.byPool ?? {})) byPool[k === '' ? '(no pool)' : k] = v;
+      return {
+        direction: g.direction,
+        endpoint: g.key,
+        count: g.count,
+        tls: g.tls,
+        idle: g.idle,
+        bytesRead: g.bytesRead,
+        bytesWritten: g.bytesWritten,
+        pendingWriteBytes: g.pendingWriteBytes,
+        pendingReadBytes: g.pendingReadBytes ?? 0,
+        byPool,
+      };
+    }),
+    groupsOmitted: { groups: Math.max(0, raw.groupsTotal - raw.groups.length), connections: Math.max(0, omittedConns) },
+    top: raw.top.map((s) => ({
+      kind: s.kind,
+      direction: s.direction,
+      state: s.state,
+      local: hostPort(s.localAddress, s.localPort),
+      remote: hostPort(s.remoteAddress, s.remotePort),
+      bytesRead: s.bytesRead,
+      bytesWritten: s.bytesWritten,
+      pendingWriteBytes: s.pendingWriteBytes,
+      pendingReadBytes: s.pendingReadBytes ?? 0,
+      ageMs: s.ageMs,
+      pool: s.pool,
+      idle: s.idle,
+      tls: s.tls,
+    })),
+    found: raw.found,
+    census: raw.census ? { wallMs: raw.censusWallMs } : null,
+    probeMs: raw.probeMs,
+    notSeen: raw.census ? [...NOT_SEEN] : [NOT_SEEN_WITHOUT_CENSUS, ...NOT_SEEN],
+    poolsOmitted: { ...(raw.poolsOmitted ?? { pools: 0, origins: 0 }) },
+    errors: [...raw.errors],
+    findings: [],
+  };
+  if (raw.fetch && !raw.fetch.present && raw.fetch.note) sockets.notSeen.push(`fetch’s pool: ${raw.fetch.note}`);
+  const httpPools: HttpPool[] = raw.pools.map((p) => ({
+    kind: p.kind,
+    name: p.name,
+    protocol: p.protocol,
+    maxSockets: p.maxSockets,
+    maxFreeSockets: p.maxFreeSockets,
+    maxTotalSockets: p.maxTotalSockets,
+    keepAlive: p.keepAlive,
+    origins: p.origins.map((o) => ({ ...o })),
+    totals: poolTotals(p),
+    note: p.note,
+  }));
+  sockets.findings = findings(sockets, httpPools);
+  return { sockets, httpPools };
+}
+
+/**
+ * The answers to "why more connections than the pool size?" and "why do requests queue?": for
+ * each remote, who holds its client connections (several pools, per-origin keys, sockets no
+ * pool owns, this process's own server at the other end) and which pools have a queue.
+ */
+export function findings(sockets: Sockets, pools: HttpPool[]): string[] {
+  const out: string[] = [];
+  // pools that reach each endpoint, with the limit that applies to each origin key
+  const reach = new Map<string, Array<{ pool: HttpPool; origin: HttpPoolOrigin }>>();
+  for (const p of pools) {
+    for (const o of p.origins) {
+      const ep = o.endpoint ?? endpointOf(o.origin);
+      const list = reach.get(ep) ?? [];
+      list.push({ pool: p, origin: o });
+      reach.set(ep, list);
+    }
+  }
+  const serverBy = new Map<string, number>();
+  for (const g of sockets.groups) if (g.direction === 'server') serverBy.set(g.endpoint, g.count);
+
+  for (const g of sockets.groups) {
+    if (g.direction !== 'client') continue;
+    const owners = reach.get(g.endpoint) ?? [];
+    const poolNames = Object.keys(g.byPool);
+    const limits = owners.map((x) => x.pool.maxSockets);
+    const finite = limits.every((l) => l !== null) && limits.length > 0;
+    const allowed = finite ? limits.reduce<number>((n, l) => n + (l ?? 0), 0) : null;
+    const keysPerPool = new Map<string, number>();
+    for (const x of owners) keysPerPool.set(x.pool.name, (keysPerPool.get(x.pool.name) ?? 0) + 1);
+    const reasons: string[] = [];
+    if (poolNames.filter((n) => n !== '(no pool)').length > 1) reasons.push(`${poolNames.filter((n) => n !== '(no pool)').length} pools connect to it`);
+    if (g.byPool['(no pool)']) reasons.push(`${g.byPool['(no pool)']} belong to no pool (net/tls.connect, agent:false, or an agent nodetop cannot reach)`);
+    for (const [name, keys] of keysPerPool) if (keys > 1) reasons.push(`${name} has ${keys} origin keys for it (maxSockets is per key: TLS options, localAddress, family split them)`);
+    const withServer = serverBy.get(g.endpoint);
+    const maxSingle = owners.length === 1 ? owners[0]!.pool.maxSockets : null;
+    const over = (allowed !== null && g.count > allowed) || (maxSingle !== null && g.count > maxSingle) || reasons.length > 0;
+    if (!over && !withServer) continue;
+    const parts = Object.entries(g.byPool)
+      .sort((a, b) => b[1] - a[1])
+      .map(([n, c]) => {
+        const lim = pools.find((p) => p.name === n)?.maxSockets;
+        return `${n} ${c}${lim !== undefined ? ` (maxSockets ${lim ?? 'unlimited'})` : ''}`;
+      });
+    let line = `${g.endpoint}: ${g.count} client connection${g.count === 1 ? '' : 's'}${g.tls ? ` (${g.tls} TLS)` : ''}: ${parts.join(', ')}`;
+    if (reasons.length) line += `; ${reasons.join('; ')}`;
+    if (withServer) line += `; this process also holds the ${withServer} server side${withServer === 1 ? '' : 's'} of its connections to ${g.endpoint} (each loopback connection is counted twice: once per end)`;
+    out.push(line);
+  }
+  for (const p of pools) {
+    for (const o of p.origins) {
+      const q = o.queued ?? 0;
+      if (q > 0) {
+        const inUse = o.inUse ?? o.running;
+        out.push(
+          `${p.name} ${o.origin}: ${q} request${q === 1 ? '' : 's'} queued with ${inUse ?? '?'} in use of maxSockets ${p.maxSockets ?? 'unlimited'}: the pool is too small for the request rate times latency`,
+        );
+      }
+    }
+  }
+  return out;
+}
