@@ -20,7 +20,7 @@ export interface CommonOptions {
 }
 
 export type Invocation =
-  | { command: 'stats'; pid?: number; windowMs: number; json: boolean; common: CommonOptions }
+  | { command: 'stats'; pid?: number; windowMs: number; json: boolean; workers: boolean; common: CommonOptions }
   | { command: 'help'; text: string }
   | { command: 'version'; text: string };
 
@@ -104,11 +104,19 @@ export function parseCommandLine(argv: string[]): Invocation {
           .default(1000)
           .argParser((v) => parseDurationMs(v, '--window', 10, 600_000)),
       )
-      .option('--json', 'one JSON object (schema in the README)', false),
+      .option('--json', 'one JSON object (schema in the README)', false)
+      .option('--no-workers', 'do not attach to worker threads (NodeWorker domain)'),
   ).action((pid: number | undefined, o: Record<string, unknown>) => {
     const c = common(o);
     requirePidOrEndpoint(pid, c);
-    result = { command: 'stats', windowMs: o.window as number, json: Boolean(o.json), common: c, ...(pid !== undefined ? { pid } : {}) };
+    result = {
+      command: 'stats',
+      windowMs: o.window as number,
+      json: Boolean(o.json),
+      workers: o.workers !== false,
+      common: c,
+      ...(pid !== undefined ? { pid } : {}),
+    };
   });
 
   try {
@@ -158,7 +166,10 @@ async function dispatch(inv: Invocation, out: Output): Promise<void> {
       return;
     case 'stats': {
       const { statsCommand } = await import('./commands/stats.js');
-      await statsCommand({ ...inv.common, ...(inv.pid !== undefined ? { pid: inv.pid } : {}), windowMs: inv.windowMs, json: inv.json }, out);
+      await statsCommand(
+        { ...inv.common, ...(inv.pid !== undefined ? { pid: inv.pid } : {}), windowMs: inv.windowMs, json: inv.json, workers: inv.workers },
+        out,
+      );
       return;
     }
   }

@@ -8,16 +8,20 @@ import { evaluate } from './inspector/session';
 import { buildSample, type HostReading, type ProcReading, type Sample } from './model/sample';
 import * as proc from './platform/proc';
 import { sampleProbe, type RawSample } from './probes/sample';
+import { WorkerSampler } from './workerSampler';
 
 export interface SamplerOptions {
   /** A main thread whose heartbeat is older than this is reported as blocked, with its stack. */
   blockedAfterMs?: number;
+  /** Also read every worker thread (NodeWorker domain, enabled while this sampler lives). */
+  workers?: boolean;
 }
 
 export class Sampler {
   private prev: RawSample | null = null;
   /** Round trip of the last sample, ms: shown as nodetop's own cost. */
   lastRoundTripMs: number | null = null;
+  private workerSampler: WorkerSampler | null = null;
 
   constructor(
     readonly att: Attachment,
@@ -40,8 +44,21 @@ export class Sampler {
     }
   }
 
+  private async workersReady(): Promise<WorkerSampler | null> {
+    if (!this.opts.workers) return null;
+    if (!this.workerSampler) {
+      try {
+        this.workerSampler = await WorkerSampler.start(this.att);
+      } catch (e) {
+        throw explainCallFailure(e, this.att.pid, `pid ${this.att.pid}`);
+      }
+    }
+    return this.workerSampler;
+  }
+
   async sample(): Promise<Sample> {
-    const raw = await this.read();
+    const ws = await this.workersReady();
+    const [raw, workers] = await Promise.all([this.read(), ws ? ws.read(this.opts.blockedAfterMs ?? 750) : Promise.resolve(null)]);
     const sample = buildSample({
       identity: this.att.identity,
       inspector: this.att.inspector,
@@ -49,6 +66,7 @@ export class Sampler {
       raw,
       proc: this.att.local ? readProc(this.att.pid) : null,
       host: this.att.local ? await readHost() : null,
+      workers,
     });
     this.prev = raw;
     return sample;
@@ -56,7 +74,14 @@ export class Sampler {
 
   /** Sets the baseline without building a sample (the start of a measured window). */
   async baseline(): Promise<void> {
-    this.prev = await this.read();
+    const ws = await this.workersReady();
+    const [raw] = await Promise.all([this.read(), ws ? ws.baseline(this.opts.blockedAfterMs ?? 750) : Promise.resolve()]);
+    this.prev = raw;
+  }
+
+  /** Removes what the sampler installed in workers (the main thread's go with att.detach()). */
+  async close(): Promise<void> {
+    await this.workerSampler?.close();
   }
 }
 

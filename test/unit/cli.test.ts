@@ -23,6 +23,7 @@ describe('command line', () => {
       pid: 123,
       windowMs: 1000,
       json: false,
+      workers: true,
       common: { timeoutMs: 3000, allowRemote: false, keepInspector: false },
     });
     const j = parseCommandLine(['stats', '7', '--json', '--window', '2s', '--timeout', '500ms', '--keep-inspector']);
@@ -33,6 +34,8 @@ describe('command line', () => {
       assert.equal(j.common.keepInspector, true);
       assert.equal(j.json, true);
     }
+    const nw = parseCommandLine(['stats', '7', '--no-workers']);
+    assert.equal(nw.command === 'stats' && nw.workers, false);
   });
 
   it('rejects bad pids, durations and options with a sentence', () => {
