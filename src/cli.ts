@@ -7,6 +7,7 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { ExitCode, NodetopError, isNodetopError } from './errors';
 import { runCleanups, setExitHook } from './lifecycle';
+import type { IsolateSelection } from './inspector/isolates';
 
 export interface Output {
   write(text: string): void;
@@ -21,6 +22,7 @@ export interface CommonOptions {
 
 export type Invocation =
   | { command: 'stats'; pid?: number; windowMs: number; json: boolean; workers: boolean; common: CommonOptions }
+  | { command: 'gc'; pid?: number; select: IsolateSelection; json: boolean; common: CommonOptions }
   | { command: 'help'; text: string }
   | { command: 'version'; text: string };
 
@@ -38,6 +40,23 @@ export function parsePid(text: string): number {
   const n = Number(text);
   if (!Number.isSafeInteger(n) || n < 1 || n > 4_194_304) throw new InvalidArgumentError(`pid ${text} is out of range`);
   return n;
+}
+
+export function parseThreadId(text: string): number {
+  if (!/^\d+$/.test(text.trim())) throw new InvalidArgumentError(`--worker takes a worker's threadId (a positive integer), not ${JSON.stringify(text)}`);
+  const n = Number(text);
+  if (!Number.isSafeInteger(n) || n < 1) throw new InvalidArgumentError(`--worker ${text}: threadIds of workers start at 1 (0 is the main thread)`);
+  return n;
+}
+
+/** --worker / --all-threads -> which isolates; both at once is a usage error. */
+function isolateSelection(o: Record<string, unknown>, allowAll: boolean): IsolateSelection {
+  if (o.worker !== undefined && o.allThreads) {
+    throw new NodetopError('give either --worker <threadId> or --all-threads, not both', { exitCode: ExitCode.Usage });
+  }
+  if (o.worker !== undefined) return { kind: 'worker', threadId: o.worker as number };
+  if (allowAll && o.allThreads) return { kind: 'all' };
+  return { kind: 'main' };
 }
 
 export function parseDurationMs(text: string, name: string, min = 1, max = 86_400_000): number {
@@ -119,6 +138,20 @@ export function parseCommandLine(argv: string[]): Invocation {
     };
   });
 
+  addCommon(
+    program
+      .command('gc')
+      .description('force a full GC in the target and report heap used before -> after (is it garbage or is it held?)')
+      .argument('[pid]', 'process id', parsePid)
+      .option('--worker <threadId>', 'only this worker thread (threadIds: nodetop stats)', parseThreadId)
+      .option('--all-threads', 'the main thread and every worker, one after the other', false)
+      .option('--json', 'one JSON object (schema in the README)', false),
+  ).action((pid: number | undefined, o: Record<string, unknown>) => {
+    const c = common(o);
+    requirePidOrEndpoint(pid, c);
+    result = { command: 'gc', select: isolateSelection(o, true), json: Boolean(o.json), common: c, ...(pid !== undefined ? { pid } : {}) };
+  });
+
   try {
     program.parse(argv, { from: 'user' });
   } catch (e) {
@@ -164,6 +197,11 @@ async function dispatch(inv: Invocation, out: Output): Promise<void> {
     case 'version':
       out.write(inv.text);
       return;
+    case 'gc': {
+      const { gcCommand } = await import('./commands/gc.js');
+      await gcCommand({ ...inv.common, ...(inv.pid !== undefined ? { pid: inv.pid } : {}), select: inv.select, json: inv.json }, out);
+      return;
+    }
     case 'stats': {
       const { statsCommand } = await import('./commands/stats.js');
       await statsCommand(

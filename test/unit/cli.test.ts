@@ -38,6 +38,18 @@ describe('command line', () => {
     assert.equal(nw.command === 'stats' && nw.workers, false);
   });
 
+  it('parses gc: main thread by default, --worker, --all-threads, not both', () => {
+    const d = parseCommandLine(['gc', '5']);
+    assert.deepEqual(d.command === 'gc' && d.select, { kind: 'main' });
+    const w = parseCommandLine(['gc', '5', '--worker', '3', '--json']);
+    assert.deepEqual(w.command === 'gc' && [w.select, w.json], [{ kind: 'worker', threadId: 3 }, true]);
+    const a = parseCommandLine(['gc', '5', '--all-threads']);
+    assert.deepEqual(a.command === 'gc' && a.select, { kind: 'all' });
+    assert.match(usage(['gc', '5', '--worker', '0']).message, /start at 1/);
+    assert.match(usage(['gc', '5', '--worker', 'x']).message, /threadId/);
+    assert.match(usage(['gc', '5', '--worker', '2', '--all-threads']).message, /not both/);
+  });
+
   it('rejects bad pids, durations and options with a sentence', () => {
     assert.match(usage(['stats', 'abc']).message, /pid must be a positive integer/);
     assert.match(usage(['stats', '0']).message, /out of range/);
