@@ -23,6 +23,19 @@ export interface CommonOptions {
 export type Invocation =
   | { command: 'stats'; pid?: number; windowMs: number; json: boolean; workers: boolean; common: CommonOptions }
   | { command: 'gc'; pid?: number; select: IsolateSelection; json: boolean; common: CommonOptions }
+  | {
+      command: 'snapshot';
+      pid?: number;
+      select: IsolateSelection;
+      output?: string;
+      quiet: boolean;
+      json: boolean;
+      force: boolean;
+      yes: boolean;
+      gcFirst: boolean;
+      maxGrowthBytes: number | null;
+      common: CommonOptions;
+    }
   | { command: 'help'; text: string }
   | { command: 'version'; text: string };
 
@@ -57,6 +70,14 @@ function isolateSelection(o: Record<string, unknown>, allowAll: boolean): Isolat
   if (o.worker !== undefined) return { kind: 'worker', threadId: o.worker as number };
   if (allowAll && o.allThreads) return { kind: 'all' };
   return { kind: 'main' };
+}
+
+/** 1048576, 512k, 300M, 2G, 1.5GiB -> bytes. */
+export function parseBytes(text: string, name: string): number {
+  const m = /^(\d+(?:\.\d+)?)\s*([kmgt]?)(i?b)?$/i.exec(text.trim());
+  if (!m) throw new InvalidArgumentError(`${name} must be a size such as 512M or 2G, not ${JSON.stringify(text)}`);
+  const mult = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 }[(m[2] ?? '').toLowerCase()] ?? 1;
+  return Math.round(Number(m[1]) * mult);
 }
 
 export function parseDurationMs(text: string, name: string, min = 1, max = 86_400_000): number {
@@ -152,6 +173,37 @@ export function parseCommandLine(argv: string[]): Invocation {
     result = { command: 'gc', select: isolateSelection(o, true), json: Boolean(o.json), common: c, ...(pid !== undefined ? { pid } : {}) };
   });
 
+  addCommon(
+    program
+      .command('snapshot')
+      .description('write a heap snapshot of the main thread or a worker, streamed to disk (open it in Chrome DevTools or memlab)')
+      .argument('[pid]', 'process id', parsePid)
+      .option('-o, --output <path>', 'where to write it (default: <title>-<pid>-<time>.heapsnapshot here)')
+      .option('--worker <threadId>', 'snapshot this worker thread instead of the main thread', parseThreadId)
+      .option('--gc-first', 'force a full GC just before (the snapshot then holds only live objects)', false)
+      .option('--force', 'take it even when the target may not have the memory for it', false)
+      .option('--max-growth <size>', 'refuse when the target may need more than this much extra memory (e.g. 512M)', (v) => parseBytes(v, '--max-growth'))
+      .option('-y, --yes', 'do not ask on a terminal before freezing the target', false)
+      .option('-q, --quiet', 'print nothing but the path', false)
+      .option('--json', 'print a result object {path, bytes, durationMs, threadId, ...}', false),
+  ).action((pid: number | undefined, o: Record<string, unknown>) => {
+    const c = common(o);
+    requirePidOrEndpoint(pid, c);
+    result = {
+      command: 'snapshot',
+      select: isolateSelection(o, false),
+      quiet: Boolean(o.quiet),
+      json: Boolean(o.json),
+      force: Boolean(o.force),
+      yes: Boolean(o.yes),
+      gcFirst: Boolean(o.gcFirst),
+      maxGrowthBytes: typeof o.maxGrowth === 'number' ? o.maxGrowth : null,
+      common: c,
+      ...(typeof o.output === 'string' ? { output: o.output } : {}),
+      ...(pid !== undefined ? { pid } : {}),
+    };
+  });
+
   try {
     program.parse(argv, { from: 'user' });
   } catch (e) {
@@ -200,6 +252,15 @@ async function dispatch(inv: Invocation, out: Output): Promise<void> {
     case 'gc': {
       const { gcCommand } = await import('./commands/gc.js');
       await gcCommand({ ...inv.common, ...(inv.pid !== undefined ? { pid: inv.pid } : {}), select: inv.select, json: inv.json }, out);
+      return;
+    }
+    case 'snapshot': {
+      const { snapshotCommand } = await import('./commands/snapshot.js');
+      const { common: c, pid, select, quiet, json, force, yes, gcFirst, maxGrowthBytes, output } = inv;
+      await snapshotCommand(
+        { ...c, select, quiet, json, force, yes, gcFirst, maxGrowthBytes, ...(output !== undefined ? { output } : {}), ...(pid !== undefined ? { pid } : {}) },
+        out,
+      );
       return;
     }
     case 'stats': {

@@ -13,7 +13,8 @@ export interface IsolateTarget {
   /** 0 for the main thread. */
   threadId: number;
   name: string;
-  sender: Sender;
+  /** Session or WorkerSession: commands and events of this isolate. */
+  sender: Sender & { on(method: string, cb: (params: unknown) => void): () => void };
   worker: WorkerSession | null;
 }
 

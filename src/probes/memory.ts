@@ -8,6 +8,8 @@ export interface MemoryReading {
   heapLimit: number;
   external: number;
   arrayBuffers: number;
+  /** The whole process's resident set (shared by all threads). */
+  rss: number;
 }
 
 /**
@@ -29,6 +31,7 @@ export const memoryProbe = defineProbe<null, MemoryReading>(
       heapLimit: v8.getHeapStatistics().heap_size_limit,
       external: m.external,
       arrayBuffers: m.arrayBuffers,
+      rss: m.rss,
     };
   },
 );
