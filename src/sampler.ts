@@ -4,7 +4,7 @@
 
 import * as os from 'node:os';
 import { explainCallFailure, type Attachment } from './inspector/attach';
-import { evaluate } from './inspector/session';
+import { evaluate, ProbeFailedError } from './inspector/session';
 import { buildSample, type HostReading, type ProcReading, type Sample } from './model/sample';
 import * as proc from './platform/proc';
 import { sampleProbe, type RawSample } from './probes/sample';
@@ -25,7 +25,7 @@ export class Sampler {
 
   constructor(
     readonly att: Attachment,
-    private readonly opts: SamplerOptions = {},
+    private opts: SamplerOptions = {},
   ) {}
 
   /** Reads the target now. The first call only sets the baseline for rates. */
@@ -50,6 +50,11 @@ export class Sampler {
       try {
         this.workerSampler = await WorkerSampler.start(this.att);
       } catch (e) {
+        // an inspector without the NodeWorker domain: no worker rows (null), not a failed sample
+        if (e instanceof ProbeFailedError) {
+          this.opts.workers = false;
+          return null;
+        }
         throw explainCallFailure(e, this.att.pid, `pid ${this.att.pid}`);
       }
     }
@@ -74,8 +79,11 @@ export class Sampler {
 
   /** Sets the baseline without building a sample (the start of a measured window). */
   async baseline(): Promise<void> {
-    const ws = await this.workersReady();
-    const [raw] = await Promise.all([this.read(), ws ? ws.baseline(this.opts.blockedAfterMs ?? 750) : Promise.resolve()]);
+    // the main thread's window starts now, not after NodeWorker.enable and the worker installs
+    const [raw] = await Promise.all([
+      this.read(),
+      this.workersReady().then((ws) => (ws ? ws.baseline(this.opts.blockedAfterMs ?? 750) : undefined)),
+    ]);
     this.prev = raw;
   }
 

@@ -149,8 +149,9 @@ class ChunkWriter {
 }
 
 class Progress {
-  private lastPct = -1;
+  private lastStep = -1;
   private lastPhase = '';
+  private writtenNow = 0;
   private drawn = false;
   constructor(
     private readonly mode: 'tty' | 'lines' | 'none',
@@ -163,6 +164,7 @@ class Progress {
   }
 
   writing(written: number): void {
+    this.writtenNow = written;
     this.show('writing', -1, bytes(written));
   }
 
@@ -175,12 +177,12 @@ class Progress {
       this.drawn = true;
       return;
     }
-    // plain lines: one per phase change and per 10% step
-    if (phase !== this.lastPhase || (pct >= 0 && Math.floor(pct / 10) !== Math.floor(this.lastPct / 10))) {
-      if (phase === 'writing' && this.lastPhase === 'writing') return;
+    // plain lines: one per phase change, per 10% step while building, per 16 MiB while writing
+    const step = phase === 'writing' ? Math.floor(this.writtenNow / (16 * 1024 * 1024)) : Math.floor(pct / 10);
+    if (phase !== this.lastPhase || step !== this.lastStep) {
       this.write(`snapshot ${phase}${pct >= 0 ? ` ${pct}%` : ''}${extra ? ` ${extra}` : ''}\n`);
       this.lastPhase = phase;
-      this.lastPct = pct;
+      this.lastStep = step;
     }
   }
 

@@ -22,6 +22,7 @@
 //   3-5 ms.
 
 import { ExitCode, NodetopError } from '../errors';
+import { onExit } from '../lifecycle';
 import { ProbeFailedError, type CallOptions, type Sender, type Session } from './session';
 
 export interface WorkerInfo {
@@ -191,6 +192,7 @@ export class WorkerHub {
   nudge = process.env.NODETOP_NO_NUDGE !== '1';
   /** How many nudges were sent (benchmarks report it). */
   nudges = 0;
+  private unregisterExit: () => void = () => undefined;
 
   private constructor(
     private readonly session: Session,
@@ -216,6 +218,8 @@ export class WorkerHub {
     } finally {
       hub.enabling = false;
     }
+    // Ctrl-C and SIGTERM disable the domain too (before the attachment detaches: registered later)
+    hub.unregisterExit = onExit(() => hub.close());
     return hub;
   }
 
@@ -317,6 +321,7 @@ export class WorkerHub {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.unregisterExit();
     for (const u of this.unsubscribe.splice(0)) u();
     for (const w of this.workers.values()) w.markGone();
     this.workers.clear();
