@@ -79,6 +79,9 @@ describe('nodetop snapshot', () => {
       assert.match(nodir.stderr, /cannot write the snapshot to .*x\.heapsnapshot: the directory .*no-such-dir does not exist/);
       // checked before the target is frozen: no estimate was printed
       assert.doesNotMatch(nodir.stderr, /freezes/);
+      const denied = await runCli(['snapshot', String(t.pid), '-o', '/sys/nodetop-test.heapsnapshot']);
+      assert.equal(denied.code, 12, denied.stderr);
+      assert.match(denied.stderr, /cannot write the snapshot to \/sys\/nodetop-test\.heapsnapshot: permission denied/);
       assert.deepEqual(files(), []);
       assert.ok(t.alive());
     } finally {
@@ -122,25 +125,49 @@ describe('nodetop snapshot', () => {
     }
   });
 
-  it('on Ctrl-C removes the partial file, exits 130 and leaves the target running', async () => {
+  for (const [signal, code] of [
+    ['SIGINT', 130],
+    ['SIGTERM', 143],
+  ] as const) {
+    it(`on ${signal} removes the partial file, exits ${code} and leaves the target running`, async () => {
+      const t = await startTarget('leaky.js', { args: ['5', '0', '10'], nodeArgs: ['--inspect-port=0'] });
+      try {
+        const child = spawn(process.execPath, [NODETOP, 'snapshot', String(t.pid), '-o', path.join(dir, 'int.heapsnapshot')], {
+          stdio: ['ignore', 'pipe', 'pipe'],
+        });
+        let stderr = '';
+        child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+        const exited = new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
+        const guard = setTimeout(() => child.kill('SIGKILL'), 60_000);
+        await eventually(files, (f) => f.some((x) => x.includes('.partial-')), 20_000);
+        child.kill(signal);
+        const got = await exited;
+        clearTimeout(guard);
+        assert.equal(got, code, stderr);
+        assert.match(stderr, /interrupted; no snapshot written \(partial file removed\)/);
+        assert.deepEqual(files(), []);
+        assert.ok(t.alive());
+      } finally {
+        await t.kill();
+      }
+    });
+  }
+
+  it('holds only what the disk has not taken yet, not the whole snapshot', async () => {
+    // ~10 MiB of small objects: a snapshot of tens of MB, delivered in ~100 KiB chunks
     const t = await startTarget('leaky.js', { args: ['5', '0', '10'], nodeArgs: ['--inspect-port=0'] });
     try {
-      const child = spawn(process.execPath, [NODETOP, 'snapshot', String(t.pid), '-o', path.join(dir, 'int.heapsnapshot')], {
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let stderr = '';
-      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-      const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
-      const guard = setTimeout(() => child.kill('SIGKILL'), 60_000);
-      await eventually(files, (f) => f.some((x) => x.includes('.partial-')), 20_000);
-      child.kill('SIGINT');
-      const code = await exited;
-      clearTimeout(guard);
-      assert.equal(code, 130, stderr);
-      assert.match(stderr, /interrupted; no snapshot written \(partial file removed\)/);
-      assert.deepEqual(files(), []);
-      assert.ok(t.alive());
+      const out = path.join(dir, 'stream.heapsnapshot');
+      const r = await runCli(['snapshot', String(t.pid), '-o', out, '--json'], { hangGuardMs: 120_000 });
+      assert.equal(r.code, 0, r.stderr);
+      const res = parseJson<SnapshotResult>(r);
+      assert.equal(res.bytes, fs.statSync(out).size);
+      assert.ok(res.bytes > 20 * 1024 * 1024, `${res.bytes} bytes`);
+      assert.ok(res.maxQueuedBytes < res.bytes / 2, `held up to ${res.maxQueuedBytes} of ${res.bytes} bytes`);
+      // plain progress lines while writing, one per 16 MiB
+      assert.match(r.stderr, /^snapshot writing \d/m);
     } finally {
+      fs.rmSync(path.join(dir, 'stream.heapsnapshot'), { force: true });
       await t.kill();
     }
   });
