@@ -17,7 +17,8 @@ interface Started {
 
 describe('nodetop stats: worker threads', () => {
   it('reports each worker with the heap it holds, nested workers included', async () => {
-    const t = await startTarget('workers.js', { args: ['3', '20', 'nested'], nodeArgs: ['--inspect-port=0'] });
+    // --expose-gc: each worker collects its construction garbage before it says it is up
+    const t = await startTarget('workers.js', { args: ['3', '20', 'nested'], nodeArgs: ['--inspect-port=0', '--expose-gc'] });
     try {
       const started = t.facts.workers as Started[];
       const r = await runCli(['stats', String(t.pid), '--json', '--window', '200']);
@@ -31,10 +32,12 @@ describe('nodetop stats: worker threads', () => {
       assert.ok(nested, 'the nested worker has a row');
       assert.equal(nested.name, 'nested');
       assert.equal(nested.state, 'running');
-      // Tolerance: the fixture's arrays are exactly `mb` MiB of doubles (1 MiB each, allocated
-      // once, no garbage made); an isolate with nothing in it uses 4-6 MiB here (the nested
-      // worker is that baseline, measured in the same sample). So a worker holding mb MiB uses
-      // mb MiB + its baseline, within 3 MiB (baselines differ by the worker's own code).
+      // Tolerance: the fixture's arrays are exactly `mb` MiB of doubles (1 MiB each) and each
+      // worker ran a full GC after building them; an isolate with nothing in it uses 4-6 MiB
+      // here (the nested worker is that baseline, measured in the same sample). So a worker
+      // holding mb MiB uses mb MiB + its baseline, within 3 MiB: baselines differ by the
+      // worker's own code, worker 1's Worker object for its nested worker, and what nodetop's
+      // probes allocated since (measured: within 1 MiB).
       const base = nested.heapUsedBytes!;
       for (const w of started) {
         const row = byId.get(w.threadId);
@@ -91,6 +94,29 @@ describe('nodetop stats: worker threads', () => {
       assert.ok(appeared, 'a worker started during the window has a row');
       assert.equal(appeared.state, 'running');
       assert.ok(appeared.heapUsedBytes! > 3 * MiB);
+    } finally {
+      await t.kill();
+    }
+  });
+
+  it('counts the GCs a worker runs during the window, in that worker only', async () => {
+    const t = await startTarget('workers.js', { args: ['2', '1'], nodeArgs: ['--inspect-port=0', '--expose-gc'] });
+    try {
+      const started = t.facts.workers as Started[];
+      const cli = runCli(['stats', String(t.pid), '--json', '--window', '2000']);
+      await eventually(
+        () => t.ask('instrumented'),
+        (r) => Object.values(r.byThread as Record<string, boolean>).every(Boolean),
+        10_000,
+      );
+      // 9 full GCs over ~200 ms, starting just after the window began
+      assert.equal((await t.ask(`gc ${started[0]!.threadId}`)).gcs, 9);
+      const s = parseJson<Sample>(await cli);
+      const busy = s.workers!.find((w) => w.threadId === started[0]!.threadId)!;
+      const quiet = s.workers!.find((w) => w.threadId === started[1]!.threadId)!;
+      assert.ok(busy.gc!.byKind.major.count >= 6, JSON.stringify(busy.gc));
+      assert.ok(busy.gc!.pauseMs > 0);
+      assert.equal(quiet.gc!.byKind.major.count, 0, JSON.stringify(quiet.gc));
     } finally {
       await t.kill();
     }
