@@ -327,7 +327,7 @@ export async function snapshotCommand(opts: SnapshotOptions, out: Output): Promi
         await writer.drain();
         const durationMs = performance.now() - t0;
         progress.end();
-        fs.fsyncSync(fd);
+        if (!special) fs.fsyncSync(fd);
         closeFd();
         if (!special) fs.renameSync(writePath, finalPath);
         finished = true;
