@@ -55,7 +55,8 @@ describe('nodetop snapshot', () => {
     const t = await startTarget('leaky.js', { args: ['123', '45'], nodeArgs: ['--inspect-port=0'] });
     try {
       const out = path.join(dir, 'worker.heapsnapshot');
-      const r = await runCli(['snapshot', String(t.pid), '--worker', String(t.facts.workerThreadId), '-o', out, '--quiet']);
+      // --gc-first: the instances are held, so a GC first leaves all 45
+      const r = await runCli(['snapshot', String(t.pid), '--worker', String(t.facts.workerThreadId), '-o', out, '--quiet', '--gc-first']);
       assert.equal(r.code, 0, r.stderr);
       assert.equal(r.stdout.trim(), out);
       assert.equal(r.stderr, '');
@@ -97,6 +98,12 @@ describe('nodetop snapshot', () => {
       assert.equal(r.code, 11, r.stderr);
       assert.match(r.stderr, /refusing to snapshot the main thread of pid \d+ .*over the --max-growth budget of 1\.00 MiB/);
       assert.deepEqual(files(), []);
+      // a path that is not a regular file is written directly: no temp file, no rename
+      const devnull = await runCli(['snapshot', String(t.pid), '-o', '/dev/null', '--json']);
+      assert.equal(devnull.code, 0, devnull.stderr);
+      assert.ok(parseJson<SnapshotResult>(devnull).bytes > 0);
+      assert.deepEqual(fs.readdirSync('/dev').filter((f) => f.startsWith('null.partial')), []);
+      assert.equal(fs.statSync('/dev/null').isCharacterDevice(), true);
       const forced = await runCli(['snapshot', String(t.pid), '-o', out, '--max-growth', '1M', '--force', '--quiet']);
       assert.equal(forced.code, 0, forced.stderr);
       assert.ok(fs.statSync(out).size > 0);
