@@ -9,6 +9,7 @@ import { ExitCode, NodetopError, isNodetopError } from './errors';
 import { runCleanups, setExitHook } from './lifecycle';
 import { checkListen, parseListen } from './listen';
 import { WATCH_FIELDS, type WatchField } from './sinks/line';
+import type { IsolateSelection } from './inspector/isolates';
 
 export interface Output {
   write(text: string): void;
@@ -22,7 +23,7 @@ export interface CommonOptions {
 }
 
 export type Invocation =
-  | { command: 'stats'; pid?: number; windowMs: number; json: boolean; sockets: boolean; top: number; census: boolean; common: CommonOptions }
+  | { command: 'stats'; pid?: number; windowMs: number; json: boolean; sockets: boolean; top: number; census: boolean; workers: boolean; common: CommonOptions }
   | { command: 'attach'; pids: number[]; cluster?: number; intervalMs: number; readonly: boolean; common: CommonOptions }
   | { command: 'demo'; intervalMs: number; readonly: boolean; timeoutMs: number }
   | { command: 'ps'; json: boolean; cpuWindowMs: number; mine: boolean }
@@ -50,6 +51,20 @@ export type Invocation =
       timeoutMs: number;
     }
   | { command: 'top'; intervalMs: number; timeoutMs: number }
+  | { command: 'gc'; pid?: number; select: IsolateSelection; json: boolean; common: CommonOptions }
+  | {
+      command: 'snapshot';
+      pid?: number;
+      select: IsolateSelection;
+      output?: string;
+      quiet: boolean;
+      json: boolean;
+      force: boolean;
+      yes: boolean;
+      gcFirst: boolean;
+      maxGrowthBytes: number | null;
+      common: CommonOptions;
+    }
   | { command: 'help'; text: string }
   | { command: 'version'; text: string };
 
@@ -67,6 +82,31 @@ export function parsePid(text: string): number {
   const n = Number(text);
   if (!Number.isSafeInteger(n) || n < 1 || n > 4_194_304) throw new InvalidArgumentError(`pid ${text} is out of range`);
   return n;
+}
+
+export function parseThreadId(text: string): number {
+  if (!/^\d+$/.test(text.trim())) throw new InvalidArgumentError(`--worker takes a worker's threadId (a positive integer), not ${JSON.stringify(text)}`);
+  const n = Number(text);
+  if (!Number.isSafeInteger(n) || n < 1) throw new InvalidArgumentError(`--worker ${text}: threadIds of workers start at 1 (0 is the main thread)`);
+  return n;
+}
+
+/** --worker / --all-threads -> which isolates; both at once is a usage error. */
+function isolateSelection(o: Record<string, unknown>, allowAll: boolean): IsolateSelection {
+  if (o.worker !== undefined && o.allThreads) {
+    throw new NodetopError('give either --worker <threadId> or --all-threads, not both', { exitCode: ExitCode.Usage });
+  }
+  if (o.worker !== undefined) return { kind: 'worker', threadId: o.worker as number };
+  if (allowAll && o.allThreads) return { kind: 'all' };
+  return { kind: 'main' };
+}
+
+/** 1048576, 512k, 300M, 2G, 1.5GiB -> bytes. */
+export function parseBytes(text: string, name: string): number {
+  const m = /^(\d+(?:\.\d+)?)\s*([kmgt]?)(i?b)?$/i.exec(text.trim());
+  if (!m) throw new InvalidArgumentError(`${name} must be a size such as 512M or 2G, not ${JSON.stringify(text)}`);
+  const mult = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 }[(m[2] ?? '').toLowerCase()] ?? 1;
+  return Math.round(Number(m[1]) * mult);
 }
 
 export function parseDurationMs(text: string, name: string, min = 1, max = 86_400_000): number {
@@ -168,7 +208,8 @@ export function parseCommandLine(argv: string[]): Invocation {
           .argParser((v) => parseCount(v, '--top', 0, 1000)),
       )
       .option('--no-sockets', 'skip sockets and HTTP pools (their walk is linear in sockets: ~0.1 s at 20,000)')
-      .option('--census', 'also find idle and unref’d sockets by walking the heap (Runtime.queryObjects: a full GC in the target)', false),
+      .option('--census', 'also find idle and unref’d sockets by walking the heap (Runtime.queryObjects: a full GC in the target)', false)
+      .option('--no-workers', 'do not attach to worker threads (NodeWorker domain)'),
   ).action((pid: number | undefined, o: Record<string, unknown>) => {
     const c = common(o);
     requirePidOrEndpoint(pid, c);
@@ -182,7 +223,53 @@ export function parseCommandLine(argv: string[]): Invocation {
       sockets: o.sockets !== false,
       top: o.top as number,
       census: Boolean(o.census),
+      workers: o.workers !== false,
       common: c,
+      ...(pid !== undefined ? { pid } : {}),
+    };
+  });
+
+  addCommon(
+    program
+      .command('gc')
+      .description('force a full GC in the target and report heap used before -> after (is it garbage or is it held?)')
+      .argument('[pid]', 'process id', parsePid)
+      .option('--worker <threadId>', 'only this worker thread (threadIds: nodetop stats)', parseThreadId)
+      .option('--all-threads', 'the main thread and every worker, one after the other', false)
+      .option('--json', 'one JSON object (schema in the README)', false),
+  ).action((pid: number | undefined, o: Record<string, unknown>) => {
+    const c = common(o);
+    requirePidOrEndpoint(pid, c);
+    result = { command: 'gc', select: isolateSelection(o, true), json: Boolean(o.json), common: c, ...(pid !== undefined ? { pid } : {}) };
+  });
+
+  addCommon(
+    program
+      .command('snapshot')
+      .description('write a heap snapshot of the main thread or a worker, streamed to disk (open it in Chrome DevTools or memlab)')
+      .argument('[pid]', 'process id', parsePid)
+      .option('-o, --output <path>', 'where to write it (default: <title>-<pid>-<time>.heapsnapshot here)')
+      .option('--worker <threadId>', 'snapshot this worker thread instead of the main thread', parseThreadId)
+      .option('--gc-first', 'force a full GC just before (the snapshot then holds only live objects)', false)
+      .option('--force', 'take it even when the target may not have the memory for it', false)
+      .option('--max-growth <size>', 'refuse when the target may need more than this much extra memory (e.g. 512M)', (v) => parseBytes(v, '--max-growth'))
+      .option('-y, --yes', 'do not ask on a terminal before freezing the target', false)
+      .option('-q, --quiet', 'print nothing but the path', false)
+      .option('--json', 'print a result object {path, bytes, durationMs, threadId, ...}', false),
+  ).action((pid: number | undefined, o: Record<string, unknown>) => {
+    const c = common(o);
+    requirePidOrEndpoint(pid, c);
+    result = {
+      command: 'snapshot',
+      select: isolateSelection(o, false),
+      quiet: Boolean(o.quiet),
+      json: Boolean(o.json),
+      force: Boolean(o.force),
+      yes: Boolean(o.yes),
+      gcFirst: Boolean(o.gcFirst),
+      maxGrowthBytes: typeof o.maxGrowth === 'number' ? o.maxGrowth : null,
+      common: c,
+      ...(typeof o.output === 'string' ? { output: o.output } : {}),
       ...(pid !== undefined ? { pid } : {}),
     };
   });
@@ -387,9 +474,23 @@ async function dispatch(inv: Invocation, out: Output): Promise<number | void> {
     case 'version':
       out.write(inv.text);
       return;
+    case 'gc': {
+      const { gcCommand } = await import('./commands/gc.js');
+      await gcCommand({ ...inv.common, ...(inv.pid !== undefined ? { pid: inv.pid } : {}), select: inv.select, json: inv.json }, out);
+      return;
+    }
+    case 'snapshot': {
+      const { snapshotCommand } = await import('./commands/snapshot.js');
+      const { common: c, pid, select, quiet, json, force, yes, gcFirst, maxGrowthBytes, output } = inv;
+      await snapshotCommand(
+        { ...c, select, quiet, json, force, yes, gcFirst, maxGrowthBytes, ...(output !== undefined ? { output } : {}), ...(pid !== undefined ? { pid } : {}) },
+        out,
+      );
+      return;
+    }
     case 'stats': {
       const { statsCommand } = await import('./commands/stats.js');
-      await statsCommand({ ...inv.common, ...(inv.pid !== undefined ? { pid: inv.pid } : {}), windowMs: inv.windowMs, json: inv.json, sockets: inv.sockets, top: inv.top, census: inv.census }, out);
+      await statsCommand({ ...inv.common, ...(inv.pid !== undefined ? { pid: inv.pid } : {}), windowMs: inv.windowMs, json: inv.json, sockets: inv.sockets, top: inv.top, census: inv.census, workers: inv.workers }, out);
       return;
     }
     case 'top': {

@@ -11,6 +11,7 @@ import { netCensus } from './inspector/census';
 import { composeProbes, partFailure } from './probes/probe';
 import { netProbe, type NetArg, type RawNet } from './probes/net';
 import { sampleProbe, type RawSample } from './probes/sample';
+import { WorkerSampler } from './workerSampler';
 
 /** The sample and the sockets/pools reading in one Runtime.evaluate. */
 const tickProbe = composeProbes('sample', { sample: sampleProbe, net: netProbe });
@@ -22,6 +23,8 @@ export interface SamplerOptions {
   net?: NetArg | null;
   /** Add a heap census of sockets and agents (Runtime.queryObjects: a full GC each). */
   census?: boolean;
+  /** Also read every worker thread (NodeWorker domain, enabled while this sampler lives). */
+  workers?: boolean;
 }
 
 export class Sampler {
@@ -30,10 +33,11 @@ export class Sampler {
   lastNetError: string | null = null;
   /** Round trip of the last sample, ms: shown as nodetop's own cost. */
   lastRoundTripMs: number | null = null;
+  private workerSampler: WorkerSampler | null = null;
 
   constructor(
     readonly att: Attachment,
-    private readonly opts: SamplerOptions = {},
+    private opts: SamplerOptions = {},
   ) {}
 
   /** The raw reading behind the last sample (cumulative counters: CPU time, GC since attach). */
@@ -87,10 +91,29 @@ export class Sampler {
     }
   }
 
+  private async workersReady(): Promise<WorkerSampler | null> {
+    if (!this.opts.workers) return null;
+    if (!this.workerSampler) {
+      try {
+        this.workerSampler = await WorkerSampler.start(this.att);
+      } catch (e) {
+        // an inspector without the NodeWorker domain: no worker rows (null), not a failed sample
+        if (e instanceof ProbeFailedError) {
+          this.opts.workers = false;
+          return null;
+        }
+        throw explainCallFailure(e, this.att.pid, `pid ${this.att.pid}`);
+      }
+    }
+    return this.workerSampler;
+  }
+
   async sample(): Promise<Sample> {
-    const raw = await this.read(true);
+    const ws = await this.workersReady();
+    const [raw, workers] = await Promise.all([this.read(true), ws ? ws.read(this.opts.blockedAfterMs ?? 750) : Promise.resolve(null)]);
     const sample = buildSample({
       net: raw.net,
+      workers,
       identity: this.att.identity,
       inspector: this.att.inspector,
       prev: this.prev,
@@ -104,7 +127,17 @@ export class Sampler {
 
   /** Sets the baseline without building a sample (the start of a measured window). */
   async baseline(): Promise<void> {
-    this.prev = await this.read();
+    // the main thread's window starts now, not after NodeWorker.enable and the worker installs
+    const [raw] = await Promise.all([
+      this.read(),
+      this.workersReady().then((ws) => (ws ? ws.baseline(this.opts.blockedAfterMs ?? 750) : undefined)),
+    ]);
+    this.prev = raw;
+  }
+
+  /** Removes what the sampler installed in workers (the main thread's go with att.detach()). */
+  async close(): Promise<void> {
+    await this.workerSampler?.close();
   }
 }
 

@@ -14,20 +14,26 @@ export interface StatsOptions extends AttachOptions {
   top: number;
   /** Heap census of sockets and agents (explicit: a full GC in the target). */
   census: boolean;
+  /** Read worker threads too (default true; --no-workers). */
+  workers?: boolean;
 }
 
 export async function statsCommand(opts: StatsOptions, out: Output): Promise<void> {
   const att = await attach(opts);
   try {
-    const sampler = new Sampler(att, { net: opts.sockets ? { top: opts.top, groups: 50 } : null, census: opts.census });
-    await sampler.baseline();
-    const windowEnds = Date.now() + opts.windowMs;
-    if (att.local) preloadHost(); // inside the window, not after it
-    await new Promise((r) => setTimeout(r, Math.max(0, windowEnds - Date.now())));
-    const sample = await sampler.sample();
-    out.write(opts.json ? JSON.stringify(sample) : renderStats(sample));
-    // the sample stands without them; say why they are missing (null in JSON)
-    if (sampler.lastNetError) process.stderr.write(`nodetop: ${sampler.lastNetError}; sockets and httpPools are null\n`);
+    const sampler = new Sampler(att, { net: opts.sockets ? { top: opts.top, groups: 50 } : null, census: opts.census, workers: opts.workers ?? true });
+    try {
+      await sampler.baseline();
+      const windowEnds = Date.now() + opts.windowMs;
+      if (att.local) preloadHost(); // inside the window, not after it
+      await new Promise((r) => setTimeout(r, Math.max(0, windowEnds - Date.now())));
+      const sample = await sampler.sample();
+      out.write(opts.json ? JSON.stringify(sample) : renderStats(sample));
+      // the sample stands without them; say why they are missing (null in JSON)
+      if (sampler.lastNetError) process.stderr.write(`nodetop: ${sampler.lastNetError}; sockets and httpPools are null\n`);
+    } finally {
+      await sampler.close();
+    }
   } finally {
     await att.detach();
   }

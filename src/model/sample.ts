@@ -80,6 +80,70 @@ export interface Sample {
     memTotalBytes: number;
     memAvailableBytes: number;
   };
+  /** Every worker thread (nested ones too), in threadId order; null when workers were not looked at. */
+  workers: WorkerRow[] | null;
+}
+
+/**
+ * One worker thread. `state`: `running` (readings are from this sample), `gone` (it exited
+ * during the window, or while nodetop asked: readings null), `not-responding` (it did not
+ * answer in time: blocked outside JavaScript), `failed` (the probe failed in it: `error`).
+ */
+export interface WorkerRow {
+  threadId: number | null;
+  name: string;
+  title: string;
+  state: 'running' | 'gone' | 'not-responding' | 'failed';
+  error: string | null;
+  heapUsedBytes: number | null;
+  heapTotalBytes: number | null;
+  heapLimitBytes: number | null;
+  externalBytes: number | null;
+  arrayBuffersBytes: number | null;
+  eventLoop: {
+    windowMs: number | null;
+    lagMs: LagMs | null;
+    utilization: number | null;
+    blocked: null | { forMs: number; stack: string[] };
+  };
+  gc: Sample['gc'];
+  handles: { total: number; byType: Record<string, number> } | null;
+}
+
+export interface WorkerReading {
+  threadId: number | null;
+  name: string;
+  title: string;
+  state: WorkerRow['state'];
+  error?: string | null;
+  prev: RawSample | null;
+  raw: RawSample | null;
+}
+
+/** A worker's row from two readings of the sample probe in its isolate (pure). */
+export function buildWorkerRow(r: WorkerReading): WorkerRow {
+  const raw = r.state === 'running' ? r.raw : null;
+  const w = raw?.window ?? null;
+  return {
+    threadId: r.threadId,
+    name: r.name,
+    title: r.title,
+    state: r.state,
+    error: r.error ?? null,
+    heapUsedBytes: raw ? raw.memory.heapUsed : null,
+    heapTotalBytes: raw ? raw.memory.heapTotal : null,
+    heapLimitBytes: raw ? raw.heap.heapSizeLimit : null,
+    externalBytes: raw ? raw.memory.external : null,
+    arrayBuffersBytes: raw ? raw.memory.arrayBuffers : null,
+    eventLoop: {
+      windowMs: w ? w.ms : null,
+      lagMs: w ? lagFromHistogram(w.lag, w.resolutionMs) : null,
+      utilization: w && Number.isFinite(w.elu.utilization) ? w.elu.utilization : null,
+      blocked: raw ? raw.blocked : null,
+    },
+    gc: w && r.prev?.window ? gcDelta(r.prev.window.gc, w.gc) : w ? gcDelta(null, w.gc) : null,
+    handles: raw ? { total: sum(raw.handles), byType: raw.handles } : null,
+  };
 }
 
 export interface ProcReading {
@@ -151,9 +215,10 @@ export interface BuildInput {
   host: HostReading | null;
   /** The net probe's reading, when the sample asked for it. */
   net?: RawNet | null;
+  workers?: WorkerReading[] | null;
 }
 
-export function buildSample({ identity, inspector, prev, raw, proc, host, net }: BuildInput): Sample {
+export function buildSample({ identity, inspector, prev, raw, proc, host, net, workers }: BuildInput): Sample {
   const netView = net ? buildNet(net) : null;
   const w = raw.window;
   const wallMs = prev ? raw.timeMs - prev.timeMs : null;
@@ -203,5 +268,6 @@ export function buildSample({ identity, inspector, prev, raw, proc, host, net }:
     sockets: netView ? netView.sockets : null,
     httpPools: netView ? netView.httpPools : null,
     host,
+    workers: workers ? workers.map(buildWorkerRow) : null,
   };
 }

@@ -1,7 +1,7 @@
 // The human-readable `nodetop stats` summary. Pure: Sample in, lines out.
 
 import type { HttpPool, Sockets } from '../model/net';
-import type { Sample } from '../model/sample';
+import type { Sample, WorkerRow } from '../model/sample';
 import { bytes, countsLine, duration, ms, percent, ratio } from '../model/units';
 
 export function renderStats(s: Sample): string {
@@ -49,6 +49,7 @@ export function renderStats(s: Sample): string {
       `host     ${s.host.cpus} cpus  load ${s.host.loadAvg.map((x) => x.toFixed(2)).join(' ')}  mem available ${bytes(s.host.memAvailableBytes)} of ${bytes(s.host.memTotalBytes)}`,
     );
   }
+  if (s.workers) lines.push(...renderWorkers(s.workers));
   return lines.join('\n');
 }
 
@@ -109,6 +110,29 @@ export function renderPools(pools: HttpPool[], omitted: Sockets['poolsOmitted'] 
       lines.push(`    ${pad(name, 36)} in use ${lpad(num(o.inUse), 4)}  free ${lpad(num(o.free), 4)}  queued ${lpad(num(o.queued), 4)}  max ${p.maxSockets ?? 'unlimited'}${extra}`);
     }
     if (p.note) lines.push(`    (${p.note})`);
+  }
+  return lines;
+}
+
+/** The worker section of `nodetop stats`: one line per worker thread. */
+export function renderWorkers(workers: WorkerRow[]): string[] {
+  const lines: string[] = [];
+  if (workers.length === 0) {
+    lines.push('workers  none');
+    return lines;
+  }
+  lines.push(`workers  ${workers.length}`);
+  for (const w of workers) {
+    const id = `#${w.threadId ?? '?'} ${w.name || '(unnamed)'}`;
+    if (w.state !== 'running') {
+      lines.push(`  ${id}  ${w.state.toUpperCase()}${w.error ? `: ${w.error}` : ''}`);
+      continue;
+    }
+    const lag = w.eventLoop.lagMs;
+    const gc = w.gc ? `gc ${w.gc.count} ${ms(w.gc.pauseMs)}` : 'gc n/a';
+    lines.push(
+      `  ${id}  heap ${bytes(w.heapUsedBytes)} / ${bytes(w.heapTotalBytes)} / limit ${bytes(w.heapLimitBytes)}  ext ${bytes(w.externalBytes)}  ab ${bytes(w.arrayBuffersBytes)}  util ${ratio(w.eventLoop.utilization)}  lag p99 ${ms(lag?.p99)}  ${gc}${w.eventLoop.blocked ? `  BLOCKED ${ms(w.eventLoop.blocked.forMs)} at ${w.eventLoop.blocked.stack[0] ?? '?'}` : ''}`,
+    );
   }
   return lines;
 }

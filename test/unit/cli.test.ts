@@ -26,6 +26,7 @@ describe('command line', () => {
       sockets: true,
       top: 20,
       census: false,
+      workers: true,
       common: { timeoutMs: 5000, allowRemote: false, keepInspector: false },
     });
     const j = parseCommandLine(['stats', '7', '--json', '--window', '2s', '--timeout', '500ms', '--keep-inspector']);
@@ -40,6 +41,20 @@ describe('command line', () => {
     assert.ok(n.command === 'stats' && n.top === 5 && n.census === true && n.sockets === true);
     const off = parseCommandLine(['stats', '7', '--no-sockets']);
     assert.ok(off.command === 'stats' && off.sockets === false);
+    const nw = parseCommandLine(['stats', '7', '--no-workers']);
+    assert.equal(nw.command === 'stats' && nw.workers, false);
+  });
+
+  it('parses gc: main thread by default, --worker, --all-threads, not both', () => {
+    const d = parseCommandLine(['gc', '5']);
+    assert.deepEqual(d.command === 'gc' && d.select, { kind: 'main' });
+    const w = parseCommandLine(['gc', '5', '--worker', '3', '--json']);
+    assert.deepEqual(w.command === 'gc' && [w.select, w.json], [{ kind: 'worker', threadId: 3 }, true]);
+    const a = parseCommandLine(['gc', '5', '--all-threads']);
+    assert.deepEqual(a.command === 'gc' && a.select, { kind: 'all' });
+    assert.match(usage(['gc', '5', '--worker', '0']).message, /start at 1/);
+    assert.match(usage(['gc', '5', '--worker', 'x']).message, /threadId/);
+    assert.match(usage(['gc', '5', '--worker', '2', '--all-threads']).message, /not both/);
   });
 
   it('rejects bad pids, durations and options with a sentence', () => {

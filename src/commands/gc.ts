@@ -1,0 +1,151 @@
+// `nodetop gc <pid>`: "is it garbage or is it held?" Forces a full GC in the target through the
+// inspector (HeapProfiler.collectGarbage: works without HeapProfiler.enable, so no domain is
+// enabled on the main thread) and reports, per isolate, the heap before -> after.
+//
+// Default: the main thread only. A forced full GC freezes the thread it runs on; nodetop pauses
+// only what it is asked to. `--worker <threadId>` picks one worker, `--all-threads` does the main
+// thread and every worker, one after the other (one frozen thread at a time).
+//
+// Pause: measured on this machine (2 cores, Node 20, loaded), one collectGarbage (V8 runs two
+// full GCs for it) took 0.07 ms per MiB of live heap for arrays of doubles (no pointers to
+// trace), ~2.5 ms/MiB for small objects, ~4.5-5 ms/MiB for strings and object trees. The
+// estimate shown before uses 3 ms/MiB and says what the range is; the pause shown after is the
+// round trip of the call (an upper bound: it includes ~1 ms of messaging).
+
+import { ExitCode, NodetopError } from '../errors';
+import { attach, explainCallFailure, type AttachOptions } from '../inspector/attach';
+import { readMemory, selectIsolates, type IsolateSelection, type IsolateTarget } from '../inspector/isolates';
+import { WorkerGoneError } from '../inspector/workers';
+import { bytes, ms } from '../model/units';
+import type { MemoryReading } from '../probes/memory';
+import type { Output } from '../cli';
+
+export const GC_MS_PER_MIB = 3;
+export const GC_MS_PER_MIB_RANGE: [number, number] = [0.07, 5];
+
+export interface GcOptions extends AttachOptions {
+  select: IsolateSelection;
+  json: boolean;
+  /** Where the "expect a pause" notice goes (stderr), so that stdout stays the result. */
+  notice?: (line: string) => void;
+}
+
+export interface HeapFigures {
+  heapUsedBytes: number;
+  heapTotalBytes: number;
+  externalBytes: number;
+  arrayBuffersBytes: number;
+}
+
+export interface GcIsolateResult {
+  thread: 'main' | 'worker';
+  threadId: number;
+  name: string;
+  state: 'collected' | 'gone';
+  before: HeapFigures | null;
+  after: HeapFigures | null;
+  freedBytes: number | null;
+  expectedPauseMs: number | null;
+  pauseMs: number | null;
+}
+
+export interface GcResult {
+  pid: number;
+  isolates: GcIsolateResult[];
+}
+
+export function expectedGcPauseMs(heapUsedBytes: number): number {
+  return (heapUsedBytes / (1024 * 1024)) * GC_MS_PER_MIB;
+}
+
+function figures(m: MemoryReading): HeapFigures {
+  return { heapUsedBytes: m.heapUsed, heapTotalBytes: m.heapTotal, externalBytes: m.external, arrayBuffersBytes: m.arrayBuffers };
+}
+
+export async function gcCommand(opts: GcOptions, out: Output): Promise<void> {
+  const notice = opts.notice ?? ((l: string) => process.stderr.write(`${l}\n`));
+  const att = await attach(opts);
+  try {
+    let sel;
+    try {
+      sel = await selectIsolates(att, opts.select);
+    } catch (e) {
+      throw explainCallFailure(e, att.pid, `pid ${att.pid}`);
+    }
+    try {
+      const result: GcResult = { pid: att.pid, isolates: [] };
+      for (const t of sel.targets) {
+        result.isolates.push(await gcOne(t, att.pid, att.timeoutMs, opts.json ? null : notice, opts.select.kind === 'worker'));
+      }
+      out.write(opts.json ? JSON.stringify(result) : renderGc(result));
+    } finally {
+      await sel.hub?.close();
+    }
+  } finally {
+    await att.detach();
+  }
+}
+
+async function gcOne(
+  t: IsolateTarget,
+  pid: number,
+  timeoutMs: number,
+  notice: ((l: string) => void) | null,
+  goneIsError: boolean,
+): Promise<GcIsolateResult> {
+  const label = t.kind === 'main' ? 'main thread' : `worker ${t.threadId} (${t.name || 'unnamed'})`;
+  const res: GcIsolateResult = {
+    thread: t.kind,
+    threadId: t.threadId,
+    name: t.name,
+    state: 'collected',
+    before: null,
+    after: null,
+    freedBytes: null,
+    expectedPauseMs: null,
+    pauseMs: null,
+  };
+  try {
+    const before = await readMemory(t, timeoutMs);
+    res.before = figures(before);
+    res.expectedPauseMs = expectedGcPauseMs(before.heapUsed);
+    notice?.(
+      `nodetop: forcing a full GC on the ${label} of pid ${pid} (heap used ${bytes(before.heapUsed)}): it will pause that thread for ~${ms(res.expectedPauseMs)}`,
+    );
+    // the bound scales with the heap: the worst shape measured, three times over, plus --timeout
+    const gcTimeoutMs = timeoutMs + Math.ceil((before.heapUsed / (1024 * 1024)) * GC_MS_PER_MIB_RANGE[1] * 3);
+    const t0 = performance.now();
+    await t.sender.send('HeapProfiler.collectGarbage', {}, { timeoutMs: gcTimeoutMs, label: `the forced GC of the ${label}` });
+    res.pauseMs = performance.now() - t0;
+    const after = await readMemory(t, timeoutMs);
+    res.after = figures(after);
+    res.freedBytes = before.heapUsed - after.heapUsed;
+    return res;
+  } catch (e) {
+    if (e instanceof WorkerGoneError || t.worker?.gone) {
+      if (goneIsError) {
+        throw new NodetopError(`${label} of pid ${pid} exited before its GC completed`, { exitCode: ExitCode.TargetExited });
+      }
+      return { ...res, state: 'gone' };
+    }
+    throw explainCallFailure(e, pid, `pid ${pid}`);
+  }
+}
+
+export function renderGc(r: GcResult): string {
+  const lines: string[] = [];
+  for (const i of r.isolates) {
+    const who = i.thread === 'main' ? 'main thread' : `worker ${i.threadId} ${i.name || '(unnamed)'}`;
+    if (i.state === 'gone' || !i.before || !i.after) {
+      lines.push(`${who}: exited before its GC; nothing collected`);
+      continue;
+    }
+    lines.push(
+      `${who}: heap used ${bytes(i.before.heapUsedBytes)} -> ${bytes(i.after.heapUsedBytes)}, freed ${bytes(i.freedBytes)}; pause ${ms(i.pauseMs)} (expected ~${ms(i.expectedPauseMs)})`,
+    );
+    lines.push(
+      `  heap total ${bytes(i.before.heapTotalBytes)} -> ${bytes(i.after.heapTotalBytes)}, external ${bytes(i.before.externalBytes)} -> ${bytes(i.after.externalBytes)}, arrayBuffers ${bytes(i.before.arrayBuffersBytes)} -> ${bytes(i.after.arrayBuffersBytes)}`,
+    );
+  }
+  return lines.join('\n');
+}

@@ -1,0 +1,147 @@
+// The worker half of a sample: every worker thread of the target gets the same instruments as
+// the main thread (src/probes/install.ts runs unchanged in a worker isolate; the registry hangs
+// off that isolate's globalThis), and is read with the same sample probe, all workers
+// concurrently. Workers that start while attached are instrumented when they appear; a worker
+// that exits is reported once as `gone`, then dropped. close() removes the instruments from
+// every live worker, then disables the NodeWorker domain.
+
+import type { Attachment } from './inspector/attach';
+import { evaluate, ProbeFailedError } from './inspector/session';
+import { WorkerCallTimeoutError, WorkerGoneError, WorkerHub, type WorkerSession } from './inspector/workers';
+import { onExit } from './lifecycle';
+import type { WorkerReading } from './model/sample';
+import { identityProbe, type Identity } from './probes/identity';
+import { installProbe } from './probes/install';
+import { sampleProbe, type RawSample } from './probes/sample';
+import { uninstallProbe } from './probes/uninstall';
+
+interface Tracked {
+  w: WorkerSession;
+  ready: Promise<Identity | null>;
+  identity: Identity | null;
+  installError: Error | null;
+  prev: RawSample | null;
+}
+
+export class WorkerSampler {
+  private readonly tracked = new Map<string, Tracked>();
+  private closed = false;
+  private readonly unregister: () => void;
+
+  private constructor(
+    private readonly att: Attachment,
+    readonly hub: WorkerHub,
+    private readonly leaseMs: number,
+  ) {
+    this.unregister = onExit(() => this.close());
+    hub.onAttached((w) => this.track(w));
+    for (const w of hub.list()) this.track(w);
+  }
+
+  static async start(att: Attachment, leaseMs = 60_000): Promise<WorkerSampler> {
+    const hub = await WorkerHub.enable(att.session, att.timeoutMs);
+    return new WorkerSampler(att, hub, leaseMs);
+  }
+
+  private track(w: WorkerSession): void {
+    if (this.closed || this.tracked.has(w.info.sessionId)) return;
+    const t: Tracked = { w, identity: null, installError: null, prev: null, ready: Promise.resolve(null) };
+    t.ready = this.install(w).then(
+      ([id]) => {
+        // never report numbers from another process
+        if (!id || id.pid !== this.att.pid) {
+          t.installError = new Error(`worker ${w.info.title} says it is pid ${id?.pid}, not ${this.att.pid}`);
+          return null;
+        }
+        t.identity = id;
+        return id;
+      },
+      (e: unknown) => {
+        t.installError = e instanceof Error ? e : new Error(String(e));
+        return null;
+      },
+    );
+    this.tracked.set(w.info.sessionId, t);
+  }
+
+  /**
+   * A worker announced by attachedToWorker may still be bootstrapping: evaluating `require`
+   * there fails ("testEnabled is not a function", measured on Node 20 for a worker started while
+   * attached). Retry a few times, 50-400 ms apart; a worker that is gone or silent is not retried.
+   */
+  private async install(w: WorkerSession): Promise<[Identity, unknown]> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await Promise.all([
+          evaluate(w, identityProbe, null),
+          evaluate(w, installProbe, { key: this.att.key, leaseMs: this.leaseMs, openedByNodetop: false, resolutionMs: 10 }),
+        ]);
+      } catch (e) {
+        if (!(e instanceof ProbeFailedError) || attempt >= 4 || w.gone || this.closed) throw e;
+        await new Promise((r) => setTimeout(r, 50 << attempt));
+      }
+    }
+  }
+
+  /**
+   * Reads every worker concurrently; never throws for a worker's failure. A worker that exited
+   * is reported once as gone by a read with `report` (not by a baseline), then forgotten.
+   */
+  async read(blockedAfterMs: number, report = true): Promise<WorkerReading[]> {
+    const list = [...this.tracked.values()];
+    const readings = await Promise.all(list.map((t) => this.readOne(t, blockedAfterMs)));
+    if (report) for (const t of list) if (t.w.gone) this.tracked.delete(t.w.info.sessionId);
+    return readings.sort((a, b) => (a.threadId ?? 0) - (b.threadId ?? 0));
+  }
+
+  private async readOne(t: Tracked, blockedAfterMs: number): Promise<WorkerReading> {
+    const base = (): Omit<WorkerReading, 'state' | 'prev' | 'raw'> => ({
+      threadId: t.identity?.threadId ?? t.w.threadIdFromTitle,
+      name: t.w.name,
+      title: t.w.info.title,
+    });
+    await t.ready;
+    if (t.w.gone) return { ...base(), state: 'gone', prev: t.prev, raw: null };
+    if (t.installError) return failure(base(), t, t.installError);
+    try {
+      const raw = await evaluate(t.w, sampleProbe, { key: this.att.key, blockedAfterMs, fds: false });
+      const r: WorkerReading = { ...base(), state: 'running', prev: t.prev, raw };
+      t.prev = raw;
+      return r;
+    } catch (e) {
+      return failure(base(), t, e);
+    }
+  }
+
+  /** Sets the baseline of every worker (the start of a measured window). */
+  async baseline(blockedAfterMs: number): Promise<void> {
+    await this.read(blockedAfterMs, false);
+  }
+
+  /** Removes the instruments from every live worker, then disables the domain. Never throws. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.unregister();
+    const timeoutMs = Math.min(this.att.timeoutMs, 2000);
+    await Promise.all(
+      [...this.tracked.values()].map(async (t) => {
+        if (t.w.gone) return;
+        try {
+          await t.ready;
+          await evaluate(t.w, uninstallProbe, { key: this.att.key, closeInspectorAfterMs: null }, { timeoutMs });
+        } catch {
+          /* a worker that does not answer keeps its instruments until their lease runs out */
+        }
+      }),
+    );
+    this.tracked.clear();
+    await this.hub.close();
+  }
+}
+
+function failure(base: Omit<WorkerReading, 'state' | 'prev' | 'raw'>, t: Tracked, e: unknown): WorkerReading {
+  if (e instanceof WorkerGoneError || t.w.gone) return { ...base, state: 'gone', prev: t.prev, raw: null };
+  if (e instanceof WorkerCallTimeoutError) return { ...base, state: 'not-responding', error: e.message, prev: t.prev, raw: null };
+  return { ...base, state: 'failed', error: e instanceof Error ? e.message.split('\n')[0]! : String(e), prev: t.prev, raw: null };
+}

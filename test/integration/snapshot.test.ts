@@ -1,0 +1,181 @@
+// nodetop snapshot: a file a real heap snapshot parser reads, with the objects the fixture
+// holds; the worker's objects in a worker snapshot; no file left behind by any failure.
+
+import { strict as assert } from 'node:assert';
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { parseSnapshotFromFile } from 'v8-heapsnapshot';
+import { eventually, NODETOP, parseJson, runCli, startTarget } from '../helpers/target';
+import type { SnapshotResult } from '../../src/commands/snapshot';
+
+async function countByClass(file: string, ...names: string[]): Promise<Record<string, number>> {
+  const snap = await parseSnapshotFromFile(file);
+  const out: Record<string, number> = Object.fromEntries(names.map((n) => [n, 0]));
+  for (const n of snap.nodes) if (n.type === 'object' && n.name in out) out[n.name]!++;
+  return out;
+}
+
+describe('nodetop snapshot', () => {
+  let dir = '';
+  before(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nodetop-snap-'));
+  });
+  after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const files = (): string[] => fs.readdirSync(dir);
+
+  it('writes a snapshot of the main thread that a parser reads, with exactly the instances the target holds', async () => {
+    const t = await startTarget('leaky.js', { args: ['123', '45'], nodeArgs: ['--inspect-port=0'] });
+    try {
+      const out = path.join(dir, 'main.heapsnapshot');
+      const r = await runCli(['snapshot', String(t.pid), '-o', out, '--json']);
+      assert.equal(r.code, 0, r.stderr);
+      const res = parseJson<SnapshotResult>(r);
+      assert.equal(res.path, out);
+      assert.equal(res.threadId, 0);
+      const st = fs.statSync(out);
+      assert.equal(res.bytes, st.size);
+      assert.equal(st.mode & 0o777, 0o600);
+      assert.ok(res.durationMs > 0);
+      assert.deepEqual(files(), ['main.heapsnapshot']);
+      assert.deepEqual(await countByClass(out, 'LeakyThing', 'WorkerOnlyThing'), { LeakyThing: 123, WorkerOnlyThing: 0 });
+      // non-TTY: the estimate and plain progress lines on stderr
+      assert.match(r.stderr, /freezes the main thread of pid \d+ while V8 builds it: heap used .*, expect ~/);
+      assert.match(r.stderr, /^snapshot building 100%$/m);
+      assert.ok(t.alive());
+    } finally {
+      fs.rmSync(path.join(dir, 'main.heapsnapshot'), { force: true });
+      await t.kill();
+    }
+  });
+
+  it('snapshots a worker through its own session: its objects, not the main thread’s', async () => {
+    const t = await startTarget('leaky.js', { args: ['123', '45'], nodeArgs: ['--inspect-port=0'] });
+    try {
+      const out = path.join(dir, 'worker.heapsnapshot');
+      // --gc-first: the instances are held, so a GC first leaves all 45
+      const r = await runCli(['snapshot', String(t.pid), '--worker', String(t.facts.workerThreadId), '-o', out, '--quiet', '--gc-first']);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.stdout.trim(), out);
+      assert.equal(r.stderr, '');
+      assert.deepEqual(await countByClass(out, 'LeakyThing', 'WorkerOnlyThing'), { LeakyThing: 0, WorkerOnlyThing: 45 });
+    } finally {
+      fs.rmSync(path.join(dir, 'worker.heapsnapshot'), { force: true });
+      await t.kill();
+    }
+  });
+
+  it('fails with exit 12 and one sentence on a full disk or a missing directory, leaving no file', async () => {
+    const t = await startTarget('leaky.js', { args: ['5', '0'], nodeArgs: ['--inspect-port=0'] });
+    try {
+      const full = await runCli(['snapshot', String(t.pid), '-o', '/dev/full']);
+      assert.equal(full.code, 12, full.stderr);
+      assert.match(full.stderr, /^nodetop: cannot write the snapshot to \/dev\/full: no space left on the device$/m);
+      assert.deepEqual(fs.readdirSync('/dev').filter((f) => f.startsWith('full.partial')), []);
+      const missing = path.join(dir, 'no-such-dir', 'x.heapsnapshot');
+      const nodir = await runCli(['snapshot', String(t.pid), '-o', missing]);
+      assert.equal(nodir.code, 12, nodir.stderr);
+      assert.match(nodir.stderr, /cannot write the snapshot to .*x\.heapsnapshot: the directory .*no-such-dir does not exist/);
+      // checked before the target is frozen: no estimate was printed
+      assert.doesNotMatch(nodir.stderr, /freezes/);
+      const denied = await runCli(['snapshot', String(t.pid), '-o', '/sys/nodetop-test.heapsnapshot']);
+      assert.equal(denied.code, 12, denied.stderr);
+      assert.match(denied.stderr, /cannot write the snapshot to \/sys\/nodetop-test\.heapsnapshot: permission denied/);
+      assert.deepEqual(files(), []);
+      assert.ok(t.alive());
+    } finally {
+      await t.kill();
+    }
+  });
+
+  it('refuses with exit 11 when the estimate exceeds the budget, unless --force', async () => {
+    const t = await startTarget('leaky.js', { args: ['5', '0'], nodeArgs: ['--inspect-port=0'] });
+    try {
+      const out = path.join(dir, 'budget.heapsnapshot');
+      const r = await runCli(['snapshot', String(t.pid), '-o', out, '--max-growth', '1M']);
+      assert.equal(r.code, 11, r.stderr);
+      assert.match(r.stderr, /refusing to snapshot the main thread of pid \d+ .*over the --max-growth budget of 1\.00 MiB/);
+      assert.deepEqual(files(), []);
+      // a path that is not a regular file is written directly: no temp file, no rename
+      const devnull = await runCli(['snapshot', String(t.pid), '-o', '/dev/null', '--json']);
+      assert.equal(devnull.code, 0, devnull.stderr);
+      assert.ok(parseJson<SnapshotResult>(devnull).bytes > 0);
+      assert.deepEqual(fs.readdirSync('/dev').filter((f) => f.startsWith('null.partial')), []);
+      assert.equal(fs.statSync('/dev/null').isCharacterDevice(), true);
+      const forced = await runCli(['snapshot', String(t.pid), '-o', out, '--max-growth', '1M', '--force', '--quiet']);
+      assert.equal(forced.code, 0, forced.stderr);
+      assert.ok(fs.statSync(out).size > 0);
+    } finally {
+      fs.rmSync(path.join(dir, 'budget.heapsnapshot'), { force: true });
+      await t.kill();
+    }
+  });
+
+  it('exits 8 and leaves no partial file when the target dies during the snapshot', async () => {
+    // ~10 MiB of small objects: the snapshot takes seconds here
+    const t = await startTarget('leaky.js', { args: ['5', '0', '10'], nodeArgs: ['--inspect-port=0'] });
+    try {
+      const cli = runCli(['snapshot', String(t.pid), '-o', path.join(dir, 'dies.heapsnapshot')]);
+      // the partial file exists from just before the snapshot starts until it ends
+      const seen = await eventually(files, (f) => f.some((x) => x.includes('.partial-')), 20_000);
+      assert.ok(seen.some((x) => x.includes('.partial-')), 'the capture started');
+      await t.kill();
+      const r = await cli;
+      assert.equal(r.code, 8, r.stderr);
+      // the socket closes as the process dies: nodetop says it exited, or closed the connection
+      assert.match(r.stderr, /^nodetop: pid \d+ (exited|closed the connection)$/m);
+      assert.deepEqual(files(), []);
+    } finally {
+      await t.kill();
+    }
+  });
+
+  for (const [signal, code] of [
+    ['SIGINT', 130],
+    ['SIGTERM', 143],
+  ] as const) {
+    it(`on ${signal} removes the partial file, exits ${code} and leaves the target running`, async () => {
+      const t = await startTarget('leaky.js', { args: ['5', '0', '10'], nodeArgs: ['--inspect-port=0'] });
+      try {
+        const child = spawn(process.execPath, [NODETOP, 'snapshot', String(t.pid), '-o', path.join(dir, 'int.heapsnapshot')], {
+          stdio: ['ignore', 'pipe', 'pipe'],
+        });
+        let stderr = '';
+        child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+        const exited = new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
+        const guard = setTimeout(() => child.kill('SIGKILL'), 60_000);
+        await eventually(files, (f) => f.some((x) => x.includes('.partial-')), 20_000);
+        child.kill(signal);
+        const got = await exited;
+        clearTimeout(guard);
+        assert.equal(got, code, stderr);
+        assert.match(stderr, /interrupted; no snapshot written \(partial file removed\)/);
+        assert.deepEqual(files(), []);
+        assert.ok(t.alive());
+      } finally {
+        await t.kill();
+      }
+    });
+  }
+
+  it('holds only what the disk has not taken yet, not the whole snapshot', async () => {
+    // ~10 MiB of small objects: a snapshot of tens of MB, delivered in ~100 KiB chunks
+    const t = await startTarget('leaky.js', { args: ['5', '0', '10'], nodeArgs: ['--inspect-port=0'] });
+    try {
+      const out = path.join(dir, 'stream.heapsnapshot');
+      const r = await runCli(['snapshot', String(t.pid), '-o', out, '--json'], { hangGuardMs: 120_000 });
+      assert.equal(r.code, 0, r.stderr);
+      const res = parseJson<SnapshotResult>(r);
+      assert.equal(res.bytes, fs.statSync(out).size);
+      assert.ok(res.bytes > 20 * 1024 * 1024, `${res.bytes} bytes`);
+      assert.ok(res.maxQueuedBytes < res.bytes / 2, `held up to ${res.maxQueuedBytes} of ${res.bytes} bytes`);
+      // plain progress lines while writing, one per 16 MiB
+      assert.match(r.stderr, /^snapshot writing \d/m);
+    } finally {
+      fs.rmSync(path.join(dir, 'stream.heapsnapshot'), { force: true });
+      await t.kill();
+    }
+  });
+});

@@ -1,0 +1,140 @@
+// Worker threads in `nodetop stats`: a row per worker with the heap the fixture put there,
+// nested workers, workers that exit or start while nodetop is attached, nothing left behind.
+
+import { strict as assert } from 'node:assert';
+import { describe, it } from 'node:test';
+import { eventually, parseJson, runCli, startTarget } from '../helpers/target';
+import type { Sample, WorkerRow } from '../../src/model/sample';
+
+const MiB = 1024 * 1024;
+
+interface Started {
+  threadId: number;
+  mb: number;
+  name: string;
+  nestedThreadId: number | null;
+}
+
+describe('nodetop stats: worker threads', () => {
+  it('reports each worker with the heap it holds, nested workers included', async () => {
+    // --expose-gc: each worker collects its construction garbage before it says it is up
+    const t = await startTarget('workers.js', { args: ['3', '20', 'nested'], nodeArgs: ['--inspect-port=0', '--expose-gc'] });
+    try {
+      const started = t.facts.workers as Started[];
+      const r = await runCli(['stats', String(t.pid), '--json', '--window', '200']);
+      assert.equal(r.code, 0, r.stderr);
+      const s = parseJson<Sample>(r);
+      assert.ok(s.workers);
+      const byId = new Map(s.workers.map((w) => [w.threadId, w]));
+      // 3 workers + the nested one that worker 1 started
+      assert.equal(s.workers.length, 4, JSON.stringify(s.workers.map((w) => w.title)));
+      const nested = byId.get(started[0]!.nestedThreadId!);
+      assert.ok(nested, 'the nested worker has a row');
+      assert.equal(nested.name, 'nested');
+      assert.equal(nested.state, 'running');
+      // Tolerance: the fixture's arrays are exactly `mb` MiB of doubles (1 MiB each) and each
+      // worker ran a full GC after building them; an isolate with nothing in it uses 4-6 MiB
+      // here (the nested worker is that baseline, measured in the same sample). So a worker
+      // holding mb MiB uses mb MiB + its baseline, within 3 MiB: baselines differ by the
+      // worker's own code, worker 1's Worker object for its nested worker, and what nodetop's
+      // probes allocated since (measured: within 1 MiB).
+      const base = nested.heapUsedBytes!;
+      for (const w of started) {
+        const row = byId.get(w.threadId);
+        assert.ok(row, `worker ${w.threadId} has a row`);
+        assert.equal(row.state, 'running');
+        assert.equal(row.name, w.name);
+        const held = row.heapUsedBytes! - base;
+        assert.ok(Math.abs(held - w.mb * MiB) < 3 * MiB, `worker ${w.name}: ${(held / MiB).toFixed(1)} MiB over baseline, expected ${w.mb}`);
+        assert.ok(row.heapTotalBytes! >= row.heapUsedBytes!);
+        assert.ok(row.heapLimitBytes! > row.heapTotalBytes!);
+        assert.equal(typeof row.externalBytes, 'number');
+        assert.equal(typeof row.arrayBuffersBytes, 'number');
+        assert.ok(row.eventLoop.utilization! >= 0 && row.eventLoop.utilization! <= 1);
+        assert.ok(row.eventLoop.windowMs! >= 200);
+        assert.ok(row.gc && typeof row.gc.count === 'number');
+        // each worker holds exactly one interval timer
+        assert.equal(row.handles!.byType.Timeout, 1);
+      }
+      // the main thread's heap is not any worker's: it holds none of the arrays
+      assert.ok(s.memory.heapUsedBytes < 20 * MiB);
+      const text = await runCli(['stats', String(t.pid), '--window', '50']);
+      assert.equal(text.code, 0, text.stderr);
+      assert.match(text.stdout, /^workers {2}4$/m);
+      assert.match(text.stdout, new RegExp(`#${started[2]!.threadId} w3 {2}heap`));
+    } finally {
+      await t.kill();
+    }
+  });
+
+  it('reports a worker that exits during the window as gone, one that starts as running, and the sample succeeds', async () => {
+    const t = await startTarget('workers.js', { args: ['2', '5'], nodeArgs: ['--inspect-port=0'] });
+    try {
+      const started = t.facts.workers as Started[];
+      const cli = runCli(['stats', String(t.pid), '--json', '--window', '1500']);
+      // wait until nodetop's instruments are in both workers (the window has begun)
+      await eventually(
+        () => t.ask('instrumented'),
+        (r) => Object.values(r.byThread as Record<string, boolean>).every(Boolean),
+        10_000,
+      );
+      const stopped = await t.ask(`stop ${started[0]!.threadId}`);
+      assert.equal(stopped.stopped, true);
+      const late = (await t.ask('spawn 3')) as unknown as Started;
+      const r = await cli;
+      assert.equal(r.code, 0, r.stderr);
+      const s = parseJson<Sample>(r);
+      const byId = new Map<number | null, WorkerRow>(s.workers!.map((w) => [w.threadId, w]));
+      const gone = byId.get(started[0]!.threadId);
+      assert.ok(gone, JSON.stringify(s.workers));
+      assert.equal(gone.state, 'gone');
+      assert.equal(gone.heapUsedBytes, null);
+      assert.equal(byId.get(started[1]!.threadId)?.state, 'running');
+      const appeared = byId.get(late.threadId);
+      assert.ok(appeared, 'a worker started during the window has a row');
+      assert.equal(appeared.state, 'running');
+      assert.ok(appeared.heapUsedBytes! > 3 * MiB);
+    } finally {
+      await t.kill();
+    }
+  });
+
+  it('counts the GCs a worker runs during the window, in that worker only', async () => {
+    const t = await startTarget('workers.js', { args: ['2', '1'], nodeArgs: ['--inspect-port=0', '--expose-gc'] });
+    try {
+      const started = t.facts.workers as Started[];
+      const cli = runCli(['stats', String(t.pid), '--json', '--window', '2000']);
+      await eventually(
+        () => t.ask('instrumented'),
+        (r) => Object.values(r.byThread as Record<string, boolean>).every(Boolean),
+        10_000,
+      );
+      // 9 full GCs over ~200 ms, starting just after the window began
+      assert.equal((await t.ask(`gc ${started[0]!.threadId}`)).gcs, 9);
+      const s = parseJson<Sample>(await cli);
+      const busy = s.workers!.find((w) => w.threadId === started[0]!.threadId)!;
+      const quiet = s.workers!.find((w) => w.threadId === started[1]!.threadId)!;
+      assert.ok(busy.gc!.byKind.major.count >= 6, JSON.stringify(busy.gc));
+      assert.ok(busy.gc!.pauseMs > 0);
+      assert.equal(quiet.gc!.byKind.major.count, 0, JSON.stringify(quiet.gc));
+    } finally {
+      await t.kill();
+    }
+  });
+
+  it('removes its instruments from every worker on detach, and --no-workers does not attach to them', async () => {
+    const t = await startTarget('workers.js', { args: ['2', '1'], nodeArgs: ['--inspect-port=0'] });
+    try {
+      const r = await runCli(['stats', String(t.pid), '--json', '--window', '50']);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(parseJson<Sample>(r).workers!.length, 2);
+      const after = await t.ask('instrumented');
+      assert.deepEqual(Object.values(after.byThread as Record<string, boolean>), [false, false]);
+      const nw = await runCli(['stats', String(t.pid), '--json', '--window', '50', '--no-workers']);
+      assert.equal(nw.code, 0, nw.stderr);
+      assert.equal(parseJson<Sample>(nw).workers, null);
+    } finally {
+      await t.kill();
+    }
+  });
+});

@@ -1,0 +1,57 @@
+import { strict as assert } from 'node:assert';
+import { describe, it } from 'node:test';
+import { parseBytes, parseCommandLine } from '../../src/cli';
+import { defaultSnapshotName } from '../../src/commands/snapshot';
+import { estimateSnapshot, parseMemAvailable, unsafeReason } from '../../src/commands/snapshotSafety';
+import { expectedGcPauseMs } from '../../src/commands/gc';
+import { parseWorkerTitle } from '../../src/inspector/workers';
+import { buildWorkerRow } from '../../src/model/sample';
+
+const MiB = 1024 * 1024;
+
+describe('snapshot, gc and worker helpers', () => {
+  it('names a snapshot by title, pid, thread and UTC time, safely', () => {
+    const d = new Date('2026-11-24T03:12:45.123Z');
+    assert.equal(defaultSnapshotName('node', 42, 0, d), 'node-42-20261124T031245Z.heapsnapshot');
+    assert.equal(defaultSnapshotName('my app/../x', 42, 3, d), 'my_app_.._x-42-w3-20261124T031245Z.heapsnapshot');
+    assert.equal(defaultSnapshotName('', 1, 0, d), 'node-1-20261124T031245Z.heapsnapshot');
+  });
+
+  it('refuses a snapshot whose estimated growth exceeds the budget, the host or the cgroup', () => {
+    const est = estimateSnapshot(100 * MiB);
+    assert.equal(est.peakGrowthBytes, 2000 * MiB);
+    const room = { rssBytes: 300 * MiB, hostAvailableBytes: 16384 * MiB, cgroupLimitBytes: null, cgroupCurrentBytes: null, budgetBytes: null };
+    assert.equal(unsafeReason(est, room), null);
+    assert.match(unsafeReason(est, { ...room, hostAvailableBytes: 2000 * MiB })!, /host has/);
+    assert.match(unsafeReason(est, { ...room, cgroupLimitBytes: 1024 * MiB })!, /cgroup uses 300 MiB of its 1.00 GiB limit/);
+    assert.match(unsafeReason(est, { ...room, cgroupLimitBytes: 4096 * MiB, cgroupCurrentBytes: 3000 * MiB })!, /cgroup uses/);
+    assert.match(unsafeReason(est, { ...room, budgetBytes: 512 * MiB })!, /--max-growth budget/);
+    // unknown figures (a remote target) refuse nothing
+    assert.equal(unsafeReason(est, { ...room, hostAvailableBytes: null }), null);
+  });
+
+  it('parses MemAvailable, sizes, worker titles; estimates a GC pause', () => {
+    assert.equal(parseMemAvailable('MemTotal: 100 kB\nMemAvailable:   2048 kB\n'), 2048 * 1024);
+    assert.equal(parseMemAvailable('MemTotal: 100 kB\n'), null);
+    assert.equal(parseBytes('512M', 'x'), 512 * MiB);
+    assert.equal(parseBytes('1.5GiB', 'x'), 1.5 * 1024 * MiB);
+    assert.equal(parseBytes('100', 'x'), 100);
+    assert.throws(() => parseBytes('lots', 'x'), /must be a size/);
+    assert.deepEqual(parseWorkerTitle('[worker 3] nested'), { threadId: 3, name: 'nested' });
+    assert.deepEqual(parseWorkerTitle('[worker 12] '), { threadId: 12, name: '' });
+    assert.deepEqual(parseWorkerTitle('something else'), { threadId: null, name: 'something else' });
+    assert.equal(expectedGcPauseMs(100 * MiB), 300);
+    const s = parseCommandLine(['snapshot', '9', '-o', 'x.heapsnapshot', '--worker', '2', '--max-growth', '1G', '-y', '-q']);
+    assert.ok(s.command === 'snapshot');
+    assert.deepEqual([s.output, s.select, s.maxGrowthBytes, s.yes, s.quiet, s.force], ['x.heapsnapshot', { kind: 'worker', threadId: 2 }, 1024 * MiB, true, true, false]);
+  });
+
+  it('gives a gone worker null readings, never zeros', () => {
+    const row = buildWorkerRow({ threadId: 4, name: 'w', title: '[worker 4] w', state: 'gone', prev: null, raw: null });
+    assert.equal(row.state, 'gone');
+    assert.equal(row.heapUsedBytes, null);
+    assert.equal(row.gc, null);
+    assert.equal(row.eventLoop.utilization, null);
+    assert.equal(row.handles, null);
+  });
+});
