@@ -65,6 +65,8 @@ export const sampleProbe = defineProbe<SampleArg, RawSample>(
       renewedMs: number;
       lastBeatMs: number;
       lastSampleMs: number;
+      /** Samples this session has read, the baseline included (tests wait on it). */
+      samples?: number;
       resolutionMs: number;
       gc: Record<string, { count: number; ms: number }> | null;
       h: (import('perf_hooks').IntervalHistogram & { reset(): void; count?: number }) | null;
@@ -183,6 +185,7 @@ export const sampleProbe = defineProbe<SampleArg, RawSample>(
       };
       st.lastSampleMs = now;
       st.renewedMs = now;
+      st.samples = (st.samples ?? 0) + 1;
     }
     let fds: RawSample['fds'] = null;
     if (arg.fds) {

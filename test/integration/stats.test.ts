@@ -78,8 +78,10 @@ describe('nodetop stats', () => {
     const t = await startTarget('idle.js', { nodeArgs: ['--inspect-port=0', '--expose-gc'] });
     try {
       const cli = runCli(['stats', String(t.pid), '--json', '--window', '1500']);
-      // three full GCs inside the window (attach takes well under a second here)
-      await new Promise((r) => setTimeout(r, 700));
+      // three full GCs inside the window: once nodetop has read its baseline, not after a guessed
+      // delay (attaching took over 700 ms on a loaded machine and the GCs fell before the window)
+      const n = await eventually(() => t.ask('nodetop'), (x) => x.sessions === 1 && x.samples === 1, 15_000);
+      assert.deepEqual(n, { reply: 'nodetop', sessions: 1, samples: 1 }, 'the window has begun');
       for (let i = 0; i < 3; i++) await t.ask('gc');
       const s = parseJson<Sample>(await cli);
       assert.ok(s.gc!.byKind.major.count >= 3, JSON.stringify(s.gc));
