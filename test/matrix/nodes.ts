@@ -28,6 +28,10 @@ export const CLI_MAJORS = [20, 22, 24, 26] as const;
 export const WITNESS_MAJOR = 14;
 
 export const REQUIRED = process.env.NODETOP_MATRIX === '1';
+/** A subset, the same variable install-nodes.js reads: NODETOP_MATRIX_MAJORS="20 26". */
+const ONLY = (process.env.NODETOP_MATRIX_MAJORS ?? '').trim()
+  ? (process.env.NODETOP_MATRIX_MAJORS ?? '').split(/[\s,]+/).filter(Boolean).map(Number)
+  : null;
 export const CACHE = process.env.NODETOP_NODES_CACHE ?? path.join(ROOT, '.cache/nodes');
 
 interface Manifest {
@@ -51,6 +55,7 @@ const manifest = readManifest();
  */
 export function nodeOf(major: number): { node: MatrixNode | null; skip: string | null } {
   if (!REQUIRED) return { node: null, skip: 'the target matrix runs with `npm run test:matrix`' };
+  if (ONLY && !ONLY.includes(major)) return { node: null, skip: `Node ${major} is not in NODETOP_MATRIX_MAJORS` };
   if (!manifest) throw new Error(`no ${path.join(CACHE, 'manifest.json')}: run node test/matrix/install-nodes.js first`);
   const n = manifest.nodes[String(major)];
   if (n && fs.existsSync(n.bin)) return { node: { major, version: n.version, bin: n.bin }, skip: null };
