@@ -142,6 +142,23 @@ for (const major of SUPPORTED_MAJORS) {
       }
     });
 
+    const kindAccessor = node ? features(node.version).gcEntryKindAccessor : false;
+    it(`the gc entry has detail.kind${kindAccessor ? ', and the old kind accessor warns (DEP0152)' : ', and no old kind accessor'}`, async () => {
+      // what the README table says about this version, on the binary itself
+      const script =
+        "const { PerformanceObserver } = require('perf_hooks'); const alive = setTimeout(() => {}, 10000);" +
+        'const o = new PerformanceObserver((l) => { const e = l.getEntries()[0]; o.disconnect(); clearTimeout(alive);' +
+        ' const detailKind = e.detail && e.detail.kind; const kind = e.kind;' +
+        ' setImmediate(() => console.log(JSON.stringify({ detailKind, kind: kind === undefined ? null : kind }))); });' +
+        "o.observe({ entryTypes: ['gc'] }); gc();";
+      const r = await runNode(ctx.node.bin, ['--expose-gc', '-e', script]);
+      assert.equal(r.code, 0, r.stderr);
+      const e = JSON.parse(r.stdout) as { detailKind: number; kind: number | null };
+      assert.equal(typeof e.detailKind, 'number');
+      assert.equal(e.kind !== null, kindAccessor, r.stdout);
+      assert.equal(/DEP0152/.test(r.stderr), kindAccessor, r.stderr);
+    });
+
     it('says where the main thread is stuck when it spins in JavaScript', async () => {
       const t = await start({ file: 'blocked.js' }, ctx);
       try {
@@ -227,12 +244,14 @@ function get(port: number, p: string): Promise<string> {
   });
 }
 
-async function runNode(bin: string, args: string[]): Promise<{ code: number | null; stderr: string }> {
+async function runNode(bin: string, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const { spawn } = await import('node:child_process');
   return new Promise((resolve) => {
-    const c = spawn(bin, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    const c = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
     let stderr = '';
+    c.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
     c.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    c.on('exit', (code) => resolve({ code, stderr }));
+    c.on('exit', (code) => resolve({ code, stdout, stderr }));
   });
 }
