@@ -171,6 +171,7 @@ export const sampleProbe = defineProbe<SampleArg, RawSample>(
         try {
           const e = st.elu ? perf.performance.eventLoopUtilization(st.elu) : null;
           if (e) elu = { idle: e.idle, active: e.active, utilization: e.utilization };
+          else unavailable['eventLoop.utilization'] = 'no utilization baseline was taken at attach; the next window has one';
           st.elu = perf.performance.eventLoopUtilization();
         } catch (e) {
           unavailable['eventLoop.utilization'] = `performance.eventLoopUtilization() failed: ${why(e)}`;
