@@ -248,7 +248,8 @@ async function locateWith(pid: number, cmdline: string[], hints: { ports: number
   const status = proc.readStatus(pid);
   if (!turn || !proc.signalInMask(status.sigCaught, proc.SIGUSR1)) giveUp();
   if (!proc.signalInMask(status.sigCaught, proc.SIGUSR1)) {
-    const disabled = cmdline.includes('--disable-sigusr1');
+    // Node 22.14+ and 23.7+: the flag, on the command line or in NODE_OPTIONS, leaves SIGUSR1 uncaught
+    const disabled = cmdline.includes('--disable-sigusr1') || readNodeOptions(pid).split(/\s+/).includes('--disable-sigusr1');
     throw new NodetopError(
       disabled
         ? `pid ${pid} was started with --disable-sigusr1, so its inspector cannot be opened from outside`

@@ -68,8 +68,9 @@ export interface Sample {
     utilization: number | null;
     blocked: null | { forMs: number; stack: string[] };
   };
-  handles: { total: number; byType: Record<string, number> };
-  requests: { total: number; byType: Record<string, number> };
+  /** Null when the target's Node cannot list them (`unavailable.handles` says why). */
+  handles: null | { total: number; byType: Record<string, number> };
+  requests: null | { total: number; byType: Record<string, number> };
   /** TCP/TLS connections of the main thread, grouped in the target (src/model/net.ts); null: not read. */
   sockets: Sockets | null;
   /** http.Agent pools and the fetch dispatcher, per origin; null: not read. */
@@ -82,6 +83,12 @@ export interface Sample {
   };
   /** Every worker thread (nested ones too), in threadId order; null when workers were not looked at. */
   workers: WorkerRow[] | null;
+  /**
+   * The parts of this sample that the target's Node does not provide, each with the reason
+   * (field path -> sentence), e.g. {"handles": "process.getActiveResourcesInfo() is missing:
+   * added in Node 17.3 and 16.14"}. Those fields are null. Empty on every supported Node.
+   */
+  unavailable: Record<string, string>;
 }
 
 /**
@@ -137,12 +144,12 @@ export function buildWorkerRow(r: WorkerReading): WorkerRow {
     arrayBuffersBytes: raw ? raw.memory.arrayBuffers : null,
     eventLoop: {
       windowMs: w ? w.ms : null,
-      lagMs: w ? lagFromHistogram(w.lag, w.resolutionMs) : null,
-      utilization: w && Number.isFinite(w.elu.utilization) ? w.elu.utilization : null,
+      lagMs: w?.lag ? lagFromHistogram(w.lag, w.resolutionMs) : null,
+      utilization: w?.elu && Number.isFinite(w.elu.utilization) ? w.elu.utilization : null,
       blocked: raw ? raw.blocked : null,
     },
-    gc: w && r.prev?.window ? gcDelta(r.prev.window.gc, w.gc) : w ? gcDelta(null, w.gc) : null,
-    handles: raw ? { total: sum(raw.handles), byType: raw.handles } : null,
+    gc: w?.gc ? gcDelta(r.prev?.window?.gc ?? null, w.gc) : null,
+    handles: raw?.handles ? { total: sum(raw.handles), byType: raw.handles } : null,
   };
 }
 
@@ -256,18 +263,20 @@ export function buildSample({ identity, inspector, prev, raw, proc, host, net, w
       detachedContexts: raw.heap.numberOfDetachedContexts,
       spaces: raw.spaces.map((s) => ({ name: s.name, sizeBytes: s.size, usedBytes: s.used, availableBytes: s.available })),
     },
-    gc: w && prev?.window ? gcDelta(prev.window.gc, w.gc) : w ? gcDelta(null, w.gc) : null,
+    gc: w?.gc ? gcDelta(prev?.window?.gc ?? null, w.gc) : null,
     eventLoop: {
       windowMs: w ? w.ms : null,
-      lagMs: w ? lagFromHistogram(w.lag, w.resolutionMs) : null,
-      utilization: w && Number.isFinite(w.elu.utilization) ? w.elu.utilization : null,
+      lagMs: w?.lag ? lagFromHistogram(w.lag, w.resolutionMs) : null,
+      utilization: w?.elu && Number.isFinite(w.elu.utilization) ? w.elu.utilization : null,
       blocked: raw.blocked,
     },
-    handles: { total: sum(raw.handles), byType: raw.handles },
-    requests: { total: sum(raw.requests), byType: raw.requests },
+    handles: raw.handles ? { total: sum(raw.handles), byType: raw.handles } : null,
+    requests: raw.requests ? { total: sum(raw.requests), byType: raw.requests } : null,
     sockets: netView ? netView.sockets : null,
     httpPools: netView ? netView.httpPools : null,
     host,
     workers: workers ? workers.map(buildWorkerRow) : null,
+    // an older nodetop's probe (a lingering session) may not send it
+    unavailable: { ...(raw.unavailable ?? {}) },
   };
 }

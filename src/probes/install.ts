@@ -37,9 +37,12 @@ export const installProbe = defineProbe<InstallArg, InstallResult>(
       lastBeatMs: number;
       lastSampleMs: number;
       resolutionMs: number;
-      gc: Record<string, Gc>;
-      h: import('perf_hooks').IntervalHistogram & { reset(): void };
-      elu: import('perf_hooks').EventLoopUtilization;
+      /** Null when this Node cannot observe GC (see `unavailable.gc`). */
+      gc: Record<string, Gc> | null;
+      h: (import('perf_hooks').IntervalHistogram & { reset(): void }) | null;
+      elu: import('perf_hooks').EventLoopUtilization | null;
+      /** Instruments this Node lacks: Sample field -> reason. The sample probe passes it on. */
+      unavailable: Record<string, string>;
       stop(): void;
     }
     interface Registry {
@@ -76,6 +79,10 @@ export const installProbe = defineProbe<InstallArg, InstallResult>(
     const existing = reg.sessions[arg.key];
     if (existing) return { installed: false, sessions: Object.keys(reg.sessions).length, openedByNodetop: reg.openedByNodetop };
 
+    // Each instrument is set up on its own: one this Node lacks is reported as unavailable
+    // (with the reason) and the others still run.
+    const unavailable: Record<string, string> = {};
+    const why = (e: unknown): string => String((e && (e as Error).message) || e).split('\n')[0]!;
     const c = perf.constants;
     const kinds: Record<number, string> = {
       [c.NODE_PERFORMANCE_GC_MINOR]: 'minor',
@@ -84,8 +91,24 @@ export const installProbe = defineProbe<InstallArg, InstallResult>(
       [c.NODE_PERFORMANCE_GC_WEAKCB]: 'weakcb',
     };
     const now = Date.now();
-    const h = perf.monitorEventLoopDelay({ resolution: arg.resolutionMs }) as SessionState['h'];
-    h.enable();
+    let h: SessionState['h'] = null;
+    if (typeof perf.monitorEventLoopDelay !== 'function') {
+      unavailable['eventLoop.lagMs'] = 'perf_hooks.monitorEventLoopDelay() is missing: added in Node 11.10';
+    } else {
+      try {
+        h = perf.monitorEventLoopDelay({ resolution: arg.resolutionMs }) as NonNullable<SessionState['h']>;
+        h.enable();
+      } catch (e) {
+        h = null;
+        unavailable['eventLoop.lagMs'] = `perf_hooks.monitorEventLoopDelay() failed: ${why(e)}`;
+      }
+    }
+    let elu: SessionState['elu'] = null;
+    try {
+      elu = perf.performance.eventLoopUtilization();
+    } catch {
+      /* the sample probe says why */
+    }
     const st: SessionState = {
       createdMs: now,
       renewedMs: now,
@@ -94,23 +117,42 @@ export const installProbe = defineProbe<InstallArg, InstallResult>(
       resolutionMs: arg.resolutionMs,
       gc: { minor: { count: 0, ms: 0 }, major: { count: 0, ms: 0 }, incremental: { count: 0, ms: 0 }, weakcb: { count: 0, ms: 0 } },
       h,
-      elu: perf.performance.eventLoopUtilization(),
+      elu,
+      unavailable,
       stop() {},
     };
-    const obs = new perf.PerformanceObserver((list) => {
-      try {
-        for (const e of list.getEntries()) {
-          const d = (e as unknown as { detail?: { kind?: number }; kind?: number });
-          const kind = kinds[d.detail?.kind ?? d.kind ?? 0] ?? 'other';
-          const slot = st.gc[kind] ?? (st.gc[kind] = { count: 0, ms: 0 });
-          slot.count++;
-          slot.ms += e.duration;
+    let obs: import('perf_hooks').PerformanceObserver | null = null;
+    try {
+      obs = new perf.PerformanceObserver((list) => {
+        try {
+          const gc = st.gc;
+          if (!gc) return;
+          for (const e of list.getEntries()) {
+            // Node 16+ puts the kind in `detail`; reading the old `kind` accessor there prints a
+            // deprecation warning in the target (DEP0152, Node 16-24), and Node 26 removed it.
+            // Only a Node without `detail` (14 and older) gets to read it.
+            const d = e as unknown as { detail?: { kind?: number } | null; kind?: number };
+            const k = d.detail ? d.detail.kind : d.kind;
+            const kind = kinds[k ?? 0] ?? 'other';
+            const slot = gc[kind] ?? (gc[kind] = { count: 0, ms: 0 });
+            slot.count++;
+            slot.ms += e.duration;
+          }
+        } catch {
+          /* never throw into the target */
         }
+      });
+      obs.observe({ entryTypes: ['gc'] });
+    } catch (e) {
+      st.gc = null;
+      unavailable.gc = `observing GC with a PerformanceObserver failed: ${why(e)}`;
+      try {
+        obs?.disconnect();
       } catch {
-        /* never throw into the target */
+        /* never observed */
       }
-    });
-    obs.observe({ entryTypes: ['gc'] });
+      obs = null;
+    }
     const registry = reg;
     const key = arg.key;
     const leaseMs = arg.leaseMs;
@@ -132,12 +174,12 @@ export const installProbe = defineProbe<InstallArg, InstallResult>(
     st.stop = () => {
       clearInterval(beat);
       try {
-        obs.disconnect();
+        obs?.disconnect();
       } catch {
         /* already gone */
       }
       try {
-        h.disable();
+        h?.disable();
       } catch {
         /* already gone */
       }

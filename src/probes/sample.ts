@@ -27,19 +27,26 @@ export interface RawSample {
   memory: { rss: number; heapTotal: number; heapUsed: number; external: number; arrayBuffers: number };
   heap: { heapSizeLimit: number; totalAvailableSize: number; mallocedMemory: number; numberOfNativeContexts: number; numberOfDetachedContexts: number };
   spaces: Array<{ name: string; size: number; used: number; available: number }>;
-  handles: Record<string, number>;
-  requests: Record<string, number>;
+  /** Null when this Node cannot list its resources (see `unavailable.handles`). */
+  handles: Record<string, number> | null;
+  requests: Record<string, number> | null;
   cpuUsageMicros: { user: number; system: number };
   fds: null | { open: number | null; limit: number | null };
   /** Null when this session's instruments are gone (lease expired, another tool removed them). */
   window: null | {
     ms: number;
     resolutionMs: number;
-    lag: RawLag;
-    elu: { idle: number; active: number; utilization: number };
-    gc: Record<string, { count: number; ms: number }>;
+    /** Null when this Node has no event-loop delay histogram. */
+    lag: RawLag | null;
+    elu: { idle: number; active: number; utilization: number } | null;
+    gc: Record<string, { count: number; ms: number }> | null;
   };
   blocked: null | { forMs: number; stack: string[] };
+  /**
+   * Parts this Node does not provide, each with the reason (Sample field -> sentence). A part
+   * that is missing here is null in the Sample; the rest of the sample is still read.
+   */
+  unavailable: Record<string, string>;
 }
 
 /**
@@ -58,10 +65,13 @@ export const sampleProbe = defineProbe<SampleArg, RawSample>(
       renewedMs: number;
       lastBeatMs: number;
       lastSampleMs: number;
+      /** Samples this session has read, the baseline included (tests wait on it). */
+      samples?: number;
       resolutionMs: number;
-      gc: Record<string, { count: number; ms: number }>;
-      h: import('perf_hooks').IntervalHistogram & { reset(): void; count?: number };
-      elu: import('perf_hooks').EventLoopUtilization;
+      gc: Record<string, { count: number; ms: number }> | null;
+      h: (import('perf_hooks').IntervalHistogram & { reset(): void; count?: number }) | null;
+      elu: import('perf_hooks').EventLoopUtilization | null;
+      unavailable?: Record<string, string>;
     };
     const reg = (globalThis as unknown as Record<symbol, { sessions: Record<string, St> } | undefined>)[Symbol.for('nodetop')];
     const st = reg?.sessions[arg.key];
@@ -90,47 +100,93 @@ export const sampleProbe = defineProbe<SampleArg, RawSample>(
       available: s.space_available_size,
     }));
 
-    const requests: Record<string, number> = {};
+    // Each optional part is read on its own: an API this Node lacks (or that throws) makes that
+    // part null with a reason, never the whole sample fail.
+    const unavailable: Record<string, string> = {};
+    const why = (e: unknown): string => String((e && (e as Error).message) || e).split('\n')[0]!;
     const p = process as unknown as { _getActiveRequests?: () => object[]; getActiveResourcesInfo?: () => string[] };
-    for (const r of p._getActiveRequests?.() ?? []) {
-      const t = (r && r.constructor && r.constructor.name) || 'unknown';
-      requests[t] = (requests[t] ?? 0) + 1;
-    }
-    const handles: Record<string, number> = {};
-    const owed: Record<string, number> = { ...requests };
-    for (const t of p.getActiveResourcesInfo?.() ?? []) {
-      // getActiveResourcesInfo lists requests first, then handles and timers
-      if ((owed[t] ?? 0) > 0) {
-        owed[t]!--;
-        continue;
+    let requests: Record<string, number> | null = null;
+    if (typeof p._getActiveRequests !== 'function') {
+      unavailable.requests = 'process._getActiveRequests() is missing in this Node';
+    } else {
+      try {
+        const r: Record<string, number> = {};
+        for (const q of p._getActiveRequests()) {
+          const t = (q && q.constructor && q.constructor.name) || 'unknown';
+          r[t] = (r[t] ?? 0) + 1;
+        }
+        requests = r;
+      } catch (e) {
+        unavailable.requests = `process._getActiveRequests() failed: ${why(e)}`;
       }
-      handles[t] = (handles[t] ?? 0) + 1;
+    }
+    let handles: Record<string, number> | null = null;
+    if (typeof p.getActiveResourcesInfo !== 'function') {
+      unavailable.handles = 'process.getActiveResourcesInfo() is missing: added in Node 17.3 and 16.14';
+    } else {
+      try {
+        const hs: Record<string, number> = {};
+        const owed: Record<string, number> = { ...(requests ?? {}) };
+        for (const t of p.getActiveResourcesInfo()) {
+          // getActiveResourcesInfo lists requests first, then handles and timers
+          if ((owed[t] ?? 0) > 0) {
+            owed[t]!--;
+            continue;
+          }
+          hs[t] = (hs[t] ?? 0) + 1;
+        }
+        handles = hs;
+      } catch (e) {
+        unavailable.handles = `process.getActiveResourcesInfo() failed: ${why(e)}`;
+      }
     }
 
     let window: RawSample['window'] = null;
     if (st) {
+      Object.assign(unavailable, st.unavailable);
       const h = st.h;
-      const elu = perf.performance.eventLoopUtilization(st.elu);
+      let lag: RawLag | null = null;
+      if (h) {
+        try {
+          lag = {
+            min: h.min,
+            max: h.max,
+            mean: h.mean,
+            stddev: h.stddev,
+            p50: h.percentile(50),
+            p90: h.percentile(90),
+            p99: h.percentile(99),
+            count: typeof h.count === 'number' ? h.count : -1,
+          };
+          h.reset();
+        } catch (e) {
+          unavailable['eventLoop.lagMs'] = `the event-loop delay histogram failed: ${why(e)}`;
+        }
+      }
+      let elu: { idle: number; active: number; utilization: number } | null = null;
+      const eluFn = perf.performance && perf.performance.eventLoopUtilization;
+      if (typeof eluFn !== 'function') {
+        unavailable['eventLoop.utilization'] = 'performance.eventLoopUtilization() is missing: added in Node 14.10 and 12.19';
+      } else {
+        try {
+          const e = st.elu ? perf.performance.eventLoopUtilization(st.elu) : null;
+          if (e) elu = { idle: e.idle, active: e.active, utilization: e.utilization };
+          else unavailable['eventLoop.utilization'] = 'no utilization baseline was taken at attach; the next window has one';
+          st.elu = perf.performance.eventLoopUtilization();
+        } catch (e) {
+          unavailable['eventLoop.utilization'] = `performance.eventLoopUtilization() failed: ${why(e)}`;
+        }
+      }
       window = {
         ms: now - st.lastSampleMs,
         resolutionMs: st.resolutionMs,
-        lag: {
-          min: h.min,
-          max: h.max,
-          mean: h.mean,
-          stddev: h.stddev,
-          p50: h.percentile(50),
-          p90: h.percentile(90),
-          p99: h.percentile(99),
-          count: typeof h.count === 'number' ? h.count : -1,
-        },
-        elu: { idle: elu.idle, active: elu.active, utilization: elu.utilization },
-        gc: JSON.parse(JSON.stringify(st.gc)),
+        lag,
+        elu,
+        gc: st.gc ? JSON.parse(JSON.stringify(st.gc)) : null,
       };
-      h.reset();
-      st.elu = perf.performance.eventLoopUtilization();
       st.lastSampleMs = now;
       st.renewedMs = now;
+      st.samples = (st.samples ?? 0) + 1;
     }
     let fds: RawSample['fds'] = null;
     if (arg.fds) {
@@ -164,6 +220,7 @@ export const sampleProbe = defineProbe<SampleArg, RawSample>(
       fds,
       window,
       blocked,
+      unavailable,
     };
   },
 );

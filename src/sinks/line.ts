@@ -10,7 +10,10 @@ export type WatchField = (typeof WATCH_FIELDS)[number];
 /** Handle types that are sockets: TCP connections and servers, UDP. */
 const SOCKET_TYPES = ['TCPSocketWrap', 'TCPServerWrap', 'UDPWrap'];
 
-export function socketCount(s: Sample): number {
+export function socketCount(s: Sample): number | null {
+  // the socket walk when the sample has it (idle pooled sockets included), else the handle list
+  if (s.sockets) return s.sockets.total;
+  if (!s.handles) return null;
   let n = 0;
   for (const t of SOCKET_TYPES) n += s.handles.byType[t] ?? 0;
   return n;
@@ -35,8 +38,8 @@ const COLUMNS: Record<WatchField, Column> = {
   lag: { head: 'LAG P99', width: 9, value: (s) => ms(s.eventLoop.lagMs?.p99) },
   elu: { head: 'ELU', width: 4, value: (s) => ratio(s.eventLoop.utilization) },
   cpu: { head: 'CPU', width: 6, value: (s) => (s.process.cpuPercent === null ? na : `${s.process.cpuPercent.toFixed(1)}%`) },
-  handles: { head: 'HANDLES', width: 7, value: (s) => String(s.handles.total) },
-  sockets: { head: 'SOCKETS', width: 7, value: (s) => String(socketCount(s)) },
+  handles: { head: 'HANDLES', width: 7, value: (s) => (s.handles ? String(s.handles.total) : na) },
+  sockets: { head: 'SOCKETS', width: 7, value: (s) => String(socketCount(s) ?? na) },
   gc: { head: 'GC N/PAUSE', width: 13, value: (s) => (s.gc ? `${s.gc.count}/${ms(s.gc.pauseMs)}` : na) },
   fds: {
     head: 'FDS',

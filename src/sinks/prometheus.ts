@@ -147,13 +147,13 @@ export const FAMILIES: Family[] = [
     name: 'nodejs_active_handles',
     type: 'gauge',
     help: 'Number of active libuv handles grouped by handle type. Every handle type is C++ class name.',
-    series: (_t, s) => byType(s.handles.byType, 'type'),
+    series: (_t, s) => (s.handles ? byType(s.handles.byType, 'type') : []),
   },
   {
     name: 'nodejs_active_requests',
     type: 'gauge',
     help: 'Number of active libuv requests grouped by request type. Every request type is C++ class name.',
-    series: (_t, s) => byType(s.requests.byType, 'type'),
+    series: (_t, s) => (s.requests ? byType(s.requests.byType, 'type') : []),
   },
   {
     name: 'nodejs_heap_size_total_bytes',

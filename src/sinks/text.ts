@@ -4,6 +4,12 @@ import type { HttpPool, Sockets } from '../model/net';
 import type { Sample, WorkerRow } from '../model/sample';
 import { bytes, countsLine, duration, ms, percent, ratio } from '../model/units';
 
+/** ` (reason)` when the target's Node does not provide this part of the sample. */
+function na(s: Sample, field: string): string {
+  const why = s.unavailable[field];
+  return why ? ` (${why})` : '';
+}
+
 export function renderStats(s: Sample): string {
   const t = s.target;
   const p = s.process;
@@ -27,7 +33,7 @@ export function renderStats(s: Sample): string {
     lines.push(
       `gc       ${s.gc.count} in ${ms(el.windowMs)}, ${ms(s.gc.pauseMs)} paused  (minor ${k.minor.count}, major ${k.major.count}, incremental ${k.incremental.count}, weakcb ${k.weakcb.count})`,
     );
-  } else lines.push('gc       n/a');
+  } else lines.push(`gc       n/a${na(s, 'gc')}`);
   const lag = el.lagMs;
   lines.push(
     `loop     lag p50 ${ms(lag?.p50)} p90 ${ms(lag?.p90)} p99 ${ms(lag?.p99)} max ${ms(lag?.max)}  utilization ${ratio(el.utilization)}  window ${ms(el.windowMs)}`,
@@ -36,8 +42,11 @@ export function renderStats(s: Sample): string {
     lines.push(`BLOCKED  main thread stuck in JavaScript for ${ms(el.blocked.forMs)}:`);
     for (const f of el.blocked.stack.slice(0, 8)) lines.push(`           ${f}`);
   }
-  lines.push(`handles  ${s.handles.total}: ${countsLine(s.handles.byType)}`);
-  lines.push(`requests ${s.requests.total}: ${countsLine(s.requests.byType)}`);
+  lines.push(s.handles ? `handles  ${s.handles.total}: ${countsLine(s.handles.byType)}` : `handles  n/a${na(s, 'handles')}`);
+  lines.push(s.requests ? `requests ${s.requests.total}: ${countsLine(s.requests.byType)}` : `requests n/a${na(s, 'requests')}`);
+  for (const k of ['eventLoop.lagMs', 'eventLoop.utilization'] as const) {
+    if (s.unavailable[k]) lines.push(`n/a      ${k}: ${s.unavailable[k]}`);
+  }
   if (s.sockets) lines.push(...renderSockets(s.sockets));
   if (s.httpPools) lines.push(...renderPools(s.httpPools, s.sockets?.poolsOmitted));
   if (s.sockets?.findings.length) {

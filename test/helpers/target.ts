@@ -114,10 +114,16 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Runs the built CLI as a user would. The bound is a guard against a hang, not a speed assertion. */
-export function runCli(args: string[], opts: { env?: NodeJS.ProcessEnv; uid?: number; gid?: number; hangGuardMs?: number } = {}): Promise<CliResult> {
+/**
+ * Runs the built CLI as a user would. The bound is a guard against a hang, not a speed assertion.
+ * `node`: the Node binary that runs nodetop itself (default: the one running the tests).
+ */
+export function runCli(
+  args: string[],
+  opts: { env?: NodeJS.ProcessEnv; uid?: number; gid?: number; hangGuardMs?: number; node?: string } = {},
+): Promise<CliResult> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [NODETOP, ...args], {
+    const child = spawn(opts.node ?? process.execPath, [NODETOP, ...args], {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: opts.env ?? process.env,
       ...(opts.uid !== undefined ? { uid: opts.uid, gid: opts.gid ?? opts.uid } : {}),

@@ -54,6 +54,7 @@ describe('prometheus formatter', () => {
   type Raw = import('../../src/probes/sample').RawSample;
 
   const raw = (timeMs: number, gcCount: number): Raw => ({
+    unavailable: {},
     timeMs,
     pid: 4242,
     uptimeSec: 100,

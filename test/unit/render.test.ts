@@ -30,6 +30,7 @@ function raw(over: Partial<RawSample> = {}): RawSample {
       gc: { minor: { count: 4, ms: 3 }, major: { count: 1, ms: 20 } },
     },
     blocked: { forMs: 3000, stack: ['at spinTheWheel (/srv/app.js:8:3)', 'at main (/srv/app.js:20:1)'] },
+    unavailable: {},
     ...over,
   };
 }

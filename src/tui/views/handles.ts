@@ -22,8 +22,9 @@ export function handleRows(s: Sample, prev: Sample | null, sort: number): Handle
       rows.push({ kind, type, count, delta: old ? count - (old[type] ?? 0) : null });
     }
   };
-  add('handle', s.handles.byType, prev?.handles.byType ?? null);
-  add('request', s.requests.byType, prev?.requests.byType ?? null);
+  // null: the target's Node cannot list them (the page footer says so)
+  add('handle', s.handles?.byType ?? {}, prev?.handles?.byType ?? null);
+  add('request', s.requests?.byType ?? {}, prev?.requests?.byType ?? null);
   const by = HANDLE_SORTS[sort % HANDLE_SORTS.length];
   rows.sort((a, b) =>
     by === 'name' ? a.type.localeCompare(b.type) : by === 'delta' ? (b.delta ?? 0) - (a.delta ?? 0) || b.count - a.count : b.count - a.count || a.type.localeCompare(b.type),
@@ -44,6 +45,6 @@ export function handlesPage(s: Sample, prev: Sample | null, _h: History, st: Vie
     const line = `  ${esc(r.type).padEnd(28)} ${r.kind.padEnd(8)} ${String(r.count).padStart(8)} ${d.padStart(7)}`;
     out.push(i === sel ? p.paint(line, 'inverse') : r.delta !== null && r.delta > 0 ? p.paint(line, 'warn') : line);
   }
-  out.push(p.paint(`  ${s.handles.total} handles, ${s.requests.total} requests (ref'd only: unref'd timers and idle pooled sockets are not counted here)`, 'dim'));
+  out.push(p.paint(`  ${s.handles?.total ?? 'n/a'} handles, ${s.requests?.total ?? 'n/a'} requests (ref'd only: unref'd timers and idle pooled sockets are not counted here)`, 'dim'));
   return out;
 }

@@ -52,7 +52,7 @@ export function overviewPage(s: Sample, _prev: Sample | null, hist: History, _st
   out.push(`  ELU     ${spark(hist.elu.toArray(), { min: 0, max: 1 })}`);
 
   out.push(p.paint('Handles', 'bold'));
-  out.push(`  ${s.handles.total}: ${esc(countsLine(s.handles.byType))}`);
-  out.push(`  requests ${s.requests.total}: ${esc(countsLine(s.requests.byType))}`);
+  out.push(s.handles ? `  ${s.handles.total}: ${esc(countsLine(s.handles.byType))}` : `  n/a: ${esc(s.unavailable.handles ?? 'not reported')}`);
+  out.push(s.requests ? `  requests ${s.requests.total}: ${esc(countsLine(s.requests.byType))}` : `  requests n/a`);
   return out;
 }

@@ -37,7 +37,7 @@ export const COLUMNS: Column[] = [
   },
   { key: 'l', title: 'LAG99', width: 8, value: (r) => num(r.sample?.eventLoop.lagMs?.p99), text: (r) => ms(r.sample?.eventLoop.lagMs?.p99), level: (r) => levelFor(r.sample?.eventLoop.lagMs?.p99, THRESHOLDS.lagP99Ms.warn, THRESHOLDS.lagP99Ms.bad) },
   { key: 'u', title: 'ELU', width: 5, value: (r) => num(r.sample?.eventLoop.utilization), text: (r) => ratio(r.sample?.eventLoop.utilization), level: (r) => levelFor(r.sample?.eventLoop.utilization, THRESHOLDS.elu.warn, THRESHOLDS.elu.bad) },
-  { key: 'n', title: 'HNDL', width: 6, value: (r) => num(r.sample?.handles.total), text: (r) => (r.sample ? String(r.sample.handles.total) : 'n/a') },
+  { key: 'n', title: 'HNDL', width: 6, value: (r) => num(r.sample?.handles?.total), text: (r) => (r.sample?.handles ? String(r.sample.handles.total) : 'n/a') },
   {
     key: 'f',
     title: 'FDS',

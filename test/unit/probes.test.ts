@@ -1,0 +1,86 @@
+// The probes called in-process (probe.ts: they are plain functions), on this Node with one of
+// the APIs an older or future Node lacks taken away for the duration of the test: that part of
+// the sample is null with the reason, and the rest is read. The same path on a real old binary
+// (Node 14) is in test/matrix/cli.test.ts.
+
+import { strict as assert } from 'node:assert';
+import * as perf from 'node:perf_hooks';
+import { describe, it } from 'node:test';
+import { buildSample } from '../../src/model/sample';
+import { renderStats } from '../../src/sinks/text';
+import { installProbe } from '../../src/probes/install';
+import { sampleProbe } from '../../src/probes/sample';
+import { uninstallProbe } from '../../src/probes/uninstall';
+
+const identity = {
+  pid: process.pid, ppid: process.ppid, title: 'node', argv: process.argv, execPath: process.execPath,
+  nodeVersion: process.version, v8Version: process.versions.v8, uptimeSec: 1, platform: 'linux', inspectorUrl: null, isMainThread: true, threadId: 0,
+};
+
+/** Removes obj[key] for the duration of fn, whatever fn does. */
+function without<T extends object>(obj: T, key: string, fn: () => void): void {
+  const d = Object.getOwnPropertyDescriptor(obj, key);
+  assert.ok(d, `${key} exists on this Node`);
+  delete (obj as Record<string, unknown>)[key];
+  try {
+    fn();
+  } finally {
+    Object.defineProperty(obj, key, d);
+  }
+}
+
+function session<R>(key: string, fn: () => R): R {
+  const r = installProbe.fn({ key, leaseMs: 60_000, openedByNodetop: false, resolutionMs: 10 }) as { installed: boolean };
+  assert.equal(r.installed, true);
+  try {
+    return fn();
+  } finally {
+    void uninstallProbe.fn({ key, closeInspectorAfterMs: null });
+  }
+}
+
+describe('a part of the sample this Node lacks', () => {
+  it('everything is available on this Node', () => {
+    session('u0', () => {
+      const raw = sampleProbe.fn({ key: 'u0', blockedAfterMs: 60_000, fds: false }) as ReturnType<typeof sampleProbe.fn> & object;
+      const s = buildSample({ identity, inspector: { url: 'ws://x', openedByNodetop: false }, prev: null, raw: raw as never, proc: null, host: null });
+      assert.deepEqual(s.unavailable, {});
+      assert.ok(s.handles && s.requests && s.gc && s.eventLoop.lagMs !== undefined);
+    });
+  });
+
+  it('no process.getActiveResourcesInfo: handles null with the reason, not 0; the rest is read', () => {
+    session('u1', () => {
+      without(process, 'getActiveResourcesInfo', () => {
+        const raw = sampleProbe.fn({ key: 'u1', blockedAfterMs: 60_000, fds: false }) as never;
+        const s = buildSample({ identity, inspector: { url: 'ws://x', openedByNodetop: false }, prev: null, raw, proc: null, host: null });
+        assert.equal(s.handles, null);
+        assert.deepEqual(Object.keys(s.unavailable), ['handles']);
+        assert.match(s.unavailable.handles!, /process\.getActiveResourcesInfo\(\) is missing: added in Node 17\.3 and 16\.14/);
+        assert.ok(s.requests, 'requests are still read');
+        assert.ok(s.memory.heapUsedBytes > 0);
+        assert.equal(typeof s.eventLoop.utilization, 'number');
+        assert.match(renderStats(s), /^handles {2}n\/a \(process\.getActiveResourcesInfo\(\) is missing/m);
+      });
+    });
+  });
+
+  it('no performance.eventLoopUtilization: utilization null with the reason; GC and handles still read', () => {
+    // (perf_hooks' own exports, monitorEventLoopDelay among them, cannot be taken away in-process)
+    session('u2', () => {
+      const owner = Object.prototype.hasOwnProperty.call(perf.performance, 'eventLoopUtilization')
+        ? perf.performance
+        : (Object.getPrototypeOf(perf.performance) as object);
+      without(owner, 'eventLoopUtilization', () => {
+        const raw = sampleProbe.fn({ key: 'u2', blockedAfterMs: 60_000, fds: false }) as never;
+        const s = buildSample({ identity, inspector: { url: 'ws://x', openedByNodetop: false }, prev: null, raw, proc: null, host: null });
+        assert.equal(s.eventLoop.utilization, null);
+        assert.deepEqual(Object.keys(s.unavailable), ['eventLoop.utilization']);
+        assert.match(s.unavailable['eventLoop.utilization'] ?? '', /performance\.eventLoopUtilization\(\) is missing/);
+        assert.ok(s.gc, 'the GC observer is still installed');
+        assert.ok(s.handles);
+        assert.match(renderStats(s), /^n\/a {6}eventLoop\.utilization: /m);
+      });
+    });
+  });
+});
