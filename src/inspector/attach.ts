@@ -12,6 +12,7 @@ import { installProbe } from '../probes/install';
 import { uninstallProbe } from '../probes/uninstall';
 import { onExit } from '../lifecycle';
 import { relocateProbe } from '../probes/relocate';
+import { forgetOpened, recordOpened } from './opened';
 import { locateInspector, waitForMovedInspector, type Located } from './locate';
 import { CallTimeoutError, ConnectionClosedError, evaluate, listTargets, Session } from './session';
 
@@ -101,12 +102,13 @@ export class Attachment {
     if (!this.session.isClosed) {
       const timeoutMs = Math.min(this.timeoutMs, 2000);
       try {
-        await evaluate(
+        const r = await evaluate(
           this.session,
           uninstallProbe,
           { key: this.key, closeInspectorAfterMs: this.keepInspector ? null : 100 },
           { timeoutMs },
         );
+        if (r.closingInspector) forgetOpened(this.identity.pid);
       } catch {
         // a target that does not answer keeps its instruments until their lease runs out
       }
@@ -198,6 +200,9 @@ export async function attach(opts: AttachOptions): Promise<Attachment> {
       local = false; // a tunnel into a container: another pid namespace
     }
   }
+
+  // another nodetop (or this one's snapshot child) must find a port nothing else names
+  if (openedByNodetop && opts.pid !== undefined) recordOpened(opts.pid, port);
 
   const key = newKey();
   const att = new Attachment(

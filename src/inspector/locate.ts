@@ -9,9 +9,9 @@
 //      "whatever answers on 9229": that may be another process.
 // The caller then checks process.pid through the inspector (attach.ts).
 
-import * as fs from 'node:fs';
 import { ExitCode, NodetopError, errnoCode } from '../errors';
 import * as proc from '../platform/proc';
+import { openedPort } from './opened';
 import { listTargets, type InspectorTarget } from './session';
 
 export interface Located {
@@ -63,13 +63,24 @@ function connectHostFor(address: string): string | null {
  * What the command line and NODE_OPTIONS say about the inspector's port: the ports named
  * (--inspect=9230, --inspect-port=9231), and whether a random one was asked for (port 0).
  */
-export function inspectorHints(argv: string[], nodeOptions: string): { ports: number[]; randomPort: boolean } {
+export interface InspectorHints {
+  /** Ports named for the inspector (command line, NODE_OPTIONS, nodetop's own record). */
+  ports: number[];
+  /** A random inspector port (0) was asked for. */
+  randomPort: boolean;
+  /** An --inspect flag opens the inspector at start-up (--inspect-port alone does not). */
+  active: boolean;
+}
+
+export function inspectorHints(argv: string[], nodeOptions: string): InspectorHints {
   const ports: number[] = [];
   let randomPort = false;
-  const words = [...argv, ...nodeOptions.split(/\s+/).filter(Boolean)];
+  let active = false;
+  const words = [...argv.slice(0, scriptIndex(argv)), ...nodeOptions.split(/\s+/).filter(Boolean)];
   for (let i = 0; i < words.length; i++) {
     const a = words[i] ?? '';
     if (a === '--') break;
+    if (/^--inspect(-brk|-wait)?(=|$)/.test(a)) active = true;
     const m = /^--(?:inspect(?:-brk|-wait)?|inspect-port|debug-port)=(?:.*:)?(\d+)$/.exec(a);
     const spaced = /^--(?:inspect-port|debug-port)$/.test(a) ? /^(?:.*:)?(\d+)$/.exec(words[i + 1] ?? '') : null;
     const port = m?.[1] ?? spaced?.[1];
@@ -77,18 +88,28 @@ export function inspectorHints(argv: string[], nodeOptions: string): { ports: nu
     if (Number(port) === 0) randomPort = true;
     else ports.push(Number(port));
   }
-  return { ports, randomPort };
+  return { ports, randomPort, active };
 }
 
-function readNodeOptions(pid: number): string {
-  try {
-    const env = fs.readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
-    const kv = env.find((e) => e.startsWith('NODE_OPTIONS='));
-    return kv ? kv.slice('NODE_OPTIONS='.length) : '';
-  } catch {
-    return '';
+/** Where node's own options end in argv: at the script (the first word not an option). */
+function scriptIndex(argv: string[]): number {
+  for (let i = 1; i < argv.length; i++) {
+    const a = argv[i] ?? '';
+    if (a === '--') return i;
+    if (!a.startsWith('-')) return i;
+    // options that take their value as the next word
+    if (/^(--inspect-port|--debug-port|-r|--require|--import|--loader|--experimental-loader|--env-file|--title|--conditions|-C)$/.test(a)) i++;
   }
+  return argv.length;
 }
+
+/** The hints plus the port nodetop recorded when it opened this pid's inspector itself. */
+function hintsFor(pid: number, cmdline: string[]): InspectorHints {
+  const h = inspectorHints(cmdline, proc.readNodeOptions(pid));
+  const mine = openedPort(pid);
+  return mine !== null && !h.ports.includes(mine) ? { ...h, ports: [mine, ...h.ports] } : h;
+}
+
 
 export function checkPid(pid: number): { exe: string | null; cmdline: string[] } {
   if (pid === process.pid) {
@@ -142,7 +163,7 @@ export function checkPid(pid: number): { exe: string | null; cmdline: string[] }
  */
 async function findOpenInspector(
   pid: number,
-  hints: { ports: number[]; randomPort: boolean },
+  hints: InspectorHints,
   timeoutMs: number,
   only?: Set<number>,
 ): Promise<Located | null> {
@@ -162,7 +183,7 @@ async function findOpenInspector(
     return i < 0 ? preferred.length : i;
   };
   const candidates = sockets
-    .filter((s) => (only ? only.has(s.inode) : hints.randomPort || preferred.includes(s.port)))
+    .filter((s) => (only ? only.has(s.inode) : (hints.randomPort && hints.active) || preferred.includes(s.port)))
     .map((s) => ({ ...s, host: connectHostFor(s.address) }))
     .sort((a, b) => rank(a.port) - rank(b.port));
   const seen = new Set<string>();
@@ -192,7 +213,7 @@ function sleep(ms: number): Promise<void> {
 /** Steps 1-4 above. Returns where the pid's inspector listens, opening it if need be. */
 export async function locateInspector(pid: number, opts: LocateOptions): Promise<Located> {
   const { cmdline } = checkPid(pid);
-  const hints = inspectorHints(cmdline, readNodeOptions(pid));
+  const hints = hintsFor(pid, cmdline);
   try {
     return await locateWith(pid, cmdline, hints, opts);
   } catch (e) {
@@ -205,7 +226,7 @@ export async function locateInspector(pid: number, opts: LocateOptions): Promise
 /** Where the inspector of `pid` listens now, if it does: no signal. */
 export async function findInspector(pid: number, timeoutMs: number): Promise<Located | null> {
   const cmdline = proc.readCmdline(pid);
-  return findOpenInspector(pid, inspectorHints(cmdline, readNodeOptions(pid)), timeoutMs);
+  return findOpenInspector(pid, hintsFor(pid, cmdline), timeoutMs);
 }
 
 /** After nodetop moved an inspector: the pid's listening inspector other than `oldPort`. */
@@ -222,13 +243,13 @@ export async function waitForMovedInspector(pid: number, oldPort: number, timeou
     const fresh = new Set(socks.filter((s) => s.port !== oldPort).map((s) => s.inode));
     const oldGone = !socks.some((s) => s.port === oldPort);
     if (!oldGone || fresh.size === 0) continue;
-    const found = await findOpenInspector(pid, { ports: [], randomPort: true }, Math.max(200, deadline - Date.now()), fresh);
+    const found = await findOpenInspector(pid, { ports: [], randomPort: true, active: true }, Math.max(200, deadline - Date.now()), fresh);
     if (found) return found;
   }
   return null;
 }
 
-async function locateWith(pid: number, cmdline: string[], hints: { ports: number[]; randomPort: boolean }, opts: LocateOptions): Promise<Located> {
+async function locateWith(pid: number, cmdline: string[], hints: InspectorHints, opts: LocateOptions): Promise<Located> {
   // Take a turn for SIGUSR1 now, in the order attaches were asked for (a cluster's workers before
   // its primary), and give it up at once if no signal is needed.
   const turn = opts.noSignal ? null : acquireSignalLock();
@@ -249,7 +270,7 @@ async function locateWith(pid: number, cmdline: string[], hints: { ports: number
   if (!turn || !proc.signalInMask(status.sigCaught, proc.SIGUSR1)) giveUp();
   if (!proc.signalInMask(status.sigCaught, proc.SIGUSR1)) {
     // Node 22.14+ and 23.7+: the flag, on the command line or in NODE_OPTIONS, leaves SIGUSR1 uncaught
-    const disabled = cmdline.includes('--disable-sigusr1') || readNodeOptions(pid).split(/\s+/).includes('--disable-sigusr1');
+    const disabled = cmdline.includes('--disable-sigusr1') || proc.readNodeOptions(pid).split(/\s+/).includes('--disable-sigusr1');
     throw new NodetopError(
       disabled
         ? `pid ${pid} was started with --disable-sigusr1, so its inspector cannot be opened from outside`
@@ -277,7 +298,7 @@ async function locateWith(pid: number, cmdline: string[], hints: { ports: number
 
 async function signalAndWait(
   pid: number,
-  hints: { ports: number[]; randomPort: boolean },
+  hints: InspectorHints,
   opts: LocateOptions,
   release: () => void,
 ): Promise<Located> {

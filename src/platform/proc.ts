@@ -349,3 +349,13 @@ export function isNodeProcess(pid: number): boolean {
   if (exe !== null) return looksLikeNodeExecutable(exe);
   return false;
 }
+
+/** NODE_OPTIONS of a process, from its environment ('' when unreadable or unset). */
+export function readNodeOptions(pid: number): string {
+  try {
+    const kv = fs.readFileSync(procPath(pid, 'environ'), 'utf8').split('\0').find((e) => e.startsWith('NODE_OPTIONS='));
+    return kv ? kv.slice('NODE_OPTIONS='.length) : '';
+  } catch {
+    return '';
+  }
+}

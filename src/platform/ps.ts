@@ -96,7 +96,7 @@ export function inspectorEvidence(sockets: proc.ListeningSocket[] | null, argv: 
   const ports = [
     ...new Set(
       sockets
-        .filter((s) => preferred.includes(s.port) || (hints.randomPort && LOOPBACK.test(s.address)))
+        .filter((s) => preferred.includes(s.port) || (hints.randomPort && hints.active && LOOPBACK.test(s.address)))
         .map((s) => s.port),
     ),
   ].sort((a, b) => rank(a) - rank(b) || a - b);
@@ -121,14 +121,6 @@ function userName(uid: number): string {
   return users.get(uid) ?? String(uid);
 }
 
-function readNodeOptions(pid: number): string {
-  try {
-    const kv = fs.readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').find((e) => e.startsWith('NODE_OPTIONS='));
-    return kv ? kv.slice('NODE_OPTIONS='.length) : '';
-  } catch {
-    return '';
-  }
-}
 
 interface Candidate {
   pid: number;
@@ -210,7 +202,7 @@ export async function listNodeProcesses(opts: ListOptions): Promise<NodeProcess[
       rssBytes: stat.rssPages * proc.PAGE_SIZE,
       uptimeSec,
       threads: stat.numThreads,
-      inspector: inspectorEvidence(sockets, c.argv, readNodeOptions(c.pid)),
+      inspector: inspectorEvidence(sockets, c.argv, proc.readNodeOptions(c.pid)),
     });
   }
   return out.sort((a, b) => a.pid - b.pid);

@@ -46,6 +46,25 @@ describe('opening the inspector with SIGUSR1 on 9229', () => {
     }
   });
 
+  it('a second nodetop finds the inspector the first one opened and moved, and the last to leave closes it', async () => {
+    const t = await startTarget('idle.js');
+    try {
+      const first = runCli(['stats', String(t.pid), '--json', '--window', '3000']);
+      await eventually(() => listeningSockets(t.pid).length, (n) => n === 1);
+      const second = await runCli(['stats', String(t.pid), '--json', '--window', '100']);
+      assert.equal(second.code, 0, second.stderr);
+      const b = parseJson<Sample>(second);
+      assert.equal(b.target.inspector.openedByNodetop, false, 'the second found it open');
+      // the second left while the first stays: still open
+      assert.equal(listeningSockets(t.pid).length, 1);
+      const a = parseJson<Sample>(await first);
+      assert.equal(a.target.inspector.url, b.target.inspector.url);
+      assert.equal(await eventually(() => listeningSockets(t.pid).length, (n) => n === 0), 0);
+    } finally {
+      await t.kill();
+    }
+  });
+
   it('names the process that holds 9229 instead of talking to it: exit 6', async () => {
     const squatter = await startTarget('idle.js', { nodeArgs: ['--inspect=127.0.0.1:9229'] });
     const t = await startTarget('idle.js');

@@ -79,11 +79,15 @@ describe('/proc parsers', () => {
 
 describe('locating the inspector', () => {
   it('reads inspector ports from argv and NODE_OPTIONS', () => {
-    assert.deepEqual(inspectorHints(['node', '--inspect=9230', 'app.js'], ''), { ports: [9230], randomPort: false });
-    assert.deepEqual(inspectorHints(['node', '--inspect-port=0', 'app.js'], ''), { ports: [], randomPort: true });
-    assert.deepEqual(inspectorHints(['node', 'app.js'], '--inspect=127.0.0.1:9333 --max-old-space-size=100'), { ports: [9333], randomPort: false });
-    assert.deepEqual(inspectorHints(['node', '--inspect-port', '4000', 'app.js'], ''), { ports: [4000], randomPort: false });
-    assert.deepEqual(inspectorHints(['node', 'app.js', '--', '--inspect=1'], ''), { ports: [], randomPort: false });
+    assert.deepEqual(inspectorHints(['node', '--inspect=9230', 'app.js'], ''), { ports: [9230], randomPort: false, active: true });
+    // --inspect-port alone names the port SIGUSR1 will use; nothing listens before the signal
+    assert.deepEqual(inspectorHints(['node', '--inspect-port=0', 'app.js'], ''), { ports: [], randomPort: true, active: false });
+    assert.deepEqual(inspectorHints(['node', '--inspect=127.0.0.1:0', 'app.js'], ''), { ports: [], randomPort: true, active: true });
+    assert.deepEqual(inspectorHints(['node', 'app.js'], '--inspect=127.0.0.1:9333 --max-old-space-size=100'), { ports: [9333], randomPort: false, active: true });
+    assert.deepEqual(inspectorHints(['node', '--inspect-port', '4000', 'app.js'], ''), { ports: [4000], randomPort: false, active: false });
+    // the application's own arguments are not Node's options
+    assert.deepEqual(inspectorHints(['node', 'app.js', '--inspect=1'], ''), { ports: [], randomPort: false, active: false });
+    assert.deepEqual(inspectorHints(['node', 'app.js', '--', '--inspect=1'], ''), { ports: [], randomPort: false, active: false });
   });
 
   it('refuses nodetop’s own pid', () => {
