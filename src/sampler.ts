@@ -34,6 +34,11 @@ export class Sampler {
   /** Round trip of the last sample, ms: shown as nodetop's own cost. */
   lastRoundTripMs: number | null = null;
   private workerSampler: WorkerSampler | null = null;
+  /**
+   * Walk sockets and pools in the next samples. The live view turns it off on ticks where the
+   * page does not show them: the walk is linear in sockets, the rest of a sample is not.
+   */
+  includeNet = true;
 
   constructor(
     readonly att: Attachment,
@@ -48,7 +53,7 @@ export class Sampler {
   /** Reads the target now. The first call only sets the baseline for rates. */
   async read(withNet = false): Promise<RawSample & { net: RawNet | null }> {
     const t0 = performance.now();
-    const net = withNet && this.opts.net && !this.opts.census ? this.opts.net : null;
+    const net = withNet && this.includeNet && this.opts.net && !this.opts.census ? this.opts.net : null;
     try {
       const r = await evaluate(this.att.session, tickProbe, {
         sample: {
@@ -133,6 +138,16 @@ export class Sampler {
       this.workersReady().then((ws) => (ws ? ws.baseline(this.opts.blockedAfterMs ?? 750) : undefined)),
     ]);
     this.prev = raw;
+  }
+
+  /** The session of a worker thread this sampler follows, by threadId; null when there is none. */
+  workerSession(threadId: number): import('./inspector/workers').WorkerSession | null {
+    return this.workerSampler?.hub.list().find((w) => w.threadIdFromTitle === threadId && !w.gone) ?? null;
+  }
+
+  /** Every live worker session this sampler follows. */
+  workerSessions(): Array<import('./inspector/workers').WorkerSession> {
+    return this.workerSampler?.hub.list().filter((w) => !w.gone) ?? [];
   }
 
   /** Removes what the sampler installed in workers (the main thread's go with att.detach()). */

@@ -4,10 +4,15 @@
 
 import { ExitCode, NodetopError } from '../errors';
 import { attach, type Attachment, type AttachOptions } from '../inspector/attach';
-import { evaluate } from '../inspector/session';
 import * as proc from '../platform/proc';
 import { clusterPids } from '../platform/ps';
-import { memoryProbe } from '../probes/memory';
+import { spawn } from 'node:child_process';
+import * as path from 'node:path';
+import { gcOne, type GcIsolateResult } from './gc';
+import type { IsolateTarget } from '../inspector/isolates';
+import { onExit } from '../lifecycle';
+import { bytes } from '../model/units';
+import type { Sampler } from '../sampler';
 import { gcResultLine, runTui, type Actions } from '../tui/app';
 
 export interface AttachCommandOptions extends Omit<AttachOptions, 'pid'> {
@@ -17,18 +22,77 @@ export interface AttachCommandOptions extends Omit<AttachOptions, 'pid'> {
   readonly: boolean;
 }
 
-/** What the keys do to the target. */
-export function actionsFor(att: Attachment): Actions {
+/** What the keys do to the target: the same code as `nodetop gc` and `nodetop snapshot`. */
+export function actionsFor(att: Attachment, sampler: Sampler): Actions {
+  const mainIsolate = (): IsolateTarget => ({ kind: 'main', threadId: 0, name: 'main', sender: att.session, worker: null });
+  const workerIsolate = (threadId: number): IsolateTarget => {
+    const w = sampler.workerSession(threadId);
+    if (!w) throw new NodetopError(`worker ${threadId} is gone`, { exitCode: ExitCode.TargetExited });
+    return { kind: 'worker', threadId, name: w.info.title, sender: w, worker: w };
+  };
+  const label = (r: GcIsolateResult): string => (r.thread === 'main' ? 'main' : `worker ${r.threadId}`);
   return {
-    async gc() {
-      const before = await evaluate(att.session, memoryProbe, null);
-      const t0 = performance.now();
-      await att.session.send('HeapProfiler.collectGarbage', {}, { timeoutMs: 120_000, label: 'a forced GC' });
-      const pauseMs = performance.now() - t0;
-      const after = await evaluate(att.session, memoryProbe, null);
-      return gcResultLine(before.heapUsed, after.heapUsed, pauseMs);
+    async gc(all, selectedWorker) {
+      const targets = all
+        ? [mainIsolate(), ...sampler.workerSessions().map((w) => workerIsolate(w.threadIdFromTitle ?? -1))]
+        : [selectedWorker === null ? mainIsolate() : workerIsolate(selectedWorker)];
+      const results: GcIsolateResult[] = [];
+      // one thread at a time: a forced GC freezes the thread it runs on
+      for (const t of targets) results.push(await gcOne(t, att.pid, att.timeoutMs, null, !all));
+      const done = results.filter((r) => r.state === 'collected' && r.before && r.after);
+      if (done.length === 1) {
+        const r = done[0]!;
+        return `GC ${label(r)}: ${gcResultLine(r.before!.heapUsedBytes, r.after!.heapUsedBytes, r.pauseMs ?? 0).replace(/^GC: /, '')}`;
+      }
+      const freed = done.reduce((n, r) => n + Math.max(0, r.freedBytes ?? 0), 0);
+      return `GC ${done.length} threads: freed ${bytes(freed)} (${done.map((r) => `${label(r)} ${bytes(Math.max(0, r.freedBytes ?? 0))}`).join(', ')})`;
+    },
+    snapshot(selectedWorker, progress) {
+      return snapshotInChild(att, selectedWorker, progress);
     },
   };
+}
+
+/**
+ * A heap snapshot from the live view runs `nodetop snapshot` as a child process on the same
+ * inspector (a second session): the same checks, streaming and clean-up as the command, and
+ * the view keeps drawing (its own samples wait while the target is frozen). Progress comes from
+ * the child's plain progress lines.
+ */
+function snapshotInChild(att: Attachment, worker: number | null, progress: (done: number) => void): Promise<string> {
+  const args = [path.join(__dirname, '..', '..', '..', 'bin', 'nodetop.js'), 'snapshot', String(att.pid), '--endpoint', att.inspector.url, '--yes', '--json'];
+  if (worker !== null) args.push('--worker', String(worker));
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const unregister = onExit(() => {
+      child.kill('SIGINT'); // the child removes its partial file
+    });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => {
+      err += d.toString();
+      const m = /snapshot building (\d+)%/g;
+      let last: RegExpExecArray | null = null;
+      for (let x = m.exec(err); x; x = m.exec(err)) last = x;
+      if (last) progress(Number(last[1]) / 100);
+      if (/snapshot writing/.test(d.toString())) progress(1);
+    });
+    child.on('exit', (code) => {
+      unregister();
+      if (code === 0) {
+        try {
+          const r = JSON.parse(out) as { path: string; bytes: number; durationMs: number };
+          resolve(`snapshot: ${r.path} (${bytes(r.bytes)}, ${(r.durationMs / 1000).toFixed(1)} s)`);
+          return;
+        } catch {
+          /* fall through */
+        }
+      }
+      const line = err.split('\n').filter((l) => l.startsWith('nodetop: ') && !/a heap snapshot freezes/.test(l)).pop();
+      reject(new Error(line ? line.replace(/^nodetop: /, '') : `nodetop snapshot exited with code ${code}`));
+    });
+  });
 }
 
 export async function attachCommand(opts: AttachCommandOptions): Promise<number> {

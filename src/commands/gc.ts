@@ -86,7 +86,7 @@ export async function gcCommand(opts: GcOptions, out: Output): Promise<void> {
   }
 }
 
-async function gcOne(
+export async function gcOne(
   t: IsolateTarget,
   pid: number,
   timeoutMs: number,

@@ -16,7 +16,9 @@ import { initialState, PAGES, renderScreen, type History, type Level, type PageI
 import { renderProcessesScreen, selectedPid, SORT_KEYS, type OverviewState, type ProcessRow } from './views/processes';
 import { overviewPage } from './views/overview';
 import { HANDLE_SORTS, handlesPage } from './views/handles';
-import { notSampledPage } from './views/pending';
+import { poolsPage } from './views/pools';
+import { SOCKET_SORTS, socketsPage } from './views/sockets';
+import { selectedWorker as workerOnPage, WORKER_SORTS, workersPage } from './views/workers';
 
 export interface Actions {
   /** Forced GC; `all` for every thread. Resolves to a one-line result. */
@@ -29,7 +31,7 @@ export interface TuiOptions {
   intervalMs: number;
   readonly: boolean;
   /** What the keys do to one target. */
-  actions: (att: Attachment) => Actions;
+  actions: (att: Attachment, sampler: Sampler) => Actions;
   /** Extra pages supplied by samplers that are not part of every build. */
   pages?: Partial<Record<PageId, PageRenderer>>;
   /** Heading of the overview ("cluster of pid 123"). */
@@ -67,7 +69,13 @@ interface Target {
   error: string | null;
   /** Interval this target asked for by being slow; null when not backing off. */
   backoffMs: number | null;
+  /** Sockets and pools from the last sample that walked them (they are walked less often). */
+  lastNet: Pick<Sample, 'sockets' | 'httpPools'> | null;
+  ticks: number;
 }
+
+/** Sockets and pools are walked on every tick of the pages that show them, else every 5th. */
+const NET_EVERY = 5;
 
 function newHistory(): History {
   return { heapUsed: new Series(HISTORY), lagP99: new Series(HISTORY), elu: new Series(HISTORY), cpu: new Series(HISTORY), rss: new Series(HISTORY) };
@@ -112,9 +120,9 @@ export async function runTui(initial: Attachment[], opts: TuiOptions): Promise<n
   const pages: Record<PageId, PageRenderer> = {
     overview: overviewPage,
     handles: handlesPage,
-    sockets: notSampledPage('Sockets and TLS connections'),
-    workers: notSampledPage('Worker threads'),
-    pools: notSampledPage('HTTP client pools'),
+    sockets: socketsPage,
+    workers: workersPage,
+    pools: poolsPage,
     ...opts.pages,
   };
   const targets = new Map<number, Target>();
@@ -167,7 +175,8 @@ export async function runTui(initial: Attachment[], opts: TuiOptions): Promise<n
 
   const add = (att: Attachment): void => {
     if (targets.has(att.pid)) return;
-    const t: Target = { att, sampler: new Sampler(att), actions: opts.actions(att), sample: null, prev: null, hist: newHistory(), rttMs: null, error: null, backoffMs: null };
+    const sampler = new Sampler(att, { net: { top: 50, groups: 50 }, workers: true });
+    const t: Target = { att, sampler, actions: opts.actions(att, sampler), sample: null, prev: null, hist: newHistory(), rttMs: null, error: null, backoffMs: null, lastNet: null, ticks: 0 };
     targets.set(att.pid, t);
     att.session.onClose(() => {
       if (stopped || !targets.has(att.pid)) return;
@@ -193,7 +202,14 @@ export async function runTui(initial: Attachment[], opts: TuiOptions): Promise<n
 
   const sampleOne = async (t: Target): Promise<void> => {
     try {
+      const showsNet = viewing === t.att.pid && (st.page === 'sockets' || st.page === 'pools');
+      t.sampler.includeNet = showsNet || t.ticks++ % NET_EVERY === 0;
       const s = await t.sampler.sample();
+      if (s.sockets || s.httpPools) t.lastNet = { sockets: s.sockets, httpPools: s.httpPools };
+      else if (t.lastNet) {
+        s.sockets = t.lastNet.sockets;
+        s.httpPools = t.lastNet.httpPools;
+      }
       t.prev = t.sample;
       t.sample = s;
       t.error = null;
@@ -257,7 +273,10 @@ export async function runTui(initial: Attachment[], opts: TuiOptions): Promise<n
   };
 
   const current = (): Target | undefined => (viewing !== null ? targets.get(viewing) : undefined);
-  const selectedWorker = (): number | null => null;
+  const selectedWorker = (): number | null => {
+    const t = current();
+    return workerOnPage(t?.sample ?? null, st)?.threadId ?? null;
+  };
   const inOverview = (): boolean => viewing === null;
 
   screen.key(['q', 'C-c'], () => stop(ExitCode.Ok));
@@ -296,7 +315,9 @@ export async function runTui(initial: Attachment[], opts: TuiOptions): Promise<n
       ov.sortKey = SORT_KEYS[(i + 1) % SORT_KEYS.length]!;
     } else {
       st.sort[st.page]++;
-      if (st.page === 'handles') say(`sorted by ${HANDLE_SORTS[st.sort.handles % HANDLE_SORTS.length]}`, 'info');
+      const names: Partial<Record<PageId, readonly string[]>> = { handles: HANDLE_SORTS, sockets: SOCKET_SORTS, workers: WORKER_SORTS };
+      const list = names[st.page];
+      if (list) say(`sorted by ${list[st.sort[st.page] % list.length]}`, 'info');
     }
     draw();
   });
@@ -369,6 +390,8 @@ export async function runTui(initial: Attachment[], opts: TuiOptions): Promise<n
   draw();
   void tick();
   const code = await done;
+  // what the samplers installed in workers goes before the attachments detach
+  await Promise.all([...targets.values()].map((t) => t.sampler.close().catch(() => undefined)));
   process.removeListener('uncaughtException', panic);
   restore();
   unregister();

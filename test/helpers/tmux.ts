@@ -34,7 +34,7 @@ export interface Terminal {
 
 let n = 0;
 
-export function openTerminal(args: string[], size: { cols: number; rows: number }, env: Record<string, string> = {}): Terminal {
+export function openTerminal(args: string[], size: { cols: number; rows: number }, env: Record<string, string> = {}, cwd?: string): Terminal {
   const name = `t${n++}`;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nodetop-tui-'));
   const exitFile = path.join(dir, 'exit');
@@ -42,7 +42,7 @@ export function openTerminal(args: string[], size: { cols: number; rows: number 
     .map(([k, v]) => `${k}=${JSON.stringify(v)}`)
     .join(' ');
   const cmd = `env ${envs} ${JSON.stringify(process.execPath)} ${JSON.stringify(NODETOP)} ${args.map((a) => JSON.stringify(a)).join(' ')}; echo $? > ${JSON.stringify(exitFile)}; sleep 600`;
-  tmux('new-session', '-d', '-s', name, '-x', String(size.cols), '-y', String(size.rows), cmd);
+  tmux('new-session', '-d', '-s', name, '-x', String(size.cols), '-y', String(size.rows), ...(cwd ? ['-c', cwd] : []), cmd);
   const screen = (): string => tmux('capture-pane', '-p', '-t', name);
   return {
     screen,

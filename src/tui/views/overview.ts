@@ -51,6 +51,16 @@ export function overviewPage(s: Sample, _prev: Sample | null, hist: History, _st
   out.push(`  lag p99 ${spark(hist.lagP99.toArray(), { min: 0 })}`);
   out.push(`  ELU     ${spark(hist.elu.toArray(), { min: 0, max: 1 })}`);
 
+  const k = s.sockets;
+  const queued = (s.httpPools ?? []).reduce((n, pool) => n + pool.totals.queued, 0);
+  const inUse = (s.httpPools ?? []).reduce((n, pool) => n + pool.totals.inUse, 0);
+  const w = s.workers ?? [];
+  const workerHeap = w.reduce((n, x) => n + (x.heapUsedBytes ?? 0), 0);
+  out.push(p.paint('Connections and threads', 'bold'));
+  out.push(
+    `  sockets ${k ? `${k.total} (TLS ${k.byKind.tls}, idle ${k.idle})` : 'n/a'}   pools ${s.httpPools ? `in use ${inUse}, ` : ''}queued ${p.paint(String(queued), queued > 0 ? 'warn' : 'info')}` +
+      `   workers ${s.workers ? `${w.length}${w.length ? `, heap ${bytes(workerHeap)}` : ''}` : 'n/a'}`,
+  );
   out.push(p.paint('Handles', 'bold'));
   out.push(s.handles ? `  ${s.handles.total}: ${esc(countsLine(s.handles.byType))}` : `  n/a: ${esc(s.unavailable.handles ?? 'not reported')}`);
   out.push(s.requests ? `  requests ${s.requests.total}: ${esc(countsLine(s.requests.byType))}` : `  requests n/a`);

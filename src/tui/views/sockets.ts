@@ -1,0 +1,45 @@
+// Page 3: TCP and TLS connections grouped by remote (scenario 1: "thousands of TLS connections,
+// more than the pool allows"), sortable by connections, buffered bytes or bytes moved, and the
+// sentences that explain counts above a pool's size.
+
+import type { Sample } from '../../model/sample';
+import type { SocketGroup } from '../../model/net';
+import { bytes } from '../../model/units';
+import { esc, type History, type Painter, type ViewState } from '../render';
+import { lpad, pad, table } from './lists';
+
+export const SOCKET_SORTS = ['connections', 'pending', 'bytes'] as const;
+
+export function sortGroups(groups: SocketGroup[], sort: number): SocketGroup[] {
+  const by = SOCKET_SORTS[sort % SOCKET_SORTS.length];
+  const key = (g: SocketGroup): number =>
+    by === 'pending' ? g.pendingWriteBytes + g.pendingReadBytes : by === 'bytes' ? g.bytesRead + g.bytesWritten : g.count;
+  return [...groups].sort((a, b) => key(b) - key(a) || b.count - a.count || a.endpoint.localeCompare(b.endpoint));
+}
+
+export function socketsPage(s: Sample, _prev: Sample | null, _h: History, st: ViewState, p: Painter, width: number, height: number): string[] {
+  const k = s.sockets;
+  if (!k) return ['', p.paint('  Sockets were not read in this sample (they are read every few seconds, and on this page every tick).', 'dim')];
+  const out: string[] = [];
+  out.push(
+    `  ${k.total} connections: TLS ${p.paint(String(k.byKind.tls), k.byKind.tls > 0 ? 'bold' : 'info')}, TCP ${k.byKind.tcp}; out ${k.byDirection.client}, in ${k.byDirection.server}; idle in pools ${k.idle}` +
+      p.paint(`   (walk ${k.probeMs.toFixed(1)} ms in the target)`, 'dim'),
+  );
+  const findings = k.findings.slice(0, Math.max(0, Math.floor(height / 4)));
+  const sortName = SOCKET_SORTS[st.sort.sockets % SOCKET_SORTS.length];
+  const header = `  ${pad('ENDPOINT', 28)} ${pad('DIR', 3)} ${lpad('CONNS', 6)} ${lpad('TLS', 5)} ${lpad('IDLE', 5)} ${lpad('READ', 10)} ${lpad('WRITTEN', 10)} ${lpad('PENDING', 10)}  POOLS   sorted by ${sortName}`;
+  const rows = sortGroups(k.groups, st.sort.sockets).map((g) => {
+    const pools = Object.entries(g.byPool)
+      .sort((a, b) => b[1] - a[1])
+      .map(([n, c]) => `${n} ${c}`)
+      .join(', ');
+    const pending = g.pendingWriteBytes + g.pendingReadBytes;
+    const line = `  ${pad(esc(g.endpoint), 28)} ${pad(g.direction === 'server' ? 'in' : g.direction === 'client' ? 'out' : '?', 3)} ${lpad(String(g.count), 6)} ${lpad(String(g.tls), 5)} ${lpad(String(g.idle), 5)} ${lpad(bytes(g.bytesRead), 10)} ${lpad(bytes(g.bytesWritten), 10)} ${lpad(bytes(pending), 10)}  ${esc(g.direction === 'server' ? '' : pools)}`;
+    return pending > 1024 * 1024 ? p.paint(line, 'warn') : line;
+  });
+  if (k.groupsOmitted.groups > 0) rows.push(p.paint(`  (+${k.groupsOmitted.groups} smaller groups, ${k.groupsOmitted.connections} connections)`, 'dim'));
+  out.push(...table(header, rows, st.selected, Math.max(2, height - 2 - findings.length), p, width));
+  for (const f of findings) out.push(p.paint(`  ${esc(f)}`, 'warn'));
+  out.push(p.paint(`  not seen: ${k.notSeen.map((x) => x.split(':')[0]).join('; ')}`, 'dim'));
+  return out;
+}

@@ -1,0 +1,40 @@
+// Page 4: worker threads (scenario 6: "which worker eats the memory"): one row per worker with
+// its own heap, lag and utilization; the selected row is what g and S act on.
+
+import type { Sample, WorkerRow } from '../../model/sample';
+import { bytes, ms, ratio } from '../../model/units';
+import { esc, levelFor, THRESHOLDS, type History, type Painter, type ViewState } from '../render';
+import { lpad, pad, table } from './lists';
+
+export const WORKER_SORTS = ['heap', 'elu', 'lag', 'id'] as const;
+
+export function sortWorkers(rows: WorkerRow[], sort: number): WorkerRow[] {
+  const by = WORKER_SORTS[sort % WORKER_SORTS.length];
+  const key = (w: WorkerRow): number =>
+    by === 'elu' ? (w.eventLoop.utilization ?? -1) : by === 'lag' ? (w.eventLoop.lagMs?.p99 ?? -1) : by === 'id' ? -(w.threadId ?? 0) : (w.heapUsedBytes ?? -1);
+  return [...rows].sort((a, b) => key(b) - key(a) || (a.threadId ?? 0) - (b.threadId ?? 0));
+}
+
+/** The worker the selection points at, in the page's order. */
+export function selectedWorker(s: Sample | null, st: ViewState): WorkerRow | null {
+  if (!s?.workers || st.page !== 'workers') return null;
+  return sortWorkers(s.workers, st.sort.workers)[Math.min(st.selected, s.workers.length - 1)] ?? null;
+}
+
+export function workersPage(s: Sample, _prev: Sample | null, _h: History, st: ViewState, p: Painter, width: number, height: number): string[] {
+  if (!s.workers) return ['', p.paint('  Worker threads were not read (the inspector has no NodeWorker domain).', 'dim')];
+  if (s.workers.length === 0) return ['', '  This process has no worker threads.'];
+  const sortName = WORKER_SORTS[st.sort.workers % WORKER_SORTS.length];
+  const header = `  ${lpad('ID', 4)} ${pad('NAME', 18)} ${pad('STATE', 8)} ${lpad('HEAP', 10)} ${lpad('LIMIT', 10)} ${lpad('EXTERNAL', 10)} ${lpad('ELU', 5)} ${lpad('LAG P99', 9)} ${lpad('GC', 4)}   sorted by ${sortName}`;
+  const rows = sortWorkers(s.workers, st.sort.workers).map((w) => {
+    const heapLevel = w.heapUsedBytes !== null && w.heapLimitBytes ? levelFor(w.heapUsedBytes / w.heapLimitBytes, THRESHOLDS.heapOfLimit.warn, THRESHOLDS.heapOfLimit.bad) : 'info';
+    const line =
+      `  ${lpad(String(w.threadId ?? '?'), 4)} ${pad(esc(w.name || '(unnamed)'), 18)} ${pad(w.state, 8)} ${lpad(bytes(w.heapUsedBytes), 10)} ${lpad(bytes(w.heapLimitBytes), 10)} ${lpad(bytes(w.externalBytes), 10)} ` +
+      `${lpad(ratio(w.eventLoop.utilization), 5)} ${lpad(ms(w.eventLoop.lagMs?.p99), 9)} ${lpad(String(w.gc?.count ?? 'n/a'), 4)}` +
+      (w.eventLoop.blocked ? `  BLOCKED ${ms(w.eventLoop.blocked.forMs)} at ${esc(w.eventLoop.blocked.stack[0] ?? '?')}` : '');
+    return w.state !== 'running' ? p.paint(line, 'dim') : heapLevel === 'bad' || w.eventLoop.blocked ? p.paint(line, 'bad') : line;
+  });
+  const out = table(header, rows, st.selected, height - 1, p, width);
+  out.push(p.paint('  g: GC the selected worker   S: snapshot it   G: GC every thread', 'dim'));
+  return out;
+}
