@@ -50,7 +50,7 @@ process.on('exit', () => {
 });
 
 async function start(cmd: string[], env: NodeJS.ProcessEnv = process.env): Promise<{ child: ChildProcess; info: Record<string, unknown> }> {
-  const child = spawn(cmd[0]!, cmd.slice(1), { stdio: ['ignore', 'pipe', 'ignore'], env });
+  const child = spawn(cmd[0]!, cmd.slice(1), { stdio: ['pipe', 'pipe', 'ignore'], env });
   children.add(child);
   child.on('exit', () => children.delete(child));
   const info = await new Promise<Record<string, unknown>>((resolve, reject) => {
@@ -280,6 +280,150 @@ async function timeToFirstSample(): Promise<void> {
   rows.push({ bench: 'time to first sample (cold `nodetop stats`)', case: 'floor: `nodetop --version`', value: performance.now() - t0, unit: 'ms', spread: '', goal: '', met: null });
 }
 
+// ---- 4. workers -------------------------------------------------------------------------
+
+async function workers(): Promise<void> {
+  const n = 16;
+  const target = await start(pinned(TARGET_CPU, [process.execPath, '--inspect-port=0', TARGETS, 'workers', String(n)]));
+  const pid = target.info.pid as number;
+  const att = await attach({ pid, timeoutMs: 30_000 });
+  const sampler = new Sampler(att, { workers: true });
+  const walls: number[] = [];
+  try {
+    await sampler.baseline();
+    for (let i = 0; i < 3; i++) await sampler.sample();
+    for (let i = 0; i < (full ? 30 : 12); i++) {
+      const t0 = performance.now();
+      const s = await sampler.sample();
+      walls.push(performance.now() - t0);
+      if ((s.workers ?? []).filter((w) => w.state === 'running').length !== n) throw new Error(`expected ${n} running workers`);
+      await sleep(100);
+    }
+  } finally {
+    await sampler.close();
+    await att.detach();
+    stop(target.child);
+  }
+  const m = median(walls);
+  rows.push({ bench: 'workers', case: `one sample of main + ${n} workers (wall)`, value: m, unit: 'ms', spread: spreadOf(walls, 1), goal: '< 60 ms', met: m < 60 });
+}
+
+// ---- 5. heap snapshot --------------------------------------------------------------------
+
+function peakRss(pid: number, stopWhen: () => boolean): Promise<number> {
+  return new Promise((resolve) => {
+    let peak = 0;
+    const t = setInterval(() => {
+      try {
+        peak = Math.max(peak, rssBytes(pid));
+      } catch {
+        /* exited */
+      }
+      if (stopWhen()) {
+        clearInterval(t);
+        resolve(peak);
+      }
+    }, 20);
+  });
+}
+
+async function snapshot(): Promise<void> {
+  const sizes = full ? [50, 250] : [50];
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nodetop-bench-'));
+  try {
+    for (const mb of sizes) {
+      // in-process: the practical limit
+      const a = await start(pinned(TARGET_CPU, [process.execPath, '--expose-gc', TARGETS, 'heap', String(mb)]));
+      const apid = a.info.pid as number;
+      let inDone = false;
+      const aPeak = peakRss(apid, () => inDone);
+      const inMs = await new Promise<number>((resolve) => {
+        readline.createInterface({ input: a.child.stdout! }).on('line', (l) => {
+          const m = JSON.parse(l) as { snapMs?: number };
+          if (m.snapMs !== undefined) resolve(m.snapMs);
+        });
+        a.child.stdin!.write(`snap ${path.join(dir, 'in.heapsnapshot')}\n`);
+      });
+      inDone = true;
+      const aPeakRss = await aPeak;
+      stop(a.child);
+      // nodetop snapshot
+      const b = await start(pinned(TARGET_CPU, [process.execPath, '--expose-gc', '--inspect-port=0', TARGETS, 'heap', String(mb)]));
+      const bpid = b.info.pid as number;
+      const cmd = pinned(OTHER_CPU, [process.execPath, NODETOP, 'snapshot', String(bpid), '--yes', '--json', '--force', '-o', path.join(dir, 'nodetop.heapsnapshot')]);
+      const t0 = performance.now();
+      const child = spawn(cmd[0]!, cmd.slice(1), { stdio: ['ignore', 'pipe', 'ignore'] });
+      let done = false;
+      const nPeak = peakRss(child.pid!, () => done);
+      const tPeak = peakRss(bpid, () => done);
+      await new Promise((r) => child.on('exit', r));
+      const wall = performance.now() - t0;
+      done = true;
+      const [nodetopPeak, targetPeak] = await Promise.all([nPeak, tPeak]);
+      stop(b.child);
+      const ratio = wall / inMs;
+      rows.push({
+        bench: 'heap snapshot',
+        case: `~${mb} MiB object heap: nodetop snapshot vs in-process writeHeapSnapshot`,
+        value: ratio,
+        unit: 'x',
+        spread: `${(wall / 1000).toFixed(1)} s vs ${(inMs / 1000).toFixed(1)} s`,
+        goal: '<= 1.1x',
+        met: ratio <= 1.1,
+        note: `nodetop peak RSS ${(nodetopPeak / 2 ** 20).toFixed(0)} MiB (goal < 100 MiB); target peak RSS ${(targetPeak / 2 ** 20).toFixed(0)} MiB vs ${(aPeakRss / 2 ** 20).toFixed(0)} MiB in-process`,
+      });
+    }
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+// ---- 16 processes at once (the overview) --------------------------------------------------
+
+async function manyProcesses(): Promise<void> {
+  const n = 16;
+  const seconds = full ? 30 : 12;
+  const targets = await Promise.all(Array.from({ length: n }, () => start(pinned(TARGET_CPU, [process.execPath, '--inspect-port=0', TARGETS, 'http']))));
+  const pids = targets.map((t) => t.info.pid as number);
+  const cpuAll = (): number => pids.reduce((a, p) => a + cpuNs(p), 0);
+  try {
+    // idle rate of the 16, unobserved
+    let c0 = cpuAll();
+    let t0 = performance.now();
+    await sleep(seconds * 1000);
+    const idlePerMs = (cpuAll() - c0) / (performance.now() - t0);
+    const cmd = pinned(OTHER_CPU, [process.execPath, NODETOP, 'watch', ...pids.map(String), '--interval', '1000', '--json']);
+    const child = spawn(cmd[0]!, cmd.slice(1), { stdio: ['ignore', 'pipe', 'ignore'] });
+    let lines = 0;
+    readline.createInterface({ input: child.stdout! }).on('line', () => lines++);
+    while (lines < n) await sleep(50); // every target attached and sampled once
+    c0 = cpuAll();
+    const w0 = cpuNs(child.pid!);
+    const l0 = lines;
+    t0 = performance.now();
+    await sleep(seconds * 1000);
+    const elapsed = performance.now() - t0;
+    const samples = lines - l0;
+    const extra = cpuAll() - c0 - idlePerMs * elapsed;
+    const own = ((cpuNs(child.pid!) - w0) / 1e6 / elapsed) * 100;
+    child.kill('SIGINT');
+    await new Promise((r) => child.on('exit', r));
+    const perSample = extra / samples / 1e6;
+    rows.push({
+      bench: `${n} processes at 1 s (watch)`,
+      case: 'target CPU per sample, each process',
+      value: perSample,
+      unit: 'ms',
+      spread: `${samples} samples in ${(elapsed / 1000).toFixed(0)} s`,
+      goal: '< 5 ms (0.5% of a core at 1 s)',
+      met: perSample < 5,
+      note: `nodetop's own CPU ${own.toFixed(2)}% of a core for all ${n}`,
+    });
+  } finally {
+    for (const t of targets) stop(t.child);
+  }
+}
+
 // ---- 6. nodetop's own cost ----------------------------------------------------------------
 
 async function ownCost(): Promise<void> {
@@ -328,6 +472,9 @@ async function main(): Promise<void> {
   if (want('sample')) for (const n of full ? [0, 1000, 10_000, 50_000] : [0, 1000, 10_000]) await costPerSample(n);
   if (want('load')) await underLoad();
   if (want('first')) await timeToFirstSample();
+  if (want('workers')) await workers();
+  if (want('snapshot')) await snapshot();
+  if (want('many')) await manyProcesses();
   if (want('own')) await ownCost();
   const out = { machine, mode: full ? 'full' : 'quick', date: new Date().toISOString(), seconds: (Date.now() - started) / 1000, rows };
   fs.writeFileSync(path.join(ROOT, 'bench/results.json'), `${JSON.stringify(out, null, 2)}\n`);

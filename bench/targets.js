@@ -48,6 +48,33 @@ if (mode === 'sockets') {
     const end = Date.now() + 1e9;
     while (Date.now() < end);
   });
+} else if (mode === 'workers') {
+  // n workers, each holding a little heap and idling
+  const { Worker } = require('worker_threads');
+  const n = Number(process.argv[3]);
+  let up = 0;
+  for (let i = 0; i < n; i++) {
+    const w = new Worker('const keep = Array.from({ length: 1e5 }, (_, i) => ({ i })); require("worker_threads").parentPort.postMessage(1); setInterval(() => keep.length, 1000);', { eval: true, name: `w${i + 1}` });
+    w.once('message', () => {
+      if (++up === n) ready({ workers: n });
+    });
+  }
+  setInterval(() => {}, 1000);
+} else if (mode === 'heap') {
+  // an object-dense heap of about argv[3] MiB; "snap <path>" on stdin writes a snapshot in-process
+  const mb = Number(process.argv[3]);
+  const keep = [];
+  for (let i = 0; i < mb * 1024 * 1024 / 64; i++) keep.push({ i, s: 'x' + (i % 1000), next: null });
+  globalThis.keep = keep;
+  if (global.gc) global.gc();
+  require('readline').createInterface({ input: process.stdin }).on('line', (line) => {
+    const [cmd, file] = line.split(' ');
+    if (cmd !== 'snap') return;
+    const t0 = process.hrtime.bigint();
+    require('v8').writeHeapSnapshot(file);
+    process.stdout.write(JSON.stringify({ snapMs: Number(process.hrtime.bigint() - t0) / 1e6 }) + '\n');
+  });
+  ready({ heapUsed: process.memoryUsage().heapUsed });
 } else {
   process.stderr.write(`unknown mode ${mode}\n`);
   process.exit(2);
