@@ -23,6 +23,7 @@ export type Invocation =
   | { command: 'stats'; pid?: number; windowMs: number; json: boolean; common: CommonOptions }
   | { command: 'attach'; pids: number[]; cluster?: number; intervalMs: number; readonly: boolean; common: CommonOptions }
   | { command: 'demo'; intervalMs: number; readonly: boolean; timeoutMs: number }
+  | { command: 'profile'; pid?: number; durationMs: number; intervalUs: number; top: number; output?: string; json: boolean; common: CommonOptions }
   | { command: 'help'; text: string }
   | { command: 'version'; text: string };
 
@@ -49,6 +50,13 @@ export function parseDurationMs(text: string, name: string, min = 1, max = 86_40
   const v = Math.round(Number(m[1]) * mult);
   if (v < min || v > max) throw new InvalidArgumentError(`${name} must be between ${min} ms and ${max} ms, not ${v} ms`);
   return v;
+}
+
+export function parsePositiveInt(text: string, name: string, min: number, max: number): number {
+  if (!/^\d+$/.test(text.trim())) throw new InvalidArgumentError(`${name} must be a whole number, not ${JSON.stringify(text)}`);
+  const n = Number(text);
+  if (n < min || n > max) throw new InvalidArgumentError(`${name} must be between ${min} and ${max}, not ${n}`);
+  return n;
 }
 
 function addCommon(cmd: Command): Command {
@@ -143,6 +151,43 @@ export function parseCommandLine(argv: string[]): Invocation {
     result = { command: 'attach', pids, intervalMs: o.interval as number, readonly: Boolean(o.readonly), common: c, ...(cluster !== undefined ? { cluster } : {}) };
   });
 
+  addCommon(
+    program
+      .command('profile')
+      .description('a CPU profile of the main thread: a .cpuprofile file for DevTools and the top functions')
+      .argument('[pid]', 'process id', parsePid)
+      .addOption(
+        new Option('--duration <time>', 'how long to profile (500ms, 5s, 1m)')
+          .default(5000)
+          .argParser((v) => parseDurationMs(v, '--duration', 100, 3_600_000)),
+      )
+      .addOption(
+        new Option('--interval-us <us>', 'sampling interval in microseconds (V8 and node --cpu-prof use 1000)')
+          .default(1000)
+          .argParser((v) => parsePositiveInt(v, '--interval-us', 10, 1_000_000)),
+      )
+      .addOption(
+        new Option('--top <n>', 'how many functions to list')
+          .default(15)
+          .argParser((v) => parsePositiveInt(v, '--top', 1, 10_000)),
+      )
+      .option('-o, --output <path>', 'where to write the .cpuprofile (default: <title>-<pid>-<time>.cpuprofile here)')
+      .option('--json', 'one JSON object: the path and the top functions (schema in the README)', false),
+  ).action((pid: number | undefined, o: Record<string, unknown>) => {
+    const c = common(o);
+    requirePidOrEndpoint(pid, c);
+    result = {
+      command: 'profile',
+      durationMs: o.duration as number,
+      intervalUs: o.intervalUs as number,
+      top: o.top as number,
+      json: Boolean(o.json),
+      common: c,
+      ...(pid !== undefined ? { pid } : {}),
+      ...(typeof o.output === 'string' ? { output: o.output } : {}),
+    };
+  });
+
   program
     .command('demo')
     .description('start a bundled demo service and open the live view on it')
@@ -210,6 +255,22 @@ async function dispatch(inv: Invocation, out: Output): Promise<number | void> {
     case 'stats': {
       const { statsCommand } = await import('./commands/stats.js');
       await statsCommand({ ...inv.common, ...(inv.pid !== undefined ? { pid: inv.pid } : {}), windowMs: inv.windowMs, json: inv.json }, out);
+      return;
+    }
+    case 'profile': {
+      const { profileCommand } = await import('./commands/profile.js');
+      await profileCommand(
+        {
+          ...inv.common,
+          ...(inv.pid !== undefined ? { pid: inv.pid } : {}),
+          ...(inv.output !== undefined ? { output: inv.output } : {}),
+          durationMs: inv.durationMs,
+          intervalUs: inv.intervalUs,
+          top: inv.top,
+          json: inv.json,
+        },
+        out,
+      );
       return;
     }
     case 'demo': {
