@@ -24,6 +24,7 @@ export type Invocation =
   | { command: 'attach'; pids: number[]; cluster?: number; intervalMs: number; readonly: boolean; common: CommonOptions }
   | { command: 'demo'; intervalMs: number; readonly: boolean; timeoutMs: number }
   | { command: 'profile'; pid?: number; durationMs: number; intervalUs: number; top: number; output?: string; json: boolean; common: CommonOptions }
+  | { command: 'heap-diff'; a: string; b: string; top: number; json: boolean }
   | { command: 'help'; text: string }
   | { command: 'version'; text: string };
 
@@ -189,6 +190,21 @@ export function parseCommandLine(argv: string[]): Invocation {
   });
 
   program
+    .command('heap-diff')
+    .description('which constructors grew between two heap snapshots: counts and self sizes, b - a')
+    .argument('<a>', 'the earlier .heapsnapshot')
+    .argument('<b>', 'the later .heapsnapshot')
+    .addOption(
+      new Option('--top <n>', 'how many groups to list')
+        .default(20)
+        .argParser((v) => parsePositiveInt(v, '--top', 1, 1_000_000)),
+    )
+    .option('--json', 'one JSON object (schema in the README)', false)
+    .action((a: string, b: string, o: Record<string, unknown>) => {
+      result = { command: 'heap-diff', a, b, top: o.top as number, json: Boolean(o.json) };
+    });
+
+  program
     .command('demo')
     .description('start a bundled demo service and open the live view on it')
     .addOption(
@@ -271,6 +287,11 @@ async function dispatch(inv: Invocation, out: Output): Promise<number | void> {
         },
         out,
       );
+      return;
+    }
+    case 'heap-diff': {
+      const { heapDiffCommand } = await import('./commands/heapdiff.js');
+      await heapDiffCommand(inv, out);
       return;
     }
     case 'demo': {
