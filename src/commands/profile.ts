@@ -60,7 +60,9 @@ function waitWhileConnected(session: Session, ms: number): Promise<void> {
 }
 
 export async function profileCommand(opts: ProfileOptions, out: Output): Promise<ProfileResult> {
-  const att = await attach(opts);
+  // attach's instruments remove themselves (and close an inspector nodetop opened) when no
+  // sample renews their lease for 60 s: a profile takes no samples, so the lease must outlast it.
+  const att = await attach({ ...opts, leaseMs: Math.max(60_000, opts.durationMs + Math.max(opts.timeoutMs, STOP_TIMEOUT_MS) + 30_000) });
   const session = att.session;
   const pid = att.identity.pid;
   let file: AtomicFile | null = null;

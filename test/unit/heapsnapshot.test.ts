@@ -16,6 +16,8 @@ import {
   summarizeHeapSnapshot,
   type HeapSummary,
 } from '../../src/model/heapsnapshot';
+import { parseCommandLine } from '../../src/cli';
+import { NodetopError } from '../../src/errors';
 
 // Node types as V8 lists them; fields in V8's order. Seven nodes:
 //   0 (hidden) size 0          1 object "Café 😀" 32     2 object "Café 😀" 32 (name given escaped)
@@ -175,5 +177,15 @@ describe('heap snapshot reader', () => {
         ['Shrink', 10, 1, -9, -900],
       ],
     );
+  });
+});
+
+describe('heap-diff command line', () => {
+  it('takes two files, --top (default 20) and --json', () => {
+    assert.deepEqual(parseCommandLine(['heap-diff', 'a.heapsnapshot', 'b.heapsnapshot']), { command: 'heap-diff', a: 'a.heapsnapshot', b: 'b.heapsnapshot', top: 20, json: false });
+    assert.deepEqual(parseCommandLine(['heap-diff', 'x', 'y', '--top', '3', '--json']), { command: 'heap-diff', a: 'x', b: 'y', top: 3, json: true });
+    for (const argv of [['heap-diff', 'x'], ['heap-diff', 'x', 'y', 'z'], ['heap-diff', 'x', 'y', '--top', 'many']]) {
+      assert.throws(() => parseCommandLine(argv), (e: unknown) => e instanceof NodetopError && e.exitCode === 2, argv.join(' '));
+    }
   });
 });
