@@ -9,12 +9,13 @@
 // of that session on its own. The output path is checked (a temporary file is created) before
 // the profiler starts; the file appears under its final name only once complete.
 
+import * as path from 'node:path';
 import { attach, explainCallFailure, type AttachOptions } from '../inspector/attach';
 import { ConnectionClosedError, type Session } from '../inspector/session';
 import { ExitCode, NodetopError } from '../errors';
 import { onExit } from '../lifecycle';
 import { checkProfile, renderProfileSummary, summarizeProfile, type CpuProfile, type FunctionTime } from '../model/profile';
-import { AtomicFile, defaultBaseName, resolveOutputPath } from '../platform/outfile';
+import { AtomicFile, defaultBaseName, resolveOutputPath, usesDefaultName } from '../platform/outfile';
 import type { Output } from '../cli';
 
 export interface ProfileOptions extends AttachOptions {
@@ -60,12 +61,23 @@ function waitWhileConnected(session: Session, ms: number): Promise<void> {
 }
 
 export async function profileCommand(opts: ProfileOptions, out: Output): Promise<ProfileResult> {
+  // The output is checked before the target is touched (no SIGUSR1 for a run that cannot write):
+  // the temporary file is created now, under a name that is final once the title is known.
+  const provisional = `${defaultBaseName('node', opts.pid ?? 0)}.cpuprofile`;
+  const file = AtomicFile.create(resolveOutputPath(opts.output, provisional));
+  try {
+    return await profileWithFile(opts, out, file);
+  } finally {
+    file.discard();
+  }
+}
+
+async function profileWithFile(opts: ProfileOptions, out: Output, file: AtomicFile): Promise<ProfileResult> {
   // attach's instruments remove themselves (and close an inspector nodetop opened) when no
   // sample renews their lease for 60 s: a profile takes no samples, so the lease must outlast it.
   const att = await attach({ ...opts, leaseMs: Math.max(60_000, opts.durationMs + Math.max(opts.timeoutMs, STOP_TIMEOUT_MS) + 30_000) });
   const session = att.session;
   const pid = att.identity.pid;
-  let file: AtomicFile | null = null;
   let enabled = false;
   let started = false;
 
@@ -94,13 +106,15 @@ export async function profileCommand(opts: ProfileOptions, out: Output): Promise
   };
   // Registered after attach's own cleanup, so it runs before the detach on Ctrl-C.
   const unregister = onExit(async () => {
-    file?.discard();
+    file.discard();
     await restore();
   });
 
   try {
-    const name = `${defaultBaseName(att.identity.title, pid)}.cpuprofile`;
-    file = AtomicFile.create(resolveOutputPath(opts.output, name));
+    if (usesDefaultName(opts.output)) {
+      // a default name: now with the title and the pid that answered
+      file.retarget(path.join(path.dirname(file.finalPath), `${defaultBaseName(att.identity.title, pid)}.cpuprofile`));
+    }
 
     let profile: CpuProfile;
     try {
@@ -155,7 +169,7 @@ export async function profileCommand(opts: ProfileOptions, out: Output): Promise
     }
     return result;
   } finally {
-    file?.discard();
+    file.discard();
     await restore();
     unregister();
     await att.detach();

@@ -43,15 +43,18 @@ function outputError(file: string, e: unknown): NodetopError {
  * names an existing directory (or ends with a slash), the default name inside it.
  */
 export function resolveOutputPath(given: string | undefined, defaultName: string, cwd = process.cwd()): string {
-  if (given === undefined || given === '') return path.resolve(cwd, defaultName);
-  const abs = path.resolve(cwd, given);
-  if (given.endsWith('/')) return path.join(abs, defaultName);
+  if (usesDefaultName(given, cwd)) return path.resolve(cwd, given ?? '', defaultName);
+  return path.resolve(cwd, given!);
+}
+
+/** True when `-o` is absent or names a directory: the file gets the default name. */
+export function usesDefaultName(given: string | undefined, cwd = process.cwd()): boolean {
+  if (given === undefined || given === '' || given.endsWith('/')) return true;
   try {
-    if (fs.statSync(abs).isDirectory()) return path.join(abs, defaultName);
+    return fs.statSync(path.resolve(cwd, given)).isDirectory();
   } catch {
-    /* does not exist yet: a file name */
+    return false; // does not exist yet: a file name
   }
-  return abs;
 }
 
 /** A file name made of the target's title, its pid and the time: `node-1234-20261124T031918Z`. */
@@ -62,26 +65,34 @@ export function defaultBaseName(title: string, pid: number, when = new Date()): 
   return `${clean}-${pid}-${stamp}`;
 }
 
+/** The final name must be new or a regular file: never rename over a device or a directory. */
+function checkFinalPath(finalPath: string): void {
+  try {
+    const st = fs.statSync(finalPath);
+    if (!st.isFile()) {
+      throw new NodetopError(`cannot write ${finalPath}: it exists and is not a regular file`, { exitCode: ExitCode.OutputFailed });
+    }
+  } catch (e) {
+    if (e instanceof NodetopError) throw e;
+    if (errnoCode(e) !== 'ENOENT') throw outputError(finalPath, e);
+  }
+}
+
 export class AtomicFile {
   private done = false;
 
   private constructor(
-    readonly finalPath: string,
+    public finalPath: string,
     readonly tempPath: string,
     private fd: number | null,
   ) {}
 
-  /** Creates the temporary file now; throws exit 12 with the reason when it cannot. */
+  /**
+   * Creates the temporary file now, next to `finalPath`; throws exit 12 with the reason when it
+   * cannot. The final name may still change within the directory (`retarget`).
+   */
   static create(finalPath: string): AtomicFile {
-    try {
-      const st = fs.statSync(finalPath);
-      if (!st.isFile()) {
-        throw new NodetopError(`cannot write ${finalPath}: it exists and is not a regular file`, { exitCode: ExitCode.OutputFailed });
-      }
-    } catch (e) {
-      if (e instanceof NodetopError) throw e;
-      if (errnoCode(e) !== 'ENOENT') throw outputError(finalPath, e);
-    }
+    checkFinalPath(finalPath);
     const dir = path.dirname(finalPath);
     const tempPath = path.join(dir, `.${path.basename(finalPath)}.${randomBytes(4).toString('hex')}.part`);
     let fd: number;
@@ -91,6 +102,13 @@ export class AtomicFile {
       throw outputError(finalPath, e);
     }
     return new AtomicFile(finalPath, tempPath, fd);
+  }
+
+  /** Changes the final name (same directory: the rename stays atomic). */
+  retarget(finalPath: string): void {
+    if (path.dirname(finalPath) !== path.dirname(this.finalPath)) throw new Error('retarget must stay in the same directory');
+    checkFinalPath(finalPath);
+    this.finalPath = finalPath;
   }
 
   /** Writes the whole content, flushes it to disk and renames it to the final name. */

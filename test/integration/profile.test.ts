@@ -11,6 +11,7 @@ import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { eventually, NODETOP, parseJson, runCli, startTarget, type CliResult } from '../helpers/target';
 import type { ProfileResult } from '../../src/commands/profile';
+import { listeningSockets } from '../../src/platform/proc';
 
 function profilerRunning(pid: number): boolean {
   try {
@@ -169,6 +170,10 @@ describe('nodetop profile', () => {
         assert.match(r.stderr, msg);
         oneSentence(r);
       }
+      // checked before attaching: the target was not even asked to open its inspector (Node
+      // says "Debugger listening on ..." on stderr when SIGUSR1 opens it)
+      assert.doesNotMatch(t.stderr(), /Debugger listening/);
+      assert.deepEqual(listeningSockets(t.pid), []);
       assert.ok(!profilerRunning(t.pid));
     } finally {
       await t.kill();

@@ -128,6 +128,8 @@ describe('output file names', () => {
     assert.equal(resolveOutputPath('out/p.cpuprofile', 'n.cpuprofile', '/srv'), '/srv/out/p.cpuprofile');
     assert.equal(resolveOutputPath('/tmp', 'n.cpuprofile', '/srv'), '/tmp/n.cpuprofile');
     assert.equal(resolveOutputPath('nowhere/', 'n.cpuprofile', '/srv'), '/srv/nowhere/n.cpuprofile');
+    assert.equal(resolveOutputPath('x', 'n.cpuprofile', '/tmp'), '/tmp/x');
+    assert.equal(resolveOutputPath('', 'n.cpuprofile', '/srv'), '/srv/n.cpuprofile');
   });
 });
 
