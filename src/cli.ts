@@ -159,11 +159,11 @@ export function parseCommandLine(argv: string[]): Invocation {
       .argument('[pid]', 'process id', parsePid)
       .addOption(
         new Option('--duration <time>', 'how long to profile (500ms, 5s, 1m)')
-          .default(5000)
+          .default(5000, '5s')
           .argParser((v) => parseDurationMs(v, '--duration', 100, 3_600_000)),
       )
       .addOption(
-        new Option('--interval-us <us>', 'sampling interval in microseconds (V8 and node --cpu-prof use 1000)')
+        new Option('--interval-us <us>', 'sampling interval in microseconds, as node --cpu-prof')
           .default(1000)
           .argParser((v) => parsePositiveInt(v, '--interval-us', 10, 1_000_000)),
       )

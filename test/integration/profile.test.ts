@@ -141,6 +141,20 @@ describe('nodetop profile', () => {
     }
   });
 
+  it('SIGTERM mid-profile: exit 143, no file, the target is left not profiling', async () => {
+    const t = await startTarget('hot.js', { nodeArgs: ['--inspect-port=0'] });
+    const sub = fs.mkdtempSync(path.join(dir, 'term-'));
+    try {
+      const r = await profileAndInterrupt(['profile', String(t.pid), '--duration', '60s', '-o', path.join(sub, 'p.cpuprofile')], t.pid, (c) => void c.kill('SIGTERM'));
+      assert.equal(r.code, 143, r.stderr);
+      assert.deepEqual(leftovers(sub), []);
+      assert.ok(await eventually(() => !profilerRunning(t.pid), (v) => v), 'the profiler thread is gone');
+      assert.ok(t.alive());
+    } finally {
+      await t.kill();
+    }
+  });
+
   it('the target exits mid-profile: exit 8, one sentence, no file', async () => {
     const t = await startTarget('hot.js', { nodeArgs: ['--inspect-port=0'] });
     const sub = fs.mkdtempSync(path.join(dir, 'exit-'));
