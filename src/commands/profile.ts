@@ -65,10 +65,13 @@ export async function profileCommand(opts: ProfileOptions, out: Output): Promise
   // the temporary file is created now, under a name that is final once the title is known.
   const provisional = `${defaultBaseName('node', opts.pid ?? 0)}.cpuprofile`;
   const file = AtomicFile.create(resolveOutputPath(opts.output, provisional));
+  // Ctrl-C while attaching must not leave the temporary file either
+  const unregister = onExit(() => file.discard());
   try {
     return await profileWithFile(opts, out, file);
   } finally {
     file.discard();
+    unregister();
   }
 }
 
