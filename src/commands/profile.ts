@@ -13,7 +13,7 @@ import * as path from 'node:path';
 import { attach, explainCallFailure, type AttachOptions } from '../inspector/attach';
 import { ConnectionClosedError, type Session } from '../inspector/session';
 import { ExitCode, NodetopError } from '../errors';
-import { onExit } from '../lifecycle';
+import { onExit, onInterrupt } from '../lifecycle';
 import { checkProfile, renderProfileSummary, summarizeProfile, type CpuProfile, type FunctionTime } from '../model/profile';
 import { AtomicFile, defaultBaseName, resolveOutputPath, usesDefaultName } from '../platform/outfile';
 import type { Output } from '../cli';
@@ -67,11 +67,23 @@ export async function profileCommand(opts: ProfileOptions, out: Output): Promise
   const file = AtomicFile.create(resolveOutputPath(opts.output, provisional));
   // Ctrl-C while attaching must not leave the temporary file either
   const unregister = onExit(() => file.discard());
+  // On Ctrl-C or SIGTERM the lifecycle's handler runs the cleanups (stop the profiler, discard the
+  // file, detach) and exits with 130/143. The detach closes the session this flow is waiting on:
+  // its error must not race the handler to report "closed the connection" and exit 8.
+  let interrupted = false;
+  const unlisten = onInterrupt(() => {
+    interrupted = true;
+    process.stderr.write('nodetop: interrupted; the profiler is stopped and no file is written\n');
+  });
   try {
     return await profileWithFile(opts, out, file);
+  } catch (e) {
+    if (interrupted) await new Promise<never>(() => undefined); // the handler exits the process
+    throw e;
   } finally {
     file.discard();
     unregister();
+    unlisten();
   }
 }
 
