@@ -6,7 +6,7 @@
 
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { ExitCode, NodetopError, isNodetopError } from './errors';
-import { runCleanups, setExitHook } from './lifecycle';
+import { installSignalHandlers, interruptedBy, runCleanups, setExitHook } from './lifecycle';
 import { checkListen, parseListen } from './listen';
 import { WATCH_FIELDS, type WatchField } from './sinks/line';
 import type { IsolateSelection } from './inspector/isolates';
@@ -624,13 +624,18 @@ export async function main(argv: string[]): Promise<void> {
     if (e.code === 'EPIPE') void runCleanups().then(() => process.exit(ExitCode.Ok));
   });
   setExitHook(exitAfterFlush);
+  installSignalHandlers();
   let code: number = ExitCode.Ok;
   try {
     const c = await dispatch(parseCommandLine(argv), stdoutOut);
     if (typeof c === 'number') code = c;
   } catch (e) {
+    // Ctrl-C detaches, which fails whatever call was in flight: that failure is not the news.
+    // The signal's handler finishes the detach and exits with 130/143.
+    if (interruptedBy()) return;
     code = report(e);
   }
+  if (interruptedBy()) return;
   await runCleanups();
   exitAfterFlush(code);
 }

@@ -7,6 +7,12 @@ type Cleanup = () => Promise<void> | void;
 const cleanups = new Set<Cleanup>();
 let installed = false;
 let exiting = false;
+let interruptSignal: NodeJS.Signals | null = null;
+
+/** The signal that is ending nodetop, if one is: its handler detaches and exits (130, 143, 129). */
+export function interruptedBy(): NodeJS.Signals | null {
+  return interruptSignal;
+}
 
 export function onExit(fn: Cleanup): () => void {
   cleanups.add(fn);
@@ -42,12 +48,14 @@ export function onInterrupt(fn: (signal: NodeJS.Signals) => void): () => void {
   return () => interruptListeners.delete(fn);
 }
 
-function installSignalHandlers(): void {
+/** From the start of main: Ctrl-C at any moment runs the cleanups and exits 130, never the default kill. */
+export function installSignalHandlers(): void {
   if (installed) return;
   installed = true;
   const handler = (signal: NodeJS.Signals): void => {
     if (exiting) return;
     exiting = true;
+    interruptSignal = signal;
     for (const fn of interruptListeners) {
       try {
         fn(signal);

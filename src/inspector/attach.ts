@@ -170,14 +170,18 @@ export async function attach(opts: AttachOptions): Promise<Attachment> {
   }
 
   const session = await Session.connect(wsUrl, opts.timeoutMs);
+  // interrupted before the Attachment exists (the target does not answer its first call, say)
+  const unregisterEarly = onExit(() => session.close());
   let identity: Identity;
   try {
     identity = await evaluate(session, identityProbe, null, { timeoutMs: opts.timeoutMs, commandLineApi: true });
   } catch (e) {
+    unregisterEarly();
     await session.close();
     throw explainCallFailure(e, opts.pid ?? null, `the inspector at ${host}:${port}`);
   }
   const close = async (err: NodetopError): Promise<never> => {
+    unregisterEarly();
     await session.close();
     throw err;
   };
@@ -205,6 +209,7 @@ export async function attach(opts: AttachOptions): Promise<Attachment> {
   if (openedByNodetop && opts.pid !== undefined) recordOpened(opts.pid, port);
 
   const key = newKey();
+  unregisterEarly(); // the Attachment's detach takes over
   const att = new Attachment(
     session,
     identity,
