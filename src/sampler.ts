@@ -118,6 +118,7 @@ export class Sampler {
     const [raw, workers] = await Promise.all([this.read(true), ws ? ws.read(this.opts.blockedAfterMs ?? 750) : Promise.resolve(null)]);
     const sample = buildSample({
       net: raw.net,
+      kernel: raw.net && this.att.local ? readKernel(this.att) : null,
       workers,
       identity: this.att.identity,
       inspector: this.att.inspector,
@@ -153,6 +154,15 @@ export class Sampler {
   /** Removes what the sampler installed in workers (the main thread's go with att.detach()). */
   async close(): Promise<void> {
     await this.workerSampler?.close();
+  }
+}
+
+function readKernel(att: Attachment): { connections: proc.Connection[]; inspectorPort: number | null } | null {
+  try {
+    const port = Number(/:(\d+)\//.exec(att.inspector.url)?.[1]);
+    return { connections: proc.tcpConnections(att.pid), inspectorPort: Number.isFinite(port) ? port : null };
+  } catch {
+    return null; // exited, or its fds are not ours to read
   }
 }
 

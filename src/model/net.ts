@@ -2,6 +2,7 @@
 // the documented JSON shape out, plus the notes that answer "why more connections than the
 // pool size?" from one screen.
 
+import type { Connection } from '../platform/proc';
 import type { RawNet, RawPool, RawSocket } from '../probes/net';
 
 export interface SocketGroup {
@@ -18,6 +19,8 @@ export interface SocketGroup {
   pendingReadBytes: number;
   /** Connections per owning pool ("(no pool)" for net.connect, agent:false, or unknown). */
   byPool: Record<string, number>;
+  /** Of `count`, those only the kernel saw (see Sockets.kernel); 0 without it. */
+  unseen: number;
 }
 
 export interface SocketRow {
@@ -61,6 +64,15 @@ export interface Sockets {
   errors: string[];
   /** One line per remote whose connection count needs explaining, and per queue: see findings(). */
   findings: string[];
+  /**
+   * The kernel's count of the process's established TCP connections (local targets: /proc), and
+   * those the main thread's JavaScript did not reach: idle pooled sockets of an agent nothing
+   * leads to, unref'd sockets, a worker's or a native addon's. They are included in `total`,
+   * `byKind`, `byDirection` and `groups` (each group's `unseen`); `tls` for them is inferred from
+   * where they go (this process's own TLS listener, or an endpoint all of whose seen connections
+   * are TLS). null when the kernel was not asked (a remote target).
+   */
+  kernel: null | { total: number; unseen: number; unseenTls: number };
 }
 
 export interface HttpPoolOrigin {
@@ -133,7 +145,81 @@ const NOT_SEEN = [
 const NOT_SEEN_WITHOUT_CENSUS =
   'idle keep-alive sockets of agents nothing live leads to: idle pooled sockets are unref’d, so the handle list skips them, and only their agent knows them (an agent in a closure with no request in flight); also sockets the program unref’d itself. --census finds them';
 
-export function buildNet(raw: RawNet): NetView {
+const hostPortOf = (addr: string, port: number): string => `${addr.includes(':') && !addr.startsWith('::ffff:') ? `[${addr}]` : addr.replace(/^::ffff:/, '')}:${port}`;
+
+/**
+ * Adds the connections the kernel knows and JavaScript did not reach. Compared group by group
+ * (direction and endpoint, as the probe groups them); a connection nodetop's own inspector
+ * session holds (on `inspectorPort`) is not the program's and is left out.
+ */
+export function addKernel(sockets: Sockets, conns: Connection[], inspectorPort: number | null): void {
+  const norm = (e: string): string => e.replace(/^::ffff:/, '').replace(/^\[::ffff:([\d.]+)\]/, '$1');
+  const kernelGroups = new Map<string, { direction: 'client' | 'server'; endpoint: string; count: number }>();
+  let total = 0;
+  for (const c of conns) {
+    if (inspectorPort !== null && c.direction === 'server' && c.localPort === inspectorPort) continue;
+    total++;
+    const endpoint = c.direction === 'server' ? hostPortOf(c.localAddress, c.localPort) : hostPortOf(c.remoteAddress, c.remotePort);
+    const key = `${c.direction} ${endpoint}`;
+    const g = kernelGroups.get(key) ?? { direction: c.direction, endpoint, count: 0 };
+    g.count++;
+    kernelGroups.set(key, g);
+  }
+  const unseenTotal = Math.max(0, total - sockets.total);
+  let unseenTls = 0;
+  if (unseenTotal > 0) {
+    const tlsListeners = new Set(sockets.groups.filter((g) => g.direction === 'server' && g.tls > 0).map((g) => norm(g.endpoint)));
+    let placed = 0;
+    for (const kg of kernelGroups.values()) {
+      const jsGroup = sockets.groups.find((g) => g.direction === kg.direction && norm(g.endpoint) === norm(kg.endpoint));
+      const extra = kg.count - (jsGroup?.count ?? 0);
+      if (extra <= 0) continue;
+      // groups the probe left out (it returns the 50 largest) are already in its total
+      if (!jsGroup && sockets.groupsOmitted.groups > 0) continue;
+      const isTls =
+        (kg.direction === 'client' && tlsListeners.has(norm(kg.endpoint))) ||
+        (kg.direction === 'server' && tlsListeners.has(norm(kg.endpoint))) ||
+        (!!jsGroup && jsGroup.count > 0 && jsGroup.tls === jsGroup.count);
+      const n = Math.min(extra, unseenTotal - placed);
+      if (n <= 0) break;
+      placed += n;
+      if (isTls) unseenTls += n;
+      sockets.byDirection[kg.direction] += n;
+      if (jsGroup) {
+        jsGroup.count += n;
+        jsGroup.unseen += n;
+        if (isTls) jsGroup.tls += n;
+      } else {
+        sockets.groups.push({
+          direction: kg.direction,
+          endpoint: kg.endpoint,
+          count: n,
+          tls: isTls ? n : 0,
+          idle: 0,
+          bytesRead: 0,
+          bytesWritten: 0,
+          pendingWriteBytes: 0,
+          pendingReadBytes: 0,
+          byPool: { '(not reached from JavaScript)': n },
+          unseen: n,
+        });
+      }
+    }
+    sockets.groups.sort((a, b) => b.count - a.count);
+    sockets.total += unseenTotal;
+    sockets.byKind.tls += unseenTls;
+    sockets.byKind.tcp += unseenTotal - unseenTls;
+  }
+  sockets.kernel = { total, unseen: unseenTotal, unseenTls };
+  if (unseenTotal > 0) {
+    sockets.notSeen = sockets.notSeen.filter((n) => !n.startsWith('idle keep-alive sockets'));
+    sockets.notSeen.unshift(
+      `details of ${unseenTotal} connection${unseenTotal === 1 ? '' : 's'} only the kernel sees: they are counted (from /proc), but JavaScript on the main thread did not reach them (idle in a pool no live object leads to, unref'd, a worker's or a native addon's); --census finds the JavaScript ones`,
+    );
+  }
+}
+
+export function buildNet(raw: RawNet, kernel: { connections: Connection[]; inspectorPort: number | null } | null = null): NetView {
   const omittedConns = raw.total - raw.groups.reduce((n, g) => n + g.count, 0);
   const sockets: Sockets = {
     total: raw.total,
@@ -155,6 +241,7 @@ export function buildNet(raw: RawNet): NetView {
         pendingWriteBytes: g.pendingWriteBytes,
         pendingReadBytes: g.pendingReadBytes ?? 0,
         byPool,
+        unseen: 0,
       };
     }),
     groupsOmitted: { groups: Math.max(0, raw.groupsTotal - raw.groups.length), connections: Math.max(0, omittedConns) },
@@ -180,6 +267,7 @@ export function buildNet(raw: RawNet): NetView {
     poolsOmitted: { ...(raw.poolsOmitted ?? { pools: 0, origins: 0 }) },
     errors: [...raw.errors],
     findings: [],
+    kernel: null,
   };
   if (raw.fetch && !raw.fetch.present && raw.fetch.note) sockets.notSeen.push(`fetch’s pool: ${raw.fetch.note}`);
   const httpPools: HttpPool[] = raw.pools.map((p) => ({
@@ -194,6 +282,7 @@ export function buildNet(raw: RawNet): NetView {
     totals: poolTotals(p),
     note: p.note,
   }));
+  if (kernel) addKernel(sockets, kernel.connections, kernel.inspectorPort);
   sockets.findings = findings(sockets, httpPools);
   return { sockets, httpPools };
 }

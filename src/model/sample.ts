@@ -7,6 +7,7 @@
 import type { Identity } from '../probes/identity';
 import type { RawNet } from '../probes/net';
 import type { RawLag, RawSample } from '../probes/sample';
+import type { Connection } from '../platform/proc';
 import { buildNet, type HttpPool, type Sockets } from './net';
 
 export const SCHEMA = 1;
@@ -222,11 +223,13 @@ export interface BuildInput {
   host: HostReading | null;
   /** The net probe's reading, when the sample asked for it. */
   net?: RawNet | null;
+  /** The kernel's TCP connections of the process (local targets), to count what JavaScript misses. */
+  kernel?: { connections: Connection[]; inspectorPort: number | null } | null;
   workers?: WorkerReading[] | null;
 }
 
-export function buildSample({ identity, inspector, prev, raw, proc, host, net, workers }: BuildInput): Sample {
-  const netView = net ? buildNet(net) : null;
+export function buildSample({ identity, inspector, prev, raw, proc, host, net, workers, kernel }: BuildInput): Sample {
+  const netView = net ? buildNet(net, kernel ?? null) : null;
   const w = raw.window;
   const wallMs = prev ? raw.timeMs - prev.timeMs : null;
   const cpu = (pick: (c: RawSample['cpuUsageMicros']) => number): number | null =>

@@ -359,3 +359,33 @@ export function readNodeOptions(pid: number): string {
     return '';
   }
 }
+
+export const TCP_ESTABLISHED = 0x01;
+
+export interface Connection {
+  direction: 'client' | 'server';
+  localAddress: string;
+  localPort: number;
+  remoteAddress: string;
+  remotePort: number;
+}
+
+/**
+ * Every established TCP connection `pid` holds, as the kernel knows them: whatever JavaScript can
+ * or cannot reach (idle pooled sockets, unref'd ones, a worker's, a native addon's). A connection
+ * whose local port is one the pid listens on was accepted (server side); the others it opened.
+ */
+export function tcpConnections(pid: number): Connection[] {
+  const mine = socketInodes(pid);
+  const table = readTcpTable(pid).filter((e) => mine.has(e.inode));
+  const listening = new Set(table.filter((e) => e.state === TCP_LISTEN).map((e) => e.localPort));
+  return table
+    .filter((e) => e.state === TCP_ESTABLISHED)
+    .map((e) => ({
+      direction: listening.has(e.localPort) ? ('server' as const) : ('client' as const),
+      localAddress: e.localAddress,
+      localPort: e.localPort,
+      remoteAddress: e.remoteAddress,
+      remotePort: e.remotePort,
+    }));
+}

@@ -69,8 +69,9 @@ const num = (v: number | null | undefined): string => (v === null || v === undef
 export function renderSockets(k: Sockets): string[] {
   const lines: string[] = [];
   const how = k.census ? `census ${ms(k.census.wallMs)}` : `handles ${k.found.handles}, agents ${k.found.agents}, fetch ${k.found.fetch}`;
+  const unseen = k.kernel && k.kernel.unseen > 0 ? `; ${k.kernel.unseen} only the kernel sees` : '';
   lines.push(
-    `sockets  ${k.total}: tls ${k.byKind.tls}, tcp ${k.byKind.tcp}; client ${k.byDirection.client}, server ${k.byDirection.server}; idle in pools ${k.idle}  (found via ${how}; ${ms(k.probeMs)} in target)`,
+    `sockets  ${k.total}: tls ${k.byKind.tls}, tcp ${k.byKind.tcp}; client ${k.byDirection.client}, server ${k.byDirection.server}; idle in pools ${k.idle}${unseen}  (found via ${how}; ${ms(k.probeMs)} in target)`,
   );
   if (k.groups.length) {
     lines.push(`  ${pad('endpoint', 28)} ${pad('dir', 6)} ${lpad('conns', 6)} ${lpad('tls', 5)} ${lpad('idle', 5)} ${lpad('read', 10)} ${lpad('written', 10)} ${lpad('pending', 10)} ${lpad('unread', 10)}  pools`);

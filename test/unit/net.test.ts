@@ -216,3 +216,52 @@ describe('net probe, in-process', () => {
     assert.deepEqual(v, { a: 42, b: 'OK' });
   });
 });
+
+describe('kernel connections', () => {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { addKernel } = require('../../src/model/net') as typeof import('../../src/model/net');
+  type S = import('../../src/model/net').Sockets;
+  const base = (): S => ({
+    total: 4,
+    byKind: { tcp: 0, tls: 4 },
+    byDirection: { client: 0, server: 4 },
+    byState: {},
+    idle: 0,
+    groups: [{ direction: 'server', endpoint: '127.0.0.1:8443', count: 4, tls: 4, idle: 0, bytesRead: 0, bytesWritten: 0, pendingWriteBytes: 0, pendingReadBytes: 0, byPool: {}, unseen: 0 }],
+    groupsOmitted: { groups: 0, connections: 0 },
+    top: [],
+    found: { handles: 4, agents: 0, fetch: 0, census: null },
+    census: null,
+    probeMs: 1,
+    notSeen: ['idle keep-alive sockets of agents nothing live leads to: ...'],
+    poolsOmitted: { pools: 0, origins: 0 },
+    errors: [],
+    findings: [],
+    kernel: null,
+  });
+  const conn = (direction: 'client' | 'server', lp: number, rp: number) => ({ direction, localAddress: '127.0.0.1', localPort: lp, remoteAddress: '127.0.0.1', remotePort: rp });
+
+  it('counts what JavaScript missed, as TLS when it goes to this process’s own TLS listener', () => {
+    const s = base();
+    const conns = [
+      ...[1, 2, 3, 4].map((i) => conn('server', 8443, 50000 + i)),
+      ...[1, 2, 3, 4].map((i) => conn('client', 50000 + i, 8443)),
+      conn('server', 9229, 60000), // nodetop's own inspector session: not the program's
+    ];
+    addKernel(s, conns, 9229);
+    assert.deepEqual(s.kernel, { total: 8, unseen: 4, unseenTls: 4 });
+    assert.equal(s.total, 8);
+    assert.deepEqual(s.byKind, { tcp: 0, tls: 8 });
+    assert.deepEqual(s.byDirection, { client: 4, server: 4 });
+    const out = s.groups.find((g) => g.direction === 'client');
+    assert.deepEqual([out?.endpoint, out?.count, out?.tls, out?.unseen], ['127.0.0.1:8443', 4, 4, 4]);
+    assert.match(s.notSeen[0] ?? '', /4 connections only the kernel sees/);
+  });
+
+  it('adds nothing when JavaScript saw every connection', () => {
+    const s = base();
+    addKernel(s, [1, 2, 3, 4].map((i) => conn('server', 8443, 50000 + i)), null);
+    assert.deepEqual(s.kernel, { total: 4, unseen: 0, unseenTls: 0 });
+    assert.equal(s.total, 4);
+  });
+});
