@@ -31,10 +31,11 @@ export function socketsPage(s: Sample, _prev: Sample | null, _h: History, st: Vi
   const ew = Math.max(15, Math.min(40, width - 52 - 2));
   const header = `  ${pad('ENDPOINT', ew)} ${pad('DIR', 3)} ${lpad('CONNS', 5)} ${lpad('TLS', 4)} ${lpad('IDLE', 4)} ${lpad('READ', 9)} ${lpad('WRITTEN', 9)} ${lpad('PENDING', 9)}  POOLS`;
   const rows = sortGroups(k.groups, st.sort.sockets).map((g) => {
-    const pools = Object.entries(g.byPool)
-      .sort((a, b) => b[1] - a[1])
-      .map(([n, c]) => `${n} ${c}`)
-      .join(', ');
+    const pools =
+      Object.entries(g.byPool)
+        .sort((a, b) => b[1] - a[1])
+        .map(([n, c]) => `${n} ${c}`)
+        .join(', ') + (g.unseen ? ` (${g.unseen} only the kernel sees)` : '');
     const pending = g.pendingWriteBytes + g.pendingReadBytes;
     const line = `  ${pad(esc(g.endpoint), ew)} ${pad(g.direction === 'server' ? 'in' : g.direction === 'client' ? 'out' : '?', 3)} ${lpad(String(g.count), 5)} ${lpad(String(g.tls), 4)} ${lpad(String(g.idle), 4)} ${lpad(bytes(g.bytesRead), 9)} ${lpad(bytes(g.bytesWritten), 9)} ${lpad(bytes(pending), 9)}  ${esc(g.direction === 'server' ? '' : pools)}`;
     return pending > 1024 * 1024 ? p.paint(line, 'warn') : line;
