@@ -12,7 +12,7 @@ import { installProbe } from '../probes/install';
 import { uninstallProbe } from '../probes/uninstall';
 import { onExit } from '../lifecycle';
 import { relocateProbe } from '../probes/relocate';
-import { forgetOpened, recordOpened } from './opened';
+import { recordOpened } from './opened';
 import { locateInspector, waitForMovedInspector, type Located } from './locate';
 import { CallTimeoutError, ConnectionClosedError, evaluate, listTargets, Session } from './session';
 
@@ -102,13 +102,12 @@ export class Attachment {
     if (!this.session.isClosed) {
       const timeoutMs = Math.min(this.timeoutMs, 2000);
       try {
-        const r = await evaluate(
+        await evaluate(
           this.session,
           uninstallProbe,
           { key: this.key, closeInspectorAfterMs: this.keepInspector ? null : 100 },
           { timeoutMs },
         );
-        if (r.closingInspector) forgetOpened(this.identity.pid);
       } catch {
         // a target that does not answer keeps its instruments until their lease runs out
       }

@@ -11,7 +11,7 @@
 
 import { ExitCode, NodetopError, errnoCode } from '../errors';
 import * as proc from '../platform/proc';
-import { openedPort } from './opened';
+import { forgetOpened, openedPort } from './opened';
 import { listTargets, type InspectorTarget } from './session';
 
 export interface Located {
@@ -106,7 +106,21 @@ function scriptIndex(argv: string[]): number {
 /** The hints plus the port nodetop recorded when it opened this pid's inspector itself. */
 function hintsFor(pid: number, cmdline: string[]): InspectorHints {
   const h = inspectorHints(cmdline, proc.readNodeOptions(pid));
-  const mine = openedPort(pid);
+  let mine = openedPort(pid);
+  // The record outlives a detach on purpose: the inspector closes only when the target's loop
+  // turns (a stuck loop keeps it open). Once its port is gone, so is the record.
+  if (mine !== null) {
+    let listening = true;
+    try {
+      listening = proc.listeningSockets(pid).some((s) => s.port === mine);
+    } catch {
+      /* cannot tell: keep it */
+    }
+    if (!listening) {
+      forgetOpened(pid);
+      mine = null;
+    }
+  }
   return mine !== null && !h.ports.includes(mine) ? { ...h, ports: [mine, ...h.ports] } : h;
 }
 

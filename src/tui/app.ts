@@ -181,14 +181,15 @@ export async function runTui(initial: Attachment[], opts: TuiOptions): Promise<n
     att.session.onClose(() => {
       if (stopped || !targets.has(att.pid)) return;
       const why = proc.processExists(att.pid) ? `the connection to pid ${att.pid} closed` : `pid ${att.pid} exited`;
-      targets.delete(att.pid);
       if (!multi) {
+        // the single view stays on the screen with its last numbers and the news
         st.exited = why;
         draw();
         // leave the last screen up long enough to be read, then restore and exit
         setTimeout(() => stop(ExitCode.TargetExited), 1500);
         return;
       }
+      targets.delete(att.pid);
       if (viewing === att.pid) viewing = null;
       say(why, 'warn');
       if (targets.size === 0 && !opts.discover) setTimeout(() => stop(ExitCode.TargetExited), 1500);
