@@ -8,6 +8,9 @@
 // behind, the inspector closed again, no warning printed in the target).
 
 import { strict as assert } from 'node:assert';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import * as http from 'node:http';
 import * as net from 'node:net';
 import { after, before, describe, it } from 'node:test';
@@ -35,7 +38,12 @@ interface CommandCase {
   args: (pid: number) => string[];
   /** Assertions on the command's JSON output (the shared checks are added around it). */
   check: (json: Record<string, unknown>, t: Target, ctx: Ctx) => void | Promise<void>;
+  /** The output is NDJSON: `check` gets {lines: [...]} */
+  ndjson?: boolean;
 }
+
+const snapDir = fs.mkdtempSync(path.join(os.tmpdir(), 'nodetop-matrix-'));
+process.on('exit', () => fs.rmSync(snapDir, { recursive: true, force: true }));
 
 const handles = (ctx: Ctx): FixtureSpec => ({ file: 'handles.js', args: [String(ctx.port)] });
 const idle = (): FixtureSpec => ({ file: 'idle.js' });
@@ -66,6 +74,51 @@ function checkStats(json: Record<string, unknown>, t: Target, ctx: Ctx): void {
 /** One line per command; each runs against every Node of the matrix. */
 export const COMMANDS: CommandCase[] = [
   { name: 'stats --json', fixture: handles, args: (pid) => ['stats', String(pid), '--json', '--window', '300'], check: checkStats },
+  {
+    // 30 MiB dropped, 20 MiB held (test/fixtures/garbage.js): the GC gives back the first only
+    name: 'gc --json',
+    fixture: () => ({ file: 'garbage.js', args: ['30', '20'], nodeArgs: ['--expose-gc', '--no-memory-reducer'] }),
+    args: (pid) => ['gc', String(pid), '--json'],
+    check: (json, t) => {
+      const r = json as { pid: number; isolates: Array<{ state: string; freedBytes: number; after: { heapUsedBytes: number } }> };
+      assert.equal(r.pid, t.pid);
+      assert.equal(r.isolates[0]?.state, 'collected');
+      assert.ok(r.isolates[0]!.freedBytes >= 25 * 2 ** 20, `freed ${r.isolates[0]!.freedBytes}`);
+      assert.ok(r.isolates[0]!.after.heapUsedBytes >= 20 * 2 ** 20, 'what is held stays');
+    },
+  },
+  {
+    name: 'snapshot --json (small heap)',
+    fixture: () => ({ file: 'leaky.js', args: ['123', '0'] }),
+    args: (pid) => ['snapshot', String(pid), '--json', '--quiet', '--yes', '-o', path.join(snapDir, `${pid}.heapsnapshot`)],
+    check: (json, t) => {
+      const r = json as { path: string; bytes: number; threadId: number };
+      assert.equal(r.path, path.join(snapDir, `${t.pid}.heapsnapshot`));
+      assert.equal(r.threadId, 0);
+      assert.equal(fs.statSync(r.path).size, r.bytes);
+      const text = fs.readFileSync(r.path, 'utf8');
+      assert.match(text.slice(0, 40), /^\{"snapshot":\{/);
+      // the fixture's class is in it, by name
+      assert.ok(text.includes('"LeakyThing"'));
+      fs.rmSync(r.path);
+    },
+  },
+  {
+    name: 'watch --json (3 samples)',
+    fixture: handles,
+    args: (pid) => ['watch', String(pid), '--json', '--count', '3', '--interval', '300'],
+    ndjson: true,
+    check: (json, t, ctx) => {
+      const lines = (json as { lines: Array<Sample & { index: number; pid: number }> }).lines;
+      assert.deepEqual(lines.map((l) => l.index), [0, 1, 2]);
+      for (const l of lines) {
+        assert.equal(l.pid, t.pid);
+        assertTarget(l.target, t, ctx);
+        assert.equal(l.handles?.byType.Timeout, t.facts.timers);
+        assert.equal(l.handles?.byType.TCPSocketWrap, t.facts.sockets);
+      }
+    },
+  },
 ];
 
 /** Starts the fixture under the matrix's binary, inspector on a random port when opened. */
@@ -107,7 +160,8 @@ for (const major of SUPPORTED_MAJORS) {
           const r = await runCli(c.args(t.pid));
           assert.equal(r.code, 0, r.stderr);
           assert.equal(r.stderr, '');
-          await c.check(parseJson(r), t, ctx);
+          const out = c.ndjson ? { lines: r.stdout.trim().split('\n').map((l) => JSON.parse(l) as unknown) } : parseJson(r);
+          await c.check(out, t, ctx);
           // the inspector nodetop opened is closed just after its socket goes
           const portsAfter = await eventually(
             () => listeningSockets(t.pid).map((s) => s.port).sort(),
