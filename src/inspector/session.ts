@@ -12,7 +12,7 @@ import * as http from 'node:http';
 import CDP from 'chrome-remote-interface';
 import { ExitCode, NodetopError } from '../errors';
 import type { Probe } from '../probes/probe';
-import { probeExpression, PROBE_ERROR_KEY } from '../probes/probe';
+import { probeExpression, probeFunction, PROBE_ERROR_KEY } from '../probes/probe';
 
 const debugProtocol = /\bprotocol\b/.test(process.env.NODETOP_DEBUG ?? '');
 
@@ -26,6 +26,12 @@ export interface InspectorTarget {
 /** Anything that can carry inspector commands: the main connection or a worker behind it. */
 export interface Sender {
   send<T = unknown>(method: string, params?: object, opts?: CallOptions): Promise<T>;
+  /**
+   * Probes need the command-line API for `require` (Node < 20.16). False once the target is
+   * known to have process.getBuiltinModule: see REQUIRE_FROM in src/probes/probe.ts for why
+   * nodetop avoids the command-line API where it can.
+   */
+  commandLineApi?: boolean;
 }
 
 export interface CallOptions {
@@ -115,6 +121,7 @@ interface CriClient {
 }
 
 export class Session implements Sender {
+  commandLineApi = true;
   private closed = false;
   private closeReason: string | null = null;
   private readonly pending = new Set<(err: Error) => void>();
@@ -285,6 +292,31 @@ export interface EvaluateOptions extends CallOptions {
   commandLineApi?: boolean;
 }
 
+const globalObjects = new WeakMap<Sender, Promise<string>>();
+
+/**
+ * A handle on the target's global object, the receiver of Runtime.callFunctionOn: asked once per
+ * connection with a constant expression; V8 drops it when the connection closes.
+ */
+function globalObjectId(sender: Sender, opts: CallOptions): Promise<string> {
+  let id = globalObjects.get(sender);
+  if (!id) {
+    id = sender
+      .send<{ result: { objectId?: string } }>(
+        'Runtime.evaluate',
+        { expression: 'globalThis', objectGroup: 'nodetop', silent: true },
+        { ...opts, label: 'the global object' },
+      )
+      .then((r) => {
+        if (typeof r?.result?.objectId !== 'string') throw new ProbeFailedError('the target gave no handle on its global object');
+        return r.result.objectId;
+      });
+    globalObjects.set(sender, id);
+    id.catch(() => globalObjects.delete(sender));
+  }
+  return id;
+}
+
 /**
  * Runs a probe in the target and returns its value. The probe is wrapped so that nothing it
  * does can throw into the target, including a rejected promise (which would be an unhandled
@@ -297,20 +329,29 @@ export async function evaluate<A, R>(
   opts: EvaluateOptions = {},
 ): Promise<R> {
   const label = opts.label ?? `probe ${probe.name}`;
-  const res = await sender.send<{
+  type Result = {
     result: { type: string; value?: unknown; description?: string };
     exceptionDetails?: { text?: string; exception?: { description?: string } };
-  }>(
-    'Runtime.evaluate',
-    {
-      expression: probeExpression(probe, arg),
-      returnByValue: true,
-      awaitPromise: probe.async,
-      includeCommandLineAPI: opts.commandLineApi ?? true,
-      silent: true,
-    },
-    { ...opts, label },
-  );
+  };
+  const commandLineApi = opts.commandLineApi ?? sender.commandLineApi ?? true;
+  const res = commandLineApi
+    ? await sender.send<Result>(
+        'Runtime.evaluate',
+        { expression: probeExpression(probe, arg), returnByValue: true, awaitPromise: probe.async, includeCommandLineAPI: true, silent: true },
+        { ...opts, label },
+      )
+    : await sender.send<Result>(
+        'Runtime.callFunctionOn',
+        {
+          functionDeclaration: probeFunction(probe),
+          objectId: await globalObjectId(sender, opts),
+          arguments: [{ value: arg ?? null }],
+          returnByValue: true,
+          awaitPromise: probe.async,
+          silent: true,
+        },
+        { ...opts, label },
+      );
   if (res.exceptionDetails) {
     const d = res.exceptionDetails;
     throw new ProbeFailedError(`${label} threw in the target: ${d.exception?.description ?? d.text ?? 'unknown'}`);
