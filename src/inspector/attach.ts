@@ -121,6 +121,17 @@ export class Attachment {
   }
 }
 
+/**
+ * Test hook: NODETOP_LEASE_MS replaces the lease (default 60 s) so that a test can watch the
+ * instruments of a killed nodetop remove themselves without waiting a minute. Not a user option.
+ */
+export function leaseFromEnv(env: NodeJS.ProcessEnv = process.env): number | null {
+  const v = env.NODETOP_LEASE_MS;
+  if (v === undefined || !/^\d+$/.test(v)) return null;
+  const n = Number(v);
+  return n >= 250 && n <= 86_400_000 ? n : null;
+}
+
 function newKey(): string {
   return `s${randomBytes(6).toString('hex')}`;
 }
@@ -203,7 +214,7 @@ export async function attach(opts: AttachOptions): Promise<Attachment> {
     await evaluate(
       session,
       installProbe,
-      { key, leaseMs: opts.leaseMs ?? 60_000, openedByNodetop, resolutionMs: 10 },
+      { key, leaseMs: leaseFromEnv() ?? opts.leaseMs ?? 60_000, openedByNodetop, resolutionMs: 10 },
       { timeoutMs: opts.timeoutMs },
     );
   } catch (e) {
