@@ -3,6 +3,7 @@
 // command decides when to tick; the sampler decides nothing about output.
 
 import * as os from 'node:os';
+import { ExitCode, NodetopError } from './errors';
 import { explainCallFailure, type Attachment } from './inspector/attach';
 import { evaluate } from './inspector/session';
 import { buildSample, type HostReading, type ProcReading, type Sample } from './model/sample';
@@ -34,6 +35,7 @@ export class Sampler {
         fds: !this.att.local,
       });
       this.lastRoundTripMs = performance.now() - t0;
+      checkRaw(raw, this.att.pid);
       return raw;
     } catch (e) {
       throw explainCallFailure(e, this.att.pid, `pid ${this.att.pid}`);
@@ -57,6 +59,26 @@ export class Sampler {
   /** Sets the baseline without building a sample (the start of a measured window). */
   async baseline(): Promise<void> {
     this.prev = await this.read();
+  }
+}
+
+/**
+ * The sample probe's answer has the shape nodetop builds on, and comes from the process the
+ * attach identified: never report numbers from another process (a restarted target behind the
+ * same port, a fake endpoint).
+ */
+export function checkRaw(raw: unknown, pid: number): asserts raw is RawSample {
+  const r = raw as Partial<RawSample> | null;
+  const obj = (v: unknown): boolean => !!v && typeof v === 'object';
+  if (!obj(r) || typeof r!.pid !== 'number' || !obj(r!.memory) || !obj(r!.heap) || !Array.isArray(r!.spaces) || !obj(r!.handles) || !obj(r!.requests) || !obj(r!.cpuUsageMicros)) {
+    throw new NodetopError(`the inspector of pid ${pid} answered a sample nodetop cannot read: it is not a Node inspector nodetop knows`, {
+      exitCode: ExitCode.EndpointFailed,
+    });
+  }
+  if (r!.pid !== pid) {
+    throw new NodetopError(`the sample came from pid ${r!.pid}, not pid ${pid} that nodetop attached to; nodetop reports nothing from it`, {
+      exitCode: ExitCode.WrongProcess,
+    });
   }
 }
 

@@ -14,6 +14,9 @@ import { ExitCode, NodetopError } from '../errors';
 import type { Probe } from '../probes/probe';
 import { probeExpression, probeFunction, PROBE_ERROR_KEY } from '../probes/probe';
 
+/** Frames over this are refused from their header (see the Session constructor). */
+export const MAX_FRAME_BYTES = 64 * 1024 * 1024;
+
 const debugProtocol = /\bprotocol\b/.test(process.env.NODETOP_DEBUG ?? '');
 
 export interface InspectorTarget {
@@ -124,6 +127,8 @@ export class Session implements Sender {
   commandLineApi = true;
   private closed = false;
   private closeReason: string | null = null;
+  /** Set when the endpoint proved not to be an inspector: what pending and later calls fail with. */
+  private closeError: NodetopError | null = null;
   private readonly pending = new Set<(err: Error) => void>();
   private readonly closeListeners: Array<() => void> = [];
   private readonly eventListeners = new Map<string, Set<(params: unknown) => void>>();
@@ -142,6 +147,18 @@ export class Session implements Sender {
     // CRI parses every frame with a bare JSON.parse inside the socket's handler: a garbage frame
     // would throw out of nodetop. Parse here instead and treat garbage as the end of the session.
     const ws = client._ws;
+    // CRI lets frames of up to 256 MiB in, buffered whole before anything looks at them. No
+    // inspector answer nodetop asks for comes near 64 MiB (a sample is a few KB; heap snapshot
+    // chunks are small): a bigger frame is refused from its header, before it is read.
+    const receiver = (ws as unknown as { _receiver?: { _maxPayload?: number } } | undefined)?._receiver;
+    if (receiver && typeof receiver._maxPayload === 'number') receiver._maxPayload = MAX_FRAME_BYTES;
+    ws?.on('error', (e) => {
+      if (/max payload/i.test(String((e as Error)?.message))) {
+        this.notAnInspector(`the endpoint sent a frame over ${MAX_FRAME_BYTES / 1024 / 1024} MiB: it is not a Node inspector nodetop can use`);
+        // ws would wait up to 30 s for a closing handshake from a peer that is still sending
+        ws.terminate();
+      }
+    });
     if (ws && client._handleMessage) {
       const handle = client._handleMessage.bind(client);
       ws.removeAllListeners('message');
@@ -150,7 +167,7 @@ export class Session implements Sender {
         try {
           msg = JSON.parse(String(data));
         } catch {
-          this.closeReason = 'the endpoint sent a frame that is not JSON: it is not a Node inspector';
+          this.notAnInspector('the endpoint sent a frame that is not JSON: it is not a Node inspector');
           ws.terminate();
           return;
         }
@@ -218,11 +235,17 @@ export class Session implements Sender {
     return () => set.delete(cb);
   }
 
+  private notAnInspector(reason: string): void {
+    if (this.closed || this.closeError) return;
+    this.closeReason = reason;
+    this.closeError = new NodetopError(reason, { exitCode: ExitCode.EndpointFailed });
+  }
+
   private markClosed(reason: string): void {
     if (this.closed) return;
     this.closed = true;
     this.closeReason ??= reason;
-    for (const reject of this.pending) reject(new Error('closed'));
+    for (const reject of this.pending) reject(this.closeError ?? new Error('closed'));
     this.pending.clear();
     for (const cb of this.closeListeners.splice(0)) {
       try {
@@ -236,12 +259,12 @@ export class Session implements Sender {
   send<T = unknown>(method: string, params: object = {}, opts: CallOptions = {}): Promise<T> {
     const label = opts.label ?? method;
     const timeoutMs = opts.timeoutMs ?? this.defaultTimeoutMs;
-    if (this.closed) return Promise.reject(new ConnectionClosedError(label));
+    if (this.closed) return Promise.reject(this.closeError ?? new ConnectionClosedError(label));
     if (debugProtocol) process.stderr.write(`-> ${method} ${JSON.stringify(params).slice(0, 300)}\n`);
     return new Promise<T>((resolve, reject) => {
-      const onClose = (): void => {
+      const onClose = (err: Error): void => {
         clearTimeout(timer);
-        reject(new ConnectionClosedError(label));
+        reject(err instanceof NodetopError ? err : new ConnectionClosedError(label));
       };
       const timer = setTimeout(() => {
         this.pending.delete(onClose);
@@ -257,7 +280,7 @@ export class Session implements Sender {
         (e: unknown) => {
           clearTimeout(timer);
           this.pending.delete(onClose);
-          if (this.closed) reject(new ConnectionClosedError(label));
+          if (this.closed) reject(this.closeError ?? new ConnectionClosedError(label));
           else reject(protocolError(label, e));
         },
       );

@@ -136,6 +136,12 @@ function sum(rec: Record<string, number>): number {
   return n;
 }
 
+/** The target's clock as ISO text; nodetop's own clock when the target's reading is unusable. */
+function isoTime(ms: number): string {
+  const d = new Date(Number.isFinite(ms) && Math.abs(ms) <= 8.64e15 ? ms : Date.now());
+  return d.toISOString();
+}
+
 export interface BuildInput {
   identity: Identity;
   inspector: { url: string; openedByNodetop: boolean };
@@ -152,7 +158,7 @@ export function buildSample({ identity, inspector, prev, raw, proc, host }: Buil
     prev && wallMs !== null ? cpuPercent(pick(prev.cpuUsageMicros), pick(raw.cpuUsageMicros), wallMs) : null;
   return {
     schema: SCHEMA,
-    time: new Date(raw.timeMs).toISOString(),
+    time: isoTime(raw.timeMs),
     target: {
       pid: raw.pid,
       title: identity.title,
