@@ -1,9 +1,13 @@
 // The human-readable `nodetop stats` summary. Pure: Sample in, lines out.
 
 import type { Sample } from '../model/sample';
-import { bytes, countsLine, duration, ms, percent, ratio } from '../model/units';
+import { bytes, countsLine, duration, ms, percent, printable, ratio } from '../model/units';
 
 export function renderStats(s: Sample): string {
+  return renderLines(s).map(printable).join('\n');
+}
+
+function renderLines(s: Sample): string[] {
   const t = s.target;
   const p = s.process;
   const m = s.memory;
@@ -42,5 +46,5 @@ export function renderStats(s: Sample): string {
       `host     ${s.host.cpus} cpus  load ${s.host.loadAvg.map((x) => x.toFixed(2)).join(' ')}  mem available ${bytes(s.host.memAvailableBytes)} of ${bytes(s.host.memTotalBytes)}`,
     );
   }
-  return lines.join('\n');
+  return lines;
 }
