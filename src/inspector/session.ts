@@ -8,6 +8,7 @@
 //
 // Not here: finding the port (locate.ts), what runs in the target (src/probes).
 
+import * as fs from 'node:fs';
 import * as http from 'node:http';
 import CDP from 'chrome-remote-interface';
 import { ExitCode, NodetopError } from '../errors';
@@ -18,6 +19,18 @@ import { probeExpression, probeFunction, PROBE_ERROR_KEY } from '../probes/probe
 export const MAX_FRAME_BYTES = 64 * 1024 * 1024;
 
 const debugProtocol = /\bprotocol\b/.test(process.env.NODETOP_DEBUG ?? '');
+/** NODETOP_TRACE_FILE: the protocol trace goes to this file instead of stderr (the TUI owns the terminal). */
+const traceFile = process.env.NODETOP_TRACE_FILE || null;
+
+function trace(line: string): void {
+  if (traceFile) {
+    try {
+      fs.appendFileSync(traceFile, line, { mode: 0o600 });
+    } catch {
+      /* tracing must never break a session */
+    }
+  } else process.stderr.write(line);
+}
 
 export interface InspectorTarget {
   id: string;
@@ -171,7 +184,7 @@ export class Session implements Sender {
           ws.terminate();
           return;
         }
-        if (debugProtocol) process.stderr.write(`<- ${String(data).slice(0, 300)}\n`);
+        if (debugProtocol) trace(`<- ${String(data).slice(0, 300)}\n`);
         handle(msg);
       });
     }
@@ -260,7 +273,7 @@ export class Session implements Sender {
     const label = opts.label ?? method;
     const timeoutMs = opts.timeoutMs ?? this.defaultTimeoutMs;
     if (this.closed) return Promise.reject(this.closeError ?? new ConnectionClosedError(label));
-    if (debugProtocol) process.stderr.write(`-> ${method} ${JSON.stringify(params).slice(0, 300)}\n`);
+    if (debugProtocol) trace(`-> ${method} ${JSON.stringify(params).slice(0, 300)}\n`);
     return new Promise<T>((resolve, reject) => {
       const onClose = (err: Error): void => {
         clearTimeout(timer);
