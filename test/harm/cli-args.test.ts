@@ -8,7 +8,7 @@ import { runCli, type CliResult } from '../helpers/target';
 
 function oneSentence(r: CliResult, what: string): void {
   assert.doesNotMatch(r.stderr, /\n\s+at /, `${what}: no stack trace: ${r.stderr}`);
-  assert.match(r.stderr, /^nodetop: [^\n]+\n(  hint: [^\n]+\n)?$/, `${what}: one sentence: ${JSON.stringify(r.stderr)}`);
+  assert.match(r.stderr, /^nodetop: [^\n]+\n( {2}hint: [^\n]+\n)?$/, `${what}: one sentence: ${JSON.stringify(r.stderr)}`);
   assert.equal(r.stdout, '', `${what}: nothing on stdout`);
 }
 
