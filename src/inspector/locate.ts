@@ -57,6 +57,16 @@ export function inspectorHints(argv: string[], nodeOptions: string): { ports: nu
   return { ports, randomPort };
 }
 
+/**
+ * The command line or NODE_OPTIONS opens the inspector at start-up (--inspect, --inspect-brk,
+ * --inspect-wait), as opposed to only choosing the port SIGUSR1 will use (--inspect-port).
+ */
+export function opensInspectorAtStart(argv: string[], nodeOptions: string): boolean {
+  const words = [...argv, ...nodeOptions.split(/\s+/).filter(Boolean)];
+  const end = words.indexOf('--');
+  return (end < 0 ? words : words.slice(0, end)).some((a) => /^--inspect(?:-brk|-wait)?(?:=.*)?$/.test(a));
+}
+
 function readNodeOptions(pid: number): string {
   try {
     const env = fs.readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
@@ -169,8 +179,16 @@ function sleep(ms: number): Promise<void> {
 /** Steps 1-4 above. Returns where the pid's inspector listens, opening it if need be. */
 export async function locateInspector(pid: number, opts: LocateOptions): Promise<Located> {
   const { cmdline } = checkPid(pid);
-  const hints = inspectorHints(cmdline, readNodeOptions(pid));
-  const open = await findOpenInspector(pid, hints, opts.timeoutMs);
+  const nodeOptions = readNodeOptions(pid);
+  const hints = inspectorHints(cmdline, nodeOptions);
+  // With a random inspector port (--inspect-port=0) any loopback port could be the inspector,
+  // and asking each one for /json/list sends the application's own server a request it did not
+  // expect (found by test/harm/load.test.ts: one stray GET per attach). Probe them all up
+  // front only when the inspector opens at start-up; otherwise only the named ports and 9229,
+  // then SIGUSR1 (Node ignores it when its inspector is already open), and the wide probe
+  // only as a last resort when no new socket appears.
+  const wide = hints.randomPort && opensInspectorAtStart(cmdline, nodeOptions);
+  const open = await findOpenInspector(pid, { ports: hints.ports, randomPort: wide }, opts.timeoutMs);
   if (open) return open;
 
   const status = proc.readStatus(pid);
@@ -217,6 +235,12 @@ export async function locateInspector(pid: number, opts: LocateOptions): Promise
     if (fresh.size === 0) continue;
     const found = await findOpenInspector(pid, hints, Math.max(200, deadline - Date.now()), fresh);
     if (found) return { ...found, openedByNodetop: true };
+  }
+  if (hints.randomPort && !wide) {
+    // no new socket: the inspector may have been open all along (left open by --keep-inspector,
+    // or inspector.open() in the code) on a random port; now look at every loopback port
+    const late = await findOpenInspector(pid, hints, Math.min(opts.timeoutMs, 1000));
+    if (late) return late;
   }
 
   const port = hints.randomPort ? 0 : (hints.ports[0] ?? 9229);

@@ -76,9 +76,11 @@ describe('nodetop stats', () => {
   it('counts the GCs the target runs during the window', async () => {
     const t = await startTarget('idle.js', { nodeArgs: ['--inspect-port=0', '--expose-gc'] });
     try {
-      const cli = runCli(['stats', String(t.pid), '--json', '--window', '1500']);
-      // three full GCs inside the window (attach takes well under a second here)
-      await new Promise((r) => setTimeout(r, 700));
+      const cli = runCli(['stats', String(t.pid), '--json', '--window', '3000']);
+      // three full GCs inside the window: wait until nodetop's instruments are installed (a
+      // fixed sleep was not enough on a loaded machine)
+      await eventually(() => t.ask('state'), (st) => (st.symbols as string[]).includes('Symbol(nodetop)'), 10_000);
+      await new Promise((r) => setTimeout(r, 100)); // the baseline sample follows the install
       for (let i = 0; i < 3; i++) await t.ask('gc');
       const s = parseJson<Sample>(await cli);
       assert.ok(s.gc!.byKind.major.count >= 3, JSON.stringify(s.gc));
@@ -139,6 +141,8 @@ describe('nodetop stats', () => {
       assert.ok(s.eventLoop.blocked, 'blocked is reported');
       assert.ok(s.eventLoop.blocked.forMs >= 500);
       assert.match(s.eventLoop.blocked.stack[0] ?? '', /spinTheWheel .*blocked\.js/);
+      // block again (answered once the first block ends): the second run must see a block too
+      await t.ask('block 6000', 15_000);
       const human = await runCli(['stats', String(t.pid), '--window', '800']);
       assert.match(human.stdout, /BLOCKED .* stuck in JavaScript/);
       assert.match(human.stdout, /spinTheWheel/);
