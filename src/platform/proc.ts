@@ -163,8 +163,18 @@ export function readExe(pid: number): string | null {
   }
 }
 
+/**
+ * The process is alive. A zombie (exited, not yet reaped by its parent) is not: it is what a
+ * SIGKILLed target is for the moment between its death, which closes nodetop's socket, and its
+ * parent's wait().
+ */
 export function processExists(pid: number): boolean {
-  return fs.existsSync(procPath(pid));
+  try {
+    const st = readStat(pid).state;
+    return st !== 'Z' && st !== 'X' && st !== 'x';
+  } catch {
+    return false;
+  }
 }
 
 /** True for an executable that is Node: node, nodejs, node20, node-v22.1.0 ... */
