@@ -83,6 +83,11 @@ export class Attachment {
     return this.identity.pid;
   }
 
+  /** Other clients connected to the target's inspector right now (a debugger, another nodetop). */
+  otherClients(): number {
+    return countOtherClients(this);
+  }
+
   /** True once the target or the connection is gone. */
   get gone(): boolean {
     return this.session.isClosed;
@@ -99,13 +104,11 @@ export class Attachment {
     this.unregister();
     if (!this.session.isClosed) {
       const timeoutMs = Math.min(this.timeoutMs, 2000);
+      // inspector.close() drops every client: a debugger that connected to the inspector
+      // nodetop opened must not be cut off when nodetop leaves. The inspector stays open then.
+      const keep = this.keepInspector || this.otherClients() > 0;
       try {
-        await evaluate(
-          this.session,
-          uninstallProbe,
-          { key: this.key, closeInspectorAfterMs: this.keepInspector ? null : 100 },
-          { timeoutMs },
-        );
+        await evaluate(this.session, uninstallProbe, { key: this.key, closeInspectorAfterMs: keep ? null : 100 }, { timeoutMs });
       } catch {
         // a target that does not answer keeps its instruments until their lease runs out
       }
@@ -130,6 +133,18 @@ export function leaseFromEnv(env: NodeJS.ProcessEnv = process.env): number | nul
   if (v === undefined || !/^\d+$/.test(v)) return null;
   const n = Number(v);
   return n >= 250 && n <= 86_400_000 ? n : null;
+}
+
+/** Clients of the target's inspector other than this session (local targets; 0 when unknown). */
+function countOtherClients(att: Attachment): number {
+  if (!att.local) return 0;
+  try {
+    const port = Number(new URL(att.inspector.url).port);
+    const mine = att.session.localPort;
+    return proc.clientsOfPort(att.pid, port).filter((p) => p !== mine).length;
+  } catch {
+    return 0;
+  }
 }
 
 function newKey(): string {

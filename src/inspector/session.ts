@@ -227,6 +227,12 @@ export class Session implements Sender {
     }
   }
 
+  /** The local port of nodetop's own end of the WebSocket (to tell it from other clients). */
+  get localPort(): number | null {
+    const sock = (this.client._ws as unknown as { _socket?: { localPort?: number } } | undefined)?._socket;
+    return typeof sock?.localPort === 'number' ? sock.localPort : null;
+  }
+
   get isClosed(): boolean {
     return this.closed;
   }

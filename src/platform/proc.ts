@@ -85,6 +85,7 @@ export interface TcpEntry {
 }
 
 export const TCP_LISTEN = 0x0a;
+export const TCP_ESTABLISHED = 0x01;
 
 function hexToIpv4(hex: string): string {
   // /proc prints the 32-bit address in host byte order (little-endian here)
@@ -314,4 +315,15 @@ export function readCgroupMemoryLimit(pid: number): number | null {
   } catch {
     return null;
   }
+}
+
+/**
+ * Remote ports of the clients connected to the pid's server socket on `port` (its own sockets
+ * only, from /proc/<pid>/net/tcp* and its fds): who else is talking to its inspector.
+ */
+export function clientsOfPort(pid: number, port: number): number[] {
+  const mine = socketInodes(pid);
+  return readTcpTable(pid)
+    .filter((e) => e.state === TCP_ESTABLISHED && e.localPort === port && mine.has(e.inode))
+    .map((e) => e.remotePort);
 }

@@ -104,6 +104,36 @@ describe('nodetop beside other inspector clients', () => {
     }
   });
 
+  it('a debugger that connects to the inspector nodetop opened is not cut off when nodetop leaves', async () => {
+    const t = await startTarget('idle.js', { nodeArgs: ['--inspect-port=0'] });
+    try {
+      const portsBefore = ports(t.pid);
+      const symbolsBefore = (await t.ask('state')).symbols;
+      const att = await attachTo(t.pid);
+      let dbg: Awaited<ReturnType<typeof rawClient>> | null = null;
+      try {
+        assert.equal(att.inspector.openedByNodetop, true);
+        dbg = await rawClient(att.inspector.url);
+        assert.equal(await dbg.evaluate('6 * 7'), 42);
+        assert.equal(att.otherClients(), 1, 'nodetop sees the debugger among the inspector’s clients');
+      } finally {
+        await att.detach();
+      }
+      try {
+        await new Promise((r) => setTimeout(r, 400)); // longer than the 100 ms close delay
+        assert.equal(dbg.closed(), false, 'the debugger was not disconnected');
+        assert.equal(await dbg.evaluate('process.pid'), t.pid);
+        assert.equal(ports(t.pid).length, portsBefore.length + 1, 'the inspector stays open while it is in use');
+        assert.deepEqual((await t.ask('state')).symbols, symbolsBefore, 'nodetop’s instruments are gone all the same');
+      } finally {
+        dbg.close();
+      }
+      assert.ok(t.alive());
+    } finally {
+      await t.kill();
+    }
+  });
+
   it('beside a debugger that was attached first: both keep working, and nodetop leaves its inspector open', async () => {
     const t = await startTarget('idle.js', { nodeArgs: ['--inspect=127.0.0.1:0'] });
     try {
