@@ -195,9 +195,6 @@ export async function attach(opts: AttachOptions): Promise<Attachment> {
   if (!identity || typeof identity.pid !== 'number') {
     return close(new NodetopError(`${host}:${port} is not a Node inspector (it did not say its pid)`, { exitCode: ExitCode.EndpointFailed }));
   }
-  // From here on, evaluate without the command-line API where the target allows it: V8 keeps
-  // every distinct expression evaluated with it for the life of the process.
-  if (identity.builtinModules === true) session.commandLineApi = false;
   if (opts.pid !== undefined && identity.pid !== opts.pid) {
     return close(
       new NodetopError(`the inspector at ${host}:${port} belongs to pid ${identity.pid}, not ${opts.pid}; nodetop reports nothing from it`, {

@@ -42,12 +42,6 @@ export interface InspectorTarget {
 /** Anything that can carry inspector commands: the main connection or a worker behind it. */
 export interface Sender {
   send<T = unknown>(method: string, params?: object, opts?: CallOptions): Promise<T>;
-  /**
-   * Probes need the command-line API for `require` (Node < 20.16). False once the target is
-   * known to have process.getBuiltinModule: see REQUIRE_FROM in src/probes/probe.ts for why
-   * nodetop avoids the command-line API where it can.
-   */
-  commandLineApi?: boolean;
 }
 
 export interface CallOptions {
@@ -137,7 +131,6 @@ interface CriClient {
 }
 
 export class Session implements Sender {
-  commandLineApi = true;
   private closed = false;
   private closeReason: string | null = null;
   /** Set when the endpoint proved not to be an inspector: what pending and later calls fail with. */
@@ -330,31 +323,40 @@ export class ProbeFailedError extends Error {
 }
 
 export interface EvaluateOptions extends CallOptions {
-  /** The command-line API gives the probe `require`; off for probes that need nothing. */
+  /**
+   * Send the probe as an expression with the command-line API (Runtime.evaluate) instead of as
+   * a constant function (Runtime.callFunctionOn): only for a probe whose argument never changes
+   * (identity), since each distinct expression stays compiled in the target for good.
+   */
   commandLineApi?: boolean;
 }
 
-const globalObjects = new WeakMap<Sender, Promise<string>>();
+const receivers = new WeakMap<Sender, Promise<string>>();
 
 /**
- * A handle on the target's global object, the receiver of Runtime.callFunctionOn: asked once per
- * connection with a constant expression; V8 drops it when the connection closes.
+ * The receiver of Runtime.callFunctionOn: a handle on the command-line API's `require` (Node's
+ * inspector gives it one), which the probe function gets as `this` and keeps using after the
+ * evaluation that produced it. Asked once per connection with a constant expression; V8 drops
+ * the handle when the connection closes. Where the command-line API has no require, globalThis
+ * (the probe then needs process.getBuiltinModule).
  */
-function globalObjectId(sender: Sender, opts: CallOptions): Promise<string> {
-  let id = globalObjects.get(sender);
+function requireHandle(sender: Sender, opts: CallOptions): Promise<string> {
+  let id = receivers.get(sender);
   if (!id) {
-    id = sender
-      .send<{ result: { objectId?: string } }>(
-        'Runtime.evaluate',
-        { expression: 'globalThis', objectGroup: 'nodetop', silent: true },
-        { ...opts, label: 'the global object' },
-      )
-      .then((r) => {
-        if (typeof r?.result?.objectId !== 'string') throw new ProbeFailedError('the target gave no handle on its global object');
-        return r.result.objectId;
-      });
-    globalObjects.set(sender, id);
-    id.catch(() => globalObjects.delete(sender));
+    const ask = (expression: string): Promise<string | null> =>
+      sender
+        .send<{ result: { objectId?: string; type?: string } }>(
+          'Runtime.evaluate',
+          { expression, objectGroup: 'nodetop', includeCommandLineAPI: true, silent: true },
+          { ...opts, label: 'a handle for the probes' },
+        )
+        .then((r) => (typeof r?.result?.objectId === 'string' ? r.result.objectId : null));
+    id = ask('typeof require === "function" ? require : globalThis').then((objectId) => {
+      if (objectId === null) throw new ProbeFailedError('the target gave no handle to run probes on');
+      return objectId;
+    });
+    receivers.set(sender, id);
+    id.catch(() => receivers.delete(sender));
   }
   return id;
 }
@@ -375,8 +377,7 @@ export async function evaluate<A, R>(
     result: { type: string; value?: unknown; description?: string };
     exceptionDetails?: { text?: string; exception?: { description?: string } };
   };
-  const commandLineApi = opts.commandLineApi ?? sender.commandLineApi ?? true;
-  const res = commandLineApi
+  const res = opts.commandLineApi === true
     ? await sender.send<Result>(
         'Runtime.evaluate',
         { expression: probeExpression(probe, arg), returnByValue: true, awaitPromise: probe.async, includeCommandLineAPI: true, silent: true },
@@ -386,7 +387,7 @@ export async function evaluate<A, R>(
         'Runtime.callFunctionOn',
         {
           functionDeclaration: probeFunction(probe),
-          objectId: await globalObjectId(sender, opts),
+          objectId: await requireHandle(sender, opts),
           arguments: [{ value: arg ?? null }],
           returnByValue: true,
           awaitPromise: probe.async,

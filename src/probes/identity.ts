@@ -13,8 +13,6 @@ export interface Identity {
   inspectorUrl: string | null;
   isMainThread: boolean;
   threadId: number;
-  /** process.getBuiltinModule exists (Node >= 20.16): probes need no command-line API. */
-  builtinModules: boolean;
 }
 
 /** Who is on the other end of the socket. Cost: a few property reads, no allocation to speak of. */
@@ -50,7 +48,6 @@ export const identityProbe = defineProbe<null, Identity>(
       inspectorUrl,
       isMainThread,
       threadId,
-      builtinModules: typeof (process as { getBuiltinModule?: unknown }).getBuiltinModule === 'function',
     };
   },
 );

@@ -35,17 +35,18 @@ export function defineAsyncProbe<A, R>(name: string, cost: string, fn: (arg: A) 
 }
 
 /**
- * Where a probe's `require` comes from: `process.getBuiltinModule` (Node >= 20.16), which needs
- * no command-line API, or else the command-line API's `require`.
+ * Where a probe's `require` comes from in an expression (Runtime.evaluate): getBuiltinModule
+ * where the target has it, else the command-line API's `require`.
  *
  * Why it matters: V8 (Node 20) keeps every distinct script source it compiled for the life of
  * the process, and Runtime.evaluate compiles its expression as a script: measured, ~7 KB kept
  * per distinct 4.6 KB expression, after any number of GCs (vm.runInThisContext does the same;
  * eval does not). A probe expression holds its argument (the session key), so each session's
  * install/sample/uninstall expressions were new sources: 100 sessions left 2.4 MB in the
- * target's heap, for good. Where the target has getBuiltinModule, nodetop therefore sends
- * each probe as one constant function with Runtime.callFunctionOn and passes the argument as
- * a value: one compiled copy per probe, whatever the argument (see `probeFunction`).
+ * target's heap, for good. nodetop therefore sends each probe as one constant function with
+ * Runtime.callFunctionOn and passes the argument as a value: one compiled copy per probe,
+ * whatever the argument (see `probeFunction`). Only identity, whose argument never changes,
+ * still goes as an expression.
  */
 export const REQUIRE_FROM =
   '(typeof process==="object"&&process&&typeof process.getBuiltinModule==="function")?((m)=>process.getBuiltinModule(m)):require';
@@ -64,8 +65,9 @@ export function probeExpression<A, R>(probe: Probe<A, R>, arg: A): string {
 
 /**
  * The probe as one constant function declaration for Runtime.callFunctionOn: the argument comes
- * as a call argument, so the source is the same on every call (see REQUIRE_FROM for why). Only
- * for targets with process.getBuiltinModule: there is no command-line API in a function call.
+ * as a call argument, so the source is the same on every call (see REQUIRE_FROM for why). There
+ * is no command-line API in a function call: `this` is the command-line API's require (see
+ * requireHandle in src/inspector/session.ts), else getBuiltinModule.
  */
 export function probeFunction<A, R>(probe: Probe<A, R>): string {
   const k = JSON.stringify(PROBE_ERROR_KEY);
@@ -74,5 +76,6 @@ export function probeFunction<A, R>(probe: Probe<A, R>): string {
   const body = probe.async
     ? `const f=${fail};try{return Promise.resolve(${call}).then((v)=>v,f);}catch(e){return Promise.resolve(f(e));}`
     : `const f=${fail};try{return ${call};}catch(e){return f(e);}`;
-  return `function(arg){return ((require)=>{${body}})(${REQUIRE_FROM});}`;
+  const req = '(typeof process==="object"&&process&&typeof process.getBuiltinModule==="function")?((m)=>process.getBuiltinModule(m)):this';
+  return `function(arg){return ((require)=>{${body}})(typeof this==="function"?this:${req});}`;
 }

@@ -47,10 +47,15 @@ function answerAs(pid: number, samplePid = pid) {
   return (ws: WebSocket, msg: { id: number; method: string; params: Record<string, unknown> }): void => {
     const expr = String(msg.params.expression ?? msg.params.functionDeclaration ?? '');
     let value: unknown = {};
+    if (expr.includes('typeof require')) {
+      // the handle the probes run on
+      ws.send(JSON.stringify({ id: msg.id, result: { result: { type: 'function', objectId: 'fake-1' } } }));
+      return;
+    }
     if (expr.includes('nodetopIdentity')) {
       value = {
         pid, ppid: 1, title: 'node', argv: ['node', '/fake.js'], execPath: '/usr/bin/node', nodeVersion: 'v20.0.0', v8Version: '11',
-        uptimeSec: 1, platform: 'linux', inspectorUrl: null, isMainThread: true, threadId: 0, builtinModules: false,
+        uptimeSec: 1, platform: 'linux', inspectorUrl: null, isMainThread: true, threadId: 0,
       };
     } else if (expr.includes('nodetopInstall')) value = { installed: true, sessions: 1, openedByNodetop: false };
     else if (expr.includes('nodetopSample')) {
@@ -164,12 +169,13 @@ describe('fake inspector endpoints', () => {
 
   it('answers a sample with nonsense: exit 7, not a crash', async () => {
     const port = await fakeInspector((ws, msg) => {
-      const expr = String(msg.params.expression ?? '');
+      const expr = String(msg.params.expression ?? msg.params.functionDeclaration ?? '');
       if (expr.includes('nodetopSample')) ws.send(JSON.stringify({ id: msg.id, result: { result: { type: 'number', value: 42 } } }));
       else answerAs(4_000_123)(ws, msg);
     });
     const r = await runCli(['stats', '--endpoint', `127.0.0.1:${port}`, '--window', '10', ...TIMEOUT], GUARD);
     assert.equal(r.code, 7, r.stderr);
+    assert.match(r.stderr, /answered a sample nodetop cannot read/);
     oneSentence(r);
   });
 });

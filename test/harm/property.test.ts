@@ -52,7 +52,7 @@ const rawArb: fc.Arbitrary<RawSample> = fc.record({
 
 const identity = {
   pid: 1, ppid: 0, title: 'node', argv: ['node', '/srv/{app}.js'], execPath: '/usr/bin/node', nodeVersion: 'v20.0.0', v8Version: '11',
-  uptimeSec: 1, platform: 'linux', inspectorUrl: null, isMainThread: true, threadId: 0, builtinModules: true,
+  uptimeSec: 1, platform: 'linux', inspectorUrl: null, isMainThread: true, threadId: 0,
 };
 
 const pages: Record<PageId, PageRenderer> = {

@@ -16,9 +16,8 @@ function methods(traceText: string): string[] {
   return [...new Set([...traceText.matchAll(/^-> (\S+)/gm)].map((m) => m[1]!))].sort();
 }
 
-// The targets run this very Node: with process.getBuiltinModule (Node >= 20.16) probes go by
-// Runtime.callFunctionOn, before that by Runtime.evaluate alone (src/probes/probe.ts).
-const PROBES = typeof (process as { getBuiltinModule?: unknown }).getBuiltinModule === 'function' ? ['Runtime.callFunctionOn'] : [];
+// Probes go by Runtime.callFunctionOn (a constant source: src/probes/probe.ts says why).
+const PROBES = ['Runtime.callFunctionOn'];
 
 const FORBIDDEN = /^(Runtime\.enable|Debugger\.|Profiler\.|HeapProfiler\.(enable|startTrackingHeapObjects|startSampling)|Runtime\.queryObjects)/;
 

@@ -37,7 +37,6 @@ function raw(over: Partial<RawSample> = {}): RawSample {
 const identity = {
   pid: 4242, ppid: 1, title: 'node', argv: ['/usr/bin/node', '/srv/app.js', '--port', '8080'], execPath: '/usr/bin/node',
   nodeVersion: 'v20.20.2', v8Version: '11.3', uptimeSec: 1, platform: 'linux', inspectorUrl: null, isMainThread: true, threadId: 0,
-  builtinModules: true,
 };
 
 function sample(over: Partial<RawSample> = {}, prev: RawSample | null = null): Sample {
