@@ -6,6 +6,7 @@ import { strict as assert } from 'node:assert';
 import { spawn } from 'node:child_process';
 import { describe, it } from 'node:test';
 import { eventually, NODETOP, parseJson, runCli, startTarget } from '../helpers/target';
+import { haveTmux, openTerminal } from '../helpers/tmux';
 import { ports, portsSettle } from '../helpers/harm';
 import type { Sample } from '../../src/model/sample';
 
@@ -41,6 +42,31 @@ describe('nodetop killed with SIGKILL mid-session', () => {
       assert.equal(s.target.inspector.openedByNodetop, true);
       assert.notEqual(s.eventLoop.windowMs, null);
     } finally {
+      await t.kill();
+    }
+  });
+
+  it('the live view SIGKILLed in a real terminal: same clean-up by the lease', { skip: haveTmux() ? false : 'tmux is not installed' }, async () => {
+    const t = await startTarget('idle.js', { nodeArgs: ['--inspect-port=0'] });
+    const preAttach = await t.ask('state');
+    const term = openTerminal(['attach', String(t.pid), '--interval', '250'], { cols: 80, rows: 24 }, { NODETOP_LEASE_MS: '1500' });
+    try {
+      await term.waitFor(/Handles/);
+      const stateBefore = await t.ask('state');
+      // the nodetop process itself: the only node child of the tmux pane running bin/nodetop.js attach for this pid
+      const { execFileSync } = await import('node:child_process');
+      const pids = execFileSync('pgrep', ['-f', `nodetop.js attach ${t.pid} `], { encoding: 'utf8' }).trim().split('\n').map(Number);
+      assert.equal(pids.length, 1, `one nodetop for pid ${t.pid}: ${pids.join(',')}`);
+      assert.ok((stateBefore.symbols as string[]).includes('Symbol(nodetop)'), 'installed while the view runs');
+      process.kill(pids[0]!, 'SIGKILL');
+      const after = await eventually(() => t.ask('state'), (s) => JSON.stringify(s) === JSON.stringify(preAttach), 10_000);
+      assert.deepEqual(after, preAttach, 'the lease removed the instruments: the state is the pre-attach one');
+      assert.deepEqual(await portsSettle(t.pid, [], 10_000), [], 'and closed the inspector nodetop opened');
+      assert.ok(t.alive());
+      const r = await runCli(['stats', String(t.pid), '--window', '50']);
+      assert.equal(r.code, 0, r.stderr);
+    } finally {
+      term.close();
       await t.kill();
     }
   });
