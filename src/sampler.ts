@@ -3,6 +3,7 @@
 // command decides when to tick; the sampler decides nothing about output.
 
 import * as os from 'node:os';
+import { ExitCode, NodetopError } from './errors';
 import { explainCallFailure, type Attachment } from './inspector/attach';
 import { evaluate, ProbeFailedError } from './inspector/session';
 import { buildSample, type HostReading, type ProcReading, type Sample } from './model/sample';
@@ -64,15 +65,17 @@ export class Sampler {
         net,
       });
       this.lastRoundTripMs = performance.now() - t0;
-      const sampleFailed = partFailure(r.sample);
-      if (!r.sample || sampleFailed) throw new ProbeFailedError(`probe sample failed in the target: ${sampleFailed ?? 'no result'}`);
+      const part = r && typeof r === 'object' ? r.sample : undefined;
+      const sampleFailed = partFailure(part);
+      if (sampleFailed) throw new ProbeFailedError(`probe sample failed in the target: ${sampleFailed}`);
+      checkRaw(part, this.att.pid);
       // sockets are an extra: their failure is reported, the sample stands
       const netFailed = partFailure(r.net);
       this.lastNetError = netFailed ? `the socket walk failed in the target: ${netFailed}` : null;
       let rawNet = netFailed ? null : ((r.net as RawNet | undefined) ?? null);
       // the census replaces the net part of the tick: same probe, more sockets, more calls
       if (withNet && this.opts.net && this.opts.census) rawNet = await this.census(this.opts.net);
-      return { ...(r.sample as RawSample), net: rawNet };
+      return { ...part, net: rawNet };
     } catch (e) {
       throw explainCallFailure(e, this.att.pid, `pid ${this.att.pid}`);
     }
@@ -163,6 +166,26 @@ function readKernel(att: Attachment): { connections: proc.Connection[]; inspecto
     return { connections: proc.tcpConnections(att.pid), inspectorPort: Number.isFinite(port) ? port : null };
   } catch {
     return null; // exited, or its fds are not ours to read
+  }
+}
+
+/**
+ * The sample probe's answer has the shape nodetop builds on, and comes from the process the
+ * attach identified: never report numbers from another process (a restarted target behind the
+ * same port, a fake endpoint).
+ */
+export function checkRaw(raw: unknown, pid: number): asserts raw is RawSample {
+  const r = raw as Partial<RawSample> | null;
+  const obj = (v: unknown): boolean => !!v && typeof v === 'object';
+  if (!obj(r) || typeof r!.pid !== 'number' || !obj(r!.memory) || !obj(r!.heap) || !Array.isArray(r!.spaces) || (r!.handles !== null && !obj(r!.handles)) || (r!.requests !== null && !obj(r!.requests)) || !obj(r!.cpuUsageMicros)) {
+    throw new NodetopError(`the inspector of pid ${pid} answered a sample nodetop cannot read: it is not a Node inspector nodetop knows`, {
+      exitCode: ExitCode.EndpointFailed,
+    });
+  }
+  if (r!.pid !== pid) {
+    throw new NodetopError(`the sample came from pid ${r!.pid}, not pid ${pid} that nodetop attached to; nodetop reports nothing from it`, {
+      exitCode: ExitCode.WrongProcess,
+    });
   }
 }
 

@@ -19,7 +19,8 @@ export interface StatsOptions extends AttachOptions {
 }
 
 export async function statsCommand(opts: StatsOptions, out: Output): Promise<void> {
-  const att = await attach(opts);
+  // The lease must outlast the window: the instruments are renewed only by a sample.
+  const att = await attach({ ...opts, leaseMs: Math.max(60_000, opts.windowMs + 60_000) });
   try {
     const sampler = new Sampler(att, { net: opts.sockets ? { top: opts.top, groups: 50 } : null, census: opts.census, workers: opts.workers ?? true });
     try {

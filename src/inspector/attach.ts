@@ -85,6 +85,11 @@ export class Attachment {
     return this.identity.pid;
   }
 
+  /** Other clients connected to the target's inspector right now (a debugger, another nodetop). */
+  otherClients(): number {
+    return countOtherClients(this);
+  }
+
   /** True once the target or the connection is gone. */
   get gone(): boolean {
     return this.session.isClosed;
@@ -101,13 +106,11 @@ export class Attachment {
     this.unregister();
     if (!this.session.isClosed) {
       const timeoutMs = Math.min(this.timeoutMs, 2000);
+      // inspector.close() drops every client: a debugger that connected to the inspector
+      // nodetop opened must not be cut off when nodetop leaves. The inspector stays open then.
+      const keep = this.keepInspector || this.otherClients() > 0;
       try {
-        await evaluate(
-          this.session,
-          uninstallProbe,
-          { key: this.key, closeInspectorAfterMs: this.keepInspector ? null : 100 },
-          { timeoutMs },
-        );
+        await evaluate(this.session, uninstallProbe, { key: this.key, closeInspectorAfterMs: keep ? null : 100 }, { timeoutMs });
       } catch {
         // a target that does not answer keeps its instruments until their lease runs out
       }
@@ -120,6 +123,29 @@ export class Attachment {
       }
     }
     await this.session.close();
+  }
+}
+
+/**
+ * Test hook: NODETOP_LEASE_MS replaces the lease (default 60 s) so that a test can watch the
+ * instruments of a killed nodetop remove themselves without waiting a minute. Not a user option.
+ */
+export function leaseFromEnv(env: NodeJS.ProcessEnv = process.env): number | null {
+  const v = env.NODETOP_LEASE_MS;
+  if (v === undefined || !/^\d+$/.test(v)) return null;
+  const n = Number(v);
+  return n >= 250 && n <= 86_400_000 ? n : null;
+}
+
+/** Clients of the target's inspector other than this session (local targets; 0 when unknown). */
+function countOtherClients(att: Attachment): number {
+  if (!att.local) return 0;
+  try {
+    const port = Number(new URL(att.inspector.url).port);
+    const mine = att.session.localPort;
+    return proc.clientsOfPort(att.pid, port).filter((p) => p !== mine).length;
+  } catch {
+    return 0;
   }
 }
 
@@ -222,7 +248,7 @@ export async function attach(opts: AttachOptions): Promise<Attachment> {
     await evaluate(
       session,
       installProbe,
-      { key, leaseMs: opts.leaseMs ?? 60_000, openedByNodetop, resolutionMs: 10 },
+      { key, leaseMs: leaseFromEnv() ?? opts.leaseMs ?? 60_000, openedByNodetop, resolutionMs: 10 },
       { timeoutMs: opts.timeoutMs },
     );
   } catch (e) {

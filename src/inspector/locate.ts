@@ -365,6 +365,15 @@ async function signalAndWait(
       if (h && h.pid !== pid) signalled = false;
     }
   }
+  if (hints.randomPort && !hints.active) {
+    // no new socket: the inspector may have been open all along (left open by --keep-inspector,
+    // or inspector.open() in the code) on a random port; now look at every loopback port
+    const late = await findOpenInspector(pid, { ...hints, active: true }, Math.min(opts.timeoutMs, 1000));
+    if (late) {
+      release();
+      return late;
+    }
+  }
 
   const holder = holderOf();
   if (holder) {

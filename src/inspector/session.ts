@@ -8,13 +8,29 @@
 //
 // Not here: finding the port (locate.ts), what runs in the target (src/probes).
 
+import * as fs from 'node:fs';
 import * as http from 'node:http';
 import CDP from 'chrome-remote-interface';
 import { ExitCode, NodetopError } from '../errors';
 import type { Probe } from '../probes/probe';
-import { probeExpression, PROBE_ERROR_KEY } from '../probes/probe';
+import { probeExpression, probeFunction, PROBE_ERROR_KEY } from '../probes/probe';
+
+/** Frames over this are refused from their header (see the Session constructor). */
+export const MAX_FRAME_BYTES = 64 * 1024 * 1024;
 
 const debugProtocol = /\bprotocol\b/.test(process.env.NODETOP_DEBUG ?? '');
+/** NODETOP_TRACE_FILE: the protocol trace goes to this file instead of stderr (the TUI owns the terminal). */
+const traceFile = process.env.NODETOP_TRACE_FILE || null;
+
+function trace(line: string): void {
+  if (traceFile) {
+    try {
+      fs.appendFileSync(traceFile, line, { mode: 0o600 });
+    } catch {
+      /* tracing must never break a session */
+    }
+  } else process.stderr.write(line);
+}
 
 export interface InspectorTarget {
   id: string;
@@ -119,6 +135,8 @@ interface CriClient {
 export class Session implements Sender {
   private closed = false;
   private closeReason: string | null = null;
+  /** Set when the endpoint proved not to be an inspector: what pending and later calls fail with. */
+  private closeError: NodetopError | null = null;
   private readonly pending = new Set<(err: Error) => void>();
   private readonly closeListeners: Array<() => void> = [];
   private readonly eventListeners = new Map<string, Set<(params: unknown) => void>>();
@@ -137,6 +155,18 @@ export class Session implements Sender {
     // CRI parses every frame with a bare JSON.parse inside the socket's handler: a garbage frame
     // would throw out of nodetop. Parse here instead and treat garbage as the end of the session.
     const ws = client._ws;
+    // CRI lets frames of up to 256 MiB in, buffered whole before anything looks at them. No
+    // inspector answer nodetop asks for comes near 64 MiB (a sample is a few KB; heap snapshot
+    // chunks are small): a bigger frame is refused from its header, before it is read.
+    const receiver = (ws as unknown as { _receiver?: { _maxPayload?: number } } | undefined)?._receiver;
+    if (receiver && typeof receiver._maxPayload === 'number') receiver._maxPayload = MAX_FRAME_BYTES;
+    ws?.on('error', (e) => {
+      if (/max payload/i.test(String((e as Error)?.message))) {
+        this.notAnInspector(`the endpoint sent a frame over ${MAX_FRAME_BYTES / 1024 / 1024} MiB: it is not a Node inspector nodetop can use`);
+        // ws would wait up to 30 s for a closing handshake from a peer that is still sending
+        ws.terminate();
+      }
+    });
     if (ws && client._handleMessage) {
       const handle = client._handleMessage.bind(client);
       ws.removeAllListeners('message');
@@ -145,11 +175,11 @@ export class Session implements Sender {
         try {
           msg = JSON.parse(String(data));
         } catch {
-          this.closeReason = 'the endpoint sent a frame that is not JSON: it is not a Node inspector';
+          this.notAnInspector('the endpoint sent a frame that is not JSON: it is not a Node inspector');
           ws.terminate();
           return;
         }
-        if (debugProtocol) process.stderr.write(`<- ${String(data).slice(0, 300)}\n`);
+        if (debugProtocol) trace(`<- ${String(data).slice(0, 300)}\n`);
         handle(msg);
       });
     }
@@ -194,6 +224,12 @@ export class Session implements Sender {
     }
   }
 
+  /** The local port of nodetop's own end of the WebSocket (to tell it from other clients). */
+  get localPort(): number | null {
+    const sock = (this.client._ws as unknown as { _socket?: { localPort?: number } } | undefined)?._socket;
+    return typeof sock?.localPort === 'number' ? sock.localPort : null;
+  }
+
   get isClosed(): boolean {
     return this.closed;
   }
@@ -225,11 +261,17 @@ export class Session implements Sender {
     return () => set.delete(cb);
   }
 
+  private notAnInspector(reason: string): void {
+    if (this.closed || this.closeError) return;
+    this.closeReason = reason;
+    this.closeError = new NodetopError(reason, { exitCode: ExitCode.EndpointFailed });
+  }
+
   private markClosed(reason: string): void {
     if (this.closed) return;
     this.closed = true;
     this.closeReason ??= reason;
-    for (const reject of this.pending) reject(new Error('closed'));
+    for (const reject of this.pending) reject(this.closeError ?? new Error('closed'));
     this.pending.clear();
     for (const cb of this.closeListeners.splice(0)) {
       try {
@@ -243,12 +285,12 @@ export class Session implements Sender {
   send<T = unknown>(method: string, params: object = {}, opts: CallOptions = {}): Promise<T> {
     const label = opts.label ?? method;
     const timeoutMs = opts.timeoutMs ?? this.defaultTimeoutMs;
-    if (this.closed) return Promise.reject(new ConnectionClosedError(label));
-    if (debugProtocol) process.stderr.write(`-> ${method} ${JSON.stringify(params).slice(0, 300)}\n`);
+    if (this.closed) return Promise.reject(this.closeError ?? new ConnectionClosedError(label));
+    if (debugProtocol) trace(`-> ${method} ${JSON.stringify(params).slice(0, 300)}\n`);
     return new Promise<T>((resolve, reject) => {
-      const onClose = (): void => {
+      const onClose = (err: Error): void => {
         clearTimeout(timer);
-        reject(new ConnectionClosedError(label));
+        reject(err instanceof NodetopError ? err : new ConnectionClosedError(label));
       };
       const timer = setTimeout(() => {
         this.pending.delete(onClose);
@@ -267,7 +309,7 @@ export class Session implements Sender {
           this.unanswered--;
           clearTimeout(timer);
           this.pending.delete(onClose);
-          if (this.closed) reject(new ConnectionClosedError(label));
+          if (this.closed) reject(this.closeError ?? new ConnectionClosedError(label));
           else reject(protocolError(label, e));
         },
       );
@@ -298,8 +340,42 @@ export class ProbeFailedError extends Error {
 }
 
 export interface EvaluateOptions extends CallOptions {
-  /** The command-line API gives the probe `require`; off for probes that need nothing. */
+  /**
+   * Send the probe as an expression with the command-line API (Runtime.evaluate) instead of as
+   * a constant function (Runtime.callFunctionOn): only for a probe whose argument never changes
+   * (identity), since each distinct expression stays compiled in the target for good.
+   */
   commandLineApi?: boolean;
+}
+
+const receivers = new WeakMap<Sender, Promise<string>>();
+
+/**
+ * The receiver of Runtime.callFunctionOn: a handle on the command-line API's `require` (Node's
+ * inspector gives it one), which the probe function gets as `this` and keeps using after the
+ * evaluation that produced it. Asked once per connection with a constant expression; V8 drops
+ * the handle when the connection closes. Where the command-line API has no require, globalThis
+ * (the probe then needs process.getBuiltinModule).
+ */
+function requireHandle(sender: Sender, opts: CallOptions): Promise<string> {
+  let id = receivers.get(sender);
+  if (!id) {
+    const ask = (expression: string): Promise<string | null> =>
+      sender
+        .send<{ result: { objectId?: string; type?: string } }>(
+          'Runtime.evaluate',
+          { expression, objectGroup: 'nodetop', includeCommandLineAPI: true, silent: true },
+          { ...opts, label: 'a handle for the probes' },
+        )
+        .then((r) => (typeof r?.result?.objectId === 'string' ? r.result.objectId : null));
+    id = ask('typeof require === "function" ? require : globalThis').then((objectId) => {
+      if (objectId === null) throw new ProbeFailedError('the target gave no handle to run probes on');
+      return objectId;
+    });
+    receivers.set(sender, id);
+    id.catch(() => receivers.delete(sender));
+  }
+  return id;
 }
 
 /**
@@ -314,20 +390,28 @@ export async function evaluate<A, R>(
   opts: EvaluateOptions = {},
 ): Promise<R> {
   const label = opts.label ?? `probe ${probe.name}`;
-  const res = await sender.send<{
+  type Result = {
     result: { type: string; value?: unknown; description?: string };
     exceptionDetails?: { text?: string; exception?: { description?: string } };
-  }>(
-    'Runtime.evaluate',
-    {
-      expression: probeExpression(probe, arg),
-      returnByValue: true,
-      awaitPromise: probe.async,
-      includeCommandLineAPI: opts.commandLineApi ?? true,
-      silent: true,
-    },
-    { ...opts, label },
-  );
+  };
+  const res = opts.commandLineApi === true
+    ? await sender.send<Result>(
+        'Runtime.evaluate',
+        { expression: probeExpression(probe, arg), returnByValue: true, awaitPromise: probe.async, includeCommandLineAPI: true, silent: true },
+        { ...opts, label },
+      )
+    : await sender.send<Result>(
+        'Runtime.callFunctionOn',
+        {
+          functionDeclaration: probeFunction(probe),
+          objectId: await requireHandle(sender, opts),
+          arguments: [{ value: arg ?? null }],
+          returnByValue: true,
+          awaitPromise: probe.async,
+          silent: true,
+        },
+        { ...opts, label },
+      );
   if (res.exceptionDetails) {
     const d = res.exceptionDetails;
     throw new ProbeFailedError(`${label} threw in the target: ${d.exception?.description ?? d.text ?? 'unknown'}`);

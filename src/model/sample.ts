@@ -171,10 +171,11 @@ const NS_PER_MS = 1e6;
 
 /** Histogram nanoseconds -> lag in ms: the histogram records whole timer intervals, so take off
  * the resolution it was sampling at. Null when the window held no complete interval. */
-export function lagFromHistogram(h: RawLag, resolutionMs: number): LagMs | null {
+export function lagFromHistogram(h: RawLag | undefined, resolutionMs: number): LagMs | null {
   const ok = (v: number): boolean => Number.isFinite(v) && v >= 0 && v < 9e15;
-  if (h.count === 0 || !ok(h.max) || !ok(h.min) || h.max === 0) return null;
-  const ms = (v: number): number => (ok(v) ? Math.max(0, v / NS_PER_MS - resolutionMs) : 0);
+  if (!h || h.count === 0 || !ok(h.max) || !ok(h.min) || h.max === 0) return null;
+  const res = Number.isFinite(resolutionMs) ? resolutionMs : 0;
+  const ms = (v: number): number => (ok(v) ? Math.max(0, v / NS_PER_MS - res) : 0);
   return { p50: ms(h.p50), p90: ms(h.p90), p99: ms(h.p99), max: ms(h.max), mean: ms(h.mean), min: ms(h.min) };
 }
 
@@ -188,10 +189,15 @@ export function gcDelta(
   const byKind = {} as NonNullable<Sample['gc']>['byKind'];
   let count = 0;
   let pauseMs = 0;
-  const kinds = new Set<string>([...GC_KINDS, ...Object.keys(cur)]);
+  const kinds = new Set<string>([...GC_KINDS, ...Object.keys(cur ?? {})]);
+  // a reading from an odd or old target may lack a kind or a field: a missing counter counts 0
+  const read = (r: { count?: unknown; ms?: unknown } | undefined): { count: number; ms: number } => ({
+    count: finite(r?.count) ?? 0,
+    ms: finite(r?.ms) ?? 0,
+  });
   for (const k of kinds) {
-    const c = cur[k] ?? { count: 0, ms: 0 };
-    const p = prev?.[k] ?? { count: 0, ms: 0 };
+    const c = read(cur?.[k]);
+    const p = read(prev?.[k]);
     // a counter that went down was reset (the instruments were reinstalled): start over
     const dc = c.count >= p.count ? c.count - p.count : c.count;
     const dm = c.count >= p.count ? c.ms - p.ms : c.ms;
@@ -200,6 +206,10 @@ export function gcDelta(
     pauseMs += Math.max(0, dm);
   }
   return { count, pauseMs, byKind };
+}
+
+function finite(v: unknown): number | null {
+  return typeof v === 'number' && Number.isFinite(v) ? v : null;
 }
 
 /** CPU % of one core over the interval between two process.cpuUsage() readings. */
@@ -212,6 +222,12 @@ function sum(rec: Record<string, number>): number {
   let n = 0;
   for (const v of Object.values(rec)) n += v;
   return n;
+}
+
+/** The target's clock as ISO text; nodetop's own clock when the target's reading is unusable. */
+function isoTime(ms: number): string {
+  const d = new Date(Number.isFinite(ms) && Math.abs(ms) <= 8.64e15 ? ms : Date.now());
+  return d.toISOString();
 }
 
 export interface BuildInput {
@@ -236,7 +252,7 @@ export function buildSample({ identity, inspector, prev, raw, proc, host, net, w
     prev && wallMs !== null ? cpuPercent(pick(prev.cpuUsageMicros), pick(raw.cpuUsageMicros), wallMs) : null;
   return {
     schema: SCHEMA,
-    time: new Date(raw.timeMs).toISOString(),
+    time: isoTime(raw.timeMs),
     target: {
       pid: raw.pid,
       title: identity.title,
@@ -268,10 +284,10 @@ export function buildSample({ identity, inspector, prev, raw, proc, host, net, w
     },
     gc: w?.gc ? gcDelta(prev?.window?.gc ?? null, w.gc) : null,
     eventLoop: {
-      windowMs: w ? w.ms : null,
+      windowMs: w ? finite(w.ms) : null,
       lagMs: w?.lag ? lagFromHistogram(w.lag, w.resolutionMs) : null,
-      utilization: w?.elu && Number.isFinite(w.elu.utilization) ? w.elu.utilization : null,
-      blocked: raw.blocked,
+      utilization: w?.elu ? finite(w.elu.utilization) : null,
+      blocked: raw.blocked && Array.isArray(raw.blocked.stack) ? { forMs: finite(raw.blocked.forMs) ?? 0, stack: raw.blocked.stack.map(String) } : null,
     },
     handles: raw.handles ? { total: sum(raw.handles), byType: raw.handles } : null,
     requests: raw.requests ? { total: sum(raw.requests), byType: raw.requests } : null,

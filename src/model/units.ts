@@ -48,5 +48,15 @@ export function duration(sec: number | null | undefined): string {
 /** Sorted "type n" pairs, largest first. */
 export function countsLine(rec: Record<string, number>): string {
   const e = Object.entries(rec).sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]));
-  return e.length ? e.map(([k, v]) => `${k} ${v}`).join(', ') : 'none';
+  return e.length ? e.map(([k, v]) => `${printable(k)} ${v}`).join(', ') : 'none';
+}
+
+/**
+ * Text from the target (titles, argv, handle types, stack frames) made safe to print: control
+ * characters (newlines, escape sequences a process could put in its title to drive the user's
+ * terminal) become spaces, and a line stays one line.
+ */
+export function printable(text: unknown): string {
+  // eslint-disable-next-line no-control-regex
+  return String(text).replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, ' ');
 }

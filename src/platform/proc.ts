@@ -85,6 +85,7 @@ export interface TcpEntry {
 }
 
 export const TCP_LISTEN = 0x0a;
+export const TCP_ESTABLISHED = 0x01;
 
 function hexToIpv4(hex: string): string {
   // /proc prints the 32-bit address in host byte order (little-endian here)
@@ -163,10 +164,15 @@ export function readExe(pid: number): string | null {
   }
 }
 
-/** The process exists and has not exited (a zombie waiting for its parent has exited). */
+/**
+ * The process is alive. A zombie (exited, not yet reaped by its parent) is not: it is what a
+ * SIGKILLed target is for the moment between its death, which closes nodetop's socket, and its
+ * parent's wait().
+ */
 export function processExists(pid: number): boolean {
   try {
-    return readStat(pid).state !== 'Z';
+    const st = readStat(pid).state;
+    return st !== 'Z' && st !== 'X' && st !== 'x';
   } catch {
     return false;
   }
@@ -360,7 +366,6 @@ export function readNodeOptions(pid: number): string {
   }
 }
 
-export const TCP_ESTABLISHED = 0x01;
 
 export interface Connection {
   direction: 'client' | 'server';
@@ -388,4 +393,15 @@ export function tcpConnections(pid: number): Connection[] {
       remoteAddress: e.remoteAddress,
       remotePort: e.remotePort,
     }));
+}
+
+/**
+ * Remote ports of the clients connected to the pid's server socket on `port` (its own sockets
+ * only, from /proc/<pid>/net/tcp* and its fds): who else is talking to its inspector.
+ */
+export function clientsOfPort(pid: number, port: number): number[] {
+  const mine = socketInodes(pid);
+  return readTcpTable(pid)
+    .filter((e) => e.state === TCP_ESTABLISHED && e.localPort === port && mine.has(e.inode))
+    .map((e) => e.remotePort);
 }

@@ -34,14 +34,50 @@ export function defineAsyncProbe<A, R>(name: string, cost: string, fn: (arg: A) 
   return { name, cost, fn, async: true };
 }
 
+/**
+ * Where a probe's `require` comes from in an expression (Runtime.evaluate): getBuiltinModule
+ * where the target has it, else the command-line API's `require`.
+ *
+ * Why it matters: V8 (Node 20) keeps every distinct script source it compiled for the life of
+ * the process, and Runtime.evaluate compiles its expression as a script: measured, ~7 KB kept
+ * per distinct 4.6 KB expression, after any number of GCs (vm.runInThisContext does the same;
+ * eval does not). A probe expression holds its argument (the session key), so each session's
+ * install/sample/uninstall expressions were new sources: 100 sessions left 2.4 MB in the
+ * target's heap, for good. nodetop therefore sends each probe as one constant function with
+ * Runtime.callFunctionOn and passes the argument as a value: one compiled copy per probe,
+ * whatever the argument (see `probeFunction`). Only identity, whose argument never changes,
+ * still goes as an expression.
+ */
+export const REQUIRE_FROM =
+  '(typeof process==="object"&&process&&typeof process.getBuiltinModule==="function")?((m)=>process.getBuiltinModule(m)):require';
+
 /** The expression sent with Runtime.evaluate: the probe applied to its JSON argument, guarded. */
 export function probeExpression<A, R>(probe: Probe<A, R>, arg: A): string {
   const k = JSON.stringify(PROBE_ERROR_KEY);
   const fail = `(e)=>({[${k}]:String((e&&e.stack)||e)})`;
   const call = `(${probe.fn.toString()})(${JSON.stringify(arg ?? null)})`;
-  if (!probe.async) return `(()=>{const f=${fail};try{return ${call};}catch(e){return f(e);}})()`;
+  // `require` is a parameter: the probe sees getBuiltinModule where the target has it, and the
+  // command-line API's require is looked up only where it does not.
+  if (!probe.async) return `((require)=>{const f=${fail};try{return ${call};}catch(e){return f(e);}})(${REQUIRE_FROM})`;
   // a rejection must not become an unhandled rejection in the target
-  return `(()=>{const f=${fail};try{return Promise.resolve(${call}).then((v)=>v,f);}catch(e){return Promise.resolve(f(e));}})()`;
+  return `((require)=>{const f=${fail};try{return Promise.resolve(${call}).then((v)=>v,f);}catch(e){return Promise.resolve(f(e));}})(${REQUIRE_FROM})`;
+}
+
+/**
+ * The probe as one constant function declaration for Runtime.callFunctionOn: the argument comes
+ * as a call argument, so the source is the same on every call (see REQUIRE_FROM for why). There
+ * is no command-line API in a function call: `this` is the command-line API's require (see
+ * requireHandle in src/inspector/session.ts), else getBuiltinModule.
+ */
+export function probeFunction<A, R>(probe: Probe<A, R>): string {
+  const k = JSON.stringify(PROBE_ERROR_KEY);
+  const fail = `(e)=>({[${k}]:String((e&&e.stack)||e)})`;
+  const call = `(${probe.fn.toString()})(arg)`;
+  const body = probe.async
+    ? `const f=${fail};try{return Promise.resolve(${call}).then((v)=>v,f);}catch(e){return Promise.resolve(f(e));}`
+    : `const f=${fail};try{return ${call};}catch(e){return f(e);}`;
+  const req = '(typeof process==="object"&&process&&typeof process.getBuiltinModule==="function")?((m)=>process.getBuiltinModule(m)):this';
+  return `function(arg){return ((require)=>{${body}})(typeof this==="function"?this:${req});}`;
 }
 
 /** What a composed part holds when it threw in the target. */

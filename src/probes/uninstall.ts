@@ -24,7 +24,10 @@ export const uninstallProbe = defineProbe<UninstallArg, UninstallResult>(
   'a few property writes; at most one one-shot unref’d timer',
   function nodetopUninstall(arg: UninstallArg): UninstallResult {
     const S = Symbol.for('nodetop');
-    const g = globalThis as unknown as Record<symbol, { sessions: Record<string, unknown>; remove(k: string): { last: boolean; openedByNodetop: boolean } } | undefined>;
+    const g = globalThis as unknown as Record<
+      symbol,
+      { openedByNodetop: boolean; sessions: Record<string, unknown>; remove(k: string): { last: boolean; openedByNodetop: boolean } } | undefined
+    >;
     const reg = g[S];
     if (!reg) return { removed: false, last: true, closingInspector: false };
     const had = arg.key in reg.sessions;
@@ -34,7 +37,11 @@ export const uninstallProbe = defineProbe<UninstallArg, UninstallResult>(
       const inspector = require('inspector') as typeof import('inspector');
       const t = setTimeout(() => {
         try {
-          if (!g[S]) inspector.close();
+          const next = g[S];
+          // A nodetop that attached in the meantime found the inspector open and believes it
+          // did not open it: hand it the duty to close it, or it would stay open for good.
+          if (!next) inspector.close();
+          else next.openedByNodetop = true;
         } catch {
           /* never throw into the target */
         }

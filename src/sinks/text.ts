@@ -2,7 +2,7 @@
 
 import type { HttpPool, Sockets } from '../model/net';
 import type { Sample, WorkerRow } from '../model/sample';
-import { bytes, countsLine, duration, ms, percent, ratio } from '../model/units';
+import { bytes, countsLine, duration, ms, percent, printable, ratio } from '../model/units';
 
 /** ` (reason)` when the target's Node does not provide this part of the sample. */
 function na(s: Sample, field: string): string {
@@ -11,6 +11,10 @@ function na(s: Sample, field: string): string {
 }
 
 export function renderStats(s: Sample): string {
+  return renderLines(s).map(printable).join('\n');
+}
+
+function renderLines(s: Sample): string[] {
   const t = s.target;
   const p = s.process;
   const m = s.memory;
@@ -59,7 +63,7 @@ export function renderStats(s: Sample): string {
     );
   }
   if (s.workers) lines.push(...renderWorkers(s.workers));
-  return lines.join('\n');
+  return lines;
 }
 
 const pad = (v: string, n: number): string => (v.length >= n ? v : v + ' '.repeat(n - v.length));

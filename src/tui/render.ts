@@ -6,7 +6,7 @@
 // footer) and decides colours by thresholds.
 
 import type { Sample } from '../model/sample';
-import { bytes, duration, percent } from '../model/units';
+import { bytes, duration, percent, printable } from '../model/units';
 import type { Series } from '../model/series';
 
 export type PageId = 'overview' | 'handles' | 'sockets' | 'workers' | 'pools';
@@ -88,7 +88,7 @@ const TAGS: Record<string, [string, string]> = {
 
 /** Escapes text for blessed tags. Every dynamic string goes through this once. */
 export function esc(text: string): string {
-  return text.replace(/[{}]/g, (c) => (c === '{' ? '{open}' : '{close}'));
+  return printable(text).replace(/[{}]/g, (c) => (c === '{' ? '{open}' : '{close}'));
 }
 
 export function painter(opts: { color: boolean; unicode: boolean }): Painter {
@@ -237,9 +237,12 @@ export function renderScreen(
   if (st.help) body = helpLines(opts);
   else if (!s) body = ['', '  waiting for the first sample…'];
   else body = pages[st.page](s, prev, hist, st, p, w, bodyHeight);
-  body = body.slice(0, bodyHeight).map((l) => fit(l, w));
+  // a page that forgot esc() on the target's text must not break a line: printable() here too
+  body = body.slice(0, bodyHeight).map((l) => fit(printable(l), w));
   while (body.length < bodyHeight) body.push(' '.repeat(w));
-  return [...top, ...body, ...bottom].slice(0, opts.height);
+  const lines = [...top, ...body, ...bottom].slice(0, Math.max(0, opts.height));
+  // laid out for at least 20 columns; a narrower terminal gets every line cut to its width
+  return w > opts.width ? lines.map((l) => fit(l, Math.max(1, opts.width))) : lines;
 }
 
 export function helpLines(opts: RenderOptions): string[] {

@@ -139,6 +139,8 @@ describe('nodetop stats', () => {
       assert.ok(s.eventLoop.blocked, 'blocked is reported');
       assert.ok(s.eventLoop.blocked.forMs >= 500);
       assert.match(s.eventLoop.blocked.stack[0] ?? '', /spinTheWheel .*blocked\.js/);
+      // a second nodetop finds the inspector the first opened (still open: the loop has not
+      // turned to close it) and sees the same block
       const human = await runCli(['stats', String(t.pid), '--window', '800']);
       assert.match(human.stdout, /BLOCKED .* stuck in JavaScript/);
       assert.match(human.stdout, /spinTheWheel/);

@@ -29,7 +29,7 @@ export function overviewPage(s: Sample, _prev: Sample | null, hist: History, _st
   out.push(`  trend ${spark(hist.heapUsed.toArray(), { min: 0 })}`);
   out.push(`  external ${bytes(m.externalBytes)}  arrayBuffers ${bytes(m.arrayBuffersBytes)}  rss ${bytes(s.process.rssBytes)}`);
   if (height >= 22) {
-    const spaces = m.spaces.filter((x) => x.sizeBytes > 0).map((x) => `${x.name.replace(/_space$/, '')} ${bytes(x.usedBytes)}`);
+    const spaces = m.spaces.filter((x) => x.sizeBytes > 0).map((x) => `${esc(String(x.name).replace(/_space$/, ''))} ${bytes(x.usedBytes)}`);
     out.push(p.paint(`  spaces ${spaces.join(', ')}`, 'dim'));
   }
   if (s.gc) {

@@ -1,0 +1,62 @@
+// What nodetop sends: every protocol method during `stats` and during the live view (with a GC
+// key press), recorded with NODETOP_DEBUG=protocol, against the exact allowed set. Enabling a
+// domain (Runtime.enable serialises every console call to the client: 3.2x the CPU per request
+// of a logging service; Debugger.enable with async stacks 5.4x), profiling, heap tracking or
+// queryObjects in the steady state is a failure.
+
+import { strict as assert } from 'node:assert';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { describe, it } from 'node:test';
+import { runCli, startTarget } from '../helpers/target';
+import { haveTmux, openTerminal } from '../helpers/tmux';
+
+function methods(traceText: string): string[] {
+  return [...new Set([...traceText.matchAll(/^-> (\S+)/gm)].map((m) => m[1]!))].sort();
+}
+
+// Probes go by Runtime.callFunctionOn (a constant source: src/probes/probe.ts says why). The
+// NodeWorker domain reaches worker threads: it forwards no console messages and enables nothing
+// in the workers (README, "Worker threads", with its measured cost); it is disabled on detach.
+const PROBES = ['NodeWorker.disable', 'NodeWorker.enable', 'Runtime.callFunctionOn'];
+
+const FORBIDDEN = /^(Runtime\.enable|Debugger\.|Profiler\.|HeapProfiler\.(enable|startTrackingHeapObjects|startSampling)|Runtime\.queryObjects)/;
+
+describe('protocol methods nodetop sends', () => {
+  it('stats: exactly evaluate (identity), evaluate/callFunctionOn (probes), discardConsoleEntries', async () => {
+    const t = await startTarget('idle.js', { nodeArgs: ['--inspect-port=0'] });
+    try {
+      const r = await runCli(['stats', String(t.pid), '--window', '100'], { env: { ...process.env, NODETOP_DEBUG: 'protocol' } });
+      assert.equal(r.code, 0, r.stderr);
+      const m = methods(r.stderr);
+      assert.deepEqual(m, [...PROBES, 'Runtime.discardConsoleEntries', 'Runtime.evaluate'].sort());
+      for (const x of m) assert.doesNotMatch(x, FORBIDDEN);
+    } finally {
+      await t.kill();
+    }
+  });
+
+  it('the live view, with a forced GC: the same set plus HeapProfiler.collectGarbage', { skip: haveTmux() ? false : 'tmux is not installed' }, async () => {
+    const t = await startTarget('idle.js', { nodeArgs: ['--inspect-port=0'] });
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nodetop-trace-'));
+    const file = path.join(dir, 'trace');
+    const term = openTerminal(['attach', String(t.pid), '--interval', '250'], { cols: 100, rows: 30 }, { NODETOP_DEBUG: 'protocol', NODETOP_TRACE_FILE: file });
+    try {
+      await term.waitFor(/Handles/);
+      term.keys('g');
+      await term.waitFor(/GC main: heap/);
+      term.keys('2');
+      await term.waitFor(/TYPE\s+KIND/);
+      term.keys('q');
+      assert.equal(await term.exitCode(), 0);
+      const m = methods(fs.readFileSync(file, 'utf8'));
+      assert.deepEqual(m, ['HeapProfiler.collectGarbage', ...PROBES, 'Runtime.discardConsoleEntries', 'Runtime.evaluate'].sort());
+      for (const x of m) assert.doesNotMatch(x, FORBIDDEN);
+    } finally {
+      term.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+      await t.kill();
+    }
+  });
+});
