@@ -65,6 +65,8 @@ export type Invocation =
       maxGrowthBytes: number | null;
       common: CommonOptions;
     }
+  | { command: 'profile'; pid?: number; durationMs: number; intervalUs: number; top: number; output?: string; json: boolean; common: CommonOptions }
+  | { command: 'heap-diff'; a: string; b: string; top: number; json: boolean }
   | { command: 'help'; text: string }
   | { command: 'version'; text: string };
 
@@ -118,7 +120,7 @@ export function parseDurationMs(text: string, name: string, min = 1, max = 86_40
   return v;
 }
 
-export function parseCount(text: string, name: string, min: number, max: number): number {
+export function parsePositiveInt(text: string, name: string, min: number, max: number): number {
   if (!/^\d+$/.test(text.trim())) throw new InvalidArgumentError(`${name} must be a whole number, not ${JSON.stringify(text)}`);
   const n = Number(text);
   if (n < min || n > max) throw new InvalidArgumentError(`${name} must be between ${min} and ${max}, not ${n}`);
@@ -205,7 +207,7 @@ export function parseCommandLine(argv: string[]): Invocation {
       .addOption(
         new Option('--top <n>', 'how many sockets to list one by one (the rest are in counts and groups)')
           .default(20)
-          .argParser((v) => parseCount(v, '--top', 0, 1000)),
+          .argParser((v) => parsePositiveInt(v, '--top', 0, 1000)),
       )
       .option('--no-sockets', 'skip sockets and HTTP pools (their walk is linear in sockets: ~0.1 s at 20,000)')
       .option('--census', 'also find idle and unref’d sockets by walking the heap (Runtime.queryObjects: a full GC in the target)', false)
@@ -304,6 +306,58 @@ export function parseCommandLine(argv: string[]): Invocation {
     result = { command: 'attach', pids, intervalMs: o.interval as number, readonly: Boolean(o.readonly), common: c, ...(cluster !== undefined ? { cluster } : {}) };
   });
 
+  addCommon(
+    program
+      .command('profile')
+      .description('a CPU profile of the main thread: a .cpuprofile file for DevTools and the top functions')
+      .argument('[pid]', 'process id', parsePid)
+      .addOption(
+        new Option('--duration <time>', 'how long to profile (500ms, 5s, 1m)')
+          .default(5000, '5s')
+          .argParser((v) => parseDurationMs(v, '--duration', 100, 3_600_000)),
+      )
+      .addOption(
+        new Option('--interval-us <us>', 'sampling interval in microseconds, as node --cpu-prof')
+          .default(1000)
+          .argParser((v) => parsePositiveInt(v, '--interval-us', 10, 1_000_000)),
+      )
+      .addOption(
+        new Option('--top <n>', 'how many functions to list')
+          .default(15)
+          .argParser((v) => parsePositiveInt(v, '--top', 1, 10_000)),
+      )
+      .option('-o, --output <path>', 'where to write the .cpuprofile (default: <title>-<pid>-<time>.cpuprofile here)')
+      .option('--json', 'one JSON object: the path and the top functions (schema in the README)', false),
+  ).action((pid: number | undefined, o: Record<string, unknown>) => {
+    const c = common(o);
+    requirePidOrEndpoint(pid, c);
+    result = {
+      command: 'profile',
+      durationMs: o.duration as number,
+      intervalUs: o.intervalUs as number,
+      top: o.top as number,
+      json: Boolean(o.json),
+      common: c,
+      ...(pid !== undefined ? { pid } : {}),
+      ...(typeof o.output === 'string' ? { output: o.output } : {}),
+    };
+  });
+
+  program
+    .command('heap-diff')
+    .description('which constructors grew between two heap snapshots: counts and self sizes, b - a')
+    .argument('<a>', 'the earlier .heapsnapshot')
+    .argument('<b>', 'the later .heapsnapshot')
+    .addOption(
+      new Option('--top <n>', 'how many groups to list')
+        .default(20)
+        .argParser((v) => parsePositiveInt(v, '--top', 1, 1_000_000)),
+    )
+    .option('--json', 'one JSON object (schema in the README)', false)
+    .action((a: string, b: string, o: Record<string, unknown>) => {
+      result = { command: 'heap-diff', a, b, top: o.top as number, json: Boolean(o.json) };
+    });
+
   program
     .command('demo')
     .description('start a bundled demo service and open the live view on it')
@@ -326,7 +380,7 @@ export function parseCommandLine(argv: string[]): Invocation {
       .addOption(
         new Option('--interval <ms>', 'time between samples').default(1000).argParser((v) => parseDurationMs(v, '--interval', 50, 3_600_000)),
       )
-      .addOption(new Option('--count <n>', 'stop after n samples of each target').argParser((v) => parseCount(v, '--count', 1, 1_000_000_000)))
+      .addOption(new Option('--count <n>', 'stop after n samples of each target').argParser((v) => parsePositiveInt(v, '--count', 1, 1_000_000_000)))
       .addOption(
         new Option('--duration <ms>', 'stop after this long (the samples due within it)').argParser((v) => parseDurationMs(v, '--duration', 1, 30 * 86_400_000)),
       )
@@ -496,6 +550,27 @@ async function dispatch(inv: Invocation, out: Output): Promise<number | void> {
     case 'top': {
       const { topCommand } = await import('./commands/top.js');
       return topCommand(inv, out);
+    }
+    case 'profile': {
+      const { profileCommand } = await import('./commands/profile.js');
+      await profileCommand(
+        {
+          ...inv.common,
+          ...(inv.pid !== undefined ? { pid: inv.pid } : {}),
+          ...(inv.output !== undefined ? { output: inv.output } : {}),
+          durationMs: inv.durationMs,
+          intervalUs: inv.intervalUs,
+          top: inv.top,
+          json: inv.json,
+        },
+        out,
+      );
+      return;
+    }
+    case 'heap-diff': {
+      const { heapDiffCommand } = await import('./commands/heapdiff.js');
+      await heapDiffCommand(inv, out);
+      return;
     }
     case 'demo': {
       requireTerminal();

@@ -58,8 +58,8 @@ export function overviewPage(s: Sample, _prev: Sample | null, hist: History, _st
   const workerHeap = w.reduce((n, x) => n + (x.heapUsedBytes ?? 0), 0);
   out.push(p.paint('Connections and threads', 'bold'));
   out.push(
-    `  sockets ${k ? `${k.total} (TLS ${k.byKind.tls}, idle ${k.idle})` : 'n/a'}   pools ${s.httpPools ? `in use ${inUse}, ` : ''}queued ${p.paint(String(queued), queued > 0 ? 'warn' : 'info')}` +
-      `   workers ${s.workers ? `${w.length}${w.length ? `, heap ${bytes(workerHeap)}` : ''}` : 'n/a'}`,
+    `  sockets ${k ? `${k.total} (TLS ${k.byKind.tls})` : 'n/a'}  pools ${s.httpPools ? `${inUse} busy, ` : ''}${p.paint(`${queued} queued`, queued > 0 ? 'warn' : 'info')}` +
+      `  workers ${s.workers ? `${w.length}${w.length ? ` (${bytes(workerHeap)})` : ''}` : 'n/a'}`,
   );
   out.push(p.paint('Handles', 'bold'));
   out.push(s.handles ? `  ${s.handles.total}: ${esc(countsLine(s.handles.byType))}` : `  n/a: ${esc(s.unavailable.handles ?? 'not reported')}`);

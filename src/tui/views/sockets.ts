@@ -21,20 +21,22 @@ export function socketsPage(s: Sample, _prev: Sample | null, _h: History, st: Vi
   const k = s.sockets;
   if (!k) return ['', p.paint('  Sockets were not read in this sample (they are read every few seconds, and on this page every tick).', 'dim')];
   const out: string[] = [];
+  const sortName = SOCKET_SORTS[st.sort.sockets % SOCKET_SORTS.length];
   out.push(
-    `  ${k.total} connections: TLS ${p.paint(String(k.byKind.tls), k.byKind.tls > 0 ? 'bold' : 'info')}, TCP ${k.byKind.tcp}; out ${k.byDirection.client}, in ${k.byDirection.server}; idle in pools ${k.idle}` +
-      p.paint(`   (walk ${k.probeMs.toFixed(1)} ms in the target)`, 'dim'),
+    `  ${k.total} connections: TLS ${p.paint(String(k.byKind.tls), k.byKind.tls > 0 ? 'bold' : 'info')}, TCP ${k.byKind.tcp}; out ${k.byDirection.client}, in ${k.byDirection.server}; idle ${k.idle}` +
+      p.paint(`  by ${sortName}; walk ${k.probeMs.toFixed(1)} ms`, 'dim'),
   );
   const findings = k.findings.slice(0, Math.max(0, Math.floor(height / 4)));
-  const sortName = SOCKET_SORTS[st.sort.sockets % SOCKET_SORTS.length];
-  const header = `  ${pad('ENDPOINT', 28)} ${pad('DIR', 3)} ${lpad('CONNS', 6)} ${lpad('TLS', 5)} ${lpad('IDLE', 5)} ${lpad('READ', 10)} ${lpad('WRITTEN', 10)} ${lpad('PENDING', 10)}  POOLS   sorted by ${sortName}`;
+  // the endpoint column takes what the numbers leave
+  const ew = Math.max(15, Math.min(40, width - 52 - 2));
+  const header = `  ${pad('ENDPOINT', ew)} ${pad('DIR', 3)} ${lpad('CONNS', 5)} ${lpad('TLS', 4)} ${lpad('IDLE', 4)} ${lpad('READ', 9)} ${lpad('WRITTEN', 9)} ${lpad('PENDING', 9)}  POOLS`;
   const rows = sortGroups(k.groups, st.sort.sockets).map((g) => {
     const pools = Object.entries(g.byPool)
       .sort((a, b) => b[1] - a[1])
       .map(([n, c]) => `${n} ${c}`)
       .join(', ');
     const pending = g.pendingWriteBytes + g.pendingReadBytes;
-    const line = `  ${pad(esc(g.endpoint), 28)} ${pad(g.direction === 'server' ? 'in' : g.direction === 'client' ? 'out' : '?', 3)} ${lpad(String(g.count), 6)} ${lpad(String(g.tls), 5)} ${lpad(String(g.idle), 5)} ${lpad(bytes(g.bytesRead), 10)} ${lpad(bytes(g.bytesWritten), 10)} ${lpad(bytes(pending), 10)}  ${esc(g.direction === 'server' ? '' : pools)}`;
+    const line = `  ${pad(esc(g.endpoint), ew)} ${pad(g.direction === 'server' ? 'in' : g.direction === 'client' ? 'out' : '?', 3)} ${lpad(String(g.count), 5)} ${lpad(String(g.tls), 4)} ${lpad(String(g.idle), 4)} ${lpad(bytes(g.bytesRead), 9)} ${lpad(bytes(g.bytesWritten), 9)} ${lpad(bytes(pending), 9)}  ${esc(g.direction === 'server' ? '' : pools)}`;
     return pending > 1024 * 1024 ? p.paint(line, 'warn') : line;
   });
   if (k.groupsOmitted.groups > 0) rows.push(p.paint(`  (+${k.groupsOmitted.groups} smaller groups, ${k.groupsOmitted.connections} connections)`, 'dim'));

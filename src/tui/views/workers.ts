@@ -25,12 +25,14 @@ export function workersPage(s: Sample, _prev: Sample | null, _h: History, st: Vi
   if (!s.workers) return ['', p.paint('  Worker threads were not read (the inspector has no NodeWorker domain).', 'dim')];
   if (s.workers.length === 0) return ['', '  This process has no worker threads.'];
   const sortName = WORKER_SORTS[st.sort.workers % WORKER_SORTS.length];
-  const header = `  ${lpad('ID', 4)} ${pad('NAME', 18)} ${pad('STATE', 8)} ${lpad('HEAP', 10)} ${lpad('LIMIT', 10)} ${lpad('EXTERNAL', 10)} ${lpad('ELU', 5)} ${lpad('LAG P99', 9)} ${lpad('GC', 4)}   sorted by ${sortName}`;
+  const nw = Math.max(10, Math.min(30, width - 63));
+  const header = `  ${lpad('ID', 3)} ${pad('NAME', nw)} ${pad('STATE', 7)} ${lpad('HEAP', 9)} ${lpad('%LIM', 5)} ${lpad('EXTERNAL', 9)} ${lpad('ELU', 5)} ${lpad('LAG99', 8)} ${lpad('GC', 4)}  by ${sortName}`;
   const rows = sortWorkers(s.workers, st.sort.workers).map((w) => {
     const heapLevel = w.heapUsedBytes !== null && w.heapLimitBytes ? levelFor(w.heapUsedBytes / w.heapLimitBytes, THRESHOLDS.heapOfLimit.warn, THRESHOLDS.heapOfLimit.bad) : 'info';
+    const ofLimit = w.heapUsedBytes !== null && w.heapLimitBytes ? `${((w.heapUsedBytes / w.heapLimitBytes) * 100).toFixed(0)}%` : 'n/a';
     const line =
-      `  ${lpad(String(w.threadId ?? '?'), 4)} ${pad(esc(w.name || '(unnamed)'), 18)} ${pad(w.state, 8)} ${lpad(bytes(w.heapUsedBytes), 10)} ${lpad(bytes(w.heapLimitBytes), 10)} ${lpad(bytes(w.externalBytes), 10)} ` +
-      `${lpad(ratio(w.eventLoop.utilization), 5)} ${lpad(ms(w.eventLoop.lagMs?.p99), 9)} ${lpad(String(w.gc?.count ?? 'n/a'), 4)}` +
+      `  ${lpad(String(w.threadId ?? '?'), 3)} ${pad(esc(w.name || '(unnamed)'), nw)} ${pad(w.state === 'not-responding' ? 'silent' : w.state, 7)} ${lpad(bytes(w.heapUsedBytes), 9)} ${lpad(ofLimit, 5)} ${lpad(bytes(w.externalBytes), 9)} ` +
+      `${lpad(ratio(w.eventLoop.utilization), 5)} ${lpad(ms(w.eventLoop.lagMs?.p99), 8)} ${lpad(String(w.gc?.count ?? 'n/a'), 4)}` +
       (w.eventLoop.blocked ? `  BLOCKED ${ms(w.eventLoop.blocked.forMs)} at ${esc(w.eventLoop.blocked.stack[0] ?? '?')}` : '');
     return w.state !== 'running' ? p.paint(line, 'dim') : heapLevel === 'bad' || w.eventLoop.blocked ? p.paint(line, 'bad') : line;
   });
