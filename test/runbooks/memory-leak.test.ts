@@ -24,7 +24,7 @@ describe('runbook 1: memory grows until the process dies', () => {
       const cmds = runbookCommands('runbook-1', { PID: t.pid });
       assert.deepEqual(
         cmds.map((c) => c[0]),
-        ['gc', 'snapshot', 'snapshot'],
+        ['gc', 'snapshot', 'snapshot', 'heap-diff'],
       );
       const held = 4000 * (t.facts.bytesPerRecord as number);
       // "is it garbage or is it held?": held. What the GC frees is small next to what stays.
@@ -55,6 +55,11 @@ describe('runbook 1: memory grows until the process dies', () => {
       };
       assert.equal(await count(files[0]!), 4000);
       assert.equal(await count(files[1]!), 7000);
+      // and heap-diff says so: SessionRecord grew by exactly the 3000 that leaked
+      const diff = await runCli(cmds[3]!, { cwd: dir, hangGuardMs: 120_000 });
+      assert.equal(diff.code, 0, diff.stderr);
+      capture('1-heap-diff', diff.stdout);
+      assert.match(diff.stdout, /^\s*\+[\d.]+ \w+ +\+3,000 +4,000 → 7,000 .* SessionRecord$/m);
       assert.ok(t.alive());
     } finally {
       await t.kill();
