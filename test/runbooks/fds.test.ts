@@ -55,6 +55,7 @@ describe('runbook 5: file descriptor exhaustion', { skip: havePrlimit() ? false 
           // red (31 or 91) and bold: the "bad" level, over 90% of the limit
           const coloured = term.screenWithEscapes();
           capture('5-live-escapes', coloured);
+          // eslint-disable-next-line no-control-regex -- colours are escape sequences
           assert.match(coloured, /\x1b\[(?:[0-9]+;)*(?:31|91)(?:;[0-9]+)*m(?:\x1b\[[0-9;]*m)*fds \d+\/1024/, JSON.stringify(coloured.split('\n')[1]));
           term.keys('q');
           assert.equal(await term.exitCode(), 0);
