@@ -25,7 +25,11 @@ function renderLines(s: Sample): string[] {
   lines.push(
     `node ${t.nodeVersion}  v8 ${t.v8Version}  up ${duration(t.uptimeSec)}  inspector ${t.inspector.openedByNodetop ? 'opened by nodetop (closed on exit)' : 'already open'}`,
   );
-  const fds = p.fds.open === null ? 'n/a' : `${p.fds.open}/${p.fds.limit ?? 'unlimited'}`;
+  // Near the soft limit the next connections fail with EMFILE: say so in words (the live view
+  // colours the same thresholds: 75% and 90%).
+  const fdsShare = p.fds.open !== null && p.fds.limit ? p.fds.open / p.fds.limit : null;
+  const fdsNote = fdsShare !== null && fdsShare >= 0.75 ? ` (${Math.floor(fdsShare * 100)}% of ulimit -n${fdsShare >= 0.9 ? ': EMFILE is near' : ''})` : '';
+  const fds = p.fds.open === null ? 'n/a' : `${p.fds.open}/${p.fds.limit ?? 'unlimited'}${fdsNote}`;
   lines.push(`process  cpu ${percent(p.cpuPercent)}  rss ${bytes(p.rssBytes)}  fds ${fds}${p.threads !== null ? `  threads ${p.threads}` : ''}`);
   lines.push(
     `heap     used ${bytes(m.heapUsedBytes)} / total ${bytes(m.heapTotalBytes)} / limit ${bytes(m.heapLimitBytes)}  external ${bytes(m.externalBytes)}  arrayBuffers ${bytes(m.arrayBuffersBytes)}`,

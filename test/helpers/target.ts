@@ -120,12 +120,13 @@ export interface CliResult {
  */
 export function runCli(
   args: string[],
-  opts: { env?: NodeJS.ProcessEnv; uid?: number; gid?: number; hangGuardMs?: number; node?: string } = {},
+  opts: { env?: NodeJS.ProcessEnv; uid?: number; gid?: number; hangGuardMs?: number; node?: string; cwd?: string } = {},
 ): Promise<CliResult> {
   return new Promise((resolve) => {
     const child = spawn(opts.node ?? process.execPath, [NODETOP, ...args], {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: opts.env ?? process.env,
+      ...(opts.cwd ? { cwd: opts.cwd } : {}),
       ...(opts.uid !== undefined ? { uid: opts.uid, gid: opts.gid ?? opts.uid } : {}),
     });
     live.add(child);

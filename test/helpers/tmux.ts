@@ -24,6 +24,8 @@ export function haveTmux(): boolean {
 
 export interface Terminal {
   screen(): string;
+  /** The screen with its colours, as terminal escape sequences (`capture-pane -e`). */
+  screenWithEscapes(): string;
   keys(...keys: string[]): void;
   /** Waits until the screen matches, bounded; returns the screen. Fails with the screen shown. */
   waitFor(re: RegExp, boundMs?: number): Promise<string>;
@@ -46,6 +48,7 @@ export function openTerminal(args: string[], size: { cols: number; rows: number 
   const screen = (): string => tmux('capture-pane', '-p', '-t', name);
   return {
     screen,
+    screenWithEscapes: () => tmux('capture-pane', '-p', '-e', '-t', name),
     keys(...keys) {
       tmux('send-keys', '-t', name, ...keys);
     },

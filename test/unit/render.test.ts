@@ -9,6 +9,7 @@ import { handleRows, handlesPage } from '../../src/tui/views/handles';
 import { overviewPage } from '../../src/tui/views/overview';
 import { notSampledPage } from '../../src/tui/views/pending';
 import type { RawSample } from '../../src/probes/sample';
+import { renderStats } from '../../src/sinks/text';
 
 function raw(over: Partial<RawSample> = {}): RawSample {
   return {
@@ -115,5 +116,19 @@ describe('live view rendering', () => {
     const s = new Series(3);
     for (const v of [1, 2, 3, 4]) s.push(v);
     assert.deepEqual(s.toArray(), [2, 3, 4]);
+  });
+});
+
+describe('stats text: fds near the soft limit', () => {
+  const withFds = (open: number, limit: number | null): string => {
+    const s = sample();
+    s.process.fds = { open, limit };
+    return renderStats(s).split('\n').find((l) => l.startsWith('process'))!;
+  };
+  it('says nothing under 75% of ulimit -n, the share from 75%, and that EMFILE is near from 90%', () => {
+    assert.match(withFds(700, 1024), / fds 700\/1024 {2}threads/);
+    assert.match(withFds(768, 1024), / fds 768\/1024 \(75% of ulimit -n\) {2}threads/);
+    assert.match(withFds(922, 1024), / fds 922\/1024 \(90% of ulimit -n: EMFILE is near\) {2}threads/);
+    assert.match(withFds(5000, null), / fds 5000\/unlimited {2}threads/);
   });
 });
