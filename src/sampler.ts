@@ -16,6 +16,9 @@ import { WorkerSampler } from './workerSampler';
 
 /** The sample and the sockets/pools reading in one Runtime.evaluate. */
 const tickProbe = composeProbes('sample', { sample: sampleProbe, net: netProbe });
+/** The same without the socket walk's source: V8 compiles the function text it is sent, so a
+ * tick that does not walk sockets does not send (and compile) 22 KB it will not run. */
+const sampleOnlyProbe = composeProbes('sample', { sample: sampleProbe });
 
 export interface SamplerOptions {
   /** A main thread whose heartbeat is older than this is reported as blocked, with its stack. */
@@ -56,14 +59,10 @@ export class Sampler {
     const t0 = performance.now();
     const net = withNet && this.includeNet && this.opts.net && !this.opts.census ? this.opts.net : null;
     try {
-      const r = await evaluate(this.att.session, tickProbe, {
-        sample: {
-          key: this.att.key,
-          blockedAfterMs: this.opts.blockedAfterMs ?? 750,
-          fds: !this.att.local,
-        },
-        net,
-      });
+      const sample = { key: this.att.key, blockedAfterMs: this.opts.blockedAfterMs ?? 750, fds: !this.att.local };
+      const r: { sample?: unknown; net?: unknown } = net
+        ? await evaluate(this.att.session, tickProbe, { sample, net })
+        : await evaluate(this.att.session, sampleOnlyProbe, { sample });
       this.lastRoundTripMs = performance.now() - t0;
       const part = r && typeof r === 'object' ? r.sample : undefined;
       const sampleFailed = partFailure(part);
