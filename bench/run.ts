@@ -435,7 +435,19 @@ async function ownCost(): Promise<void> {
     if (spawnSync('tmux', ['-V']).status === 0) {
       tmux('new-session', '-d', '-s', 'b', '-x', '120', '-y', '40', `${pinned(OTHER_CPU, [process.execPath]).join(' ')} ${NODETOP} attach ${pid}`);
       await sleep(3000);
-      const tuiPid = Number(spawnSync('pgrep', ['-f', `${NODETOP} attach ${pid}`], { encoding: 'utf8' }).stdout.trim().split('\n')[0]);
+      // the node process itself, not the shell tmux started it from
+      const tuiPid = Number(
+        spawnSync('pgrep', ['-f', `${NODETOP} attach ${pid}`], { encoding: 'utf8' })
+          .stdout.trim()
+          .split('\n')
+          .find((p) => {
+            try {
+              return fs.readFileSync(`/proc/${p}/comm`, 'utf8').trim() === 'node';
+            } catch {
+              return false;
+            }
+          }),
+      );
       if (tuiPid) {
         const r0 = rssBytes(tuiPid);
         const c0 = cpuNs(tuiPid);

@@ -74,7 +74,7 @@ export class WorkerSampler {
       try {
         return await Promise.all([
           evaluate(w, identityProbe, null),
-          evaluate(w, installProbe, { key: this.att.key, leaseMs: this.leaseMs, openedByNodetop: false, resolutionMs: 10 }),
+          evaluate(w, installProbe, { key: this.att.key, leaseMs: this.leaseMs, openedByNodetop: false, resolutionMs: 20 }),
         ]);
       } catch (e) {
         if (!(e instanceof ProbeFailedError) || attempt >= 4 || w.gone || this.closed) throw e;

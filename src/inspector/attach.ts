@@ -155,6 +155,22 @@ function newKey(): string {
 
 /** Connects to the pid's inspector (opening it if need be) or to --endpoint, and checks who it is. */
 export async function attach(opts: AttachOptions): Promise<Attachment> {
+  try {
+    return await attachOnce(opts);
+  } catch (e) {
+    // An inspector that a nodetop which just left was closing (100 ms after its detach) can
+    // close under an attach that found it open. The process is fine: attach again, once, which
+    // opens it anew.
+    const closedUnderUs = e instanceof NodetopError && e.exitCode === ExitCode.TargetExited && /closed the connection/.test(e.message);
+    if (closedUnderUs && opts.pid !== undefined && proc.processExists(opts.pid)) {
+      await new Promise((r) => setTimeout(r, 150));
+      return attachOnce(opts);
+    }
+    throw e;
+  }
+}
+
+async function attachOnce(opts: AttachOptions): Promise<Attachment> {
   let host: string;
   let port: number;
   let wsUrl: string;
@@ -248,7 +264,7 @@ export async function attach(opts: AttachOptions): Promise<Attachment> {
     await evaluate(
       session,
       installProbe,
-      { key, leaseMs: leaseFromEnv() ?? opts.leaseMs ?? 60_000, openedByNodetop, resolutionMs: 10 },
+      { key, leaseMs: leaseFromEnv() ?? opts.leaseMs ?? 60_000, openedByNodetop, resolutionMs: 20 },
       { timeoutMs: opts.timeoutMs },
     );
   } catch (e) {
