@@ -160,6 +160,40 @@ describe('nodetop snapshot', () => {
     });
   }
 
+  it('a heap of hundreds of MB: nodetop streams it with flat memory of its own', async () => {
+    // ~120 MiB of small objects (about 3 million): a snapshot well over 100 MB
+    const t = await startTarget('leaky.js', { args: ['5', '0', '120'], nodeArgs: ['--inspect-port=0'], readyTimeoutMs: 120_000 });
+    try {
+      const out = path.join(dir, 'large.heapsnapshot');
+      const child = spawn(process.execPath, [NODETOP, 'snapshot', String(t.pid), '-o', out, '--json', '--quiet'], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      let peak = 0;
+      const poll = setInterval(() => {
+        try {
+          const m = /^VmRSS:\s+(\d+) kB/m.exec(fs.readFileSync(`/proc/${child.pid}/status`, 'utf8'));
+          if (m) peak = Math.max(peak, Number(m[1]) * 1024);
+        } catch {
+          /* exited */
+        }
+      }, 50);
+      const code = await new Promise<number | null>((r) => child.on('exit', r));
+      clearInterval(poll);
+      assert.equal(code, 0, stderr);
+      const res = JSON.parse(stdout) as SnapshotResult;
+      assert.ok(res.bytes > 100 * 1024 * 1024, `${res.bytes} bytes`);
+      assert.equal(res.bytes, fs.statSync(out).size);
+      // nodetop's own memory is bounded by what is in flight, not by the snapshot's size
+      assert.ok(peak < 220 * 1024 * 1024 && peak < res.bytes, `nodetop peak RSS ${peak} for a snapshot of ${res.bytes} bytes`);
+      assert.ok(res.maxQueuedBytes < res.bytes / 10, `held up to ${res.maxQueuedBytes} of ${res.bytes} bytes`);
+    } finally {
+      fs.rmSync(path.join(dir, 'large.heapsnapshot'), { force: true });
+      await t.kill();
+    }
+  });
+
   it('holds only what the disk has not taken yet, not the whole snapshot', async () => {
     // ~10 MiB of small objects: a snapshot of tens of MB, delivered in ~100 KiB chunks
     const t = await startTarget('leaky.js', { args: ['5', '0', '10'], nodeArgs: ['--inspect-port=0'] });
