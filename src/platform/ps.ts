@@ -210,12 +210,7 @@ export async function listNodeProcesses(opts: ListOptions): Promise<NodeProcess[
 
 /** True while the pid runs: a zombie (exited, not yet reaped by its parent) does not count. */
 export function processAlive(pid: number): boolean {
-  try {
-    const s = proc.readStat(pid).state;
-    return s !== 'Z' && s !== 'X';
-  } catch {
-    return false;
-  }
+  return proc.processExists(pid);
 }
 
 /**

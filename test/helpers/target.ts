@@ -166,3 +166,26 @@ export async function eventually<T>(fn: () => T | Promise<T>, ok: (v: T) => bool
   }
   return v;
 }
+
+/**
+ * A TCP server in the test process for fixtures to connect to (test/fixtures/handles.js opens
+ * its client sockets to it), opened before the suite's tests and closed after them. The port is
+ * read inside the tests: `sink.port`.
+ */
+export function sinkServer(before: (fn: () => Promise<void>) => void, after: (fn: () => void) => void): { readonly port: number } {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const net = require('node:net') as typeof import('node:net');
+  const state = { port: 0 };
+  let server: import('node:net').Server | null = null;
+  const accepted: import('node:net').Socket[] = [];
+  before(async () => {
+    server = net.createServer((s) => accepted.push(s));
+    await new Promise<void>((r) => server!.listen(0, '127.0.0.1', r));
+    state.port = (server.address() as import('node:net').AddressInfo).port;
+  });
+  after(() => {
+    for (const s of accepted) s.destroy();
+    server?.close();
+  });
+  return state;
+}

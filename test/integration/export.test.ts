@@ -3,28 +3,16 @@
 // --all picks up only processes whose inspector is already open (it never signals one).
 
 import { strict as assert } from 'node:assert';
-import * as net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { listeningSockets } from '../../src/platform/proc';
-import { eventually, runCli, startTarget } from '../helpers/target';
+import { eventually, runCli, startTarget, sinkServer } from '../helpers/target';
 import { metricValue, startExporter } from '../helpers/exporter';
 
 describe('nodetop export', () => {
-  let server: net.Server;
-  let port = 0;
-  const accepted: net.Socket[] = [];
-  before(async () => {
-    server = net.createServer((s) => accepted.push(s));
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    port = (server.address() as net.AddressInfo).port;
-  });
-  after(() => {
-    for (const s of accepted) s.destroy();
-    server.close();
-  });
+  const sink = sinkServer(before, after);
 
   it('serves the fixture’s exact handle counts; a target that exits loses its series, the exporter goes on', async () => {
-    const t = await startTarget('handles.js', { args: [String(port)], nodeArgs: ['--inspect-port=0'] });
+    const t = await startTarget('handles.js', { args: [String(sink.port)], nodeArgs: ['--inspect-port=0'] });
     const other = await startTarget('idle.js', { nodeArgs: ['--inspect-port=0'] });
     let ex: Awaited<ReturnType<typeof startExporter>> | null = null;
     try {

@@ -11,7 +11,7 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { eventually, startTarget } from '../helpers/target';
+import { eventually, startTarget, sinkServer } from '../helpers/target';
 import { metricValue, startExporter } from '../helpers/exporter';
 
 function which(bin: string): string | null {
@@ -53,21 +53,10 @@ function getJson(port: number, p: string): Promise<{ status: number; json: unkno
 }
 
 describe('nodetop export with Prometheus', () => {
-  let server: net.Server;
-  let port = 0;
-  const accepted: net.Socket[] = [];
-  before(async () => {
-    server = net.createServer((s) => accepted.push(s));
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    port = (server.address() as net.AddressInfo).port;
-  });
-  after(() => {
-    for (const s of accepted) s.destroy();
-    server.close();
-  });
+  const sink = sinkServer(before, after);
 
   it('promtool check metrics accepts a scrape', { skip: promtool ? false : 'promtool is not installed (apt-get install prometheus; .ci/run does)' }, async () => {
-    const t = await startTarget('handles.js', { args: [String(port)], nodeArgs: ['--inspect-port=0'] });
+    const t = await startTarget('handles.js', { args: [String(sink.port)], nodeArgs: ['--inspect-port=0'] });
     let ex: Awaited<ReturnType<typeof startExporter>> | null = null;
     try {
       ex = await startExporter([String(t.pid), '--interval', '200ms']);
@@ -83,7 +72,7 @@ describe('nodetop export with Prometheus', () => {
   });
 
   it('a real Prometheus scrapes the exporter and answers a query for the fixture’s handles', { skip: prometheus ? false : 'prometheus is not installed (apt-get install prometheus; .ci/run does)' }, async () => {
-    const t = await startTarget('handles.js', { args: [String(port)], nodeArgs: ['--inspect-port=0'] });
+    const t = await startTarget('handles.js', { args: [String(sink.port)], nodeArgs: ['--inspect-port=0'] });
     let ex: Awaited<ReturnType<typeof startExporter>> | null = null;
     let prom: ChildProcess | null = null;
     let promLog = '';

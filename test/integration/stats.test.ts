@@ -1,28 +1,16 @@
 // nodetop stats against real targets: exact counts the fixtures control, and no trace left.
 
 import { strict as assert } from 'node:assert';
-import * as net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { listeningSockets } from '../../src/platform/proc';
-import { eventually, parseJson, runCli, startTarget } from '../helpers/target';
+import { eventually, parseJson, runCli, startTarget, sinkServer } from '../helpers/target';
 import type { Sample } from '../../src/model/sample';
 
 describe('nodetop stats', () => {
-  let server: net.Server;
-  let port = 0;
-  const accepted: net.Socket[] = [];
-  before(async () => {
-    server = net.createServer((s) => accepted.push(s));
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    port = (server.address() as net.AddressInfo).port;
-  });
-  after(() => {
-    for (const s of accepted) s.destroy();
-    server.close();
-  });
+  const sink = sinkServer(before, after);
 
   it('reports exactly the timers and sockets the target holds, from a process started with no flags', async () => {
-    const t = await startTarget('handles.js', { args: [String(port)], nodeArgs: ['--inspect-port=0'] });
+    const t = await startTarget('handles.js', { args: [String(sink.port)], nodeArgs: ['--inspect-port=0'] });
     try {
       const r = await runCli(['stats', String(t.pid), '--json', '--window', '300']);
       assert.equal(r.code, 0, r.stderr);

@@ -4,11 +4,10 @@
 
 import { strict as assert } from 'node:assert';
 import { spawn } from 'node:child_process';
-import * as net from 'node:net';
 import * as readline from 'node:readline';
 import { after, before, describe, it } from 'node:test';
 import { listeningSockets } from '../../src/platform/proc';
-import { NODETOP, eventually, runCli, startTarget } from '../helpers/target';
+import { NODETOP, eventually, runCli, startTarget, sinkServer } from '../helpers/target';
 import type { Sample } from '../../src/model/sample';
 
 type Rec = Partial<Sample> & { index?: number; pid: number; event?: string; lateMs?: number; skipped?: number };
@@ -50,22 +49,11 @@ function runStreaming(
 }
 
 describe('nodetop watch', () => {
-  let server: net.Server;
-  let port = 0;
-  const accepted: net.Socket[] = [];
-  before(async () => {
-    server = net.createServer((s) => accepted.push(s));
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    port = (server.address() as net.AddressInfo).port;
-  });
-  after(() => {
-    for (const s of accepted) s.destroy();
-    server.close();
-  });
+  const sink = sinkServer(before, after);
 
   it('--count 3 on two targets: 6 NDJSON records, indexes 0..2 per pid, exact handle counts', async () => {
-    const a = await startTarget('handles.js', { args: [String(port)], nodeArgs: ['--inspect-port=0'] });
-    const b = await startTarget('handles.js', { args: [String(port)], nodeArgs: ['--inspect-port=0'] });
+    const a = await startTarget('handles.js', { args: [String(sink.port)], nodeArgs: ['--inspect-port=0'] });
+    const b = await startTarget('handles.js', { args: [String(sink.port)], nodeArgs: ['--inspect-port=0'] });
     try {
       const r = await runCli(['watch', String(a.pid), String(b.pid), '--count', '3', '--interval', '200ms', '--json']);
       assert.equal(r.code, 0, r.stderr);
@@ -189,7 +177,7 @@ describe('nodetop watch', () => {
   });
 
   it('human mode: a header, then one line per sample with the chosen fields', async () => {
-    const a = await startTarget('handles.js', { args: [String(port)], nodeArgs: ['--inspect-port=0'] });
+    const a = await startTarget('handles.js', { args: [String(sink.port)], nodeArgs: ['--inspect-port=0'] });
     try {
       const r = await runCli(['watch', String(a.pid), '--count', '2', '--interval', '200ms', '--fields', 'pid,sockets,handles']);
       assert.equal(r.code, 0, r.stderr);

@@ -4,32 +4,20 @@ import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import * as net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { listeningSockets } from '../../src/platform/proc';
-import { eventually, startTarget } from '../helpers/target';
+import { eventually, startTarget, sinkServer } from '../helpers/target';
 import { haveTmux, openTerminal } from '../helpers/tmux';
 
 describe('nodetop attach (live view)', { skip: haveTmux() ? false : 'tmux is not installed' }, () => {
-  let server: net.Server;
-  let port = 0;
-  const accepted: net.Socket[] = [];
-  before(async () => {
-    server = net.createServer((s) => accepted.push(s));
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    port = (server.address() as net.AddressInfo).port;
-  });
-  after(() => {
-    for (const s of accepted) s.destroy();
-    server.close();
-  });
+  const sink = sinkServer(before, after);
 
   for (const size of [
     { cols: 80, rows: 24 },
     { cols: 200, rows: 60 },
   ]) {
     it(`shows the target's numbers, switches pages, forces a GC and quits cleanly at ${size.cols}x${size.rows}`, async () => {
-      const t = await startTarget('handles.js', { args: [String(port)], nodeArgs: ['--inspect-port=0', '--expose-gc'] });
+      const t = await startTarget('handles.js', { args: [String(sink.port)], nodeArgs: ['--inspect-port=0', '--expose-gc'] });
       const portsBefore = listeningSockets(t.pid).length;
       const term = openTerminal(['attach', String(t.pid), '--interval', '500'], size);
       try {
