@@ -27,6 +27,7 @@ export interface Terminal {
   /** The screen with its colours, as terminal escape sequences (`capture-pane -e`). */
   screenWithEscapes(): string;
   keys(...keys: string[]): void;
+  resize(cols: number, rows: number): void;
   /** Waits until the screen matches, bounded; returns the screen. Fails with the screen shown. */
   waitFor(re: RegExp, boundMs?: number): Promise<string>;
   /** The exit code nodetop left, once it exits. */
@@ -51,6 +52,9 @@ export function openTerminal(args: string[], size: { cols: number; rows: number 
     screenWithEscapes: () => tmux('capture-pane', '-p', '-e', '-t', name),
     keys(...keys) {
       tmux('send-keys', '-t', name, ...keys);
+    },
+    resize(cols, rows) {
+      tmux('resize-window', '-t', name, '-x', String(cols), '-y', String(rows));
     },
     async waitFor(re, boundMs = 10_000) {
       const end = Date.now() + boundMs;

@@ -42,6 +42,11 @@ describe('nodetop attach (live view)', { skip: haveTmux() ? false : 'tmux is not
         await term.waitFor(/force a full GC on the main thread/);
         term.keys('Escape');
 
+        // a resize redraws at the new size
+        term.resize(size.cols + 20, size.rows + 6);
+        s = await term.waitFor(new RegExp(`^ 1 Overview.{${size.cols + 20 - 26},}every`, 'm'));
+        assert.equal(s.replace(/\n$/, '').split('\n').length, size.rows + 6);
+
         term.keys('q');
         assert.equal(await term.exitCode(), 0);
         // the terminal is restored: the alternate screen is gone and the shell's line shows
