@@ -12,7 +12,9 @@ import { renderStats } from '../../src/sinks/text';
 import { initialState, PAGES, renderScreen, stripTags, type History, type PageId, type PageRenderer } from '../../src/tui/render';
 import { overviewPage } from '../../src/tui/views/overview';
 import { handlesPage } from '../../src/tui/views/handles';
-import { notSampledPage } from '../../src/tui/views/pending';
+import { poolsPage } from '../../src/tui/views/pools';
+import { socketsPage } from '../../src/tui/views/sockets';
+import { workersPage } from '../../src/tui/views/workers';
 
 const odd = fc.oneof(
   fc.constantFrom(0, -1, NaN, Infinity, -Infinity, Number.MAX_SAFE_INTEGER, 1e300, -1e300, 2 ** 53 + 2),
@@ -58,9 +60,9 @@ const identity = {
 const pages: Record<PageId, PageRenderer> = {
   overview: overviewPage,
   handles: handlesPage,
-  sockets: notSampledPage('Sockets'),
-  workers: notSampledPage('Workers'),
-  pools: notSampledPage('Pools'),
+  sockets: socketsPage,
+  workers: workersPage,
+  pools: poolsPage,
 };
 
 describe('property: odd samples', () => {

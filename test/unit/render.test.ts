@@ -7,7 +7,9 @@ import { Series, sparkline } from '../../src/model/series';
 import { fit, initialState, renderScreen, stripTags, visibleLength, type History } from '../../src/tui/render';
 import { handleRows, handlesPage } from '../../src/tui/views/handles';
 import { overviewPage } from '../../src/tui/views/overview';
-import { notSampledPage } from '../../src/tui/views/pending';
+import { poolsPage } from '../../src/tui/views/pools';
+import { socketsPage } from '../../src/tui/views/sockets';
+import { workersPage } from '../../src/tui/views/workers';
 import type { RawSample } from '../../src/probes/sample';
 import { renderStats } from '../../src/sinks/text';
 
@@ -54,7 +56,7 @@ function history(): History {
   return h;
 }
 
-const pages = { overview: overviewPage, handles: handlesPage, sockets: notSampledPage('Sockets'), workers: notSampledPage('Workers'), pools: notSampledPage('Pools') };
+const pages = { overview: overviewPage, handles: handlesPage, sockets: socketsPage, workers: workersPage, pools: poolsPage };
 
 describe('live view rendering', () => {
   it('fills an 80x24 screen exactly, no line wider than the terminal', () => {
