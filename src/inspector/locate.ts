@@ -237,12 +237,6 @@ export async function locateInspector(pid: number, opts: LocateOptions): Promise
   }
 }
 
-/** Where the inspector of `pid` listens now, if it does: no signal. */
-export async function findInspector(pid: number, timeoutMs: number): Promise<Located | null> {
-  const cmdline = proc.readCmdline(pid);
-  return findOpenInspector(pid, hintsFor(pid, cmdline), timeoutMs);
-}
-
 /** After nodetop moved an inspector: the pid's listening inspector other than `oldPort`. */
 export async function waitForMovedInspector(pid: number, oldPort: number, timeoutMs: number): Promise<Located | null> {
   const deadline = Date.now() + timeoutMs;

@@ -3,7 +3,7 @@
 // pool size?" from one screen.
 
 import type { Connection } from '../platform/proc';
-import type { RawNet, RawPool, RawSocket } from '../probes/net';
+import type { RawNet, RawPool, RawPoolOrigin, RawSocket } from '../probes/net';
 
 export interface SocketGroup {
   /** client: connections from here to `remote`; server: connections accepted on the listener `local`. */
@@ -75,21 +75,8 @@ export interface Sockets {
   kernel: null | { total: number; unseen: number; unseenTls: number };
 }
 
-export interface HttpPoolOrigin {
-  origin: string;
-  /** remote address:port of its sockets, as `sockets.groups[].endpoint` names it; null with no socket. */
-  endpoint: string | null;
-  /** TLS server name its sockets asked for (http.Agent), when it has sockets. */
-  servername: string | null;
-  key: string;
-  inUse: number | null;
-  free: number | null;
-  queued: number | null;
-  connected: number | null;
-  pending: number | null;
-  running: number | null;
-  size: number | null;
-}
+/** A pool's origin as the probe reads it; the model keeps it as it is. */
+export type HttpPoolOrigin = RawPoolOrigin;
 
 export interface HttpPool {
   kind: 'http.Agent' | 'fetch';
