@@ -5,6 +5,7 @@
 // Commands are loaded lazily: `nodetop stats` should not pay for blessed at start-up.
 
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { debugTrace } from './debug';
 import { ExitCode, NodetopError, isNodetopError } from './errors';
 import { installSignalHandlers, interruptedBy, runCleanups, setExitHook } from './lifecycle';
 import { checkListen, parseListen } from './listen';
@@ -619,6 +620,7 @@ async function dispatch(inv: Invocation, out: Output): Promise<number | void> {
 }
 
 export async function main(argv: string[]): Promise<void> {
+  debugTrace('main');
   // `nodetop ... | head` closes our stdout early: that is the reader's choice, not an error.
   process.stdout.on('error', (e: NodeJS.ErrnoException) => {
     if (e.code === 'EPIPE') void runCleanups().then(() => process.exit(ExitCode.Ok));
@@ -637,5 +639,6 @@ export async function main(argv: string[]): Promise<void> {
   }
   if (interruptedBy()) return;
   await runCleanups();
+  debugTrace(`exit ${code}`);
   exitAfterFlush(code);
 }

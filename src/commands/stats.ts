@@ -1,7 +1,7 @@
 // `nodetop stats <pid>`: attach, measure one window, print, detach.
 
 import { attach, type AttachOptions } from '../inspector/attach';
-import { preloadHost, Sampler } from '../sampler';
+import { Sampler } from '../sampler';
 import { renderStats } from '../sinks/text';
 import type { Output } from '../cli';
 
@@ -26,7 +26,6 @@ export async function statsCommand(opts: StatsOptions, out: Output): Promise<voi
     try {
       await sampler.baseline();
       const windowEnds = Date.now() + opts.windowMs;
-      if (att.local) preloadHost(); // inside the window, not after it
       await new Promise((r) => setTimeout(r, Math.max(0, windowEnds - Date.now())));
       const sample = await sampler.sample();
       out.write(opts.json ? JSON.stringify(sample) : renderStats(sample));

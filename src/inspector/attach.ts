@@ -14,6 +14,7 @@ import { onExit } from '../lifecycle';
 import { relocateProbe } from '../probes/relocate';
 import { recordOpened } from './opened';
 import { locateInspector, waitForMovedInspector, type Located } from './locate';
+import { debugTrace } from '../debug';
 import { CallTimeoutError, ConnectionClosedError, evaluate, listTargets, Session } from './session';
 
 export interface AttachOptions {
@@ -210,6 +211,7 @@ async function attachOnce(opts: AttachOptions): Promise<Attachment> {
     throw new NodetopError('give a pid or --endpoint', { exitCode: ExitCode.Usage });
   }
 
+  debugTrace(`inspector at ${host}:${port}`);
   const session = await Session.connect(wsUrl, opts.timeoutMs);
   // interrupted before the Attachment exists (the target does not answer its first call, say)
   const unregisterEarly = onExit(() => session.close());

@@ -9,6 +9,7 @@
 //      "whatever answers on 9229": that may be another process.
 // The caller then checks process.pid through the inspector (attach.ts).
 
+import { debugTrace } from '../debug';
 import { ExitCode, NodetopError, errnoCode } from '../errors';
 import * as proc from '../platform/proc';
 import { forgetOpened, openedPort } from './opened';
@@ -97,8 +98,9 @@ function scriptIndex(argv: string[]): number {
     const a = argv[i] ?? '';
     if (a === '--') return i;
     if (!a.startsWith('-')) return i;
-    // options that take their value as the next word
-    if (/^(--inspect-port|--debug-port|-r|--require|--import|--loader|--experimental-loader|--env-file|--title|--conditions|-C)$/.test(a)) i++;
+    // options that take their value as the next word (`node -e CODE --inspect` still reads
+    // --inspect as Node's own: the code is -e's value, not a script)
+    if (/^(--inspect-port|--debug-port|-r|--require|--import|--loader|--experimental-loader|--env-file|--title|--conditions|-C|-e|--eval|-p|--print|--input-type)$/.test(a)) i++;
   }
   return argv.length;
 }
@@ -207,6 +209,7 @@ async function findOpenInspector(
     if (seen.has(id)) continue;
     seen.add(id);
     try {
+      debugTrace(`probing ${id}`);
       const targets = await listTargets(c.host, c.port, Math.min(timeoutMs, 1000));
       return { host: c.host, port: c.port, targets, openedByNodetop: false, release: noop };
     } catch {
@@ -226,8 +229,10 @@ function sleep(ms: number): Promise<void> {
 
 /** Steps 1-4 above. Returns where the pid's inspector listens, opening it if need be. */
 export async function locateInspector(pid: number, opts: LocateOptions): Promise<Located> {
+  debugTrace(`locating the inspector of pid ${pid}`);
   const { cmdline } = checkPid(pid);
   const hints = hintsFor(pid, cmdline);
+  debugTrace(`hints: ports [${hints.ports.join(', ')}]${hints.randomPort ? ', random port' : ''}${hints.active ? ', opened at start' : ''}`);
   try {
     return await locateWith(pid, cmdline, hints, opts);
   } catch (e) {

@@ -8,29 +8,15 @@
 //
 // Not here: finding the port (locate.ts), what runs in the target (src/probes).
 
-import * as fs from 'node:fs';
 import * as http from 'node:http';
 import CDP from 'chrome-remote-interface';
 import { ExitCode, NodetopError } from '../errors';
 import type { Probe } from '../probes/probe';
+import { debugProtocol, debugTrace, trace } from '../debug';
 import { probeExpression, probeFunction, PROBE_ERROR_KEY } from '../probes/probe';
 
 /** Frames over this are refused from their header (see the Session constructor). */
 export const MAX_FRAME_BYTES = 64 * 1024 * 1024;
-
-const debugProtocol = /\bprotocol\b/.test(process.env.NODETOP_DEBUG ?? '');
-/** NODETOP_TRACE_FILE: the protocol trace goes to this file instead of stderr (the TUI owns the terminal). */
-const traceFile = process.env.NODETOP_TRACE_FILE || null;
-
-function trace(line: string): void {
-  if (traceFile) {
-    try {
-      fs.appendFileSync(traceFile, line, { mode: 0o600 });
-    } catch {
-      /* tracing must never break a session */
-    }
-  } else process.stderr.write(line);
-}
 
 export interface InspectorTarget {
   id: string;
@@ -303,6 +289,7 @@ export class Session implements Sender {
     this.nudgeInFlight = true;
     const client = this.client as unknown as { _nextCommandId: number };
     this.nudgeId = client._nextCommandId;
+    if (debugProtocol) trace(`-> Runtime.getIsolateId (nudge: the ACK for ${String(replyId)}, ${this.pending.size - 1} still pending)\n`);
     this.client.send('Runtime.getIsolateId', {}).then(
       () => (this.nudgeInFlight = false),
       () => (this.nudgeInFlight = false),
@@ -346,12 +333,14 @@ export class Session implements Sender {
   /** Closes the WebSocket; bounded, never throws. */
   async close(): Promise<void> {
     if (this.closed) return;
+    debugTrace('closing the session');
     const done = this.client.close().catch(() => undefined);
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([done, new Promise((r) => (timer = setTimeout(r, 1000)))]);
     clearTimeout(timer);
     if (!this.closed) this.client._ws?.terminate();
     this.markClosed('closed by nodetop');
+    debugTrace('session closed');
   }
 }
 

@@ -136,7 +136,31 @@ export function parseFdSoftLimit(text: string): number | null {
   return Number(m[1]);
 }
 
+/**
+ * The host's memory from /proc/meminfo, bytes: MemAvailable when the kernel gives it (3.14+),
+ * else free + buffers + cached (what `free` did before it). Null when MemTotal is missing.
+ */
+export function parseMeminfo(text: string): { total: number; available: number } | null {
+  const kb = (name: string): number | null => {
+    const m = new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(text);
+    return m ? Number(m[1]) * 1024 : null;
+  };
+  const total = kb('MemTotal');
+  if (total === null) return null;
+  const available = kb('MemAvailable') ?? (kb('MemFree') ?? 0) + (kb('Buffers') ?? 0) + (kb('Cached') ?? 0);
+  return { total, available };
+}
+
 // ---- reading ---------------------------------------------------------------------------
+
+/** This host's memory (null where there is no /proc/meminfo). */
+export function readMeminfo(): { total: number; available: number } | null {
+  try {
+    return parseMeminfo(fs.readFileSync('/proc/meminfo', 'utf8'));
+  } catch {
+    return null;
+  }
+}
 
 function procPath(pid: number, ...rest: string[]): string {
   return path.join('/proc', String(pid), ...rest);

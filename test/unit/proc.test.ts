@@ -4,6 +4,8 @@ import {
   SIGUSR1,
   looksLikeNodeExecutable,
   parseFdSoftLimit,
+  parseMeminfo,
+  readMeminfo,
   parseNetTcp,
   parseStat,
   parseStatus,
@@ -69,6 +71,17 @@ describe('/proc parsers', () => {
     assert.equal(parseFdSoftLimit('Max open files            unlimited            unlimited            files\n'), null);
   });
 
+  it('reads the host memory from /proc/meminfo', () => {
+    const text = 'MemTotal:       24683620 kB\nMemFree:        20000000 kB\nMemAvailable:   24216756 kB\nBuffers:            1000 kB\nCached:          3000000 kB\n';
+    assert.deepEqual(parseMeminfo(text), { total: 24683620 * 1024, available: 24216756 * 1024 });
+    // kernels before 3.14 have no MemAvailable: free + buffers + cached
+    assert.deepEqual(parseMeminfo('MemTotal: 1000 kB\nMemFree: 100 kB\nBuffers: 10 kB\nCached: 200 kB\n'), { total: 1000 * 1024, available: 310 * 1024 });
+    assert.equal(parseMeminfo('nothing here\n'), null);
+    // and this machine's, as the kernel says it
+    const here = readMeminfo();
+    assert.ok(here && here.total > 0 && here.available > 0 && here.available <= here.total);
+  });
+
   it('recognises Node executables and nothing else', () => {
     for (const yes of ['/usr/bin/node', '/usr/local/bin/nodejs', '/opt/node-v22.1.0/bin/node', '/x/node20', '/usr/bin/node (deleted)'])
       assert.ok(looksLikeNodeExecutable(yes), yes);
@@ -88,6 +101,10 @@ describe('locating the inspector', () => {
     // the application's own arguments are not Node's options
     assert.deepEqual(inspectorHints(['node', 'app.js', '--inspect=1'], ''), { ports: [], randomPort: false, active: false });
     assert.deepEqual(inspectorHints(['node', 'app.js', '--', '--inspect=1'], ''), { ports: [], randomPort: false, active: false });
+    // -e and -p take the code as their value; Node's options go on after it
+    assert.deepEqual(inspectorHints(['node', '-e', 'setInterval(f, 1)', '--inspect-port=0', '--inspect'], ''), { ports: [], randomPort: true, active: true });
+    assert.deepEqual(inspectorHints(['node', '-p', '1', '--inspect=9444', 'arg'], ''), { ports: [9444], randomPort: false, active: true });
+    assert.deepEqual(inspectorHints(['node', '-e', '0', 'arg', '--inspect=1'], ''), { ports: [], randomPort: false, active: false });
   });
 
   it('refuses nodetop’s own pid', () => {
