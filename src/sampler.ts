@@ -61,8 +61,8 @@ export class Sampler {
     try {
       const sample = { key: this.att.key, blockedAfterMs: this.opts.blockedAfterMs ?? 750, fds: !this.att.local };
       const r: { sample?: unknown; net?: unknown } = net
-        ? await evaluate(this.att.session, tickProbe, { sample, net })
-        : await evaluate(this.att.session, sampleOnlyProbe, { sample });
+        ? await evaluate(this.att.session, tickProbe, { sample, net }, { keep: true })
+        : await evaluate(this.att.session, sampleOnlyProbe, { sample }, { keep: true });
       this.lastRoundTripMs = performance.now() - t0;
       const part = r && typeof r === 'object' ? r.sample : undefined;
       const sampleFailed = partFailure(part);

@@ -11,7 +11,7 @@ import { WorkerCallTimeoutError, WorkerGoneError, WorkerHub, type WorkerSession 
 import { onExit } from './lifecycle';
 import type { WorkerReading } from './model/sample';
 import { identityProbe, type Identity } from './probes/identity';
-import { installProbe } from './probes/install';
+import { installProbe, LAG_RESOLUTION_MS } from './probes/install';
 import { sampleProbe, type RawSample } from './probes/sample';
 import { uninstallProbe } from './probes/uninstall';
 
@@ -74,7 +74,7 @@ export class WorkerSampler {
       try {
         return await Promise.all([
           evaluate(w, identityProbe, null),
-          evaluate(w, installProbe, { key: this.att.key, leaseMs: this.leaseMs, openedByNodetop: false, resolutionMs: 20 }),
+          evaluate(w, installProbe, { key: this.att.key, leaseMs: this.leaseMs, openedByNodetop: false, resolutionMs: LAG_RESOLUTION_MS }),
         ]);
       } catch (e) {
         if (!(e instanceof ProbeFailedError) || attempt >= 4 || w.gone || this.closed) throw e;
@@ -104,7 +104,7 @@ export class WorkerSampler {
     if (t.w.gone) return { ...base(), state: 'gone', prev: t.prev, raw: null };
     if (t.installError) return failure(base(), t, t.installError);
     try {
-      const raw = await evaluate(t.w, sampleProbe, { key: this.att.key, blockedAfterMs, fds: false });
+      const raw = await evaluate(t.w, sampleProbe, { key: this.att.key, blockedAfterMs, fds: false }, { keep: true });
       const r: WorkerReading = { ...base(), state: 'running', prev: t.prev, raw };
       t.prev = raw;
       return r;

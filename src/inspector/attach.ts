@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { ExitCode, NodetopError } from '../errors';
 import * as proc from '../platform/proc';
 import { identityProbe, type Identity } from '../probes/identity';
-import { installProbe } from '../probes/install';
+import { installProbe, LAG_RESOLUTION_MS } from '../probes/install';
 import { uninstallProbe } from '../probes/uninstall';
 import { onExit } from '../lifecycle';
 import { relocateProbe } from '../probes/relocate';
@@ -266,7 +266,7 @@ async function attachOnce(opts: AttachOptions): Promise<Attachment> {
     await evaluate(
       session,
       installProbe,
-      { key, leaseMs: leaseFromEnv() ?? opts.leaseMs ?? 60_000, openedByNodetop, resolutionMs: 20 },
+      { key, leaseMs: leaseFromEnv() ?? opts.leaseMs ?? 60_000, openedByNodetop, resolutionMs: LAG_RESOLUTION_MS },
       { timeoutMs: opts.timeoutMs },
     );
   } catch (e) {

@@ -362,6 +362,13 @@ export interface EvaluateOptions extends CallOptions {
    * (identity), since each distinct expression stays compiled in the target for good.
    */
   commandLineApi?: boolean;
+  /**
+   * A probe called on every tick: compile it once per connection and call the compiled function
+   * through its handle from then on (see probeHandle). Sending its source with each call made V8
+   * compile it again each time: 0.25 ms of the target's CPU for the 7 KB sample, ~20 ms for the
+   * 22 KB socket walk at 2,000 sockets (measured, Node 20).
+   */
+  keep?: boolean;
 }
 
 const receivers = new WeakMap<Sender, Promise<string>>();
@@ -394,6 +401,39 @@ function requireHandle(sender: Sender, opts: CallOptions): Promise<string> {
   return id;
 }
 
+const kept = new WeakMap<Sender, Map<string, Promise<string | null>>>();
+
+/**
+ * A handle on the probe's function, compiled once in the target and bound to the receiver
+ * probes run on (requireHandle): a remote object in the connection's 'nodetop' object group,
+ * so it lives only as long as the connection and leaves nothing behind in the target.
+ */
+function probeHandle(sender: Sender, probe: Probe<never, unknown>, opts: CallOptions): Promise<string | null> {
+  let byProbe = kept.get(sender);
+  if (!byProbe) kept.set(sender, (byProbe = new Map()));
+  const source = probeFunction(probe);
+  let id = byProbe.get(source);
+  if (!id) {
+    id = requireHandle(sender, opts).then(async (receiver) => {
+      const r = await sender.send<{ result: { objectId?: string }; exceptionDetails?: unknown }>(
+        'Runtime.callFunctionOn',
+        {
+          functionDeclaration: `function(){const f=(${source});const self=this;return function(arg){return f.call(self,arg);};}`,
+          objectId: receiver,
+          silent: true,
+        },
+        { ...opts, label: `compiling probe ${probe.name}` },
+      );
+      // an endpoint that gives no handle gets the probe's source with every call (null)
+      return r.exceptionDetails || typeof r?.result?.objectId !== 'string' ? null : r.result.objectId;
+    });
+    byProbe.set(source, id);
+    const map = byProbe;
+    id.catch(() => map.delete(source));
+  }
+  return id;
+}
+
 /**
  * Runs a probe in the target and returns its value. The probe is wrapped so that nothing it
  * does can throw into the target, including a rejected promise (which would be an unhandled
@@ -410,24 +450,39 @@ export async function evaluate<A, R>(
     result: { type: string; value?: unknown; description?: string };
     exceptionDetails?: { text?: string; exception?: { description?: string } };
   };
+  const handle = opts.keep === true && opts.commandLineApi !== true ? await probeHandle(sender, probe as Probe<never, unknown>, opts) : null;
   const res = opts.commandLineApi === true
     ? await sender.send<Result>(
         'Runtime.evaluate',
         { expression: probeExpression(probe, arg), returnByValue: true, awaitPromise: probe.async, includeCommandLineAPI: true, silent: true },
         { ...opts, label },
       )
-    : await sender.send<Result>(
-        'Runtime.callFunctionOn',
-        {
-          functionDeclaration: probeFunction(probe),
-          objectId: await requireHandle(sender, opts),
-          arguments: [{ value: arg ?? null }],
-          returnByValue: true,
-          awaitPromise: probe.async,
-          silent: true,
-        },
-        { ...opts, label },
-      );
+    : handle !== null
+      ? await sender.send<Result>(
+          'Runtime.callFunctionOn',
+          {
+            // the compiled probe is `this`: a few bytes to compile per call instead of the probe
+            functionDeclaration: 'function(a){return this(a);}',
+            objectId: handle,
+            arguments: [{ value: arg ?? null }],
+            returnByValue: true,
+            awaitPromise: probe.async,
+            silent: true,
+          },
+          { ...opts, label },
+        )
+      : await sender.send<Result>(
+          'Runtime.callFunctionOn',
+          {
+            functionDeclaration: probeFunction(probe),
+            objectId: await requireHandle(sender, opts),
+            arguments: [{ value: arg ?? null }],
+            returnByValue: true,
+            awaitPromise: probe.async,
+            silent: true,
+          },
+          { ...opts, label },
+        );
   if (res.exceptionDetails) {
     const d = res.exceptionDetails;
     throw new ProbeFailedError(`${label} threw in the target: ${d.exception?.description ?? d.text ?? 'unknown'}`);

@@ -62,6 +62,7 @@ export const sampleProbe = defineProbe<SampleArg, RawSample>(
     const v8 = require('v8') as typeof import('v8');
     const perf = require('perf_hooks') as typeof import('perf_hooks');
     type St = {
+      createdMs: number;
       renewedMs: number;
       lastBeatMs: number;
       lastSampleMs: number;
@@ -70,25 +71,51 @@ export const sampleProbe = defineProbe<SampleArg, RawSample>(
       resolutionMs: number;
       gc: Record<string, { count: number; ms: number }> | null;
       h: (import('perf_hooks').IntervalHistogram & { reset(): void; count?: number }) | null;
+      clock?: { h: { count?: number; mean: number }; offsetMs: number | null; sumAtResetMs?: number } | null;
+      lease?: { refresh?: () => unknown } | null;
       elu: import('perf_hooks').EventLoopUtilization | null;
       unavailable?: Record<string, string>;
     };
     const reg = (globalThis as unknown as Record<symbol, { sessions: Record<string, St> } | undefined>)[Symbol.for('nodetop')];
     const st = reg?.sessions[arg.key];
 
-    let blocked: RawSample['blocked'] = null;
-    if (st && now - st.lastBeatMs > arg.blockedAfterMs) {
-      // We were let in between two JavaScript instructions of a loop that has not yielded:
-      // the frames under ours are where it is stuck.
-      const limit = Error.stackTraceLimit;
-      Error.stackTraceLimit = 40;
-      const stack = String(new Error().stack ?? '');
+    // Frames under ours: we were let in between two JavaScript instructions (the loop is not
+    // turning right now). None: we run from the loop itself.
+    const framesUnder = (limit: number): string[] => {
+      const lim = Error.stackTraceLimit;
       Error.stackTraceLimit = limit;
+      const stack = String(new Error().stack ?? '');
+      Error.stackTraceLimit = lim;
       const frames = stack.split('\n').slice(1).map((l) => l.trim());
       let i = 0;
       while (i < frames.length && /<anonymous>:\d+:\d+\)?$|nodetopSample/.test(frames[i] ?? '')) i++;
-      // No frame under ours: the loop was not running JavaScript (timers starved by I/O, say).
-      if (i < frames.length) blocked = { forMs: now - st.lastBeatMs, stack: frames.slice(i) };
+      return frames.slice(i);
+    };
+    const midJs = framesUnder(12).length > 0;
+    // When the loop last turned: from the never-reset histogram's intervals (calibrated each
+    // time we run from the loop), else from the heartbeat of a Node without histogram.count.
+    let lastTurnMs = st ? st.lastBeatMs : now;
+    const clock = st?.clock;
+    // The sum of the never-reset histogram's intervals (its mean walks every bucket: ~30 us).
+    let clockSumMs: number | null = null;
+    if (st && clock) {
+      const n = typeof clock.h.count === 'number' ? clock.h.count : 0;
+      clockSumMs = n > 0 ? (clock.h.mean * n) / 1e6 : 0;
+      if (!midJs) {
+        // from the loop: it is turning now (its last tick at most one resolution ago)
+        clock.offsetMs = now - clockSumMs;
+        lastTurnMs = now;
+      } else if (clock.offsetMs !== null) {
+        lastTurnMs = Math.min(now, clock.offsetMs + clockSumMs);
+      } else {
+        // attached while JavaScript ran and never since seen from the loop: a lower bound
+        lastTurnMs = Math.min(now, st.createdMs + clockSumMs);
+      }
+    }
+    let blocked: RawSample['blocked'] = null;
+    if (st && midJs && now - lastTurnMs > arg.blockedAfterMs) {
+      // the loop has not yielded for that long: the frames under ours are where it is stuck
+      blocked = { forMs: now - lastTurnMs, stack: framesUnder(40) };
     }
 
     const m = process.memoryUsage();
@@ -148,18 +175,36 @@ export const sampleProbe = defineProbe<SampleArg, RawSample>(
       let lag: RawLag | null = null;
       if (h) {
         try {
+          const count = typeof h.count === 'number' ? h.count : -1;
+          const mean = h.mean;
           lag = {
             min: h.min,
             max: h.max,
-            mean: h.mean,
+            mean,
             // stddev is left out: HdrHistogram computes it by walking every bucket (~0.2 ms)
             stddev: NaN,
             p50: h.percentile(50),
             p90: h.percentile(90),
             p99: h.percentile(99),
-            count: typeof h.count === 'number' ? h.count : -1,
+            count,
           };
-          h.reset();
+          // reset() makes the histogram forget its last tick: the interval under way at the
+          // last reset never reached it, and a stall that began in it would be missing from the
+          // max. The never-reset histogram has it: the difference of their sums since then.
+          if (clock && clockSumMs !== null && count >= 0) {
+            const lostMs = clockSumMs - (clock.sumAtResetMs ?? 0) - (count > 0 ? (mean * count) / 1e6 : 0);
+            if (lostMs > 2 * st.resolutionMs) {
+              const ns = lostMs * 1e6;
+              if (count === 0) lag = { min: ns, max: ns, mean: ns, stddev: NaN, p50: ns, p90: ns, p99: ns, count: 1 };
+              else if (ns > lag.max) lag.max = ns;
+            }
+          }
+          // A loop stuck in an interval right now: keep the window open (a reset would drop
+          // that interval); the next sample reports it.
+          if (!(midJs && now - lastTurnMs > 2 * st.resolutionMs)) {
+            h.reset();
+            if (clock && clockSumMs !== null) clock.sumAtResetMs = clockSumMs;
+          }
         } catch (e) {
           unavailable['eventLoop.lagMs'] = `the event-loop delay histogram failed: ${why(e)}`;
         }
@@ -187,6 +232,11 @@ export const sampleProbe = defineProbe<SampleArg, RawSample>(
       };
       st.lastSampleMs = now;
       st.renewedMs = now;
+      try {
+        st.lease?.refresh?.();
+      } catch {
+        /* the heartbeat, where there is one, enforces the lease */
+      }
       st.samples = (st.samples ?? 0) + 1;
     }
     let fds: RawSample['fds'] = null;

@@ -44,6 +44,41 @@ describe('blocked targets', () => {
     }
   });
 
+  it('a block under way at a sample: told as blocked, for about as long as it lasted, and its whole length reaches the lag max', async () => {
+    const t = await startTarget('blocked.js', { nodeArgs: ['--inspect-port=0'] });
+    try {
+      const att = await attachTo(t.pid, { timeoutMs: 5000 });
+      try {
+        const s = new Sampler(att, { blockedAfterMs: 300 });
+        await s.baseline();
+        // the histograms' first tick is 50 ms after attach; a sample from the loop then resets
+        // the window's histogram, and the block starts before its next tick
+        await new Promise((r) => setTimeout(r, 200));
+        await s.sample();
+        const asked = Date.now();
+        await t.ask('block 1500');
+        await new Promise((r) => setTimeout(r, 700));
+        // let in while the loop spins: it has not turned for as long as the block has lasted
+        const during = await s.sample();
+        const sinceAsked = Date.now() - asked;
+        assert.ok(during.eventLoop.blocked, 'the sample saw the block');
+        assert.match(during.eventLoop.blocked.stack[0] ?? '', /spinTheWheel/);
+        assert.ok(during.eventLoop.blocked.forMs >= 500 && during.eventLoop.blocked.forMs <= sinceAsked + 50, `blocked for ${during.eventLoop.blocked.forMs} ms, ${sinceAsked} ms after asking`);
+        // after it: the window that saw the loop turn again holds the whole 1.5 s interval
+        await new Promise((r) => setTimeout(r, 1200));
+        const after = await s.sample();
+        assert.equal(after.eventLoop.blocked, null);
+        const max = after.eventLoop.lagMs?.max ?? 0;
+        assert.ok(max >= 1400, `lag max ${max} ms after a 1,500 ms block`);
+      } finally {
+        await att.detach();
+      }
+      assert.ok(t.alive());
+    } finally {
+      await t.kill();
+    }
+  });
+
   it('blocked in a syscall: the sample times out cleanly (exit 9) with the kernel’s view, then the target recovers', async () => {
     const t = await startTarget('blocked.js', { nodeArgs: ['--inspect-port=0'] });
     try {

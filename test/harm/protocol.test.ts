@@ -13,9 +13,10 @@ import { runCli, startTarget } from '../helpers/target';
 import { haveTmux, openTerminal } from '../helpers/tmux';
 
 // Runtime.getIsolateId is the ACK nudge (src/inspector/session.ts): no domain, no JavaScript,
-// sent only when replies overlap, so it may or may not appear.
+// sent only when replies overlap, so it may or may not appear. Each trace line starts with the
+// milliseconds since nodetop started.
 function methods(traceText: string): string[] {
-  return [...new Set([...traceText.matchAll(/^-> (\S+)/gm)].map((m) => m[1]!))].filter((m) => m !== 'Runtime.getIsolateId').sort();
+  return [...new Set([...traceText.matchAll(/^\s*[\d.]+ -> (\S+)/gm)].map((m) => m[1]!))].filter((m) => m !== 'Runtime.getIsolateId').sort();
 }
 
 // Probes go by Runtime.callFunctionOn (a constant source: src/probes/probe.ts says why). The
@@ -34,6 +35,10 @@ describe('protocol methods nodetop sends', () => {
       const m = methods(r.stderr);
       assert.deepEqual(m, [...PROBES, 'Runtime.discardConsoleEntries', 'Runtime.evaluate'].sort());
       for (const x of m) assert.doesNotMatch(x, FORBIDDEN);
+      // the sample probe is compiled once per connection, then called through its handle
+      // (src/inspector/session.ts, probeHandle): the baseline and the sample both went that way
+      const viaHandle = r.stderr.match(/-> Runtime\.callFunctionOn \{"functionDeclaration":"function\(a\)\{return this\(a\);\}"/g) ?? [];
+      assert.equal(viaHandle.length, 2, r.stderr);
     } finally {
       await t.kill();
     }
