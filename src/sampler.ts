@@ -20,6 +20,9 @@ const tickProbe = composeProbes('sample', { sample: sampleProbe, net: netProbe }
  * tick that does not walk sockets does not send (and compile) 22 KB it will not run. */
 const sampleOnlyProbe = composeProbes('sample', { sample: sampleProbe });
 
+/** The share of one core of the target the socket walk may take, over time. */
+export const NET_SHARE = 0.005;
+
 export interface SamplerOptions {
   /** A main thread whose heartbeat is older than this is reported as blocked, with its stack. */
   blockedAfterMs?: number;
@@ -29,6 +32,8 @@ export interface SamplerOptions {
   census?: boolean;
   /** Also read every worker thread (NodeWorker domain, enabled while this sampler lives). */
   workers?: boolean;
+  /** The walk's share of a core (default NET_SHARE); Infinity: walk whenever asked (bench). */
+  netShare?: number;
 }
 
 export class Sampler {
@@ -43,6 +48,15 @@ export class Sampler {
    * page does not show them: the walk is linear in sockets, the rest of a sample is not.
    */
   includeNet = true;
+  /**
+   * The walk is rationed to NET_SHARE of a core of the target: after a walk that took w ms in
+   * the target, the next one waits w / NET_SHARE ms (2 ms at 1,000 sockets: every tick at 1 s;
+   * 20 ms at 10,000: every 4 s). The samples between have no sockets (the live view shows the
+   * last walk, with its age).
+   */
+  private netNotBefore = 0;
+  /** The last sample asked for sockets and the ration put the walk off. */
+  netRationed = false;
 
   constructor(
     readonly att: Attachment,
@@ -57,7 +71,9 @@ export class Sampler {
   /** Reads the target now. The first call only sets the baseline for rates. */
   async read(withNet = false): Promise<RawSample & { net: RawNet | null }> {
     const t0 = performance.now();
-    const net = withNet && this.includeNet && this.opts.net && !this.opts.census ? this.opts.net : null;
+    let net = withNet && this.includeNet && this.opts.net && !this.opts.census ? this.opts.net : null;
+    this.netRationed = net !== null && Date.now() < this.netNotBefore;
+    if (this.netRationed) net = null;
     try {
       const sample = { key: this.att.key, blockedAfterMs: this.opts.blockedAfterMs ?? 750, fds: !this.att.local };
       const r: { sample?: unknown; net?: unknown } = net
@@ -72,6 +88,7 @@ export class Sampler {
       const netFailed = partFailure(r.net);
       this.lastNetError = netFailed ? `the socket walk failed in the target: ${netFailed}` : null;
       let rawNet = netFailed ? null : ((r.net as RawNet | undefined) ?? null);
+      if (rawNet && Number.isFinite(rawNet.probeMs)) this.netNotBefore = Date.now() + rawNet.probeMs / (this.opts.netShare ?? NET_SHARE);
       // the census replaces the net part of the tick: same probe, more sockets, more calls
       if (withNet && this.opts.net && this.opts.census) rawNet = await this.census(this.opts.net);
       return { ...part, net: rawNet };

@@ -56,6 +56,11 @@ export interface Sockets {
   census: null | { wallMs: number | null };
   /** Time the walk took inside the target, ms. */
   probeMs: number;
+  /**
+   * When the walk ran (ISO time). Older than the sample when the walk was rationed: a walk that
+   * costs the target more than 0.5% of a core at the tick rate runs less often (src/sampler.ts).
+   */
+  readAt: string | null;
   /** What this sample cannot see, and why. */
   notSeen: string[];
   /** httpPools left out (the busiest 50 are listed) and origins left out of listed pools (50 each). */
@@ -206,7 +211,7 @@ export function addKernel(sockets: Sockets, conns: Connection[], inspectorPort: 
   }
 }
 
-export function buildNet(raw: RawNet, kernel: { connections: Connection[]; inspectorPort: number | null } | null = null): NetView {
+export function buildNet(raw: RawNet, kernel: { connections: Connection[]; inspectorPort: number | null } | null = null, readAtMs: number | null = null): NetView {
   const omittedConns = raw.total - raw.groups.reduce((n, g) => n + g.count, 0);
   const sockets: Sockets = {
     total: raw.total,
@@ -250,6 +255,7 @@ export function buildNet(raw: RawNet, kernel: { connections: Connection[]; inspe
     found: raw.found,
     census: raw.census ? { wallMs: raw.censusWallMs } : null,
     probeMs: raw.probeMs,
+    readAt: readAtMs !== null && Number.isFinite(readAtMs) ? new Date(readAtMs).toISOString() : null,
     notSeen: raw.census ? [...NOT_SEEN] : [NOT_SEEN_WITHOUT_CENSUS, ...NOT_SEEN],
     poolsOmitted: { ...(raw.poolsOmitted ?? { pools: 0, origins: 0 }) },
     errors: [...raw.errors],

@@ -245,7 +245,7 @@ export interface BuildInput {
 }
 
 export function buildSample({ identity, inspector, prev, raw, proc, host, net, workers, kernel }: BuildInput): Sample {
-  const netView = net ? buildNet(net, kernel ?? null) : null;
+  const netView = net ? buildNet(net, kernel ?? null, raw.timeMs) : null;
   const w = raw.window;
   const wallMs = prev ? raw.timeMs - prev.timeMs : null;
   const cpu = (pick: (c: RawSample['cpuUsageMicros']) => number): number | null =>

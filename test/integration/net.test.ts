@@ -10,6 +10,8 @@ import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Sample } from '../../src/model/sample';
 import { eventually, parseJson, runCli, startTarget } from '../helpers/target';
+import { attachTo } from '../helpers/harm';
+import { NET_SHARE, Sampler } from '../../src/sampler';
 
 const NODE_ARGS = ['--inspect-port=0'];
 
@@ -266,6 +268,36 @@ describe('sockets, TLS and HTTP pools', () => {
       assert.equal(idle.sockets!.groups.find((x) => x.direction === 'client')?.idle, 3);
       assert.equal(s.sockets!.idle, 0); // while they ran
     } finally {
+      await t.kill();
+    }
+  });
+
+  it('rations the walk to 0.5% of a core: the next walk waits its own cost / 0.005', async () => {
+    const t = await startTarget('tls-pool.js', { args: [certDir], nodeArgs: NODE_ARGS });
+    const att = await attachTo(t.pid, { timeoutMs: 10_000 });
+    try {
+      const sampler = new Sampler(att, { net: { top: 10, groups: 50 } });
+      await sampler.baseline();
+      const first = await sampler.sample();
+      assert.equal(first.sockets?.total, 8);
+      assert.equal(first.sockets.readAt, first.time);
+      assert.equal(sampler.netRationed, false);
+      const holdMs = first.sockets.probeMs / NET_SHARE;
+      const walkedAt = Date.now();
+      // at once: the walk is held, the rest of the sample is not
+      const next = await sampler.sample();
+      if (Date.now() - walkedAt < holdMs) {
+        assert.equal(sampler.netRationed, true);
+        assert.equal(next.sockets, null);
+        assert.ok(next.memory.heapUsedBytes > 0);
+      }
+      // once its cost is paid off, the next sample walks again
+      await new Promise((r) => setTimeout(r, holdMs + 20));
+      const later = await sampler.sample();
+      assert.equal(sampler.netRationed, false);
+      assert.equal(later.sockets?.total, 8);
+    } finally {
+      await att.detach();
       await t.kill();
     }
   });

@@ -233,6 +233,7 @@ describe('kernel connections', () => {
     found: { handles: 4, agents: 0, fetch: 0, census: null },
     census: null,
     probeMs: 1,
+    readAt: null,
     notSeen: ['idle keep-alive sockets of agents nothing live leads to: ...'],
     poolsOmitted: { pools: 0, origins: 0 },
     errors: [],

@@ -8,7 +8,7 @@ import { fit, initialState, renderScreen, stripTags, visibleLength, type History
 import { handleRows, handlesPage } from '../../src/tui/views/handles';
 import { overviewPage } from '../../src/tui/views/overview';
 import { poolsPage } from '../../src/tui/views/pools';
-import { socketsPage } from '../../src/tui/views/sockets';
+import { socketsPage, walkAge } from '../../src/tui/views/sockets';
 import { workersPage } from '../../src/tui/views/workers';
 import type { RawSample } from '../../src/probes/sample';
 import { renderStats } from '../../src/sinks/text';
@@ -78,6 +78,15 @@ describe('live view rendering', () => {
     assert.match(all, /p99 \{red-fg\}\{bold\}200 ms/);
     assert.match(all, /used \{yellow-fg\}50\.0 MiB/); // 78% of the limit: warn
     assert.match(all, /utilization \{red-fg\}\{bold\}0\.95/);
+  });
+
+  it('says how old the sockets are when the walk was rationed, and nothing when they are this sample’s', () => {
+    const s = sample();
+    const at = (msBefore: number): Sample => ({ ...s, sockets: { readAt: new Date(Date.parse(s.time) - msBefore).toISOString() } }) as unknown as Sample;
+    assert.equal(walkAge(at(0)), '');
+    assert.equal(walkAge(at(1000)), '');
+    assert.match(walkAge(at(4000)), /read 4 s ago \(the walk is held to 0\.5% of the target's CPU\)/);
+    assert.equal(walkAge({ ...s, sockets: null }), '');
   });
 
   it('plain mode has no colour tags and no block characters', () => {

@@ -17,6 +17,13 @@ export function sortGroups(groups: SocketGroup[], sort: number): SocketGroup[] {
   return [...groups].sort((a, b) => key(b) - key(a) || b.count - a.count || a.endpoint.localeCompare(b.endpoint));
 }
 
+/** ", read 4 s ago" when the sockets shown come from an earlier, rationed walk. */
+export function walkAge(s: Sample): string {
+  const at = s.sockets?.readAt ? Date.parse(s.sockets.readAt) : NaN;
+  const age = Date.parse(s.time) - at;
+  return Number.isFinite(age) && age >= 1500 ? `, read ${Math.round(age / 1000)} s ago (the walk is held to 0.5% of the target's CPU)` : '';
+}
+
 export function socketsPage(s: Sample, _prev: Sample | null, _h: History, st: ViewState, p: Painter, width: number, height: number): string[] {
   const k = s.sockets;
   if (!k) return ['', p.paint('  Sockets were not read in this sample (they are read every few seconds, and on this page every tick).', 'dim')];
@@ -24,7 +31,7 @@ export function socketsPage(s: Sample, _prev: Sample | null, _h: History, st: Vi
   const sortName = SOCKET_SORTS[st.sort.sockets % SOCKET_SORTS.length];
   out.push(
     `  ${k.total} connections: TLS ${p.paint(String(k.byKind.tls), k.byKind.tls > 0 ? 'bold' : 'info')}, TCP ${k.byKind.tcp}; out ${k.byDirection.client}, in ${k.byDirection.server}; idle ${k.idle}` +
-      p.paint(`  by ${sortName}; walk ${k.probeMs.toFixed(1)} ms`, 'dim'),
+      p.paint(`  by ${sortName}; walk ${k.probeMs.toFixed(1)} ms${walkAge(s)}`, 'dim'),
   );
   const findings = k.findings.slice(0, Math.max(0, Math.floor(height / 4)));
   // the endpoint column takes what the numbers leave
