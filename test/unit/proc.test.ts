@@ -63,6 +63,16 @@ describe('/proc parsers', () => {
     assert.equal(v6[0]?.localAddress, '::1');
     assert.equal(v6[0]?.localPort, 8080);
     assert.equal(v6[1]?.localAddress, '::ffff:127.0.0.1');
+    // the filter picks by inode and state before anything is decoded; TIME_WAIT (06) has inode 0
+    const table =
+      '  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n' +
+      '   0: 0100007F:2405 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 43213 1 0000000000000000 100 0 0 10 0\n' +
+      '10000: 0100007F:A3F2 0100007F:2405 06 00000000:00000000 03:000012A3 00000000     0        0 0 3 0000000000000000\n' +
+      '10001: 0100007F:A3F3 0100007F:2405 01 00000000:00000000 00:00000000 00000000  1000        0 43999 1 0000000000000000 20 4 30 10 -1\n';
+    assert.deepEqual(parseNetTcp(table, false).map((e) => e.inode), [43213, 0, 43999]);
+    assert.deepEqual(parseNetTcp(table, false, (inode, state) => inode === 43999 && state === 1), [
+      { localAddress: '127.0.0.1', localPort: 0xa3f3, remoteAddress: '127.0.0.1', remotePort: 9221, state: 1, inode: 43999 },
+    ]);
   });
 
   it('reads the fd soft limit', () => {
