@@ -185,8 +185,9 @@ describe('nodetop snapshot', () => {
       const res = JSON.parse(stdout) as SnapshotResult;
       assert.ok(res.bytes > 100 * 1024 * 1024, `${res.bytes} bytes`);
       assert.equal(res.bytes, fs.statSync(out).size);
-      // nodetop's own memory is bounded by what is in flight, not by the snapshot's size
-      assert.ok(peak < 220 * 1024 * 1024 && peak < res.bytes, `nodetop peak RSS ${peak} for a snapshot of ${res.bytes} bytes`);
+      // nodetop's own memory is bounded by what is in flight, not by the snapshot's size (an early
+      // GC every 8 MiB of chunks gives back the buffers they passed through: 125-139 MiB before)
+      assert.ok(peak < 120 * 1024 * 1024 && peak < res.bytes, `nodetop peak RSS ${peak} for a snapshot of ${res.bytes} bytes`);
       assert.ok(res.maxQueuedBytes < res.bytes / 10, `held up to ${res.maxQueuedBytes} of ${res.bytes} bytes`);
     } finally {
       fs.rmSync(path.join(dir, 'large.heapsnapshot'), { force: true });
