@@ -1,10 +1,17 @@
 import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import {
   SIGUSR1,
   looksLikeNodeExecutable,
   parseFdSoftLimit,
   parseMeminfo,
+  readListeningPrefix,
+  listeningSockets,
+  readTcpTable,
   readMeminfo,
   parseNetTcp,
   parseStat,
@@ -79,6 +86,42 @@ describe('/proc parsers', () => {
     const text = 'Limit                     Soft Limit           Hard Limit           Units\nMax open files            1024                 524288               files\n';
     assert.equal(parseFdSoftLimit(text), 1024);
     assert.equal(parseFdSoftLimit('Max open files            unlimited            unlimited            files\n'), null);
+  });
+
+  it('reads only the listening part of a TCP table, which the kernel lists first', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nodetop-tcp-'));
+    try {
+      const file = path.join(dir, 'tcp');
+      const line = (n: number, st: string, inode: number): string =>
+        `${String(n).padStart(4)}: 0100007F:${(9000 + n).toString(16).toUpperCase()} 00000000:0000 ${st} 00000000:00000000 00:00000000 00000000     0        0 ${inode} 1 0000000000000000 100 0 0 10 0\n`;
+      let text = '  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n';
+      text += line(0, '0A', 11) + line(1, '03', 0) + line(2, '0A', 12);
+      const listening = text;
+      // then the established hash: thousands of TIME_WAIT lines, and nothing in it is read
+      for (let i = 3; i < 5000; i++) text += line(i, '06', 0);
+      text += line(5000, '0A', 13);
+      fs.writeFileSync(file, text);
+      assert.equal(readListeningPrefix(file), listening);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+    // and on this machine: the same listeners as the whole table gives
+    const srv = net.createServer().listen(0, '127.0.0.1');
+    return new Promise<void>((resolve, reject) => {
+      srv.on('listening', () => {
+        try {
+          const port = (srv.address() as net.AddressInfo).port;
+          const mine = listeningSockets(process.pid).map((l) => l.port);
+          assert.ok(mine.includes(port), `${port} in ${mine.join(', ')}`);
+          const whole = readTcpTable(process.pid).filter((e) => e.state === 0x0a && mine.includes(e.localPort)).map((e) => e.localPort);
+          assert.deepEqual([...new Set(mine)].sort(), [...new Set(whole)].sort());
+          srv.close(() => resolve());
+        } catch (e) {
+          srv.close();
+          reject(e);
+        }
+      });
+    });
   });
 
   it('reads the host memory from /proc/meminfo', () => {
