@@ -65,7 +65,7 @@ describe('nodetop stats', () => {
   it('counts the GCs the target runs during the window', async () => {
     const t = await startTarget('idle.js', { nodeArgs: ['--inspect-port=0', '--expose-gc'] });
     try {
-      // three full GCs as soon as nodetop is installed, inside its window
+      // three full GCs 300 ms after nodetop is installed, inside its window
       const gcs = t.ask('gcWhenWatched 3', 30_000);
       const s = parseJson<Sample>(await runCli(['stats', String(t.pid), '--json', '--window', '1500']));
       assert.equal((await gcs).collected, 3);
