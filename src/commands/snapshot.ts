@@ -82,11 +82,11 @@ function outputError(e: unknown, file: string): NodetopError {
  * the WebSocket frame, the bytes for the disk): ~300 KiB for a ~100 KiB chunk. V8 frees them
  * only when a GC finds their owners dead, and with a JS heap this small it waits until 64 MiB
  * of them have piled up: nodetop's peak RSS was 121-131 MiB for a 50 MiB heap (bench), 48-60 MiB
- * of it ArrayBuffers. A young-generation GC every few MiB of chunks (~1 ms: the JS heap is
- * small) gives them back as they go. The GC function comes from V8's own extension, exposed to
- * this process only (nodetop's, never the target's).
+ * of it ArrayBuffers. A full GC every 8 MiB of chunks (a few ms: the JS heap is small; a
+ * young-generation one did not free them, measured) gives them back as they go. The GC
+ * function comes from V8's own extension, exposed to this process only (never the target's).
  */
-function youngGc(): (() => void) | null {
+function earlyGc(): (() => void) | null {
   try {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     (require('node:v8') as typeof import('node:v8')).setFlagsFromString('--expose-gc');
@@ -97,7 +97,7 @@ function youngGc(): (() => void) | null {
       try {
         (gc as () => void)();
       } catch {
-        /* a V8 without GC options: no early GC, a higher peak */
+        /* no early GC: a higher peak */
       }
     };
   } catch {
@@ -330,7 +330,7 @@ export async function snapshotCommand(opts: SnapshotOptions, out: Output): Promi
 
       const writer = new ChunkWriter(fd);
       const progress = new Progress(opts.quiet ? 'none' : process.stderr.isTTY ? 'tty' : 'lines', (s) => process.stderr.write(s));
-      const gc = youngGc();
+      const gc = earlyGc();
       let sinceGc = 0;
       const offChunk = target.sender.on('HeapProfiler.addHeapSnapshotChunk', (p) => {
         const chunk = (p as { chunk?: unknown })?.chunk;

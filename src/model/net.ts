@@ -3,20 +3,12 @@
 // pool size?" from one screen.
 
 import type { Connection } from '../platform/proc';
-import type { RawNet, RawPool, RawPoolOrigin, RawSocket } from '../probes/net';
+import type { RawNet, RawPool, RawPoolOrigin, RawSocket, RawSocketGroup } from '../probes/net';
 
-export interface SocketGroup {
-  /** client: connections from here to `remote`; server: connections accepted on the listener `local`. */
-  direction: 'client' | 'server' | null;
+/** The probe's group (counts and bytes as the target read them), keyed for the JSON shape. */
+export interface SocketGroup extends Omit<RawSocketGroup, 'key' | 'byPool'> {
   /** client: remote host:port; server: local host:port of the listener. */
   endpoint: string;
-  count: number;
-  tls: number;
-  idle: number;
-  bytesRead: number;
-  bytesWritten: number;
-  pendingWriteBytes: number;
-  pendingReadBytes: number;
   /** Connections per owning pool ("(no pool)" for net.connect, agent:false, or unknown). */
   byPool: Record<string, number>;
   /** Of `count`, those only the kernel saw (see Sockets.kernel); 0 without it. */
