@@ -93,7 +93,7 @@ export class Sampler {
       if (withNet && this.opts.net && this.opts.census) rawNet = await this.census(this.opts.net);
       return { ...part, net: rawNet };
     } catch (e) {
-      throw explainCallFailure(e, this.att.pid, `pid ${this.att.pid}`);
+      throw await explainCallFailure(e, this.att.pid, `pid ${this.att.pid}`);
     }
   }
 
@@ -126,7 +126,7 @@ export class Sampler {
           this.opts.workers = false;
           return null;
         }
-        throw explainCallFailure(e, this.att.pid, `pid ${this.att.pid}`);
+        throw await explainCallFailure(e, this.att.pid, `pid ${this.att.pid}`);
       }
     }
     return this.workerSampler;

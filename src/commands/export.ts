@@ -13,7 +13,8 @@ import { ExitCode, NodetopError, errnoCode, isNodetopError } from '../errors';
 import { attach, type AttachOptions, type Attachment } from '../inspector/attach';
 import { checkListen, parseListen } from '../listen';
 import { onExit } from '../lifecycle';
-import { listNodeProcesses, processAlive, processAliveSettled } from '../platform/ps';
+import { listNodeProcesses, processAlive } from '../platform/ps';
+import * as proc from '../platform/proc';
 import { Sampler } from '../sampler';
 import { renderPrometheus, type PromTarget } from '../sinks/prometheus';
 import { Ticker } from '../ticker';
@@ -133,7 +134,7 @@ export async function exportCommand(opts: ExportOptions, _out: Output): Promise<
       t.prom = { ...t.prom, up: true, sample: s, raw: t.sampler.lastRaw, sampleDurationSeconds: t.sampler.lastRoundTripMs === null ? null : t.sampler.lastRoundTripMs / 1000 };
     } catch (e) {
       if (t.att.gone || !processAlive(t.att.pid) || (isNodetopError(e) && e.exitCode === ExitCode.TargetExited)) {
-        drop(t, (await processAliveSettled(t.att.pid)) ? 'closed the inspector connection' : 'exited');
+        drop(t, (await proc.processExistsSettled(t.att.pid)) ? 'closed the inspector connection' : 'exited');
         return;
       }
       if (t.prom.up) log(`pid ${t.att.pid} is not answering: ${e instanceof Error ? e.message : String(e)}`);

@@ -70,7 +70,7 @@ export async function gcCommand(opts: GcOptions, out: Output): Promise<void> {
     try {
       sel = await selectIsolates(att, opts.select);
     } catch (e) {
-      throw explainCallFailure(e, att.pid, `pid ${att.pid}`);
+      throw await explainCallFailure(e, att.pid, `pid ${att.pid}`);
     }
     try {
       const result: GcResult = { pid: att.pid, isolates: [] };
@@ -128,7 +128,7 @@ export async function gcOne(
       }
       return { ...res, state: 'gone' };
     }
-    throw explainCallFailure(e, pid, `pid ${pid}`);
+    throw await explainCallFailure(e, pid, `pid ${pid}`);
   }
 }
 

@@ -155,7 +155,7 @@ async function profileWithFile(opts: ProfileOptions, out: Output, file: AtomicFi
       }
       profile = p;
     } catch (e) {
-      throw explainCallFailure(e, pid, `pid ${pid}`);
+      throw await explainCallFailure(e, pid, `pid ${pid}`);
     }
 
     const summary = summarizeProfile(profile);

@@ -239,12 +239,12 @@ export async function snapshotCommand(opts: SnapshotOptions, out: Output): Promi
     try {
       sel = await selectIsolates(att, opts.select);
     } catch (e) {
-      throw explainCallFailure(e, att.pid, `pid ${att.pid}`);
+      throw await explainCallFailure(e, att.pid, `pid ${att.pid}`);
     }
     try {
       const target = sel.targets[0]!;
       const who = target.kind === 'main' ? 'main thread' : `worker ${target.threadId}${target.name ? ` (${target.name})` : ''}`;
-      const fail = (e: unknown): Error => {
+      const fail = async (e: unknown): Promise<Error> => {
         if (e instanceof WorkerGoneError || target.worker?.gone) {
           return new NodetopError(`the ${who} of pid ${att.pid} exited during the snapshot`, { exitCode: ExitCode.TargetExited });
         }
@@ -255,7 +255,7 @@ export async function snapshotCommand(opts: SnapshotOptions, out: Output): Promi
       try {
         mem = await readMemory(target, att.timeoutMs);
       } catch (e) {
-        throw fail(e);
+        throw await fail(e);
       }
       const est = estimateSnapshot(mem.heapUsed);
       const reason = unsafeReason(est, {
@@ -381,7 +381,7 @@ export async function snapshotCommand(opts: SnapshotOptions, out: Output): Promi
         progress.end();
         removePartial();
         if (writer.error || (errnoCode(e) && !(e instanceof NodetopError))) throw outputError(writer.error ?? e, finalPath);
-        throw fail(e);
+        throw await fail(e);
       } finally {
         offChunk();
         offProgress();

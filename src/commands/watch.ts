@@ -7,7 +7,8 @@
 import { ExitCode, NodetopError, isNodetopError } from '../errors';
 import { attach, type AttachOptions, type Attachment } from '../inspector/attach';
 import { onExit } from '../lifecycle';
-import { processAlive, processAliveSettled } from '../platform/ps';
+import { processAlive } from '../platform/ps';
+import * as proc from '../platform/proc';
 import { Sampler } from '../sampler';
 import { watchEventLine, watchHeader, watchLine, type WatchField } from '../sinks/line';
 import { Ticker, type Tick } from '../ticker';
@@ -188,7 +189,7 @@ function endStream(t: Target, e: unknown): void {
 }
 
 async function writeExited(t: Target, opts: WatchOptions, out: Output): Promise<void> {
-  const alive = await processAliveSettled(t.att.pid);
+  const alive = await proc.processExistsSettled(t.att.pid);
   const event = alive ? 'disconnected' : 'exited';
   if (opts.json) out.write(JSON.stringify({ pid: t.att.pid, event, index: t.index }));
   else out.write(watchEventLine(new Date().toISOString(), t.att.pid, alive ? 'closed the inspector connection: no more samples' : 'exited', opts.fields));

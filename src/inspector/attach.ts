@@ -221,7 +221,7 @@ async function attachOnce(opts: AttachOptions): Promise<Attachment> {
   } catch (e) {
     unregisterEarly();
     await session.close();
-    throw explainCallFailure(e, opts.pid ?? null, `the inspector at ${host}:${port}`);
+    throw await explainCallFailure(e, opts.pid ?? null, `the inspector at ${host}:${port}`);
   }
   const close = async (err: NodetopError): Promise<never> => {
     unregisterEarly();
@@ -271,7 +271,7 @@ async function attachOnce(opts: AttachOptions): Promise<Attachment> {
     );
   } catch (e) {
     await att.detach();
-    throw explainCallFailure(e, identity.pid, `pid ${identity.pid}`);
+    throw await explainCallFailure(e, identity.pid, `pid ${identity.pid}`);
   }
   return att;
 }
@@ -306,26 +306,13 @@ function pickTarget<T extends { webSocketDebuggerUrl: string }>(targets: T[]): T
   return t;
 }
 
-/** The socket of a dying process closes a moment before the kernel lets it go: look twice. */
-function stillAlive(pid: number): boolean {
-  const end = Date.now() + 300;
-  while (Date.now() < end) {
-    if (!proc.processExists(pid)) return false;
-    const t = Date.now() + 20;
-    while (Date.now() < t) {
-      /* a synchronous 20 ms wait, at most 15 times, only on the way out */
-    }
-  }
-  return proc.processExists(pid);
-}
-
 /**
  * Turns a failed inspector call into the sentence a user needs: the target exited, its main
  * thread is not answering (with what the kernel says it is doing), or the call itself failed.
  */
-export function explainCallFailure(e: unknown, pid: number | null, what: string): Error {
+export async function explainCallFailure(e: unknown, pid: number | null, what: string): Promise<Error> {
   if (e instanceof ConnectionClosedError || (e instanceof NodetopError && e.exitCode === ExitCode.TargetExited)) {
-    if (pid !== null && !stillAlive(pid)) {
+    if (pid !== null && !(await proc.processExistsSettled(pid))) {
       return new NodetopError(`pid ${pid} exited`, { exitCode: ExitCode.TargetExited });
     }
     return new NodetopError(`${what} closed the connection`, { exitCode: ExitCode.TargetExited });

@@ -208,6 +208,19 @@ export function processExists(pid: number): boolean {
   }
 }
 
+/**
+ * processExists, after giving an exiting process a moment: the kernel closes a dying process's
+ * sockets before it turns into a zombie (a process with threads takes longer), so a connection
+ * that just closed may belong to a process that is still on its way out. Bounded (300 ms).
+ */
+export async function processExistsSettled(pid: number): Promise<boolean> {
+  for (let i = 0; i < 15; i++) {
+    if (!processExists(pid)) return false;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return processExists(pid);
+}
+
 /** True for an executable that is Node: node, nodejs, node20, node-v22.1.0 ... */
 export function looksLikeNodeExecutable(exePath: string): boolean {
   const base = path.basename(exePath.replace(/ \(deleted\)$/, ''));

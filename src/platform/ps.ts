@@ -214,19 +214,6 @@ export function processAlive(pid: number): boolean {
 }
 
 /**
- * processAlive, after giving an exiting process a moment: the kernel closes a dying process's
- * sockets before it turns into a zombie, so a connection that just closed may belong to a
- * process that is still on its way out. Bounded (100 ms).
- */
-export async function processAliveSettled(pid: number): Promise<boolean> {
-  for (let i = 0; i < 5; i++) {
-    if (!processAlive(pid)) return false;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  return processAlive(pid);
-}
-
-/**
  * The primary's Node descendants (cluster workers, forked children), then the primary. Workers
  * come first: SIGUSR1 to a cluster primary makes its workers try to open their inspectors on
  * the same port too (observed on Node 20); once each worker's inspector is open on a port of

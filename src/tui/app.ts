@@ -178,9 +178,12 @@ export async function runTui(initial: Attachment[], opts: TuiOptions): Promise<n
     const sampler = new Sampler(att, { net: { top: 50, groups: 50 }, workers: true });
     const t: Target = { att, sampler, actions: opts.actions(att, sampler), sample: null, prev: null, hist: newHistory(), rttMs: null, error: null, backoffMs: null, lastNet: null, ticks: 0 };
     targets.set(att.pid, t);
-    att.session.onClose(() => {
+    att.session.onClose(async () => {
       if (stopped || !targets.has(att.pid)) return;
-      const why = proc.processExists(att.pid) ? `the connection to pid ${att.pid} closed` : `pid ${att.pid} exited`;
+      // the socket of a dying process closes a moment before the process is gone: settle first
+      const alive = await proc.processExistsSettled(att.pid);
+      if (stopped || !targets.has(att.pid)) return;
+      const why = alive ? `the connection to pid ${att.pid} closed` : `pid ${att.pid} exited`;
       if (!multi) {
         // the single view stays on the screen with its last numbers and the news
         st.exited = why;
