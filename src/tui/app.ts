@@ -178,25 +178,26 @@ export async function runTui(initial: Attachment[], opts: TuiOptions): Promise<n
     const sampler = new Sampler(att, { net: { top: 50, groups: 50 }, workers: true });
     const t: Target = { att, sampler, actions: opts.actions(att, sampler), sample: null, prev: null, hist: newHistory(), rttMs: null, error: null, backoffMs: null, lastNet: null, ticks: 0 };
     targets.set(att.pid, t);
-    att.session.onClose(async () => {
-      if (stopped || !targets.has(att.pid)) return;
-      // the socket of a dying process closes a moment before the process is gone: settle first
-      const alive = await proc.processExistsSettled(att.pid);
-      if (stopped || !targets.has(att.pid)) return;
-      const why = alive ? `the connection to pid ${att.pid} closed` : `pid ${att.pid} exited`;
-      if (!multi) {
-        // the single view stays on the screen with its last numbers and the news
-        st.exited = why;
-        draw();
-        // leave the last screen up long enough to be read, then restore and exit
-        setTimeout(() => stop(ExitCode.TargetExited), 1500);
-        return;
-      }
-      targets.delete(att.pid);
-      if (viewing === att.pid) viewing = null;
-      say(why, 'warn');
-      if (targets.size === 0 && !opts.discover) setTimeout(() => stop(ExitCode.TargetExited), 1500);
-    });
+    att.session.onClose(() => void closed(att));
+  };
+  const closed = async (att: Attachment): Promise<void> => {
+    if (stopped || !targets.has(att.pid)) return;
+    // the socket of a dying process closes a moment before the process is gone: settle first
+    const alive = await proc.processExistsSettled(att.pid);
+    if (stopped || !targets.has(att.pid)) return;
+    const why = alive ? `the connection to pid ${att.pid} closed` : `pid ${att.pid} exited`;
+    if (!multi) {
+      // the single view stays on the screen with its last numbers and the news
+      st.exited = why;
+      draw();
+      // leave the last screen up long enough to be read, then restore and exit
+      setTimeout(() => stop(ExitCode.TargetExited), 1500);
+      return;
+    }
+    targets.delete(att.pid);
+    if (viewing === att.pid) viewing = null;
+    say(why, 'warn');
+    if (targets.size === 0 && !opts.discover) setTimeout(() => stop(ExitCode.TargetExited), 1500);
   };
   for (const a of initial) add(a);
   if (opts.message) {
