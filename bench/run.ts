@@ -17,6 +17,7 @@ import * as path from 'node:path';
 import * as readline from 'node:readline';
 import { attach, type Attachment } from '../src/inspector/attach';
 import { NET_SHARE, Sampler } from '../src/sampler';
+import { RECORD_BELOW_MS } from '../src/commands/watch';
 
 const ROOT = path.resolve(__dirname, '../..');
 const TARGETS = path.join(ROOT, 'bench/targets.js');
@@ -179,16 +180,21 @@ async function costPerSample(sockets: number, plain: boolean, walk: boolean): Pr
 // ---- 2. overhead under load --------------------------------------------------------------
 
 async function observer(pid: number, intervalMs: number): Promise<{ stop(): Promise<void> }> {
-  // the same loop `watch` runs: one session, one sample per tick
+  // the same loop `watch` runs: one session; one sample per tick, or below a second, the
+  // target's own readings collected about once a second
   const att: Attachment = await attach({ pid, timeoutMs: 30_000 });
   const sampler = new Sampler(att);
   await sampler.baseline();
+  const collectEvery = Math.ceil(RECORD_BELOW_MS / intervalMs);
+  const recording = intervalMs < RECORD_BELOW_MS;
+  if (recording) await sampler.startRecording(intervalMs, 4 * collectEvery);
   let running = true;
   const loop = (async () => {
     while (running) {
       const t = performance.now();
-      await sampler.sample();
-      await sleep(Math.max(0, intervalMs - (performance.now() - t)));
+      if (recording) await sampler.collect();
+      else await sampler.sample();
+      await sleep(Math.max(0, (recording ? collectEvery * intervalMs : intervalMs) - (performance.now() - t)));
     }
   })();
   return {

@@ -11,6 +11,7 @@ import * as proc from './platform/proc';
 import { netCensus } from './inspector/census';
 import { composeProbes, partFailure } from './probes/probe';
 import { netProbe, type NetArg, type RawNet } from './probes/net';
+import { recordProbe, type RecordResult } from './probes/record';
 import { sampleProbe, type RawSample } from './probes/sample';
 import { WorkerSampler } from './workerSampler';
 
@@ -75,7 +76,7 @@ export class Sampler {
     this.netRationed = net !== null && Date.now() < this.netNotBefore;
     if (this.netRationed) net = null;
     try {
-      const sample = { key: this.att.key, blockedAfterMs: this.opts.blockedAfterMs ?? 750, fds: !this.att.local };
+      const sample = this.sampleArg();
       const r: { sample?: unknown; net?: unknown } = net
         ? await evaluate(this.att.session, tickProbe, { sample, net }, { keep: true })
         : await evaluate(this.att.session, sampleOnlyProbe, { sample }, { keep: true });
@@ -148,6 +149,64 @@ export class Sampler {
     });
     this.prev = raw;
     return sample;
+  }
+
+  /** The target's own recorder runs (startRecording): collect() hands over its readings. */
+  private recording: { everyMs: number } | null = null;
+  /** Readings the recorder dropped, or whose sample failed, at the last collect (0: none). */
+  lastRecordLoss = 0;
+
+  /**
+   * Has the target take a reading every `everyMs` itself, kept until collect() (at most `cap`).
+   * For intervals under a second: one round trip per collect instead of one per reading.
+   */
+  async startRecording(everyMs: number, cap: number): Promise<void> {
+    const r = await this.callRecorder({ op: 'start', key: this.att.key, everyMs, cap, sample: this.sampleArg() });
+    if (!r.running) throw new NodetopError(`pid ${this.att.pid} did not start recording: ${r.reason ?? 'unknown'}`, { exitCode: ExitCode.EndpointFailed });
+    this.recording = { everyMs };
+  }
+
+  /**
+   * The target's readings since the last collect, oldest first, as samples. When the last one
+   * is older than two intervals (a loop stuck in JavaScript runs no timer) the collect takes one
+   * itself, which says where the loop is stuck (`staleMs` sets that age: the last collect of a
+   * run asks for a reading younger than half an interval).
+   */
+  async collect(staleMs?: number): Promise<Sample[]> {
+    if (!this.recording) throw new Error('collect() before startRecording()');
+    const r = await this.callRecorder({ op: 'drain', key: this.att.key, staleMs: staleMs ?? 2 * this.recording.everyMs, sample: this.sampleArg() });
+    if (!r.running) {
+      throw new NodetopError(`pid ${this.att.pid} is no longer recording: ${r.reason ?? 'unknown'}`, { exitCode: ExitCode.EndpointFailed });
+    }
+    this.lastRecordLoss = r.dropped + r.failed;
+    if (r.records.length === 0) return [];
+    for (const raw of r.records) checkRaw(raw, this.att.pid);
+    const procReading = this.att.local ? readProc(this.att.pid) : null;
+    const host = this.att.local ? await readHost() : null;
+    const out: Sample[] = [];
+    for (const raw of r.records) {
+      out.push(buildSample({ net: null, kernel: null, workers: null, identity: this.att.identity, inspector: this.att.inspector, prev: this.prev, raw, proc: procReading, host }));
+      this.prev = raw;
+    }
+    return out;
+  }
+
+  private sampleArg(): { key: string; blockedAfterMs: number; fds: boolean } {
+    return { key: this.att.key, blockedAfterMs: this.opts.blockedAfterMs ?? 750, fds: !this.att.local };
+  }
+
+  private async callRecorder(arg: Parameters<typeof recordProbe.fn>[0]): Promise<RecordResult> {
+    const t0 = performance.now();
+    try {
+      const r = await evaluate(this.att.session, recordProbe, arg, { keep: true });
+      this.lastRoundTripMs = performance.now() - t0;
+      if (!r || typeof r !== 'object' || !Array.isArray(r.records)) {
+        throw new NodetopError(`the inspector of pid ${this.att.pid} answered a recording nodetop cannot read`, { exitCode: ExitCode.EndpointFailed });
+      }
+      return r;
+    } catch (e) {
+      throw await explainCallFailure(e, this.att.pid, `pid ${this.att.pid}`);
+    }
   }
 
   /** Sets the baseline without building a sample (the start of a measured window). */

@@ -9,6 +9,7 @@ import { attach, type AttachOptions, type Attachment } from '../inspector/attach
 import { onExit } from '../lifecycle';
 import { processAlive } from '../platform/ps';
 import * as proc from '../platform/proc';
+import type { Sample } from '../model/sample';
 import { Sampler } from '../sampler';
 import { watchEventLine, watchHeader, watchLine, type WatchField } from '../sinks/line';
 import { Ticker, type Tick } from '../ticker';
@@ -27,6 +28,12 @@ export interface WatchOptions {
   fields: WatchField[];
 }
 
+/**
+ * Below this interval the target takes its own readings and nodetop collects them about once a
+ * second (src/probes/record.ts): one round trip a second instead of one per reading.
+ */
+export const RECORD_BELOW_MS = 1000;
+
 interface Target {
   label: string;
   att: Attachment;
@@ -38,6 +45,8 @@ interface Target {
   skipped: number;
   done: boolean;
   exited: boolean;
+  /** Recording (a sub-second interval): ticks since the last collect. */
+  sinceCollect: number;
 }
 
 /** Attaches to every target, or to none: a failure detaches the ones already attached. */
@@ -81,7 +90,11 @@ export async function watchCommand(opts: WatchOptions, out: Output): Promise<voi
     skipped: 0,
     done: false,
     exited: false,
+    sinceCollect: 0,
   }));
+  const recording = opts.intervalMs < RECORD_BELOW_MS;
+  // collect about once a second; the recorder keeps up to 4 collects' worth if one is late
+  const collectEvery = Math.ceil(RECORD_BELOW_MS / opts.intervalMs);
   let ticker = null as Ticker | null;
   // registered after the attachments, so it runs first on Ctrl-C: no tick after a detach
   const unregister = onExit(() => ticker?.stop());
@@ -90,6 +103,7 @@ export async function watchCommand(opts: WatchOptions, out: Output): Promise<voi
       targets.map(async (t) => {
         try {
           await t.sampler.baseline();
+          if (recording) await t.sampler.startRecording(opts.intervalMs, 4 * collectEvery);
         } catch (e) {
           endStream(t, e);
         }
@@ -109,17 +123,29 @@ export async function watchCommand(opts: WatchOptions, out: Output): Promise<voi
           resolve();
         }
       };
-      const sampleOne = async (t: Target, lateMs: number): Promise<void> => {
+      const write = (t: Target, s: Sample, lateMs: number, recorded: boolean): void => {
+        if (t.done) return;
+        if (opts.json) {
+          out.write(JSON.stringify({ index: t.index, pid: t.att.pid, lateMs: Math.round(lateMs), skipped: t.skipped, ...(recorded ? { recorded: true } : {}), ...s }));
+        } else {
+          out.write(watchLine(s, opts.fields));
+        }
+        t.index++;
+        t.skipped = 0;
+        if (opts.count !== null && t.index >= opts.count) t.done = true;
+      };
+      const sampleOne = async (t: Target, lateMs: number, last: boolean): Promise<void> => {
         try {
-          const s = await t.sampler.sample();
-          if (opts.json) {
-            out.write(JSON.stringify({ index: t.index, pid: t.att.pid, lateMs: Math.round(lateMs), skipped: t.skipped, ...s }));
+          if (recording) {
+            t.sinceCollect = 0;
+            // the last collect of the run asks for a reading no older than half an interval
+            const got = await t.sampler.collect(last ? opts.intervalMs / 2 : undefined);
+            // readings the target dropped (nobody collected them in time) count as skipped
+            t.skipped = t.sampler.lastRecordLoss;
+            for (const s of got) write(t, s, 0, true);
           } else {
-            out.write(watchLine(s, opts.fields));
+            write(t, await t.sampler.sample(), lateMs, false);
           }
-          t.index++;
-          t.skipped = 0;
-          if (opts.count !== null && t.index >= opts.count) t.done = true;
         } catch (e) {
           if (!isGone(e, t)) {
             // not answering this time (a blocked loop): say so and try again next tick
@@ -139,22 +165,31 @@ export async function watchCommand(opts: WatchOptions, out: Output): Promise<voi
           finishIfDone();
           return;
         }
+        const last = lastTick !== null && tick.index >= lastTick;
         for (const t of targets) {
           if (t.done) continue;
-          t.skipped += tick.skipped;
+          if (recording) {
+            // the target records every tick itself: collect about once a second, at the end, and
+            // when the readings under way are all that --count still wants
+            t.sinceCollect += 1 + tick.skipped;
+            const wanted = opts.count !== null && t.index + t.sinceCollect >= opts.count;
+            if (t.sinceCollect < collectEvery && !last && !wanted) continue;
+          } else {
+            t.skipped += tick.skipped;
+          }
           if (t.inFlight || t.att.session.unansweredCalls > 0) {
             // still answering the previous tick (or a call that timed out is still queued in
             // it): skip, never queue
-            t.skipped++;
+            if (!recording) t.skipped++;
             continue;
           }
           t.inFlight = true;
-          void sampleOne(t, tick.lateMs).finally(() => {
+          void sampleOne(t, tick.lateMs, last).finally(() => {
             t.inFlight = false;
             finishIfDone();
           });
         }
-        if (lastTick !== null && tick.index >= lastTick) {
+        if (last) {
           stopping = true;
           finishIfDone();
         }

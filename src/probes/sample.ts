@@ -6,6 +6,11 @@ export interface SampleArg {
   blockedAfterMs: number;
   /** Count fds from inside (only when nodetop cannot read the target's /proc: a container). */
   fds: boolean;
+  /**
+   * Taken by the target's own recorder (src/probes/record.ts), from a timer: the loop is turning
+   * (no stack to capture), and it does not renew the lease (only nodetop's calls do).
+   */
+  recorded?: boolean;
 }
 
 export interface RawLag {
@@ -91,7 +96,7 @@ export const sampleProbe = defineProbe<SampleArg, RawSample>(
       while (i < frames.length && /<anonymous>:\d+:\d+\)?$|nodetopSample/.test(frames[i] ?? '')) i++;
       return frames.slice(i);
     };
-    const midJs = framesUnder(12).length > 0;
+    const midJs = arg.recorded === true ? false : framesUnder(12).length > 0;
     // When the loop last turned: from the never-reset histogram's intervals (calibrated each
     // time we run from the loop), else from the heartbeat of a Node without histogram.count.
     let lastTurnMs = st ? st.lastBeatMs : now;
@@ -231,11 +236,13 @@ export const sampleProbe = defineProbe<SampleArg, RawSample>(
         gc: st.gc ? JSON.parse(JSON.stringify(st.gc)) : null,
       };
       st.lastSampleMs = now;
-      st.renewedMs = now;
-      try {
-        st.lease?.refresh?.();
-      } catch {
-        /* the heartbeat, where there is one, enforces the lease */
+      if (arg.recorded !== true) {
+        st.renewedMs = now;
+        try {
+          st.lease?.refresh?.();
+        } catch {
+          /* the heartbeat, where there is one, enforces the lease */
+        }
       }
       st.samples = (st.samples ?? 0) + 1;
     }

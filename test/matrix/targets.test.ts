@@ -119,6 +119,25 @@ export const COMMANDS: CommandCase[] = [
       }
     },
   },
+  {
+    // below a second the target records its own readings (src/probes/record.ts): its timer,
+    // the modules it took while require existed, and its removal, on every Node
+    name: 'watch --json at 100 ms (recorded in the target)',
+    fixture: handles,
+    args: (pid) => ['watch', String(pid), '--json', '--count', '5', '--interval', '100'],
+    ndjson: true,
+    check: (json, t, ctx) => {
+      const lines = (json as { lines: Array<Sample & { index: number; pid: number; recorded?: boolean }> }).lines;
+      assert.deepEqual(lines.map((l) => l.index), [0, 1, 2, 3, 4]);
+      for (const l of lines) {
+        assert.equal(l.recorded, true);
+        assertTarget(l.target, t, ctx);
+        assert.equal(l.handles?.byType.Timeout, t.facts.timers);
+        assert.equal(l.handles?.byType.TCPSocketWrap, t.facts.sockets);
+        assert.ok(l.eventLoop.lagMs, 'event-loop lag measured');
+      }
+    },
+  },
 ];
 
 /** Starts the fixture under the matrix's binary, inspector on a random port when opened. */
