@@ -18,6 +18,7 @@ import * as readline from 'node:readline';
 import { attach, type Attachment } from '../src/inspector/attach';
 import { NET_SHARE, Sampler } from '../src/sampler';
 import { RECORD_BELOW_MS } from '../src/commands/watch';
+import { listeningSockets } from '../src/platform/proc';
 
 const ROOT = path.resolve(__dirname, '../..');
 const TARGETS = path.join(ROOT, 'bench/targets.js');
@@ -206,6 +207,21 @@ async function observer(pid: number, intervalMs: number): Promise<{ stop(): Prom
   };
 }
 
+/** The live view on the target in a real terminal (tmux), until stop(): it detaches on `q`. */
+async function liveView(pid: number): Promise<{ stop(): Promise<void> }> {
+  const sock = `nodetop-bench-load-${process.pid}`;
+  const tmux = (...a: string[]): void => void spawnSync('tmux', ['-L', sock, ...a], { stdio: 'ignore' });
+  tmux('new-session', '-d', '-s', 'b', '-x', '120', '-y', '40', `${pinned(OTHER_CPU, [process.execPath]).join(' ')} ${NODETOP} attach ${pid}`);
+  return {
+    async stop() {
+      tmux('send-keys', '-t', 'b', 'q');
+      // detached when the inspector nodetop opened is closed again (bounded)
+      for (let i = 0; i < 50 && listeningSockets(pid).length > 1; i++) await sleep(50);
+      tmux('kill-server');
+    },
+  };
+}
+
 /** The load generator, asynchronously: the observer shares this process's event loop. */
 function runLoad(port: number, rate: number, seconds: number, marksFile?: string): Promise<string> {
   const cmd = pinned(OTHER_CPU, [process.execPath, LOAD, String(port), String(rate), String(seconds), '32', ...(marksFile ? [marksFile] : [])]);
@@ -227,12 +243,20 @@ async function underLoad(): Promise<void> {
   // One continuous fixed-rate run, alternating windows unobserved and observed. Separate runs
   // varied +-15-30% in CPU per request here; adjacent windows of one run agree within a few %,
   // so each observed window is compared with the unobserved windows on either side of it.
+  // `watch` runs in this process (the same loop: attach, baseline, a sample per tick or, below a
+  // second, the target's recorded readings collected each second); the live view runs as
+  // itself in a tmux terminal, and needs longer to start (a Node process, its modules, attach)
+  const haveTmux = spawnSync('tmux', ['-V']).status === 0;
+  // Quick mode keeps to two minutes with shorter windows and without the live view: its ratios
+  // are a smoke test (the noise figure in each row says how much they can tell); --full is the
+  // measurement.
+  const windowMs = full ? 5000 : 2000;
   const cases = [
-    { name: 'sampled every 1 s', intervalMs: 1000, windowMs: 3000 },
-    { name: 'sampled every 100 ms', intervalMs: 100, windowMs: 1500 },
+    { name: 'watch every 1 s', intervalMs: 1000, windowMs, settleMs: 400, tui: false },
+    { name: 'watch every 100 ms', intervalMs: 100, windowMs, settleMs: 1400, tui: false },
+    ...(haveTmux && full ? [{ name: 'live view (attach), 1 s', intervalMs: 1000, windowMs, settleMs: 1800, tui: true }] : []),
   ];
-  const settleMs = 400; // attach and detach are not part of a window
-  const totalS = Math.ceil(cases.reduce((n, c) => n + (pairs * 2 + 1) * (c.windowMs + settleMs), 0) / 1000) + 8;
+  const totalS = Math.ceil(cases.reduce((n, c) => n + (pairs * 2 + 1) * (c.windowMs + c.settleMs + 300), 0) / 1000) + 8;
   const target = await start(pinned(TARGET_CPU, [process.execPath, '--inspect-port=0', TARGETS, 'http']));
   const pid = target.info.pid as number;
   const port = target.info.port as number;
@@ -246,8 +270,9 @@ async function underLoad(): Promise<void> {
       const ws: W[] = [];
       for (let i = 0; i < pairs * 2 + 1; i++) {
         const observed = i % 2 === 1;
-        const obs = observed ? await observer(pid, c.intervalMs) : null;
-        await sleep(settleMs);
+        const obs = observed ? await (c.tui ? liveView(pid) : observer(pid, c.intervalMs)) : null;
+        // attach and detach are not part of a window; 100 ms: past the first collect
+        await sleep(observed ? c.settleMs : 400);
         const c0 = cpuNs(pid);
         const from = Date.now();
         const t0 = performance.now();
@@ -267,6 +292,9 @@ async function underLoad(): Promise<void> {
     for (const c of cases) {
       const ws = byCase.get(c.name)!;
       const ratios = ws.flatMap((w, i) => (w.observed ? [w.rate / ((ws[i - 1]!.rate + ws[i + 1]!.rate) / 2)] : []));
+      // the noise floor: each inner unobserved window against the unobserved ones either side
+      const un = ws.filter((w) => !w.observed);
+      const control = un.slice(1, -1).map((w, i) => w.rate / ((un[i]!.rate + un[i + 2]!.rate) / 2));
       const ratio = median(ratios);
       const offP99 = p99(ws.filter((w) => !w.observed));
       const onP99 = p99(ws.filter((w) => w.observed));
@@ -278,7 +306,9 @@ async function underLoad(): Promise<void> {
         spread: spreadOf(ratios, 3),
         goal: '<= 1.02x; p99 within +1 ms',
         met: ratio <= 1.02 && onP99 <= offP99 + 1,
-        note: `unobserved ${median(ws.filter((w) => !w.observed).map((w) => w.rate)).toFixed(1)} ms of CPU a second; p99 ${onP99.toFixed(2)} ms (unobserved ${offP99.toFixed(2)})`,
+        note:
+          `unobserved ${median(un.map((w) => w.rate)).toFixed(1)} ms of CPU a second; p99 ${onP99.toFixed(2)} ms (unobserved ${offP99.toFixed(2)}); ` +
+          `noise: unobserved windows against their unobserved neighbours ${control.length ? spreadOf(control, 3) : 'n/a'}`,
       });
     }
   } finally {
@@ -423,7 +453,7 @@ async function snapshot(): Promise<void> {
 
 async function manyProcesses(): Promise<void> {
   const n = 16;
-  const seconds = full ? 30 : 6;
+  const seconds = full ? 30 : 4;
   const targets = await Promise.all(Array.from({ length: n }, () => start(pinned(TARGET_CPU, [process.execPath, '--inspect-port=0', TARGETS, 'http']))));
   const pids = targets.map((t) => t.info.pid as number);
   const cpuAll = (): number => pids.reduce((a, p) => a + cpuNs(p), 0);
@@ -468,7 +498,7 @@ async function manyProcesses(): Promise<void> {
 // ---- 6. nodetop's own cost ----------------------------------------------------------------
 
 async function ownCost(): Promise<void> {
-  const seconds = full ? 600 : 10;
+  const seconds = full ? 600 : 8;
   const target = await start(pinned(TARGET_CPU, [process.execPath, '--inspect-port=0', TARGETS, 'http']));
   const pid = target.info.pid as number;
   const sock = `nodetop-bench-${process.pid}`;
@@ -482,7 +512,7 @@ async function ownCost(): Promise<void> {
     if (haveTmux) tmux('new-session', '-d', '-s', 'b', '-x', '120', '-y', '40', `${pinned(OTHER_CPU, [process.execPath]).join(' ')} ${NODETOP} attach ${pid}`);
     // past start-up and the first compilations (measured here: the live view used 1.5% of a core
     // in its first 5 s, 0.65% from 15 s on): the steady state is what runs for hours
-    await sleep(full ? 30_000 : 15_000);
+    await sleep(full ? 30_000 : 10_000);
     // the node process itself, not the shell tmux started it from
     const tuiPid = haveTmux
       ? Number(
@@ -543,7 +573,13 @@ async function main(): Promise<void> {
   // nodetop (the observer) runs in this process: keep it off the target's core
   if (twoCores) spawnSync('taskset', ['-p', '-c', OTHER_CPU, String(process.pid)], { stdio: 'ignore' });
   const started = Date.now();
-  const want = (name: string): boolean => !only || only.split(',').includes(name);
+  let partStart = Date.now();
+  const want = (name: string): boolean => {
+    const now = Date.now();
+    if (now - partStart > 500) process.stderr.write(`[bench] ${((now - partStart) / 1000).toFixed(0)} s, then ${name}\n`);
+    partStart = now;
+    return !only || only.split(',').includes(name);
+  };
   // each socket is an fd in the target and one in the sink: the fd limit caps the count
   const fdCap = Number(spawnSync('sh', ['-c', 'ulimit -n'], { encoding: 'utf8' }).stdout.trim()) || 1024;
   const counts = (full ? [0, 1000, 10_000, 50_000] : [0, 1000, 10_000]).map((n) => Math.min(n, fdCap - 200));

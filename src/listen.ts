@@ -3,7 +3,7 @@
 // authentication and no TLS. Exposing that to a network is a decision, not a default.
 
 import { ExitCode, NodetopError } from './errors';
-import { isLoopbackHost } from './inspector/attach';
+import { isLoopbackHost } from './loopback';
 
 export interface ListenAddress {
   host: string;

@@ -6,6 +6,7 @@
 
 import { randomBytes } from 'node:crypto';
 import { ExitCode, NodetopError } from '../errors';
+import { isLoopbackHost } from '../loopback';
 import * as proc from '../platform/proc';
 import { identityProbe, type Identity } from '../probes/identity';
 import { installProbe, LAG_RESOLUTION_MS } from '../probes/install';
@@ -35,11 +36,6 @@ export interface Endpoint {
   wsUrl: string | null;
 }
 
-const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '::1', '[::1]', 'ip6-localhost']);
-
-export function isLoopbackHost(host: string): boolean {
-  return LOOPBACK_HOSTS.has(host.toLowerCase()) || /^127\.\d+\.\d+\.\d+$/.test(host);
-}
 
 /** `host:port`, `:port`, `port`, or a ws:// URL. Throws a usage error otherwise. */
 export function parseEndpoint(text: string): Endpoint {

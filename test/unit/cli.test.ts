@@ -1,7 +1,8 @@
 import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
 import { parseCommandLine } from '../../src/cli';
-import { parseEndpoint, isLoopbackHost } from '../../src/inspector/attach';
+import { parseEndpoint } from '../../src/inspector/attach';
+import { isLoopbackHost } from '../../src/loopback';
 import { NodetopError } from '../../src/errors';
 
 function usage(argv: string[]): NodetopError {
