@@ -13,8 +13,8 @@
 // round trip of the call (an upper bound: it includes ~1 ms of messaging).
 
 import { ExitCode, NodetopError } from '../errors';
-import { attach, explainCallFailure, type AttachOptions } from '../inspector/attach';
-import { readMemory, selectIsolates, type IsolateSelection, type IsolateTarget } from '../inspector/isolates';
+import { explainCallFailure, type AttachOptions } from '../inspector/attach';
+import { readMemory, withIsolates, type IsolateSelection, type IsolateTarget } from '../inspector/isolates';
 import { WorkerGoneError } from '../inspector/workers';
 import { bytes, ms } from '../model/units';
 import type { MemoryReading } from '../probes/memory';
@@ -64,26 +64,13 @@ function figures(m: MemoryReading): HeapFigures {
 
 export async function gcCommand(opts: GcOptions, out: Output): Promise<void> {
   const notice = opts.notice ?? ((l: string) => process.stderr.write(`${l}\n`));
-  const att = await attach(opts);
-  try {
-    let sel;
-    try {
-      sel = await selectIsolates(att, opts.select);
-    } catch (e) {
-      throw await explainCallFailure(e, att.pid, `pid ${att.pid}`);
+  await withIsolates(opts, opts.select, async (att, sel) => {
+    const result: GcResult = { pid: att.pid, isolates: [] };
+    for (const t of sel.targets) {
+      result.isolates.push(await gcOne(t, att.pid, att.timeoutMs, opts.json ? null : notice, opts.select.kind === 'worker'));
     }
-    try {
-      const result: GcResult = { pid: att.pid, isolates: [] };
-      for (const t of sel.targets) {
-        result.isolates.push(await gcOne(t, att.pid, att.timeoutMs, opts.json ? null : notice, opts.select.kind === 'worker'));
-      }
-      out.write(opts.json ? JSON.stringify(result) : renderGc(result));
-    } finally {
-      await sel.hub?.close();
-    }
-  } finally {
-    await att.detach();
-  }
+    out.write(opts.json ? JSON.stringify(result) : renderGc(result));
+  });
 }
 
 export async function gcOne(

@@ -17,8 +17,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as readline from 'node:readline';
 import { ExitCode, NodetopError, errnoCode } from '../errors';
-import { attach, explainCallFailure, type AttachOptions } from '../inspector/attach';
-import { readMemory, selectIsolates, type IsolateSelection } from '../inspector/isolates';
+import { explainCallFailure, type AttachOptions } from '../inspector/attach';
+import { readMemory, withIsolates, type IsolateSelection } from '../inspector/isolates';
 import { WorkerGoneError } from '../inspector/workers';
 import { onExit, onInterrupt } from '../lifecycle';
 import { bytes, ms } from '../model/units';
@@ -233,166 +233,153 @@ export async function snapshotCommand(opts: SnapshotOptions, out: Output): Promi
   const say = (l: string): void => {
     if (!opts.quiet) process.stderr.write(`${l}\n`);
   };
-  const att = await attach(opts);
-  try {
-    let sel;
+  await withIsolates(opts, opts.select, async (att, sel) => {
+    const target = sel.targets[0]!;
+    const who = target.kind === 'main' ? 'main thread' : `worker ${target.threadId}${target.name ? ` (${target.name})` : ''}`;
+    const fail = async (e: unknown): Promise<Error> => {
+      if (e instanceof WorkerGoneError || target.worker?.gone) {
+        return new NodetopError(`the ${who} of pid ${att.pid} exited during the snapshot`, { exitCode: ExitCode.TargetExited });
+      }
+      return explainCallFailure(e, att.pid, `pid ${att.pid}`);
+    };
+
+    let mem;
     try {
-      sel = await selectIsolates(att, opts.select);
+      mem = await readMemory(target, att.timeoutMs);
     } catch (e) {
-      throw await explainCallFailure(e, att.pid, `pid ${att.pid}`);
+      throw await fail(e);
     }
-    try {
-      const target = sel.targets[0]!;
-      const who = target.kind === 'main' ? 'main thread' : `worker ${target.threadId}${target.name ? ` (${target.name})` : ''}`;
-      const fail = async (e: unknown): Promise<Error> => {
-        if (e instanceof WorkerGoneError || target.worker?.gone) {
-          return new NodetopError(`the ${who} of pid ${att.pid} exited during the snapshot`, { exitCode: ExitCode.TargetExited });
-        }
-        return explainCallFailure(e, att.pid, `pid ${att.pid}`);
-      };
-
-      let mem;
-      try {
-        mem = await readMemory(target, att.timeoutMs);
-      } catch (e) {
-        throw await fail(e);
-      }
-      const est = estimateSnapshot(mem.heapUsed);
-      const reason = unsafeReason(est, {
-        rssBytes: mem.rss,
-        hostAvailableBytes: att.local ? readHostMemAvailable() : null,
-        cgroupLimitBytes: att.local ? readCgroupMemoryLimit(att.pid) : null,
-        cgroupCurrentBytes: att.local ? readCgroupMemoryCurrent(att.pid) : null,
-        budgetBytes: opts.maxGrowthBytes,
-      });
-      if (reason && !opts.force) {
-        throw new NodetopError(
-          `refusing to snapshot the ${who} of pid ${att.pid} (heap used ${bytes(mem.heapUsed)}): ${reason} (measured: up to ${SNAPSHOT_PEAK_FACTOR}x the heap used while V8 builds a snapshot)`,
-          { exitCode: ExitCode.RefusedUnsafe, hint: '--force takes it anyway; --gc-first cannot help with memory that is held' },
-        );
-      }
-
-      // where it goes: checked before the target is frozen
-      const finalPath = path.resolve(opts.output ?? defaultSnapshotName(att.identity.title, att.pid, target.threadId, new Date()));
-      let special = false;
-      try {
-        special = !fs.statSync(finalPath).isFile();
-      } catch {
-        special = false;
-      }
-      if (special && fs.statSync(finalPath).isDirectory()) throw outputError({ code: 'EISDIR' }, finalPath);
-      const writePath = special ? finalPath : `${finalPath}.partial-${randomBytes(4).toString('hex')}`;
-
-      let fd: number;
-      try {
-        fd = fs.openSync(writePath, special ? 'w' : 'wx', 0o600);
-      } catch (e) {
-        throw outputError(e, finalPath);
-      }
-      let finished = false;
-      let fdOpen = true;
-      const closeFd = (): void => {
-        if (!fdOpen) return;
-        fdOpen = false;
-        try {
-          fs.closeSync(fd);
-        } catch {
-          /* already closed */
-        }
-      };
-      const removePartial = (): void => {
-        closeFd();
-        if (!special && !finished) {
-          try {
-            fs.unlinkSync(writePath);
-          } catch {
-            /* already gone */
-          }
-        }
-      };
-      const unregisterExit = onExit(removePartial);
-      const unregisterInterrupt = onInterrupt(() => {
-        removePartial();
-        process.stderr.write(
-          `\nnodetop: interrupted; no snapshot written${special ? '' : ' (partial file removed)'}. The target finishes building the snapshot and discards it.\n`,
-        );
-      });
-
-      say(
-        `nodetop: a heap snapshot freezes the ${who} of pid ${att.pid} while V8 builds it: heap used ${bytes(mem.heapUsed)}, expect ~${ms(est.frozenMsLow)} to ~${ms(est.frozenMsHigh)} (measured here ${SNAPSHOT_MS_PER_MIB[0]}-${SNAPSHOT_MS_PER_MIB[1]} ms per MiB, by heap shape); the target may need up to ~${bytes(est.peakGrowthBytes)} more memory meanwhile${reason ? ` (--force: ${reason})` : ''}`,
+    const est = estimateSnapshot(mem.heapUsed);
+    const reason = unsafeReason(est, {
+      rssBytes: mem.rss,
+      hostAvailableBytes: att.local ? readHostMemAvailable() : null,
+      cgroupLimitBytes: att.local ? readCgroupMemoryLimit(att.pid) : null,
+      cgroupCurrentBytes: att.local ? readCgroupMemoryCurrent(att.pid) : null,
+      budgetBytes: opts.maxGrowthBytes,
+    });
+    if (reason && !opts.force) {
+      throw new NodetopError(
+        `refusing to snapshot the ${who} of pid ${att.pid} (heap used ${bytes(mem.heapUsed)}): ${reason} (measured: up to ${SNAPSHOT_PEAK_FACTOR}x the heap used while V8 builds a snapshot)`,
+        { exitCode: ExitCode.RefusedUnsafe, hint: '--force takes it anyway; --gc-first cannot help with memory that is held' },
       );
-      if (!opts.yes && process.stdin.isTTY && process.stderr.isTTY) {
-        if (!(await confirm('Take the snapshot? [y/N] '))) {
-          removePartial();
-          throw new NodetopError('snapshot cancelled; nothing was done to the target', { exitCode: ExitCode.Interrupted });
-        }
-      }
-
-      const writer = new ChunkWriter(fd);
-      const progress = new Progress(opts.quiet ? 'none' : process.stderr.isTTY ? 'tty' : 'lines', (s) => process.stderr.write(s));
-      const gc = earlyGc();
-      let sinceGc = 0;
-      const offChunk = target.sender.on('HeapProfiler.addHeapSnapshotChunk', (p) => {
-        const chunk = (p as { chunk?: unknown })?.chunk;
-        if (typeof chunk !== 'string') return;
-        writer.push(chunk);
-        sinceGc += chunk.length;
-        if (gc && sinceGc > 8 * 1024 * 1024) {
-          sinceGc = 0;
-          gc();
-        }
-        progress.writing(writer.written + writer.queued);
-      });
-      const offProgress = target.sender.on('HeapProfiler.reportHeapSnapshotProgress', (p) => {
-        const q = p as { done?: number; total?: number };
-        if (typeof q.done === 'number' && typeof q.total === 'number') progress.building(q.done, q.total);
-      });
-      try {
-        if (opts.gcFirst) {
-          say(`nodetop: forcing a full GC on the ${who} first`);
-          await target.sender.send('HeapProfiler.collectGarbage', {}, { timeoutMs: att.timeoutMs + Math.ceil((mem.heapUsed / (1 << 20)) * 15), label: 'the GC before the snapshot' });
-        }
-        const t0 = performance.now();
-        // a bound that scales with the heap: twice the slowest rate measured, plus a minute
-        const timeoutMs = att.timeoutMs + Math.ceil(est.frozenMsHigh * 2) + 60_000;
-        await Promise.race([
-          target.sender.send('HeapProfiler.takeHeapSnapshot', { reportProgress: true }, { timeoutMs, label: `the heap snapshot of the ${who}` }),
-          writer.failure,
-        ]);
-        await writer.drain();
-        const durationMs = performance.now() - t0;
-        progress.end();
-        if (!special) fs.fsyncSync(fd);
-        closeFd();
-        if (!special) fs.renameSync(writePath, finalPath);
-        finished = true;
-        const result: SnapshotResult = {
-          path: finalPath,
-          bytes: writer.written,
-          durationMs,
-          threadId: target.threadId,
-          heapUsedBytes: mem.heapUsed,
-          maxQueuedBytes: writer.maxQueued,
-        };
-        if (opts.json) out.write(JSON.stringify(result));
-        else if (opts.quiet) out.write(finalPath);
-        else out.write(`${finalPath}\n${bytes(result.bytes)} in ${ms(durationMs)} (the ${who} was frozen for most of it)`);
-      } catch (e) {
-        progress.end();
-        removePartial();
-        if (writer.error || (errnoCode(e) && !(e instanceof NodetopError))) throw outputError(writer.error ?? e, finalPath);
-        throw await fail(e);
-      } finally {
-        offChunk();
-        offProgress();
-        unregisterInterrupt();
-        unregisterExit();
-        if (!finished) removePartial();
-      }
-    } finally {
-      await sel.hub?.close();
     }
-  } finally {
-    await att.detach();
-  }
+
+    // where it goes: checked before the target is frozen
+    const finalPath = path.resolve(opts.output ?? defaultSnapshotName(att.identity.title, att.pid, target.threadId, new Date()));
+    let special = false;
+    try {
+      special = !fs.statSync(finalPath).isFile();
+    } catch {
+      special = false;
+    }
+    if (special && fs.statSync(finalPath).isDirectory()) throw outputError({ code: 'EISDIR' }, finalPath);
+    const writePath = special ? finalPath : `${finalPath}.partial-${randomBytes(4).toString('hex')}`;
+
+    let fd: number;
+    try {
+      fd = fs.openSync(writePath, special ? 'w' : 'wx', 0o600);
+    } catch (e) {
+      throw outputError(e, finalPath);
+    }
+    let finished = false;
+    let fdOpen = true;
+    const closeFd = (): void => {
+      if (!fdOpen) return;
+      fdOpen = false;
+      try {
+        fs.closeSync(fd);
+      } catch {
+        /* already closed */
+      }
+    };
+    const removePartial = (): void => {
+      closeFd();
+      if (!special && !finished) {
+        try {
+          fs.unlinkSync(writePath);
+        } catch {
+          /* already gone */
+        }
+      }
+    };
+    const unregisterExit = onExit(removePartial);
+    const unregisterInterrupt = onInterrupt(() => {
+      removePartial();
+      process.stderr.write(
+        `\nnodetop: interrupted; no snapshot written${special ? '' : ' (partial file removed)'}. The target finishes building the snapshot and discards it.\n`,
+      );
+    });
+
+    say(
+      `nodetop: a heap snapshot freezes the ${who} of pid ${att.pid} while V8 builds it: heap used ${bytes(mem.heapUsed)}, expect ~${ms(est.frozenMsLow)} to ~${ms(est.frozenMsHigh)} (measured here ${SNAPSHOT_MS_PER_MIB[0]}-${SNAPSHOT_MS_PER_MIB[1]} ms per MiB, by heap shape); the target may need up to ~${bytes(est.peakGrowthBytes)} more memory meanwhile${reason ? ` (--force: ${reason})` : ''}`,
+    );
+    if (!opts.yes && process.stdin.isTTY && process.stderr.isTTY) {
+      if (!(await confirm('Take the snapshot? [y/N] '))) {
+        removePartial();
+        throw new NodetopError('snapshot cancelled; nothing was done to the target', { exitCode: ExitCode.Interrupted });
+      }
+    }
+
+    const writer = new ChunkWriter(fd);
+    const progress = new Progress(opts.quiet ? 'none' : process.stderr.isTTY ? 'tty' : 'lines', (s) => process.stderr.write(s));
+    const gc = earlyGc();
+    let sinceGc = 0;
+    const offChunk = target.sender.on('HeapProfiler.addHeapSnapshotChunk', (p) => {
+      const chunk = (p as { chunk?: unknown })?.chunk;
+      if (typeof chunk !== 'string') return;
+      writer.push(chunk);
+      sinceGc += chunk.length;
+      if (gc && sinceGc > 8 * 1024 * 1024) {
+        sinceGc = 0;
+        gc();
+      }
+      progress.writing(writer.written + writer.queued);
+    });
+    const offProgress = target.sender.on('HeapProfiler.reportHeapSnapshotProgress', (p) => {
+      const q = p as { done?: number; total?: number };
+      if (typeof q.done === 'number' && typeof q.total === 'number') progress.building(q.done, q.total);
+    });
+    try {
+      if (opts.gcFirst) {
+        say(`nodetop: forcing a full GC on the ${who} first`);
+        await target.sender.send('HeapProfiler.collectGarbage', {}, { timeoutMs: att.timeoutMs + Math.ceil((mem.heapUsed / (1 << 20)) * 15), label: 'the GC before the snapshot' });
+      }
+      const t0 = performance.now();
+      // a bound that scales with the heap: twice the slowest rate measured, plus a minute
+      const timeoutMs = att.timeoutMs + Math.ceil(est.frozenMsHigh * 2) + 60_000;
+      await Promise.race([
+        target.sender.send('HeapProfiler.takeHeapSnapshot', { reportProgress: true }, { timeoutMs, label: `the heap snapshot of the ${who}` }),
+        writer.failure,
+      ]);
+      await writer.drain();
+      const durationMs = performance.now() - t0;
+      progress.end();
+      if (!special) fs.fsyncSync(fd);
+      closeFd();
+      if (!special) fs.renameSync(writePath, finalPath);
+      finished = true;
+      const result: SnapshotResult = {
+        path: finalPath,
+        bytes: writer.written,
+        durationMs,
+        threadId: target.threadId,
+        heapUsedBytes: mem.heapUsed,
+        maxQueuedBytes: writer.maxQueued,
+      };
+      if (opts.json) out.write(JSON.stringify(result));
+      else if (opts.quiet) out.write(finalPath);
+      else out.write(`${finalPath}\n${bytes(result.bytes)} in ${ms(durationMs)} (the ${who} was frozen for most of it)`);
+    } catch (e) {
+      progress.end();
+      removePartial();
+      if (writer.error || (errnoCode(e) && !(e instanceof NodetopError))) throw outputError(writer.error ?? e, finalPath);
+      throw await fail(e);
+    } finally {
+      offChunk();
+      offProgress();
+      unregisterInterrupt();
+      unregisterExit();
+      if (!finished) removePartial();
+    }
+  });
 }

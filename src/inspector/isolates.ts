@@ -4,7 +4,7 @@
 
 import { ExitCode, NodetopError } from '../errors';
 import { memoryProbe, type MemoryReading } from '../probes/memory';
-import type { Attachment } from './attach';
+import { attach, explainCallFailure, type Attachment, type AttachOptions } from './attach';
 import { evaluate, type Sender } from './session';
 import { WorkerHub, type WorkerSession } from './workers';
 
@@ -59,4 +59,28 @@ export async function readMemory(t: IsolateTarget, timeoutMs: number): Promise<M
     throw new NodetopError(`the worker titled ${t.worker?.info.title} says it is thread ${m.threadId}`, { exitCode: ExitCode.WrongProcess });
   }
   return m;
+}
+
+/**
+ * The opening and closing every command on chosen isolates shares (gc, snapshot): attach,
+ * resolve the selection (a failed call explained in the user's terms), run `fn`, then close the
+ * worker hub and detach, whatever `fn` did.
+ */
+export async function withIsolates<T>(opts: AttachOptions, select: IsolateSelection, fn: (att: Attachment, sel: Isolates) => Promise<T>): Promise<T> {
+  const att = await attach(opts);
+  try {
+    let sel: Isolates;
+    try {
+      sel = await selectIsolates(att, select);
+    } catch (e) {
+      throw await explainCallFailure(e, att.pid, `pid ${att.pid}`);
+    }
+    try {
+      return await fn(att, sel);
+    } finally {
+      await sel.hub?.close();
+    }
+  } finally {
+    await att.detach();
+  }
 }
