@@ -179,12 +179,21 @@ export class Sampler {
       throw new NodetopError(`pid ${this.att.pid} is no longer recording: ${r.reason ?? 'unknown'}`, { exitCode: ExitCode.EndpointFailed });
     }
     this.lastRecordLoss = r.dropped + r.failed;
-    if (r.records.length === 0) return [];
-    for (const raw of r.records) checkRaw(raw, this.att.pid);
+    let records: unknown;
+    try {
+      records = JSON.parse(r.json);
+    } catch {
+      records = null;
+    }
+    if (!Array.isArray(records)) {
+      throw new NodetopError(`the inspector of pid ${this.att.pid} answered a recording nodetop cannot read`, { exitCode: ExitCode.EndpointFailed });
+    }
+    if (records.length === 0) return [];
+    for (const raw of records) checkRaw(raw, this.att.pid);
     const procReading = this.att.local ? readProc(this.att.pid) : null;
     const host = this.att.local ? await readHost() : null;
     const out: Sample[] = [];
-    for (const raw of r.records) {
+    for (const raw of records as RawSample[]) {
       out.push(buildSample({ net: null, kernel: null, workers: null, identity: this.att.identity, inspector: this.att.inspector, prev: this.prev, raw, proc: procReading, host }));
       this.prev = raw;
     }
@@ -200,7 +209,7 @@ export class Sampler {
     try {
       const r = await evaluate(this.att.session, recordProbe, arg, { keep: true });
       this.lastRoundTripMs = performance.now() - t0;
-      if (!r || typeof r !== 'object' || !Array.isArray(r.records)) {
+      if (!r || typeof r !== 'object' || typeof r.json !== 'string') {
         throw new NodetopError(`the inspector of pid ${this.att.pid} answered a recording nodetop cannot read`, { exitCode: ExitCode.EndpointFailed });
       }
       return r;
