@@ -157,15 +157,15 @@ export const sampleProbe = defineProbe<SampleArg, RawSample>(
       unavailable.handles = 'process.getActiveResourcesInfo() is missing: added in Node 17.3 and 16.14';
     } else {
       try {
+        // One entry per request, handle and timer, requests included (counted above): sorted,
+        // each type's count is where it ends less where it begins. Sort, Set and indexOf run
+        // natively; a loop over the entries runs in V8's interpreter here (a probe runs too
+        // rarely to be optimized) and cost the target ~1 us an entry: 2-3 ms at 2,000 sockets.
+        const list = p.getActiveResourcesInfo().sort();
         const hs: Record<string, number> = {};
-        const owed: Record<string, number> = { ...(requests ?? {}) };
-        for (const t of p.getActiveResourcesInfo()) {
-          // getActiveResourcesInfo lists requests first, then handles and timers
-          if ((owed[t] ?? 0) > 0) {
-            owed[t]!--;
-            continue;
-          }
-          hs[t] = (hs[t] ?? 0) + 1;
+        for (const t of new Set(list)) {
+          const n = list.lastIndexOf(t) - list.indexOf(t) + 1 - ((requests && requests[t]) || 0);
+          if (n > 0) hs[t] = n;
         }
         handles = hs;
       } catch (e) {

@@ -89,7 +89,8 @@ describe('nodetop watch', () => {
     const b = await startTarget('idle.js', { nodeArgs: ['--inspect-port=0'] });
     try {
       let killed = false;
-      const r = await runStreaming(['watch', String(a.pid), String(b.pid), '--count', '8', '--interval', '200ms', '--json'], (rec) => {
+      // 15 at 200 ms: b's readings are collected each second for 3 s, past a's end (~2 s)
+      const r = await runStreaming(['watch', String(a.pid), String(b.pid), '--count', '15', '--interval', '200ms', '--json'], (rec) => {
         if (!killed && rec.pid === a.pid && rec.index === 1) {
           killed = true;
           void a.kill();
@@ -104,7 +105,7 @@ describe('nodetop watch', () => {
       assert.ok(r.recs.slice(exitedAt + 1).some((x) => x.pid === b.pid));
       assert.deepEqual(
         r.recs.filter((x) => x.pid === b.pid).map((x) => x.index),
-        [0, 1, 2, 3, 4, 5, 6, 7],
+        Array.from({ length: 15 }, (_, i) => i),
       );
       assert.ok(b.alive());
     } finally {
@@ -135,7 +136,8 @@ describe('nodetop watch', () => {
     const a = await startTarget('blocked.js', { nodeArgs: ['--inspect=127.0.0.1:0'] }) // open already: the short --timeout is for the samples;
     try {
       let blocked = false;
-      const r = await runStreaming(['watch', String(a.pid), '--count', '4', '--interval', '200ms', '--timeout', '1000ms', '--json'], (rec) => {
+      // 1 s: sampled each tick (below a second the target records and nodetop collects)
+      const r = await runStreaming(['watch', String(a.pid), '--count', '4', '--interval', '1s', '--timeout', '1000ms', '--json'], (rec) => {
         if (!blocked && rec.index === 1 && !rec.event) {
           blocked = true;
           void a.ask('syscall 4000'); // blocks outside JavaScript: the inspector cannot answer
