@@ -3,6 +3,8 @@
 // previous tick when the next one is due is skipped for that tick (counted in `skipped`), never
 // queued. A target that exits ends its stream with an `exited` record; the others go on; when
 // none is left the command ends with exit code 8. Ctrl-C, SIGTERM and the normal end detach.
+// Below one second the target takes its own readings on every tick (src/probes/record.ts) and
+// a tick about once a second collects them: one round trip a second, whatever the interval.
 
 import { ExitCode, NodetopError, isNodetopError } from '../errors';
 import { attach, type AttachOptions, type Attachment } from '../inspector/attach';
