@@ -263,7 +263,7 @@ async function underLoad(): Promise<void> {
   const marksFile = path.join(os.tmpdir(), `nodetop-bench-marks-${process.pid}.json`);
   try {
     const loadDone = runLoad(port, rate, totalS, marksFile);
-    await sleep(3000); // warm-up: connections, JIT
+    await sleep(full ? 3000 : 2000); // warm-up: connections, JIT
     type W = { observed: boolean; rate: number; from: number; to: number };
     const byCase = new Map<string, W[]>();
     for (const c of cases) {
@@ -372,7 +372,7 @@ async function workers(): Promise<void> {
     }
     // the target's CPU per sample of all 17 isolates: idle windows (attached, instruments in
     // every isolate) against windows of samples back to back, as for the socket counts
-    for (let r = 0; r < (full ? 5 : 3); r++) {
+    for (let r = 0; r < (full ? 5 : 2); r++) {
       const a0 = cpuNs(pid);
       const ta = performance.now();
       await sleep(1000);
@@ -525,7 +525,7 @@ async function manyProcesses(): Promise<void> {
 // ---- 6. nodetop's own cost ----------------------------------------------------------------
 
 async function ownCost(): Promise<void> {
-  const seconds = full ? 600 : 8;
+  const seconds = full ? 600 : 6;
   const target = await start(pinned(TARGET_CPU, [process.execPath, '--inspect-port=0', TARGETS, 'http']));
   const pid = target.info.pid as number;
   const sock = `nodetop-bench-${process.pid}`;
@@ -539,7 +539,7 @@ async function ownCost(): Promise<void> {
     if (haveTmux) tmux('new-session', '-d', '-s', 'b', '-x', '120', '-y', '40', `${pinned(OTHER_CPU, [process.execPath]).join(' ')} ${NODETOP} attach ${pid}`);
     // past start-up and the first compilations (measured here: the live view used 1.5% of a core
     // in its first 5 s, 0.65% from 15 s on): the steady state is what runs for hours
-    await sleep(full ? 30_000 : 10_000);
+    await sleep(full ? 30_000 : 8_000);
     // the node process itself, not the shell tmux started it from
     const tuiPid = haveTmux
       ? Number(
