@@ -12,7 +12,7 @@ import { netCensus } from './inspector/census';
 import { composeProbes, partFailure } from './probes/probe';
 import { netProbe, type NetArg, type RawNet } from './probes/net';
 import { recordProbe, type RecordResult } from './probes/record';
-import { sampleProbe, type RawSample } from './probes/sample';
+import { sampleProbe, type RawSample, type SampleArg } from './probes/sample';
 import { WorkerSampler } from './workerSampler';
 
 /** The sample and the sockets/pools reading in one Runtime.evaluate. */
@@ -58,6 +58,10 @@ export class Sampler {
   private netNotBefore = 0;
   /** The last sample asked for sockets and the ration put the walk off. */
   netRationed = false;
+  /** The target's own recorder runs (startRecording): collect() hands over its readings. */
+  private recording: { everyMs: number } | null = null;
+  /** Readings the recorder dropped, or whose sample failed, at the last collect (0: none). */
+  lastRecordLoss = 0;
 
   constructor(
     readonly att: Attachment,
@@ -151,11 +155,6 @@ export class Sampler {
     return sample;
   }
 
-  /** The target's own recorder runs (startRecording): collect() hands over its readings. */
-  private recording: { everyMs: number } | null = null;
-  /** Readings the recorder dropped, or whose sample failed, at the last collect (0: none). */
-  lastRecordLoss = 0;
-
   /**
    * Has the target take a reading every `everyMs` itself, kept until collect() (at most `cap`).
    * For intervals under a second: one round trip per collect instead of one per reading.
@@ -185,9 +184,7 @@ export class Sampler {
     } catch {
       records = null;
     }
-    if (!Array.isArray(records)) {
-      throw new NodetopError(`the inspector of pid ${this.att.pid} answered a recording nodetop cannot read`, { exitCode: ExitCode.EndpointFailed });
-    }
+    if (!Array.isArray(records)) throw this.unreadableRecording();
     if (records.length === 0) return [];
     for (const raw of records) checkRaw(raw, this.att.pid);
     const procReading = this.att.local ? readProc(this.att.pid) : null;
@@ -200,7 +197,11 @@ export class Sampler {
     return out;
   }
 
-  private sampleArg(): { key: string; blockedAfterMs: number; fds: boolean } {
+  private unreadableRecording(): NodetopError {
+    return new NodetopError(`the inspector of pid ${this.att.pid} answered a recording nodetop cannot read`, { exitCode: ExitCode.EndpointFailed });
+  }
+
+  private sampleArg(): SampleArg {
     return { key: this.att.key, blockedAfterMs: this.opts.blockedAfterMs ?? 750, fds: !this.att.local };
   }
 
@@ -209,9 +210,7 @@ export class Sampler {
     try {
       const r = await evaluate(this.att.session, recordProbe, arg, { keep: true });
       this.lastRoundTripMs = performance.now() - t0;
-      if (!r || typeof r !== 'object' || typeof r.json !== 'string') {
-        throw new NodetopError(`the inspector of pid ${this.att.pid} answered a recording nodetop cannot read`, { exitCode: ExitCode.EndpointFailed });
-      }
+      if (!r || typeof r !== 'object' || typeof r.json !== 'string') throw this.unreadableRecording();
       return r;
     } catch (e) {
       throw await explainCallFailure(e, this.att.pid, `pid ${this.att.pid}`);
