@@ -4,6 +4,10 @@
 // concurrently. Workers that start while attached are instrumented when they appear; a worker
 // that exits is reported once as `gone`, then dropped. close() removes the instruments from
 // every live worker, then disables the NodeWorker domain.
+//
+// A read may be rationed (`limit`): the workers read longest ago are read, the others repeat
+// their last reading with the time it was taken (`readAt`), so a target with many workers is
+// read over a few ticks instead of paying for every isolate on every tick.
 
 import type { Attachment } from './inspector/attach';
 import { evaluate, ProbeFailedError } from './inspector/session';
@@ -21,6 +25,9 @@ interface Tracked {
   identity: Identity | null;
   installError: Error | null;
   prev: RawSample | null;
+  /** The last reading made by a call, and when (epoch ms; 0: never read). */
+  last: WorkerReading | null;
+  readAt: number;
 }
 
 export class WorkerSampler {
@@ -38,6 +45,11 @@ export class WorkerSampler {
     for (const w of hub.list()) this.track(w);
   }
 
+  /** Workers followed now (gone ones until they are reported). */
+  get size(): number {
+    return this.tracked.size;
+  }
+
   static async start(att: Attachment, leaseMs = 60_000): Promise<WorkerSampler> {
     const hub = await WorkerHub.enable(att.session, att.timeoutMs);
     return new WorkerSampler(att, hub, leaseMs);
@@ -45,7 +57,7 @@ export class WorkerSampler {
 
   private track(w: WorkerSession): void {
     if (this.closed || this.tracked.has(w.info.sessionId)) return;
-    const t: Tracked = { w, identity: null, installError: null, prev: null, ready: Promise.resolve(null) };
+    const t: Tracked = { w, identity: null, installError: null, prev: null, ready: Promise.resolve(null), last: null, readAt: 0 };
     t.ready = this.install(w).then(
       ([id]) => {
         // never report numbers from another process
@@ -84,18 +96,38 @@ export class WorkerSampler {
   }
 
   /**
-   * Reads every worker concurrently; never throws for a worker's failure. A worker that exited
+   * Reads the workers concurrently; never throws for a worker's failure. A worker that exited
    * is reported once as gone by a read with `report` (not by a baseline), then forgotten.
+   * `limit`: at most that many calls to workers that were read before, those read longest ago
+   * first; a worker never read yet is always read, one known to be gone needs no call. The
+   * others repeat their last reading. `calls` says how many workers were asked.
    */
-  async read(blockedAfterMs: number, report = true): Promise<WorkerReading[]> {
+  async read(blockedAfterMs: number, report = true, limit = Infinity): Promise<{ readings: WorkerReading[]; calls: number }> {
     const list = [...this.tracked.values()];
-    const readings = await Promise.all(list.map((t) => this.readOne(t, blockedAfterMs)));
+    const due = new Set(list.filter((t) => t.readAt === 0 || t.w.gone));
+    const waiting = list.filter((t) => !due.has(t)).sort((a, b) => a.readAt - b.readAt);
+    for (const t of waiting.slice(0, Math.max(0, Math.floor(limit)))) due.add(t);
+    let calls = 0;
+    const readings = await Promise.all(
+      list.map((t) => {
+        if (!due.has(t)) return Promise.resolve(t.last!);
+        if (!t.w.gone) calls++;
+        return this.readOne(t, blockedAfterMs);
+      }),
+    );
     if (report) for (const t of list) if (t.w.gone) this.tracked.delete(t.w.info.sessionId);
-    return readings.sort((a, b) => (a.threadId ?? 0) - (b.threadId ?? 0));
+    return { readings: readings.sort((a, b) => (a.threadId ?? 0) - (b.threadId ?? 0)), calls };
   }
 
   private async readOne(t: Tracked, blockedAfterMs: number): Promise<WorkerReading> {
-    const base = (): Omit<WorkerReading, 'state' | 'prev' | 'raw'> => ({
+    const r = await this.call(t, blockedAfterMs);
+    t.readAt = Date.now();
+    t.last = { ...r, readAt: new Date(t.readAt).toISOString() };
+    return t.last;
+  }
+
+  private async call(t: Tracked, blockedAfterMs: number): Promise<Omit<WorkerReading, 'readAt'>> {
+    const base = (): Omit<WorkerReading, 'state' | 'prev' | 'raw' | 'readAt'> => ({
       threadId: t.identity?.threadId ?? t.w.threadIdFromTitle,
       name: t.w.name,
       title: t.w.info.title,
@@ -105,7 +137,7 @@ export class WorkerSampler {
     if (t.installError) return failure(base(), t, t.installError);
     try {
       const raw = await evaluate(t.w, sampleProbe, { key: this.att.key, blockedAfterMs, fds: false }, { keep: true });
-      const r: WorkerReading = { ...base(), state: 'running', prev: t.prev, raw };
+      const r = { ...base(), state: 'running' as const, prev: t.prev, raw };
       t.prev = raw;
       return r;
     } catch (e) {
@@ -140,7 +172,7 @@ export class WorkerSampler {
   }
 }
 
-function failure(base: Omit<WorkerReading, 'state' | 'prev' | 'raw'>, t: Tracked, e: unknown): WorkerReading {
+function failure(base: Omit<WorkerReading, 'state' | 'prev' | 'raw' | 'readAt'>, t: Tracked, e: unknown): Omit<WorkerReading, 'readAt'> {
   if (e instanceof WorkerGoneError || t.w.gone) return { ...base, state: 'gone', prev: t.prev, raw: null };
   if (e instanceof WorkerCallTimeoutError) return { ...base, state: 'not-responding', error: e.message, prev: t.prev, raw: null };
   return { ...base, state: 'failed', error: e instanceof Error ? e.message.split('\n')[0]! : String(e), prev: t.prev, raw: null };

@@ -22,7 +22,7 @@ export async function statsCommand(opts: StatsOptions, out: Output): Promise<voi
   // The lease must outlast the window: the instruments are renewed only by a sample.
   const att = await attach({ ...opts, leaseMs: Math.max(60_000, opts.windowMs + 60_000) });
   try {
-    const sampler = new Sampler(att, { net: opts.sockets ? { top: opts.top, groups: 50 } : null, census: opts.census, workers: opts.workers ?? true });
+    const sampler = new Sampler(att, { net: opts.sockets ? { top: opts.top, groups: 50 } : null, census: opts.census, workers: opts.workers ?? true, workerReadsPerS: Infinity }); // one sample: every worker
     try {
       await sampler.baseline();
       const windowEnds = Date.now() + opts.windowMs;

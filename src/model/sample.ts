@@ -116,6 +116,11 @@ export interface WorkerRow {
   };
   gc: Sample['gc'];
   handles: { total: number; byType: Record<string, number> } | null;
+  /**
+   * When these readings were taken (ISO time). The sample's own time when the worker was read
+   * for it; older when the reads were rationed (many workers are read over a few ticks).
+   */
+  readAt: string;
 }
 
 export interface WorkerReading {
@@ -126,6 +131,8 @@ export interface WorkerReading {
   error?: string | null;
   prev: RawSample | null;
   raw: RawSample | null;
+  /** When this reading was taken (ISO time). */
+  readAt: string;
 }
 
 /** A worker's row from two readings of the sample probe in its isolate (pure). */
@@ -151,6 +158,7 @@ export function buildWorkerRow(r: WorkerReading): WorkerRow {
     },
     gc: w?.gc ? gcDelta(r.prev?.window?.gc ?? null, w.gc) : null,
     handles: raw?.handles ? { total: sum(raw.handles), byType: raw.handles } : null,
+    readAt: r.readAt,
   };
 }
 

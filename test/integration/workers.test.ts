@@ -4,7 +4,9 @@
 import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
 import { eventually, parseJson, runCli, startTarget } from '../helpers/target';
+import { attachTo } from '../helpers/harm';
 import type { Sample, WorkerRow } from '../../src/model/sample';
+import { Sampler, WORKER_READS_PER_S } from '../../src/sampler';
 
 const MiB = 1024 * 1024;
 
@@ -134,6 +136,73 @@ describe('nodetop stats: worker threads', () => {
       assert.equal(nw.code, 0, nw.stderr);
       assert.equal(parseJson<Sample>(nw).workers, null);
     } finally {
+      await t.kill();
+    }
+  });
+
+  it('reads many workers over a few samples: the ration a second, longest unread first; the others repeat their last reading and say when it was taken', async () => {
+    // 8 workers, worker i holding 4i MiB, and a sample every ~250 ms: the ration (4 a second)
+    // cannot read them all in one sample
+    const t = await startTarget('workers.js', { args: ['8', '4'], nodeArgs: ['--inspect-port=0', '--expose-gc'] });
+    const att = await attachTo(t.pid, { timeoutMs: 10_000 });
+    const sampler = new Sampler(att, { workers: true });
+    try {
+      const started = t.facts.workers as Started[];
+      const t0 = performance.now();
+      await sampler.baseline();
+      const baselineDone = Date.now();
+      let last = new Map<number | null, WorkerRow>();
+      let reads = 0;
+      let staleRows = 0;
+      const readSince = new Set<number | null>();
+      for (let i = 0; i < 9; i++) {
+        await new Promise((r) => setTimeout(r, 250));
+        const s = await sampler.sample();
+        const elapsedS = (performance.now() - t0) / 1000;
+        assert.equal(s.workers!.length, 8);
+        for (const w of s.workers!) {
+          assert.equal(w.state, 'running');
+          const before = last.get(w.threadId);
+          // the baseline's readings were taken before it returned; this sample's, 250 ms later
+          const fresh = before ? before.readAt !== w.readAt : Date.parse(w.readAt) > baselineDone + 100;
+          if (!fresh) {
+            // not read for this sample: the last reading, whole, with its time
+            staleRows++;
+            if (before) assert.deepEqual(w, before);
+          } else {
+            reads++;
+            readSince.add(w.threadId);
+          }
+        }
+        assert.ok(reads <= WORKER_READS_PER_S * elapsedS, `${reads} reads in ${elapsedS.toFixed(2)} s`);
+        last = new Map(s.workers!.map((w) => [w.threadId, w]));
+      }
+      assert.ok(staleRows > 0, 'some rows repeat a reading');
+      // longest unread first: 9 samples over more than 2 s reach every worker
+      assert.equal(readSince.size, 8);
+      // each row is its own worker's, however old: worker i holds 4i MiB more than nothing
+      const rows = [...last.values()];
+      const base = rows.find((w) => w.threadId === started[0]!.threadId)!.heapUsedBytes! - 4 * MiB;
+      for (const [i, w] of started.entries()) {
+        const held = rows.find((r) => r.threadId === w.threadId)!.heapUsedBytes! - base;
+        assert.ok(Math.abs(held - (i + 1) * 4 * MiB) < 3 * MiB, `${w.name}: ${(held / MiB).toFixed(1)} MiB`);
+      }
+      // a worker that starts is read in the next sample, whatever is left of the ration
+      await sampler.sample();
+      const late = (await t.ask('spawn 3')) as unknown as Started;
+      await eventually(
+        async () => sampler.workerSessions().length,
+        (n) => n === 9,
+        10_000,
+      );
+      const s = await sampler.sample();
+      const row = s.workers!.find((w) => w.threadId === late.threadId);
+      assert.ok(row, 'the new worker has a row');
+      assert.equal(row.state, 'running');
+      assert.ok(row.heapUsedBytes! > 3 * MiB);
+    } finally {
+      await sampler.close();
+      await att.detach();
       await t.kill();
     }
   });

@@ -2,14 +2,14 @@
 
 import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
-import { buildSample, type Sample } from '../../src/model/sample';
+import { buildSample, buildWorkerRow, type Sample } from '../../src/model/sample';
 import { Series, sparkline } from '../../src/model/series';
 import { fit, initialState, renderScreen, stripTags, visibleLength, type History } from '../../src/tui/render';
 import { handleRows, handlesPage } from '../../src/tui/views/handles';
 import { overviewPage } from '../../src/tui/views/overview';
 import { poolsPage } from '../../src/tui/views/pools';
 import { socketsPage, walkAge } from '../../src/tui/views/sockets';
-import { workersPage } from '../../src/tui/views/workers';
+import { workersAge, workersPage } from '../../src/tui/views/workers';
 import type { RawSample } from '../../src/probes/sample';
 import { renderStats } from '../../src/sinks/text';
 
@@ -87,6 +87,17 @@ describe('live view rendering', () => {
     assert.equal(walkAge(at(1000)), '');
     assert.match(walkAge(at(4000)), /read 4 s ago \(the walk is held to 0\.5% of the target's CPU\)/);
     assert.equal(walkAge({ ...s, sockets: null }), '');
+  });
+
+  it('says how many worker rows are older readings when worker reads were rationed, and how old', () => {
+    const s = sample();
+    const row = (threadId: number, msBefore: number, state: 'running' | 'gone' = 'running') =>
+      buildWorkerRow({ threadId, name: `w${threadId}`, title: `[worker ${threadId}] w${threadId}`, state, prev: null, raw: state === 'gone' ? null : raw(), readAt: new Date(Date.parse(s.time) - msBefore).toISOString() });
+    assert.equal(workersAge({ ...s, workers: [row(1, 0), row(2, 900)] }), null);
+    const note = workersAge({ ...s, workers: [row(1, 0), row(2, 2000), row(3, 3800), row(4, 9000, 'gone')] });
+    assert.match(note!, /2 of 3 rows read up to 4 s ago \(worker reads are held to 4 a second/);
+    const lines = workersPage({ ...s, workers: [row(1, 0), row(2, 2000)] }, null, history(), { ...initialState(1000), page: 'workers' }, { paint: (t: string) => t, unicode: true }, 100, 20);
+    assert.ok(lines.some((l) => /1 of 2 rows read up to 2 s ago/.test(l)), lines.join('\n'));
   });
 
   it('plain mode has no colour tags and no block characters', () => {

@@ -47,7 +47,7 @@ describe('snapshot, gc and worker helpers', () => {
   });
 
   it('gives a gone worker null readings, never zeros', () => {
-    const row = buildWorkerRow({ threadId: 4, name: 'w', title: '[worker 4] w', state: 'gone', prev: null, raw: null });
+    const row = buildWorkerRow({ threadId: 4, name: 'w', title: '[worker 4] w', state: 'gone', prev: null, raw: null, readAt: '2026-11-29T00:00:00.000Z' });
     assert.equal(row.state, 'gone');
     assert.equal(row.heapUsedBytes, null);
     assert.equal(row.gc, null);

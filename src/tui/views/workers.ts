@@ -5,6 +5,7 @@ import type { Sample, WorkerRow } from '../../model/sample';
 import { bytes, ms, ratio } from '../../model/units';
 import { esc, levelFor, THRESHOLDS, type History, type Painter, type ViewState } from '../render';
 import { lpad, pad, table } from './lists';
+import { WORKER_READS_PER_S } from '../../sampler';
 
 export const WORKER_SORTS = ['heap', 'elu', 'lag', 'id'] as const;
 
@@ -36,7 +37,18 @@ export function workersPage(s: Sample, _prev: Sample | null, _h: History, st: Vi
       (w.eventLoop.blocked ? `  BLOCKED ${ms(w.eventLoop.blocked.forMs)} at ${esc(w.eventLoop.blocked.stack[0] ?? '?')}` : '');
     return w.state !== 'running' ? p.paint(line, 'dim') : heapLevel === 'bad' || w.eventLoop.blocked ? p.paint(line, 'bad') : line;
   });
-  const out = table(header, rows, st.selected, height - 1, p, width);
+  const note = workersAge(s);
+  const out = table(header, rows, st.selected, height - (note ? 2 : 1), p, width);
+  if (note) out.push(p.paint(note, 'dim'));
   out.push(p.paint('  g: GC the selected worker   S: snapshot it   G: GC every thread', 'dim'));
   return out;
+}
+
+/** Says how old the oldest rows are when worker reads were rationed (many workers). */
+export function workersAge(s: Sample): string | null {
+  const at = Date.parse(s.time);
+  const ages = (s.workers ?? []).filter((w) => w.state !== 'gone').map((w) => at - Date.parse(w.readAt));
+  const old = ages.filter((a) => Number.isFinite(a) && a >= 1500);
+  if (old.length === 0) return null;
+  return `  ${old.length} of ${ages.length} rows read up to ${Math.round(Math.max(...old) / 1000)} s ago (worker reads are held to ${WORKER_READS_PER_S} a second, ~0.5% of the target's CPU)`;
 }
