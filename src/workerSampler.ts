@@ -15,7 +15,7 @@ import { WorkerCallTimeoutError, WorkerGoneError, WorkerHub, type WorkerSession 
 import { onExit } from './lifecycle';
 import type { WorkerReading } from './model/sample';
 import { identityProbe, type Identity } from './probes/identity';
-import { installProbe, LAG_RESOLUTION_MS } from './probes/install';
+import { installProbe, WORKER_LAG_RESOLUTION_MS } from './probes/install';
 import { sampleProbe, type RawSample } from './probes/sample';
 import { uninstallProbe } from './probes/uninstall';
 
@@ -86,7 +86,7 @@ export class WorkerSampler {
       try {
         return await Promise.all([
           evaluate(w, identityProbe, null),
-          evaluate(w, installProbe, { key: this.att.key, leaseMs: this.leaseMs, openedByNodetop: false, resolutionMs: LAG_RESOLUTION_MS }),
+          evaluate(w, installProbe, { key: this.att.key, leaseMs: this.leaseMs, openedByNodetop: false, resolutionMs: WORKER_LAG_RESOLUTION_MS }),
         ]);
       } catch (e) {
         if (!(e instanceof ProbeFailedError) || attempt >= 4 || w.gone || this.closed) throw e;
@@ -136,7 +136,14 @@ export class WorkerSampler {
     if (t.w.gone) return { ...base(), state: 'gone', prev: t.prev, raw: null };
     if (t.installError) return failure(base(), t, t.installError);
     try {
-      const raw = await evaluate(t.w, sampleProbe, { key: this.att.key, blockedAfterMs, fds: false }, { keep: true });
+      const raw = await evaluate(
+        t.w,
+        sampleProbe,
+        // the worker's last turn is known to within its timer's resolution: a worker reported
+        // blocked has been stuck for at least blockedAfterMs
+        { key: this.att.key, blockedAfterMs: blockedAfterMs + WORKER_LAG_RESOLUTION_MS, fds: false, worker: true },
+        { keep: true },
+      );
       const r = { ...base(), state: 'running' as const, prev: t.prev, raw };
       t.prev = raw;
       return r;

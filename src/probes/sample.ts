@@ -11,6 +11,8 @@ export interface SampleArg {
    * (no stack to capture), and it does not renew the lease (only nodetop's calls do).
    */
   recorded?: boolean;
+  /** A worker thread's row: its heap spaces are not read (`spaces` is empty). */
+  worker?: boolean;
 }
 
 export interface RawLag {
@@ -125,7 +127,7 @@ export const sampleProbe = defineProbe<SampleArg, RawSample>(
 
     const m = process.memoryUsage();
     const hs = v8.getHeapStatistics();
-    const spaces = v8.getHeapSpaceStatistics().map((s) => ({
+    const spaces = (arg.worker === true ? [] : v8.getHeapSpaceStatistics()).map((s) => ({
       name: s.space_name,
       size: s.space_size,
       used: s.space_used_size,

@@ -140,9 +140,9 @@ describe('nodetop stats: worker threads', () => {
     }
   });
 
-  it('reads many workers over a few samples: the ration a second, longest unread first; the others repeat their last reading and say when it was taken', async () => {
-    // 8 workers, worker i holding 4i MiB, and a sample every ~250 ms: the ration (4 a second)
-    // cannot read them all in one sample
+  it('reads many workers together once the ration covers them all; the samples between repeat the last readings and say when they were taken', async () => {
+    // 8 workers, worker i holding 4i MiB, and a sample every ~250 ms: at 3 reads a second the
+    // 8 are read together every ~2.7 s
     const t = await startTarget('workers.js', { args: ['8', '4'], nodeArgs: ['--inspect-port=0', '--expose-gc'] });
     const att = await attachTo(t.pid, { timeoutMs: 10_000 });
     const sampler = new Sampler(att, { workers: true });
@@ -155,30 +155,32 @@ describe('nodetop stats: worker threads', () => {
       let reads = 0;
       let staleRows = 0;
       const readSince = new Set<number | null>();
-      for (let i = 0; i < 9; i++) {
+      for (let i = 0; i < 14; i++) {
         await new Promise((r) => setTimeout(r, 250));
         const s = await sampler.sample();
         const elapsedS = (performance.now() - t0) / 1000;
         assert.equal(s.workers!.length, 8);
+        let fresh = 0;
         for (const w of s.workers!) {
           assert.equal(w.state, 'running');
           const before = last.get(w.threadId);
           // the baseline's readings were taken before it returned; this sample's, 250 ms later
-          const fresh = before ? before.readAt !== w.readAt : Date.parse(w.readAt) > baselineDone + 100;
-          if (!fresh) {
+          if (before ? before.readAt !== w.readAt : Date.parse(w.readAt) > baselineDone + 100) {
+            fresh++;
+            readSince.add(w.threadId);
+          } else {
             // not read for this sample: the last reading, whole, with its time
             staleRows++;
             if (before) assert.deepEqual(w, before);
-          } else {
-            reads++;
-            readSince.add(w.threadId);
           }
         }
+        assert.ok(fresh === 0 || fresh === 8, `${fresh} of 8 read: all together or none`);
+        reads += fresh;
         assert.ok(reads <= WORKER_READS_PER_S * elapsedS, `${reads} reads in ${elapsedS.toFixed(2)} s`);
         last = new Map(s.workers!.map((w) => [w.threadId, w]));
       }
       assert.ok(staleRows > 0, 'some rows repeat a reading');
-      // longest unread first: 9 samples over more than 2 s reach every worker
+      // 14 samples over more than 3.5 s: the ration has covered the 8 at least once
       assert.equal(readSince.size, 8);
       // each row is its own worker's, however old: worker i holds 4i MiB more than nothing
       const rows = [...last.values()];
@@ -200,6 +202,40 @@ describe('nodetop stats: worker threads', () => {
       assert.ok(row, 'the new worker has a row');
       assert.equal(row.state, 'running');
       assert.ok(row.heapUsedBytes! > 3 * MiB);
+    } finally {
+      await sampler.close();
+      await att.detach();
+      await t.kill();
+    }
+  });
+
+  it('reports a worker stuck in JavaScript as blocked, with where it is stuck, once it has been for 1.25 s', async () => {
+    const t = await startTarget('workers.js', { args: ['2', '1'], nodeArgs: ['--inspect-port=0'] });
+    const att = await attachTo(t.pid, { timeoutMs: 10_000 });
+    const sampler = new Sampler(att, { workers: true, workerReadsPerS: Infinity });
+    try {
+      const started = t.facts.workers as Started[];
+      const stuck = started[0]!.threadId;
+      // instruments in both workers while their loops turn: each knows when it last turned
+      await sampler.baseline();
+      assert.equal((await t.ask(`spin ${stuck} 8000`)).spinning, true);
+      const spunAt = Date.now();
+      await new Promise((r) => setTimeout(r, 400));
+      // 400 ms: under the worker threshold (750 ms + the worker timer's 500 ms)
+      const early = await sampler.sample();
+      assert.equal(early.workers!.find((w) => w.threadId === stuck)!.eventLoop.blocked, null);
+      await new Promise((r) => setTimeout(r, 2000 - (Date.now() - spunAt)));
+      const s = await sampler.sample();
+      const upperMs = Date.now() - spunAt;
+      const row = s.workers!.find((w) => w.threadId === stuck)!;
+      assert.equal(row.state, 'running');
+      const b = row.eventLoop.blocked;
+      assert.ok(b, JSON.stringify(row.eventLoop));
+      // its last turn is known to within the timer's 500 ms
+      assert.ok(b.forMs >= 2000 - 500 && b.forMs <= upperMs + 500, `blocked for ${b.forMs} ms, spinning for 2000-${upperMs} ms`);
+      assert.match(b.stack[0] ?? '', /spinInWorker/);
+      assert.equal(s.workers!.find((w) => w.threadId === started[1]!.threadId)!.eventLoop.blocked, null);
+      assert.equal(s.eventLoop.blocked, null);
     } finally {
       await sampler.close();
       await att.detach();

@@ -10,6 +10,7 @@ import { overviewPage } from '../../src/tui/views/overview';
 import { poolsPage } from '../../src/tui/views/pools';
 import { socketsPage, walkAge } from '../../src/tui/views/sockets';
 import { workersAge, workersPage } from '../../src/tui/views/workers';
+import { WORKER_READS_PER_S } from '../../src/sampler';
 import type { RawSample } from '../../src/probes/sample';
 import { renderStats } from '../../src/sinks/text';
 
@@ -95,7 +96,7 @@ describe('live view rendering', () => {
       buildWorkerRow({ threadId, name: `w${threadId}`, title: `[worker ${threadId}] w${threadId}`, state, prev: null, raw: state === 'gone' ? null : raw(), readAt: new Date(Date.parse(s.time) - msBefore).toISOString() });
     assert.equal(workersAge({ ...s, workers: [row(1, 0), row(2, 900)] }), null);
     const note = workersAge({ ...s, workers: [row(1, 0), row(2, 2000), row(3, 3800), row(4, 9000, 'gone')] });
-    assert.match(note!, /2 of 3 rows read up to 4 s ago \(worker reads are held to 4 a second/);
+    assert.match(note!, new RegExp(`2 of 3 rows read up to 4 s ago \\(worker reads are held to ${WORKER_READS_PER_S} a second`));
     const lines = workersPage({ ...s, workers: [row(1, 0), row(2, 2000)] }, null, history(), { ...initialState(1000), page: 'workers' }, { paint: (t: string) => t, unicode: true }, 100, 20);
     assert.ok(lines.some((l) => /1 of 2 rows read up to 2 s ago/.test(l)), lines.join('\n'));
   });
