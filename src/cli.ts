@@ -11,6 +11,17 @@ import { installSignalHandlers, interruptedBy, runCleanups, setExitHook } from '
 import { checkListen, parseListen } from './listen';
 import { WATCH_FIELDS, type WatchField } from './sinks/line';
 import type { IsolateSelection } from './inspector/isolates';
+// types only: erased from the output, so the commands still load when they run
+import type { AttachOptions } from './inspector/attach';
+import type { AttachCommandOptions } from './commands/attach';
+import type { ExportOptions } from './commands/export';
+import type { GcOptions } from './commands/gc';
+import type { HeapDiffOptions } from './commands/heapdiff';
+import type { ProfileOptions } from './commands/profile';
+import type { PsOptions } from './commands/ps';
+import type { SnapshotOptions } from './commands/snapshot';
+import type { StatsOptions } from './commands/stats';
+import type { WatchOptions } from './commands/watch';
 
 export interface Output {
   write(text: string): void;
@@ -23,51 +34,24 @@ export interface CommonOptions {
   keepInspector: boolean;
 }
 
+/**
+ * A command against one target, as parsed: the command's own options (its options type less the
+ * attach options), with the attach options every such command shares in `common`.
+ */
+type OnTarget<C extends string, O extends AttachOptions> = { command: C; pid?: number; common: CommonOptions } & Omit<O, keyof AttachOptions>;
+
 export type Invocation =
-  | { command: 'stats'; pid?: number; windowMs: number; json: boolean; sockets: boolean; top: number; census: boolean; workers: boolean; common: CommonOptions }
-  | { command: 'attach'; pids: number[]; cluster?: number; intervalMs: number; readonly: boolean; common: CommonOptions }
+  | OnTarget<'stats', StatsOptions>
+  | ({ command: 'attach'; common: CommonOptions } & Omit<AttachCommandOptions, keyof AttachOptions>)
   | { command: 'demo'; intervalMs: number; readonly: boolean; timeoutMs: number }
-  | { command: 'ps'; json: boolean; cpuWindowMs: number; mine: boolean }
-  | {
-      command: 'watch';
-      pids: number[];
-      intervalMs: number;
-      count: number | null;
-      durationMs: number | null;
-      json: boolean;
-      fields: WatchField[];
-      common: CommonOptions;
-    }
-  | {
-      command: 'export';
-      pids: number[];
-      endpoints: string[];
-      all: boolean;
-      intervalMs: number;
-      rescanMs: number;
-      listen: string;
-      allowRemoteListen: boolean;
-      allowRemote: boolean;
-      keepInspector: boolean;
-      timeoutMs: number;
-    }
+  | ({ command: 'ps' } & PsOptions)
+  | ({ command: 'watch'; common: CommonOptions } & Omit<WatchOptions, keyof CommonOptions>)
+  | ({ command: 'export' } & ExportOptions)
   | { command: 'top'; intervalMs: number; timeoutMs: number }
-  | { command: 'gc'; pid?: number; select: IsolateSelection; json: boolean; common: CommonOptions }
-  | {
-      command: 'snapshot';
-      pid?: number;
-      select: IsolateSelection;
-      output?: string;
-      quiet: boolean;
-      json: boolean;
-      force: boolean;
-      yes: boolean;
-      gcFirst: boolean;
-      maxGrowthBytes: number | null;
-      common: CommonOptions;
-    }
-  | { command: 'profile'; pid?: number; durationMs: number; intervalUs: number; top: number; output?: string; json: boolean; common: CommonOptions }
-  | { command: 'heap-diff'; a: string; b: string; top: number; json: boolean }
+  | OnTarget<'gc', Omit<GcOptions, 'notice'>>
+  | OnTarget<'snapshot', SnapshotOptions>
+  | OnTarget<'profile', ProfileOptions>
+  | ({ command: 'heap-diff' } & HeapDiffOptions)
   | { command: 'help'; text: string }
   | { command: 'version'; text: string };
 
@@ -523,6 +507,12 @@ function requireTerminal(): void {
   }
 }
 
+/** A one-target command's options as the command takes them: `common` spread, `pid` when given. */
+function targetOptions<T extends { command: string; pid?: number; common: CommonOptions }>(inv: T): Omit<T, 'command' | 'pid' | 'common'> & CommonOptions & { pid?: number } {
+  const { command: _command, pid, common, ...own } = inv;
+  return { ...common, ...own, ...(pid !== undefined ? { pid } : {}) };
+}
+
 async function dispatch(inv: Invocation, out: Output): Promise<number | void> {
   switch (inv.command) {
     case 'help':
@@ -531,21 +521,17 @@ async function dispatch(inv: Invocation, out: Output): Promise<number | void> {
       return;
     case 'gc': {
       const { gcCommand } = await import('./commands/gc.js');
-      await gcCommand({ ...inv.common, ...(inv.pid !== undefined ? { pid: inv.pid } : {}), select: inv.select, json: inv.json }, out);
+      await gcCommand(targetOptions(inv), out);
       return;
     }
     case 'snapshot': {
       const { snapshotCommand } = await import('./commands/snapshot.js');
-      const { common: c, pid, select, quiet, json, force, yes, gcFirst, maxGrowthBytes, output } = inv;
-      await snapshotCommand(
-        { ...c, select, quiet, json, force, yes, gcFirst, maxGrowthBytes, ...(output !== undefined ? { output } : {}), ...(pid !== undefined ? { pid } : {}) },
-        out,
-      );
+      await snapshotCommand(targetOptions(inv), out);
       return;
     }
     case 'stats': {
       const { statsCommand } = await import('./commands/stats.js');
-      await statsCommand({ ...inv.common, ...(inv.pid !== undefined ? { pid: inv.pid } : {}), windowMs: inv.windowMs, json: inv.json, sockets: inv.sockets, top: inv.top, census: inv.census, workers: inv.workers }, out);
+      await statsCommand(targetOptions(inv), out);
       return;
     }
     case 'top': {
@@ -554,18 +540,7 @@ async function dispatch(inv: Invocation, out: Output): Promise<number | void> {
     }
     case 'profile': {
       const { profileCommand } = await import('./commands/profile.js');
-      await profileCommand(
-        {
-          ...inv.common,
-          ...(inv.pid !== undefined ? { pid: inv.pid } : {}),
-          ...(inv.output !== undefined ? { output: inv.output } : {}),
-          durationMs: inv.durationMs,
-          intervalUs: inv.intervalUs,
-          top: inv.top,
-          json: inv.json,
-        },
-        out,
-      );
+      await profileCommand(targetOptions(inv), out);
       return;
     }
     case 'heap-diff': {
@@ -581,39 +556,25 @@ async function dispatch(inv: Invocation, out: Output): Promise<number | void> {
     case 'attach': {
       requireTerminal();
       const { attachCommand } = await import('./commands/attach.js');
-      return attachCommand({ ...inv.common, pids: inv.pids, ...(inv.cluster !== undefined ? { cluster: inv.cluster } : {}), intervalMs: inv.intervalMs, readonly: inv.readonly });
+      const { command: _command, common, ...own } = inv;
+      return attachCommand({ ...common, ...own });
     }
     case 'watch': {
       const { watchCommand } = await import('./commands/watch.js');
-      const { endpoint, ...c } = inv.common;
-      await watchCommand(
-        { ...c, ...(endpoint !== undefined ? { endpoint } : {}), pids: inv.pids, intervalMs: inv.intervalMs, count: inv.count, durationMs: inv.durationMs, json: inv.json, fields: inv.fields },
-        out,
-      );
+      const { command: _command, common, ...own } = inv;
+      await watchCommand({ ...common, ...own }, out);
       return;
     }
     case 'export': {
       const { exportCommand } = await import('./commands/export.js');
-      await exportCommand(
-        {
-          pids: inv.pids,
-          endpoints: inv.endpoints,
-          all: inv.all,
-          intervalMs: inv.intervalMs,
-          rescanMs: inv.rescanMs,
-          listen: inv.listen,
-          allowRemoteListen: inv.allowRemoteListen,
-          allowRemote: inv.allowRemote,
-          keepInspector: inv.keepInspector,
-          timeoutMs: inv.timeoutMs,
-        },
-        out,
-      );
+      const { command: _command, ...opts } = inv;
+      await exportCommand(opts, out);
       return;
     }
     case 'ps': {
       const { psCommand } = await import('./commands/ps.js');
-      await psCommand({ json: inv.json, cpuWindowMs: inv.cpuWindowMs, mine: inv.mine }, out);
+      const { command: _command, ...opts } = inv;
+      await psCommand(opts, out);
       return;
     }
   }

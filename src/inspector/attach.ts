@@ -140,7 +140,7 @@ function countOtherClients(att: Attachment): number {
   try {
     const port = Number(new URL(att.inspector.url).port);
     const mine = att.session.localPort;
-    return proc.clientsOfPort(att.pid, port).filter((p) => p !== mine).length;
+    return proc.clientsOfPort(att.pid, port, mine).length;
   } catch {
     return 0;
   }

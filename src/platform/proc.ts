@@ -480,11 +480,14 @@ export function tcpConnections(pid: number): Connection[] {
 
 /**
  * Remote ports of the clients connected to the pid's server socket on `port` (its own sockets
- * only, from /proc/<pid>/net/tcp* and its fds): who else is talking to its inspector.
+ * only, from /proc/<pid>/net/tcp* and its fds), less the one from `except`: who else is talking
+ * to its inspector.
  */
-export function clientsOfPort(pid: number, port: number): number[] {
+export function clientsOfPort(pid: number, port: number, except: number | null = null): number[] {
+  const found = readTcpTable(pid, (_inode, state) => state === TCP_ESTABLISHED).filter((e) => e.localPort === port && e.remotePort !== except);
+  if (found.length === 0) return [];
+  // which of them are the pid's: a readlink per fd (50,000 sockets: 50,000 calls), so only
+  // when there is another connection to look at
   const mine = socketInodes(pid);
-  return readTcpTable(pid, (inode, state) => state === TCP_ESTABLISHED && mine.has(inode))
-    .filter((e) => e.localPort === port)
-    .map((e) => e.remotePort);
+  return found.filter((e) => mine.has(e.inode)).map((e) => e.remotePort);
 }

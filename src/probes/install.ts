@@ -65,7 +65,7 @@ export const installProbe = defineProbe<InstallArg, InstallResult>(
       lastSampleMs: number;
       resolutionMs: number;
       /** Never reset: the loop last turned at offsetMs + the sum of its intervals (null offset: not yet known). */
-      clock: { h: import('perf_hooks').IntervalHistogram & { count?: number }; offsetMs: number | null } | null;
+      clock: { h: import('perf_hooks').IntervalHistogram & { count?: number }; offsetMs: number | null; firstDue?: boolean } | null;
       lease: { refresh?: () => unknown } | null;
       /** Null when this Node cannot observe GC (see `unavailable.gc`). */
       gc: Record<string, Gc> | null;
@@ -142,7 +142,8 @@ export const installProbe = defineProbe<InstallArg, InstallResult>(
           const frames = String(new Error().stack ?? '').split('\n').slice(1);
           Error.stackTraceLimit = lim;
           const midJs = frames.some((l) => !/<anonymous>:\d+:\d+\)?$|nodetopInstall/.test(l.trim()));
-          clock = { h: c, offsetMs: midJs ? null : Date.now() + arg.resolutionMs };
+          // firstDue: the sample checks when the first tick came (see firstIntervalMs there)
+          clock = { h: c, offsetMs: midJs ? null : Date.now() + arg.resolutionMs, firstDue: !midJs };
         } else {
           c.disable();
         }

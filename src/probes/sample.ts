@@ -76,7 +76,7 @@ export const sampleProbe = defineProbe<SampleArg, RawSample>(
       resolutionMs: number;
       gc: Record<string, { count: number; ms: number }> | null;
       h: (import('perf_hooks').IntervalHistogram & { reset(): void; count?: number }) | null;
-      clock?: { h: { count?: number; mean: number }; offsetMs: number | null; sumAtResetMs?: number } | null;
+      clock?: { h: { count?: number; mean: number }; offsetMs: number | null; sumAtResetMs?: number; firstDue?: boolean } | null;
       lease?: { refresh?: () => unknown } | null;
       elu: import('perf_hooks').EventLoopUtilization | null;
       unavailable?: Record<string, string>;
@@ -107,9 +107,19 @@ export const sampleProbe = defineProbe<SampleArg, RawSample>(
     const clock = st?.clock;
     // The sum of the never-reset histogram's intervals (its mean walks every bucket: ~30 us).
     let clockSumMs: number | null = null;
+    // A histogram records from its second tick on: a stall that held the loop before the
+    // clock's first tick is in neither histogram. Installed from the loop, that tick was due one
+    // resolution after the install; from the loop, once the clock has ticked, now less the sum
+    // of its intervals says when it came (up to one resolution late). The difference is that
+    // first interval, at least.
+    let firstIntervalMs = 0;
     if (st && clock) {
       const n = typeof clock.h.count === 'number' ? clock.h.count : 0;
       clockSumMs = n > 0 ? (clock.h.mean * n) / 1e6 : 0;
+      if (clock.firstDue === true && !midJs && n > 0) {
+        clock.firstDue = false;
+        firstIntervalMs = now - clockSumMs - st.resolutionMs - st.createdMs;
+      }
       if (!midJs) {
         // from the loop: it is turning now (its last tick at most one resolution ago)
         clock.offsetMs = now - clockSumMs;
@@ -207,6 +217,11 @@ export const sampleProbe = defineProbe<SampleArg, RawSample>(
               if (count === 0) lag = { min: ns, max: ns, mean: ns, stddev: NaN, p50: ns, p90: ns, p99: ns, count: 1 };
               else if (ns > lag.max) lag.max = ns;
             }
+          }
+          if (firstIntervalMs > 2 * st.resolutionMs) {
+            const ns = firstIntervalMs * 1e6;
+            if (lag.count === 0) lag = { min: ns, max: ns, mean: ns, stddev: NaN, p50: ns, p90: ns, p99: ns, count: 1 };
+            else if (ns > lag.max) lag.max = ns;
           }
           // A loop stuck in an interval right now: keep the window open (a reset would drop
           // that interval); the next sample reports it.

@@ -137,6 +137,24 @@ describe('nodetop stats', () => {
     }
   });
 
+  it('counts a stall that begins the moment its instruments appear, before their timer first ticks', async () => {
+    // A delay histogram records from its second tick: a stall before the first is in neither
+    // of nodetop's histograms, and the sample has to find it from when the first tick came.
+    const t = await startTarget('blocked.js', { nodeArgs: ['--inspect=127.0.0.1:0'] });
+    try {
+      assert.equal((await t.ask('on-attach 600')).armed, 600);
+      const r = await runCli(['stats', String(t.pid), '--json', '--window', '1000']);
+      assert.equal(r.code, 0, r.stderr);
+      const lag = parseJson<Sample>(r).eventLoop.lagMs;
+      assert.ok(lag, 'the window has a lag reading');
+      // the stall, less up to two timer resolutions (50 ms): one for when the first tick came,
+      // one taken off every reading (and one to spare)
+      assert.ok(lag.max >= 600 - 3 * 50 && lag.max <= 600 + 200, `lag max ${lag.max} ms for a 600 ms stall`);
+    } finally {
+      await t.kill();
+    }
+  });
+
   it('attaches through --endpoint to an inspector that is already open, and checks the pid', async () => {
     const t = await startTarget('idle.js', { nodeArgs: ['--inspect=127.0.0.1:0'] });
     const other = await startTarget('idle.js');
