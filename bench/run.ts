@@ -359,7 +359,7 @@ async function workers(): Promise<void> {
   // unattached: the rate the instruments and samples are measured against
   const u0 = cpuNs(pid);
   const tu = performance.now();
-  await sleep(2000);
+  if (full) await sleep(2000);
   const unattachedPerS = (cpuNs(pid) - u0) / 1e6 / ((performance.now() - tu) / 1000);
   const att = await attach({ pid, timeoutMs: 30_000 });
   // every worker in every sample for the wall time (what `stats` does), then the live view's
@@ -394,7 +394,7 @@ async function workers(): Promise<void> {
       await sleep(100);
     }
     // a sample of all 17 isolates, back to back, as for the socket counts
-    for (let r = 0; r < (full ? 5 : 0); r++) fullCosts.push(await costPerSample());
+    for (let r = 0; r < (full ? 5 : 1); r++) fullCosts.push(await costPerSample());
     // the live view's way: a sample every second, every worker read together when the ration
     // covers them all (16 workers: every 5-6 s). A window runs from just after one such read to
     // just after a later one, so it holds whole periods; the idle rate is measured before it.
@@ -407,7 +407,9 @@ async function workers(): Promise<void> {
       const s = await sampler.sample();
       return (s.workers ?? []).every((w) => Date.parse(w.readAt) >= at);
     };
-    for (let r = 0; r < (full ? 3 : 1); r++) {
+    // Full mode only: in a quick run's few seconds the VM's own noise (idle windows of this
+    // target read 3.5-27 ms a second with nothing of nodetop's running) is larger than the cost.
+    for (let r = 0; r < (full ? 5 : 0); r++) {
       const a0 = cpuNs(pid);
       const ta = performance.now();
       await sleep(2000);
@@ -416,7 +418,7 @@ async function workers(): Promise<void> {
       while (!(await tick()));
       const b0 = cpuNs(pid);
       const tb = performance.now();
-      for (let batches = 0; batches < (full ? 2 : 1); ) if (await tick()) batches++;
+      for (let batches = 0; batches < 2; ) if (await tick()) batches++;
       const elapsedS = (performance.now() - tb) / 1000;
       rationed.push(((cpuNs(pid) - b0) / 1e6 - idleAttached.at(-1)! * elapsedS) / elapsedS);
     }
@@ -431,6 +433,7 @@ async function workers(): Promise<void> {
     const c = median(fullCosts);
     rows.push({ bench: 'target CPU per sample', case: `main + ${n} workers, every worker read (\`stats\`)`, value: c, unit: 'ms', spread: spreadOf(fullCosts, 3), goal: '', met: null });
   }
+  if (!full) return;
   const idle = median(idleAttached);
   rows.push({
     bench: 'target CPU, attached and idle',
@@ -528,7 +531,7 @@ async function snapshot(): Promise<void> {
 
 async function manyProcesses(): Promise<void> {
   const n = 16;
-  const seconds = full ? 30 : 4;
+  const seconds = full ? 30 : 3;
   const targets = await Promise.all(Array.from({ length: n }, () => start(pinned(TARGET_CPU, [process.execPath, '--inspect-port=0', TARGETS, 'http']))));
   const pids = targets.map((t) => t.info.pid as number);
   const cpuAll = (): number => pids.reduce((a, p) => a + cpuNs(p), 0);
