@@ -55,6 +55,8 @@ export class Sampler {
   /** Round trip of the last sample, ms: shown as nodetop's own cost. */
   lastRoundTripMs: number | null = null;
   private workerSampler: WorkerSampler | null = null;
+  /** The next sample reads every worker, whatever the ration (it is still paid for). */
+  private workersDue = false;
   /** Worker reads the ration allows now (grows with time between samples, up to one per worker). */
   private workerReads = 0;
   private workerReadsAt = 0;
@@ -182,8 +184,9 @@ export class Sampler {
     let limit = Infinity;
     if (perS !== Infinity) {
       this.workerReads = Math.min(ws.size, this.workerReads + ((now - this.workerReadsAt) / 1000) * perS);
-      limit = this.workerReads >= ws.size - 1e-9 ? Infinity : 0;
+      limit = this.workerReads >= ws.size - 1e-9 || this.workersDue ? Infinity : 0;
     }
+    this.workersDue = false;
     this.workerReadsAt = now;
     const { readings, calls } = await ws.read(this.opts.blockedAfterMs ?? 750, true, limit);
     // workers read for the first time are paid for too: the ration may go below zero
@@ -264,6 +267,14 @@ export class Sampler {
     this.prev = raw;
     this.workerReads = 0;
     this.workerReadsAt = performance.now();
+  }
+
+  /**
+   * Read every worker in the next sample: after a GC or a snapshot the rows should show the heap
+   * now, not the one read before. The reads are paid for from the ration (the next batch waits).
+   */
+  readAllWorkersNext(): void {
+    this.workersDue = true;
   }
 
   /** The session of a worker thread this sampler follows, by threadId; null when there is none. */

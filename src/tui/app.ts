@@ -273,6 +273,8 @@ export async function runTui(initial: Attachment[], opts: TuiOptions): Promise<n
     } finally {
       st.progress = null;
       busy = false;
+      // a GC or a snapshot changed the heaps: the next sample reads every worker again
+      current()?.sampler.readAllWorkersNext();
       draw();
     }
   };

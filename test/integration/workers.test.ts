@@ -189,6 +189,21 @@ describe('nodetop stats: worker threads', () => {
         const held = rows.find((r) => r.threadId === w.threadId)!.heapUsedBytes! - base;
         assert.ok(Math.abs(held - (i + 1) * 4 * MiB) < 3 * MiB, `${w.name}: ${(held / MiB).toFixed(1)} MiB`);
       }
+      // asked to (after a GC or a snapshot in the live view), the next sample reads them all
+      await sampler.sample();
+      sampler.readAllWorkersNext();
+      const askedAt = Date.now();
+      const all = await sampler.sample();
+      assert.ok(
+        all.workers!.every((w) => Date.parse(w.readAt) >= askedAt),
+        'every row read for this sample',
+      );
+      // and the ration pays for it: the sample after that reads none
+      const none = await sampler.sample();
+      assert.deepEqual(
+        none.workers!.map((w) => w.readAt),
+        all.workers!.map((w) => w.readAt),
+      );
       // a worker that starts is read in the next sample, whatever is left of the ration
       await sampler.sample();
       const late = (await t.ask('spawn 3')) as unknown as Started;
