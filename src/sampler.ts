@@ -26,8 +26,9 @@ export const NET_SHARE = 0.005;
 
 /**
  * Worker threads read per second, on average, after the first reading of each. Reading all
- * 16 workers of a process cost it 12-20 ms of CPU (AMD EPYC VM, Node 20; most of it the main
- * thread relaying the workers' messages), so a sample at 1 s that read them all would take
+ * 16 workers of a process cost it 10-20 ms of CPU (AMD EPYC VM, Node 20; most of it each worker
+ * running the sample in its own cold isolate, the rest the main thread and the inspector thread
+ * relaying), so a sample at 1 s that read them all would take
  * 1.2-2% of a core. At three a second, 16 workers are read together every 5-6 s, for 2-4 ms a
  * second, and the main thread's sample (about 1 ms) keeps the whole under 0.5% of a core.
  */
@@ -173,22 +174,22 @@ export class Sampler {
 
   /**
    * The workers' part of a sample, within the ration of worker reads: every worker is read
-   * together once the ration covers them all (16 workers: every 4 s), the samples between
+   * together once the ration covers them all (16 workers: every 5-6 s), the samples between
    * repeat the last readings. One batch costs the target much less per worker than the same
    * reads spread over ticks (measured, 16 idle workers at 1 s: 4 reads every second cost 11-14 ms
-   * a second, 16 reads every second 20-22 ms): the main thread relays a batch in fewer wake-ups.
+   * a second, 16 reads every second 20-22 ms): a batch wakes the relaying threads once.
    */
   private async readWorkers(ws: WorkerSampler): Promise<WorkerReading[]> {
     const perS = this.opts.workerReadsPerS ?? WORKER_READS_PER_S;
     const now = performance.now();
-    let limit = Infinity;
+    let everyWorker = true;
     if (perS !== Infinity) {
       this.workerReads = Math.min(ws.size, this.workerReads + ((now - this.workerReadsAt) / 1000) * perS);
-      limit = this.workerReads >= ws.size - 1e-9 || this.workersDue ? Infinity : 0;
+      everyWorker = this.workerReads >= ws.size - 1e-9 || this.workersDue;
     }
     this.workersDue = false;
     this.workerReadsAt = now;
-    const { readings, calls } = await ws.read(this.opts.blockedAfterMs ?? 750, true, limit);
+    const { readings, calls } = await ws.read(this.opts.blockedAfterMs ?? 750, true, everyWorker);
     // workers read for the first time are paid for too: the ration may go below zero
     if (perS !== Infinity) this.workerReads -= calls;
     return readings;

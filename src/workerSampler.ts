@@ -5,9 +5,9 @@
 // that exits is reported once as `gone`, then dropped. close() removes the instruments from
 // every live worker, then disables the NodeWorker domain.
 //
-// A read may be rationed (`limit`): the workers read longest ago are read, the others repeat
-// their last reading with the time it was taken (`readAt`), so a target with many workers is
-// read over a few ticks instead of paying for every isolate on every tick.
+// A read may leave out the workers read before (`everyWorker` false): they repeat their last
+// reading with the time it was taken (`readAt`), so that a target with many workers is read every
+// few ticks instead of paying for every isolate on every tick.
 
 import type { Attachment } from './inspector/attach';
 import { evaluate, ProbeFailedError } from './inspector/session';
@@ -98,19 +98,15 @@ export class WorkerSampler {
   /**
    * Reads the workers concurrently; never throws for a worker's failure. A worker that exited
    * is reported once as gone by a read with `report` (not by a baseline), then forgotten.
-   * `limit`: at most that many calls to workers that were read before, those read longest ago
-   * first; a worker never read yet is always read, one known to be gone needs no call. The
-   * others repeat their last reading. `calls` says how many workers were asked.
+   * Without `everyWorker`, only workers never read yet are asked (and one known to be gone needs
+   * no call); the others repeat their last reading. `calls` says how many workers were asked.
    */
-  async read(blockedAfterMs: number, report = true, limit = Infinity): Promise<{ readings: WorkerReading[]; calls: number }> {
+  async read(blockedAfterMs: number, report = true, everyWorker = true): Promise<{ readings: WorkerReading[]; calls: number }> {
     const list = [...this.tracked.values()];
-    const due = new Set(list.filter((t) => t.readAt === 0 || t.w.gone));
-    const waiting = list.filter((t) => !due.has(t)).sort((a, b) => a.readAt - b.readAt);
-    for (const t of waiting.slice(0, Math.max(0, Math.floor(limit)))) due.add(t);
     let calls = 0;
     const readings = await Promise.all(
       list.map((t) => {
-        if (!due.has(t)) return Promise.resolve(t.last!);
+        if (!everyWorker && t.readAt !== 0 && !t.w.gone) return Promise.resolve(t.last!);
         if (!t.w.gone) calls++;
         return this.readOne(t, blockedAfterMs);
       }),

@@ -118,7 +118,7 @@ export interface WorkerRow {
   handles: { total: number; byType: Record<string, number> } | null;
   /**
    * When these readings were taken (ISO time). The sample's own time when the worker was read
-   * for it; older when the reads were rationed (many workers are read over a few ticks).
+   * for it; older when the reads were rationed (many workers are read together every few ticks).
    */
   readAt: string;
 }
