@@ -3,9 +3,11 @@
 // live view). The tests read those blocks, substitute $PID-style variables and run exactly those
 // commands with the built CLI, so the page cannot drift from the tool.
 
+import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ROOT } from './target';
+import { openTerminal, type Terminal } from './tmux';
 
 export const RUNBOOKS = path.join(ROOT, 'docs/runbooks.md');
 
@@ -46,4 +48,22 @@ export function capture(name: string, text: string): void {
   if (!dir) return;
   fs.mkdirSync(dir, { recursive: true });
   fs.writeFileSync(path.join(dir, `${name}.txt`), text);
+}
+
+/**
+ * The runbook's live-view command (the block titled `title`) in a real terminal: `look` presses
+ * keys and waits for screens, then q must end it with exit 0. The terminal is closed whatever
+ * happens.
+ */
+export async function inLiveView(title: string, vars: Record<string, string | number>, size: { cols: number; rows: number }, look: (term: Terminal) => Promise<void>): Promise<void> {
+  const [live] = runbookCommands(title, vars);
+  if (!live) throw new Error(`docs/runbooks.md: ${title} has no command`);
+  const term = openTerminal(live, size);
+  try {
+    await look(term);
+    term.keys('q');
+    assert.equal(await term.exitCode(), 0, term.screen());
+  } finally {
+    term.close();
+  }
 }

@@ -8,9 +8,9 @@
 
 import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
-import { capture, runbookCommands } from '../helpers/runbook';
+import { capture, inLiveView, runbookCommands } from '../helpers/runbook';
 import { runCli, startTarget } from '../helpers/target';
-import { haveTmux, openTerminal } from '../helpers/tmux';
+import { haveTmux } from '../helpers/tmux';
 
 describe('runbook 3: latency spikes from a blocked event loop', () => {
   it('stats prints the BLOCKED line naming the function, with utilization 1.00', async () => {
@@ -37,17 +37,14 @@ describe('runbook 3: latency spikes from a blocked event loop', () => {
 
   it('the live view shows the red banner with the function', { skip: haveTmux() ? false : 'tmux is not installed' }, async () => {
     const t = await startTarget('blocked.js', { nodeArgs: ['--inspect-port=0'] });
-    const [live] = runbookCommands('runbook-3-live', { PID: t.pid });
-    const term = openTerminal(live!, { cols: 100, rows: 30 });
     try {
-      await term.waitFor(/Handles/);
-      await t.ask('block 120000');
-      const s = await term.waitFor(/BLOCKED\s+main thread stuck in JavaScript[\s\S]*spinTheWheel/, 30_000);
-      capture('3-live', s);
-      term.keys('q');
-      assert.equal(await term.exitCode(), 0, term.screen());
+      await inLiveView('runbook-3-live', { PID: t.pid }, { cols: 100, rows: 30 }, async (term) => {
+        await term.waitFor(/Handles/);
+        await t.ask('block 120000');
+        const s = await term.waitFor(/BLOCKED\s+main thread stuck in JavaScript[\s\S]*spinTheWheel/, 30_000);
+        capture('3-live', s);
+      });
     } finally {
-      term.close();
       await t.kill();
     }
   });

@@ -8,9 +8,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import type { Sample } from '../../src/model/sample';
-import { capture, runbookCommands } from '../helpers/runbook';
+import { capture, inLiveView, runbookCommands } from '../helpers/runbook';
 import { parseJson, runCli, startTarget } from '../helpers/target';
-import { haveTmux, openTerminal } from '../helpers/tmux';
+import { haveTmux } from '../helpers/tmux';
 
 describe('runbook 7: CPU saturated', () => {
   it('stats shows the loop busy, and the profile names hotJsonDecode first', async () => {
@@ -54,15 +54,12 @@ describe('runbook 7: CPU saturated', () => {
 
   it('the live view shows the loop busy: utilization over 0.5', { skip: haveTmux() ? false : 'tmux is not installed' }, async () => {
     const t = await startTarget('hot.js', { nodeArgs: ['--inspect-port=0'] });
-    const [live] = runbookCommands('runbook-7-live', { PID: t.pid });
-    const term = openTerminal(live!, { cols: 100, rows: 30 });
     try {
-      const s = await term.waitFor(/^CPU [\d.]+%[\s\S]*utilization (0\.[5-9]\d|1\.00)/m, 20_000);
-      capture('7-live', s);
-      term.keys('q');
-      assert.equal(await term.exitCode(), 0);
+      await inLiveView('runbook-7-live', { PID: t.pid }, { cols: 100, rows: 30 }, async (term) => {
+        const s = await term.waitFor(/^CPU [\d.]+%[\s\S]*utilization (0\.[5-9]\d|1\.00)/m, 20_000);
+        capture('7-live', s);
+      });
     } finally {
-      term.close();
       await t.kill();
     }
   });

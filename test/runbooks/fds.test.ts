@@ -7,9 +7,9 @@ import { strict as assert } from 'node:assert';
 import { execFileSync } from 'node:child_process';
 import { describe, it } from 'node:test';
 import type { Sample } from '../../src/model/sample';
-import { capture, runbookCommands } from '../helpers/runbook';
+import { capture, inLiveView, runbookCommands } from '../helpers/runbook';
 import { parseJson, runCli, startTarget } from '../helpers/target';
-import { haveTmux, openTerminal } from '../helpers/tmux';
+import { haveTmux } from '../helpers/tmux';
 
 function havePrlimit(): boolean {
   try {
@@ -47,9 +47,7 @@ describe('runbook 5: file descriptor exhaustion', { skip: havePrlimit() ? false 
       assert.ok(s.process.fds.open! >= 920 && s.process.fds.open! < 1024, String(s.process.fds.open));
 
       if (haveTmux()) {
-        const [live] = runbookCommands('runbook-5-live', { PID: t.pid });
-        const term = openTerminal(live!, { cols: 100, rows: 30 });
-        try {
+        await inLiveView('runbook-5-live', { PID: t.pid }, { cols: 100, rows: 30 }, async (term) => {
           const screen = await term.waitFor(/fds \d+\/1024/);
           capture('5-live', screen);
           // red (31 or 91) and bold: the "bad" level, over 90% of the limit
@@ -57,11 +55,7 @@ describe('runbook 5: file descriptor exhaustion', { skip: havePrlimit() ? false 
           capture('5-live-escapes', coloured);
           // eslint-disable-next-line no-control-regex -- colours are escape sequences
           assert.match(coloured, /\x1b\[(?:[0-9]+;)*(?:31|91)(?:;[0-9]+)*m(?:\x1b\[[0-9;]*m)*fds \d+\/1024/, JSON.stringify(coloured.split('\n')[1]));
-          term.keys('q');
-          assert.equal(await term.exitCode(), 0);
-        } finally {
-          term.close();
-        }
+        });
       }
       // and the wall is real: 100 more connections (200 fds) fail with EMFILE
       const more = await t.ask('more 100', 30_000);

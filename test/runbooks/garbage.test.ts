@@ -4,9 +4,9 @@
 
 import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
-import { capture, runbookCommands } from '../helpers/runbook';
+import { capture, inLiveView, runbookCommands } from '../helpers/runbook';
 import { runCli, startTarget } from '../helpers/target';
-import { haveTmux, openTerminal } from '../helpers/tmux';
+import { haveTmux } from '../helpers/tmux';
 
 const MiB = 1024 * 1024;
 const unit: Record<string, number> = { B: 1, KiB: 1024, MiB, GiB: 1024 * MiB };
@@ -50,19 +50,16 @@ describe('runbook 2: garbage that is not collected', () => {
 
   it('the live view: g frees the 100 MiB and the status line says so', { skip: haveTmux() ? false : 'tmux is not installed' }, async () => {
     const t = await startTarget('garbage.js', { args: ['100', '30'], nodeArgs: ['--inspect-port=0', '--expose-gc', '--no-memory-reducer'] });
-    const [live] = runbookCommands('runbook-2-live', { PID: t.pid });
-    const term = openTerminal(live!, { cols: 100, rows: 30 });
     try {
-      await term.waitFor(/Heap[\s\S]*used [\d.]+ MiB/);
-      term.keys('g');
-      const s = await term.waitFor(/GC (?:main: )?heap [\d.]+ MiB -> [\d.]+ MiB, freed ([\d.]+) MiB/);
-      capture('2-live', s);
-      const freed = Number(/freed ([\d.]+) MiB/.exec(s)![1]);
-      assert.ok(freed >= 90 && freed < 110, s);
-      term.keys('q');
-      assert.equal(await term.exitCode(), 0);
+      await inLiveView('runbook-2-live', { PID: t.pid }, { cols: 100, rows: 30 }, async (term) => {
+        await term.waitFor(/Heap[\s\S]*used [\d.]+ MiB/);
+        term.keys('g');
+        const s = await term.waitFor(/GC (?:main: )?heap [\d.]+ MiB -> [\d.]+ MiB, freed ([\d.]+) MiB/);
+        capture('2-live', s);
+        const freed = Number(/freed ([\d.]+) MiB/.exec(s)![1]);
+        assert.ok(freed >= 90 && freed < 110, s);
+      });
     } finally {
-      term.close();
       await t.kill();
     }
   });

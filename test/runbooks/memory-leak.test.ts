@@ -8,9 +8,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import { parseSnapshotFromFile } from 'v8-heapsnapshot';
-import { capture, runbookCommands } from '../helpers/runbook';
+import { capture, inLiveView, runbookCommands } from '../helpers/runbook';
 import { runCli, startTarget } from '../helpers/target';
-import { haveTmux, openTerminal } from '../helpers/tmux';
+import { haveTmux } from '../helpers/tmux';
 
 const MiB = 1024 * 1024;
 const unit: Record<string, number> = { B: 1, KiB: 1024, MiB, GiB: 1024 * MiB };
@@ -69,19 +69,16 @@ describe('runbook 1: memory grows until the process dies', () => {
 
   it('the live view: g forces a full GC and the heap stays where it was', { skip: haveTmux() ? false : 'tmux is not installed' }, async () => {
     const t = await startTarget('session-leak.js', { args: ['4000'], nodeArgs: ['--inspect-port=0'] });
-    const [args] = runbookCommands('runbook-1-live', { PID: t.pid });
-    const term = openTerminal(args!, { cols: 100, rows: 30 });
     try {
-      await term.waitFor(/Heap[\s\S]*used [\d.]+ MiB/);
-      term.keys('g');
-      const s = await term.waitFor(/GC (main: )?heap [\d.]+ MiB -> [\d.]+ MiB, freed/);
-      capture('1-live', s);
-      const m = /GC (?:main: )?heap [\d.]+ MiB -> ([\d.]+) MiB/.exec(s)!;
-      assert.ok(Number(m[1]) * MiB >= 4000 * (t.facts.bytesPerRecord as number), s);
-      term.keys('q');
-      assert.equal(await term.exitCode(), 0);
+      await inLiveView('runbook-1-live', { PID: t.pid }, { cols: 100, rows: 30 }, async (term) => {
+        await term.waitFor(/Heap[\s\S]*used [\d.]+ MiB/);
+        term.keys('g');
+        const s = await term.waitFor(/GC (main: )?heap [\d.]+ MiB -> [\d.]+ MiB, freed/);
+        capture('1-live', s);
+        const m = /GC (?:main: )?heap [\d.]+ MiB -> ([\d.]+) MiB/.exec(s)!;
+        assert.ok(Number(m[1]) * MiB >= 4000 * (t.facts.bytesPerRecord as number), s);
+      });
     } finally {
-      term.close();
       await t.kill();
     }
   });

@@ -11,9 +11,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Sample } from '../../src/model/sample';
-import { capture, runbookCommands } from '../helpers/runbook';
+import { capture, inLiveView, runbookCommands } from '../helpers/runbook';
 import { parseJson, runCli, startTarget } from '../helpers/target';
-import { haveTmux, openTerminal } from '../helpers/tmux';
+import { haveTmux } from '../helpers/tmux';
 
 describe('runbook 4: a connection pool too small or leaking', () => {
   let certDir = '';
@@ -69,18 +69,12 @@ describe('runbook 4: a connection pool too small or leaking', () => {
       assert.deepEqual(agent.totals, { inUse: t.facts.inUse, free: 0, queued: t.facts.queued });
 
       if (haveTmux()) {
-        const [live] = runbookCommands('runbook-4-live', { PID: t.pid });
-        const term = openTerminal(live!, { cols: 120, rows: 30 });
-        try {
+        await inLiveView('runbook-4-live', { PID: t.pid }, { cols: 120, rows: 30 }, async (term) => {
           await term.waitFor(/Handles/);
           term.keys('5');
           const screen = await term.waitFor(new RegExp(`POOL\\s+ORIGIN\\s+IN USE[\\s\\S]*http\\.Agent#\\d+ +127\\.0\\.0\\.1:${port} +2 +0 +3 +2`));
           capture('4-live', screen);
-          term.keys('q');
-          assert.equal(await term.exitCode(), 0);
-        } finally {
-          term.close();
-        }
+        });
       }
       assert.ok(t.alive());
     } finally {

@@ -6,9 +6,9 @@
 import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
 import type { GcResult } from '../../src/commands/gc';
-import { capture, runbookCommands } from '../helpers/runbook';
+import { capture, inLiveView, runbookCommands } from '../helpers/runbook';
 import { runCli, startTarget } from '../helpers/target';
-import { haveTmux, openTerminal } from '../helpers/tmux';
+import { haveTmux } from '../helpers/tmux';
 
 const MiB = 1024 * 1024;
 const unit: Record<string, number> = { B: 1, KiB: 1024, MiB, GiB: 1024 * MiB };
@@ -51,20 +51,14 @@ describe('runbook 6: one worker thread eats the memory', () => {
       );
 
       if (haveTmux()) {
-        const [live] = runbookCommands('runbook-6-live', { PID: t.pid });
-        const term = openTerminal(live!, { cols: 120, rows: 30 });
-        try {
+        await inLiveView('runbook-6-live', { PID: t.pid }, { cols: 120, rows: 30 }, async (term) => {
           await term.waitFor(/Handles/);
           term.keys('4');
           // sorted by heap: the 80 MiB worker is the first row
           const screen = await term.waitFor(/ID NAME\s+STATE\s+HEAP.*\n\s+\d+ late3\s+running\s+[\d.]+ MiB/);
           capture('6-live', screen);
           assert.match(screen, new RegExp(`^\\s+${big.threadId} late3\\s+running\\s+(8\\d|9\\d)\\.?\\d* MiB`, 'm'));
-          term.keys('q');
-          assert.equal(await term.exitCode(), 0);
-        } finally {
-          term.close();
-        }
+        });
       }
       assert.ok(t.alive());
     } finally {
