@@ -300,11 +300,17 @@ export async function runTui(initial: Attachment[], opts: TuiOptions): Promise<n
     st.intervalMs = Math.min(60_000, st.intervalMs * 2);
     draw();
   });
+  const showPage = (id: PageId): void => {
+    st.page = id;
+    st.selected = 0;
+    // the rows may be a few seconds old (worker reads are rationed): whoever turns to the page
+    // gets them read at the next tick
+    if (id === 'workers') current()?.sampler.readAllWorkersNext();
+  };
   for (const pg of PAGES) {
     screen.key([pg.key], () => {
       if (inOverview()) return;
-      st.page = pg.id;
-      st.selected = 0;
+      showPage(pg.id);
       st.help = false;
       draw();
     });
@@ -312,8 +318,7 @@ export async function runTui(initial: Attachment[], opts: TuiOptions): Promise<n
   screen.key(['tab'], () => {
     if (inOverview()) return;
     const i = PAGES.findIndex((x) => x.id === st.page);
-    st.page = PAGES[(i + 1) % PAGES.length]!.id;
-    st.selected = 0;
+    showPage(PAGES[(i + 1) % PAGES.length]!.id);
     draw();
   });
   screen.key(['s'], () => {
