@@ -14,6 +14,13 @@ import type { Sample } from '../../src/model/sample';
 
 type Rec = Sample & { index: number; pid: number; recorded?: boolean; skipped: number };
 
+/**
+ * Wake-ups in 2 s that a detached target may still have beyond its quiet rate: V8's own deferred
+ * work after a session (a memory-reducing GC, a few tasks) measured up to 4 here, where a timer
+ * nodetop left behind adds 20 (the recorder at 100 ms) or 40 (the histograms at 50 ms).
+ */
+const LEFTOVER_MARGIN = 8;
+
 /** Times the target's main thread went to sleep and was woken, over `ms`. */
 async function wakeups(pid: number, ms: number): Promise<number> {
   const read = (): number => Number(/^voluntary_ctxt_switches:\s+(\d+)/m.exec(fs.readFileSync(`/proc/${pid}/task/${pid}/status`, 'utf8'))?.[1]);
@@ -54,7 +61,7 @@ describe('sub-second watch: readings recorded in the target', () => {
       // detached: the registry and the inspector are gone, and the main thread sleeps as before
       assert.deepEqual(await eventually(() => t.ask('state'), (s) => JSON.stringify(s) === JSON.stringify(stateBefore)), stateBefore);
       const after = await wakeups(t.pid, 2000);
-      assert.ok(after <= quiet + 3, `${after} wake-ups in 2 s after the watch, ${quiet} before`);
+      assert.ok(after <= quiet + LEFTOVER_MARGIN, `${after} wake-ups in 2 s after the watch, ${quiet} before`);
     } finally {
       await t.kill();
     }
@@ -117,7 +124,7 @@ describe('sub-second watch: readings recorded in the target', () => {
       assert.deepEqual(await eventually(() => t.ask('state'), (s) => JSON.stringify(s) === JSON.stringify(stateBefore), 10_000), stateBefore);
       assert.deepEqual(await portsSettle(t.pid, portsBefore, 10_000), portsBefore);
       const after = await wakeups(t.pid, 2000);
-      assert.ok(after <= quiet + 3, `${after} wake-ups in 2 s after the lease, ${quiet} before`);
+      assert.ok(after <= quiet + LEFTOVER_MARGIN, `${after} wake-ups in 2 s after the lease, ${quiet} before`);
       assert.ok(t.alive());
     } finally {
       await t.kill();
