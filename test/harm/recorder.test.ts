@@ -15,9 +15,9 @@ import type { Sample } from '../../src/model/sample';
 type Rec = Sample & { index: number; pid: number; recorded?: boolean; skipped: number };
 
 /**
- * Wake-ups in 2 s that a detached target may still have beyond its quiet rate: V8's own deferred
- * work after a session (a memory-reducing GC, a few tasks) measured up to 4 here, where a timer
- * nodetop left behind adds 20 (the recorder at 100 ms) or 40 (the histograms at 50 ms).
+ * Wake-ups in 2 s that a detached target may still have beyond its quiet rate: one CI run saw 4
+ * (most likely V8's own deferred work after a session, such as a memory-reducing GC), where a
+ * timer nodetop left behind adds 20 (the recorder at 100 ms) or 40 (the histograms at 50 ms).
  */
 const LEFTOVER_MARGIN = 8;
 
