@@ -106,6 +106,25 @@ const spreadOf = (xs: number[], digits: number): string =>
 
 // ---- 1. cost of one sample to the target -------------------------------------------------
 
+/**
+ * The target's CPU per sample, ms: a window attached with instruments installed and no samples
+ * (its idle rate), then samples back to back for as long, less that rate. Round trips go to `rtts`.
+ */
+async function sampleCost(pid: number, sampler: Sampler, windowMs: number, rtts: number[] = []): Promise<number> {
+  const a0 = cpuNs(pid);
+  const ta = performance.now();
+  await sleep(windowMs);
+  const idlePerMs = (cpuNs(pid) - a0) / (performance.now() - ta);
+  const b0 = cpuNs(pid);
+  const tb = performance.now();
+  let n = 0;
+  for (; performance.now() - tb < windowMs; n++) {
+    await sampler.sample();
+    rtts.push(sampler.lastRoundTripMs ?? 0);
+  }
+  return (cpuNs(pid) - b0 - idlePerMs * (performance.now() - tb)) / n / 1e6;
+}
+
 async function costPerSample(sockets: number, plain: boolean, walk: boolean): Promise<void> {
   const sink = await start(pinned(OTHER_CPU, [process.execPath, TARGETS, 'sink']));
   const target = await start(pinned(TARGET_CPU, [process.execPath, '--inspect-port=0', TARGETS, 'sockets', String(sockets), String(sink.info.port)]));
@@ -118,24 +137,7 @@ async function costPerSample(sockets: number, plain: boolean, walk: boolean): Pr
     const rtts: number[] = [];
     await sampler.baseline();
     for (let i = 0; i < 3; i++) await sampler.sample(); // warm-up: JIT in the target and here
-    for (let r = 0; r < rounds; r++) {
-      // A: attached, instruments installed, no samples: the target's idle rate
-      const a0 = cpuNs(pid);
-      const ta = performance.now();
-      await sleep(windowMs);
-      const idlePerMs = (cpuNs(pid) - a0) / (performance.now() - ta);
-      // B: samples back to back for the same time
-      const b0 = cpuNs(pid);
-      const tb = performance.now();
-      let n = 0;
-      while (performance.now() - tb < windowMs) {
-        await sampler.sample();
-        rtts.push(sampler.lastRoundTripMs ?? 0);
-        n++;
-      }
-      const used = cpuNs(pid) - b0 - idlePerMs * (performance.now() - tb);
-      costs.push(used / n / 1e6);
-    }
+    for (let r = 0; r < rounds; r++) costs.push(await sampleCost(pid, sampler, windowMs, rtts));
     return { costs, rtts };
   };
   try {
@@ -373,19 +375,6 @@ async function workers(): Promise<void> {
   const fullCosts: number[] = [];
   const rationed: number[] = [];
   const idleAttached: number[] = [];
-  // the target's CPU per sample in a window of samples back to back, less the rate of the idle
-  // window before it (attached, instruments in every isolate)
-  const costPerSample = async (): Promise<number> => {
-    const a0 = cpuNs(pid);
-    const ta = performance.now();
-    await sleep(1000);
-    const idlePerMs = (cpuNs(pid) - a0) / (performance.now() - ta);
-    const b0 = cpuNs(pid);
-    const tb = performance.now();
-    let k = 0;
-    for (; performance.now() - tb < 1000; k++) await sampler.sample();
-    return (cpuNs(pid) - b0 - idlePerMs * (performance.now() - tb)) / 1e6 / k;
-  };
   try {
     await sampler.baseline();
     for (let i = 0; i < 3; i++) await sampler.sample();
@@ -397,7 +386,7 @@ async function workers(): Promise<void> {
       await sleep(100);
     }
     // a sample of all 17 isolates, back to back, as for the socket counts
-    for (let r = 0; r < (full ? 5 : 1); r++) fullCosts.push(await costPerSample());
+    for (let r = 0; r < (full ? 5 : 1); r++) fullCosts.push(await sampleCost(pid, sampler, 1000));
     // the live view's way: a sample every second, every worker read together when the ration
     // covers them all (16 workers: every 5-6 s). A window runs from just after one such read to
     // just after a later one, so it holds whole periods; the idle rate is measured before it.
