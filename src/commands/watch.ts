@@ -125,10 +125,11 @@ export async function watchCommand(opts: WatchOptions, out: Output): Promise<voi
           resolve();
         }
       };
-      const write = (t: Target, s: Sample, lateMs: number, recorded: boolean): void => {
+      const write = (t: Target, s: Sample, lateMs: number, recorded: { fullAt: number | null } | null): void => {
         if (t.done) return;
         if (opts.json) {
-          out.write(JSON.stringify({ index: t.index, pid: t.att.pid, lateMs: Math.round(lateMs), skipped: t.skipped, ...(recorded ? { recorded: true } : {}), ...s }));
+          const rec = recorded ? { recorded: true, ...(recorded.fullAt !== null ? { fullAt: new Date(recorded.fullAt).toISOString() } : {}) } : {};
+          out.write(JSON.stringify({ index: t.index, pid: t.att.pid, lateMs: Math.round(lateMs), skipped: t.skipped, ...rec, ...s }));
         } else {
           out.write(watchLine(s, opts.fields));
         }
@@ -144,9 +145,9 @@ export async function watchCommand(opts: WatchOptions, out: Output): Promise<voi
             const got = await t.sampler.collect(last ? opts.intervalMs / 2 : undefined);
             // readings the target dropped (nobody collected them in time) count as skipped
             t.skipped = t.sampler.lastRecordLoss;
-            for (const s of got) write(t, s, 0, true);
+            for (const r of got) write(t, r.sample, 0, r);
           } else {
-            write(t, await t.sampler.sample(), lateMs, false);
+            write(t, await t.sampler.sample(), lateMs, null);
           }
         } catch (e) {
           if (!isGone(e, t)) {

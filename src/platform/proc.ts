@@ -180,6 +180,12 @@ export function readStatus(pid: number): ProcStatus {
   return parseStatus(fs.readFileSync(procPath(pid, 'status'), 'utf8'));
 }
 
+/** The process's resident set, bytes (VmRSS, what process.memoryUsage().rss reads); null: none (a zombie). */
+export function readRssBytes(pid: number): number | null {
+  const m = /^VmRSS:\s*(\d+) kB$/m.exec(fs.readFileSync(procPath(pid, 'status'), 'utf8'));
+  return m ? Number(m[1]) * 1024 : null;
+}
+
 export function readCmdline(pid: number): string[] {
   const raw = fs.readFileSync(procPath(pid, 'cmdline'), 'utf8');
   return raw.split('\0').filter((s, i, a) => s !== '' || i < a.length - 1);

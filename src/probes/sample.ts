@@ -13,6 +13,14 @@ export interface SampleArg {
   recorded?: boolean;
   /** A worker thread's row: its heap spaces are not read (`spaces` is empty). */
   worker?: boolean;
+  /**
+   * A recorded reading between two full ones (src/probes/record.ts): what moves within a second
+   * (the loop, CPU, GC, the V8 heap statistics) and nothing that costs a walk or a read of
+   * /proc. Its heap spaces, handles and requests are empty (`spaces` [], `handles` and `requests`
+   * null), `memory.arrayBuffers` is -1, and so is `memory.rss` unless `fds` (nodetop cannot read
+   * the target's /proc, so the target reads it); nodetop fills them in (fillLight).
+   */
+  light?: boolean;
 }
 
 export interface RawLag {
@@ -49,6 +57,8 @@ export interface RawSample {
     gc: Record<string, { count: number; ms: number }> | null;
   };
   blocked: null | { forMs: number; stack: string[] };
+  /** A light reading (SampleArg.light): the parts it skips are empty or -1 until filled in. */
+  light?: true;
   /**
    * Parts this Node does not provide, each with the reason (Sample field -> sentence). A part
    * that is missing here is null in the Sample; the rest of the sample is still read.
@@ -137,9 +147,15 @@ export const sampleProbe = defineProbe<SampleArg, RawSample>(
       blocked = { forMs: now - lastTurnMs, stack: framesUnder(40) };
     }
 
-    const m = process.memoryUsage();
+    const light = arg.light === true;
     const hs = v8.getHeapStatistics();
-    const spaces = (arg.worker === true ? [] : v8.getHeapSpaceStatistics()).map((s) => ({
+    // memoryUsage reads /proc/self/stat for the RSS: 60-100 us of a target woken from sleep on
+    // this VM, most of a light reading; its heap figures are the statistics read above
+    const ext = (hs as { external_memory?: number }).external_memory;
+    const m = light
+      ? { rss: arg.fds ? process.memoryUsage.rss() : -1, heapTotal: hs.total_heap_size, heapUsed: hs.used_heap_size, external: typeof ext === 'number' ? ext : -1, arrayBuffers: -1 }
+      : process.memoryUsage();
+    const spaces = (arg.worker === true || light ? [] : v8.getHeapSpaceStatistics()).map((s) => ({
       name: s.space_name,
       size: s.space_size,
       used: s.space_used_size,
@@ -150,9 +166,16 @@ export const sampleProbe = defineProbe<SampleArg, RawSample>(
     // part null with a reason, never the whole sample fail.
     const unavailable: Record<string, string> = {};
     const why = (e: unknown): string => String((e && (e as Error).message) || e).split('\n')[0]!;
+    const copyGc = (gc: Record<string, { count: number; ms: number }>): Record<string, { count: number; ms: number }> => {
+      const o: Record<string, { count: number; ms: number }> = {};
+      for (const k of Object.keys(gc)) o[k] = { count: gc[k]!.count, ms: gc[k]!.ms };
+      return o;
+    };
     const p = process as unknown as { _getActiveRequests?: () => object[]; getActiveResourcesInfo?: () => string[] };
     let requests: Record<string, number> | null = null;
-    if (typeof p._getActiveRequests !== 'function') {
+    if (light) {
+      // filled in from the last full reading
+    } else if (typeof p._getActiveRequests !== 'function') {
       unavailable.requests = 'process._getActiveRequests() is missing in this Node';
     } else {
       try {
@@ -167,7 +190,9 @@ export const sampleProbe = defineProbe<SampleArg, RawSample>(
       }
     }
     let handles: Record<string, number> | null = null;
-    if (typeof p.getActiveResourcesInfo !== 'function') {
+    if (light) {
+      // filled in from the last full reading
+    } else if (typeof p.getActiveResourcesInfo !== 'function') {
       unavailable.handles = 'process.getActiveResourcesInfo() is missing: added in Node 17.3 and 16.14';
     } else {
       try {
@@ -195,18 +220,27 @@ export const sampleProbe = defineProbe<SampleArg, RawSample>(
       if (h) {
         try {
           const count = typeof h.count === 'number' ? h.count : -1;
-          const mean = h.mean;
-          lag = {
-            min: h.min,
-            max: h.max,
-            mean,
-            // stddev is left out: HdrHistogram computes it by walking every bucket (~0.2 ms)
-            stddev: NaN,
-            p50: h.percentile(50),
-            p90: h.percentile(90),
-            p99: h.percentile(99),
-            count,
-          };
+          if (count === 1 || count === 2) {
+            // One or two intervals (a window of one or two ticks: a recorder below a second):
+            // the mean and each percentile would walk the buckets (20-30 us each), and are the
+            // smaller and the larger value, to the histogram's own precision.
+            const min = h.min;
+            const max = h.max;
+            lag = { min, max, mean: (min + max) / 2, stddev: NaN, p50: count === 1 ? max : min, p90: max, p99: max, count };
+          } else {
+            lag = {
+              min: h.min,
+              max: h.max,
+              mean: h.mean,
+              // stddev is left out: HdrHistogram computes it by walking every bucket (~0.2 ms)
+              stddev: NaN,
+              p50: h.percentile(50),
+              p90: h.percentile(90),
+              p99: h.percentile(99),
+              count,
+            };
+          }
+          const mean = lag.mean;
           // reset() makes the histogram forget its last tick: the interval under way at the
           // last reset never reached it, and a stall that began in it would be missing from the
           // max. The never-reset histogram has it: the difference of their sums since then.
@@ -252,7 +286,7 @@ export const sampleProbe = defineProbe<SampleArg, RawSample>(
         resolutionMs: st.resolutionMs,
         lag,
         elu,
-        gc: st.gc ? JSON.parse(JSON.stringify(st.gc)) : null,
+        gc: st.gc ? copyGc(st.gc) : null,
       };
       st.lastSampleMs = now;
       if (arg.recorded !== true) {
@@ -279,6 +313,7 @@ export const sampleProbe = defineProbe<SampleArg, RawSample>(
     }
     const cpu = process.cpuUsage();
     return {
+      ...(light ? { light: true as const } : {}),
       timeMs: now,
       pid: process.pid,
       uptimeSec: process.uptime(),

@@ -9,10 +9,24 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import { describe, it } from 'node:test';
 import { eventually, NODETOP, runCli, startTarget } from '../helpers/target';
-import { ports, portsSettle } from '../helpers/harm';
+import { attachTo, ports, portsSettle } from '../helpers/harm';
 import type { Sample } from '../../src/model/sample';
+import { Sampler, type Recorded } from '../../src/sampler';
 
-type Rec = Sample & { index: number; pid: number; recorded?: boolean; skipped: number };
+type Rec = Sample & { index: number; pid: number; recorded?: boolean; fullAt?: string; skipped: number };
+
+/** Calls `onLine` with each line of a stream as it comes. */
+function readLines(stream: NodeJS.ReadableStream, onLine: (line: string) => void): void {
+  let out = '';
+  stream.on('data', (d: Buffer) => {
+    out += d.toString();
+    let nl;
+    while ((nl = out.indexOf('\n')) >= 0) {
+      onLine(out.slice(0, nl));
+      out = out.slice(nl + 1);
+    }
+  });
+}
 
 /**
  * Wake-ups in 2 s that a detached target may still have beyond its quiet rate: one CI run saw 4
@@ -67,20 +81,82 @@ describe('sub-second watch: readings recorded in the target', () => {
     }
   });
 
+  it('a full reading about each second, light ones between: live heap and RSS, the full one’s handles', async () => {
+    const t = await startTarget('idle.js', { nodeArgs: ['--inspect-port=0'] });
+    try {
+      const recs: Rec[] = [];
+      const child = spawn(process.execPath, [NODETOP, 'watch', String(t.pid), '--interval', '100', '--duration', '3500', '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+      const code = new Promise<number | null>((resolve) => child.on('exit', resolve));
+      readLines(child.stdout, (l) => recs.push(JSON.parse(l) as Rec));
+      // recording runs: grow the heap and the RSS by 64 MiB over 1.5 s, across full readings
+      await eventually(() => recs.length, (n) => n > 0, 10_000);
+      await t.ask('grow 64 1500');
+      assert.equal(await code, 0);
+      const full = recs.filter((x) => x.fullAt === undefined);
+      const light = recs.filter((x) => x.fullAt !== undefined);
+      assert.ok(full.length >= 3 && light.length >= 5 * full.length, `${full.length} full readings, ${light.length} light`);
+      const byTime = new Map(full.map((x) => [x.time, x]));
+      let lastFull: Rec | null = null;
+      let grewHeap = 0;
+      let grewRss = 0;
+      for (const x of recs) {
+        if (x.fullAt === undefined) {
+          lastFull = x;
+          continue;
+        }
+        // a light reading repeats the parts it skips from the full reading before it, and says which
+        assert.equal(x.fullAt, lastFull?.time, `light reading at ${x.time}`);
+        const f = byTime.get(x.fullAt)!;
+        assert.deepEqual(x.handles, f.handles);
+        assert.deepEqual(x.memory.spaces, f.memory.spaces);
+        assert.equal(x.memory.arrayBuffersBytes, f.memory.arrayBuffersBytes);
+        assert.ok(x.eventLoop.lagMs !== null && x.eventLoop.utilization !== null && x.gc !== null);
+        // and reads what moves itself: the heap in the target, the RSS from nodetop's own reads of /proc
+        if (x.memory.heapUsedBytes >= f.memory.heapUsedBytes + 8 * 2 ** 20) grewHeap++;
+        if (x.process.rssBytes >= f.process.rssBytes + 8 * 2 ** 20) grewRss++;
+      }
+      assert.ok(grewHeap >= 2, `${grewHeap} light readings show the heap grown by 8 MiB past their full reading`);
+      assert.ok(grewRss >= 2, `${grewRss} light readings show the RSS grown by 8 MiB past their full reading`);
+    } finally {
+      await t.kill();
+    }
+  });
+
+  it('a target whose /proc nodetop cannot read: its light readings read their RSS themselves', async () => {
+    const t = await startTarget('idle.js', { nodeArgs: ['--inspect-port=0'] });
+    const real = await attachTo(t.pid);
+    try {
+      // the same session, taken as nodetop takes a target through a tunnel into a container
+      const att = Object.create(real, { local: { value: false } }) as typeof real;
+      const s = new Sampler(att);
+      await s.baseline();
+      await s.startRecording(100, 40);
+      const grown = t.ask('grow 64 1500');
+      const recs: Recorded[] = [];
+      while (recs.length < 25) {
+        await new Promise((r) => setTimeout(r, 500));
+        recs.push(...(await s.collect()));
+      }
+      await grown;
+      const light = recs.filter((r) => r.fullAt !== null);
+      assert.ok(light.length >= 15, `${light.length} light readings`);
+      const full = new Map(recs.filter((r) => r.fullAt === null).map((r) => [Date.parse(r.sample.time), r.sample]));
+      const grew = light.filter((r) => r.sample.process.rssBytes >= full.get(r.fullAt!)!.process.rssBytes + 8 * 2 ** 20);
+      assert.ok(grew.length >= 2, `${grew.length} light readings show the RSS grown by 8 MiB past their full reading`);
+      // nodetop read no /proc of its own for them
+      assert.ok(recs.every((r) => r.sample.process.threads === null));
+    } finally {
+      await real.detach();
+      await t.kill();
+    }
+  });
+
   it('a loop stuck in JavaScript between collects: a record says where, and the whole block reaches the lag max', async () => {
     const t = await startTarget('blocked.js', { nodeArgs: ['--inspect-port=0'] });
     try {
       const recs: Rec[] = [];
       const child = spawn(process.execPath, [NODETOP, 'watch', String(t.pid), '--interval', '100', '--duration', '4000', '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
-      let out = '';
-      child.stdout.on('data', (d: Buffer) => {
-        out += d.toString();
-        let nl;
-        while ((nl = out.indexOf('\n')) >= 0) {
-          recs.push(JSON.parse(out.slice(0, nl)) as Rec);
-          out = out.slice(nl + 1);
-        }
-      });
+      readLines(child.stdout, (l) => recs.push(JSON.parse(l) as Rec));
       const code = new Promise<number | null>((resolve) => child.on('exit', resolve));
       // the first collect has come: recording runs; block for 1.5 s
       await eventually(() => recs.length, (n) => n > 0, 10_000);

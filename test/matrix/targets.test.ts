@@ -127,14 +127,19 @@ export const COMMANDS: CommandCase[] = [
     args: (pid) => ['watch', String(pid), '--json', '--count', '5', '--interval', '100'],
     ndjson: true,
     check: (json, t, ctx) => {
-      const lines = (json as { lines: Array<Sample & { index: number; pid: number; recorded?: boolean }> }).lines;
+      const lines = (json as { lines: Array<Sample & { index: number; pid: number; recorded?: boolean; fullAt?: string }> }).lines;
       assert.deepEqual(lines.map((l) => l.index), [0, 1, 2, 3, 4]);
+      // the first reading is full, the ones within its second light (the V8 heap read on its own)
+      assert.equal(lines[0]!.fullAt, undefined);
+      assert.ok(lines.slice(1).some((l) => l.fullAt === lines[0]!.time), 'light readings after the full one');
       for (const l of lines) {
         assert.equal(l.recorded, true);
         assertTarget(l.target, t, ctx);
         assert.equal(l.handles?.byType.Timeout, t.facts.timers);
         assert.equal(l.handles?.byType.TCPSocketWrap, t.facts.sockets);
         assert.ok(l.eventLoop.lagMs, 'event-loop lag measured');
+        assert.ok(l.memory.heapUsedBytes > 0 && l.memory.heapUsedBytes <= l.memory.heapTotalBytes, `heap ${l.memory.heapUsedBytes} of ${l.memory.heapTotalBytes}`);
+        assert.ok(l.process.rssBytes > l.memory.heapUsedBytes && l.memory.externalBytes > 0, `rss ${l.process.rssBytes}, external ${l.memory.externalBytes}`);
       }
     },
   },
