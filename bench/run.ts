@@ -321,6 +321,25 @@ async function underLoad(): Promise<void> {
 
 // ---- 3. time to first sample -------------------------------------------------------------
 
+/** Runs nodetop; ms from the spawn to its first byte on stdout and to its exit (status 0 or it throws). */
+function firstOutput(args: string[]): Promise<{ firstMs: number; exitMs: number }> {
+  const t0 = performance.now();
+  return new Promise((resolve, reject) => {
+    const c = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let firstMs = NaN;
+    let err = '';
+    c.stdout.on('data', () => {
+      if (Number.isNaN(firstMs)) firstMs = performance.now() - t0;
+    });
+    c.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    c.on('exit', (code) => {
+      const exitMs = performance.now() - t0;
+      if (code !== 0 || Number.isNaN(firstMs)) reject(new Error(`stats failed (${code}): ${err}`));
+      else resolve({ firstMs, exitMs });
+    });
+  });
+}
+
 async function timeToFirstSample(): Promise<void> {
   const runs = full ? 9 : 3;
   const cases: Array<{ name: string; args: string[]; mode: string }> = [
@@ -332,20 +351,30 @@ async function timeToFirstSample(): Promise<void> {
     const target = await start(pinned(TARGET_CPU, [process.execPath, ...c.args, TARGETS, c.mode, '0', '1']));
     const pid = target.info.pid as number;
     const times: number[] = [];
+    const exits: number[] = [];
     try {
       for (let i = 0; i < runs; i++) {
-        const t0 = performance.now();
-        const r = spawnSync(process.execPath, [NODETOP, 'stats', String(pid), '--json', '--window', '10'], { encoding: 'utf8' });
-        const wall = performance.now() - t0 - 10;
-        if (r.status !== 0) throw new Error(`stats failed: ${r.stderr}`);
-        times.push(wall);
+        // from the spawn to the sample on stdout (printed before the detach), less the window;
+        // the process's exit, after the detach, beside it
+        const r = await firstOutput([NODETOP, 'stats', String(pid), '--json', '--window', '10']);
+        times.push(r.firstMs - 10);
+        exits.push(r.exitMs - 10);
         await sleep(300); // let an inspector nodetop opened close again
       }
     } finally {
       stop(target.child);
     }
     const m = median(times);
-    rows.push({ bench: 'time to first sample (cold `nodetop stats`)', case: c.name, value: m, unit: 'ms', spread: spreadOf(times, 0), goal: '< 300 ms', met: m < 300 });
+    rows.push({
+      bench: 'time to first sample (cold `nodetop stats`)',
+      case: c.name,
+      value: m,
+      unit: 'ms',
+      spread: spreadOf(times, 0),
+      goal: '< 300 ms',
+      met: m < 300,
+      note: `the sample on stdout; the process exits (after the detach) at ${median(exits).toFixed(0)} ms`,
+    });
   }
   const t0 = performance.now();
   spawnSync(process.execPath, [NODETOP, '--version']);
