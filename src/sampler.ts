@@ -223,6 +223,8 @@ export class Sampler {
    * For intervals under a second: one round trip per collect instead of one per reading.
    */
   async startRecording(everyMs: number, cap: number): Promise<void> {
+    // light readings are completed from the last full one
+    if (!this.lastFull) throw new Error('startRecording() before baseline()');
     const r = await this.callRecorder({ op: 'start', key: this.att.key, everyMs, cap, fullEveryMs: RECORD_FULL_EVERY_MS, sample: this.sampleArg() });
     if (!r.running) throw new NodetopError(`pid ${this.att.pid} did not start recording: ${r.reason ?? 'unknown'}`, { exitCode: ExitCode.EndpointFailed });
     this.recording = { everyMs };
@@ -276,14 +278,16 @@ export class Sampler {
     const host = this.att.local ? await readHost() : null;
     const out: Recorded[] = [];
     for (const got of records as RawSample[]) {
-      const full = this.lastFull;
-      const raw = got.light === true && full ? fillLight(got, full, this.rssNear(got.timeMs)) : got;
+      // startRecording made sure of a full reading (the baseline) before any light one
+      const full = this.lastFull!;
+      const light = got.light === true;
+      const raw = light ? fillLight(got, full, this.rssNear(got.timeMs)) : got;
       out.push({
         sample: buildSample({ net: null, kernel: null, workers: null, identity: this.att.identity, inspector: this.att.inspector, prev: this.prev, raw, proc: procReading, host }),
-        fullAt: raw === got ? null : full!.timeMs,
+        fullAt: light ? full.timeMs : null,
       });
       this.prev = raw;
-      if (raw === got) this.lastFull = raw;
+      if (!light) this.lastFull = raw;
     }
     return out;
   }

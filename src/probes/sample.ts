@@ -152,8 +152,10 @@ export const sampleProbe = defineProbe<SampleArg, RawSample>(
     // memoryUsage reads /proc/self/stat for the RSS: 60-100 us of a target woken from sleep on
     // this VM, most of a light reading; its heap figures are the statistics read above
     const ext = (hs as { external_memory?: number }).external_memory;
+    // (memoryUsage.rss() alone: Node 15.6 and later)
+    const rssAlone = (): number => (typeof process.memoryUsage.rss === 'function' ? process.memoryUsage.rss() : process.memoryUsage().rss);
     const m = light
-      ? { rss: arg.fds ? process.memoryUsage.rss() : -1, heapTotal: hs.total_heap_size, heapUsed: hs.used_heap_size, external: typeof ext === 'number' ? ext : -1, arrayBuffers: -1 }
+      ? { rss: arg.fds ? rssAlone() : -1, heapTotal: hs.total_heap_size, heapUsed: hs.used_heap_size, external: typeof ext === 'number' ? ext : -1, arrayBuffers: -1 }
       : process.memoryUsage();
     const spaces = (arg.worker === true || light ? [] : v8.getHeapSpaceStatistics()).map((s) => ({
       name: s.space_name,
