@@ -248,7 +248,7 @@ export class Sampler {
       this.rssTimer = setInterval(readRss, everyMs);
       this.rssTimer.unref();
       // detached (or the target gone): the reads stop with the session
-      this.att.session.onClose(() => this.stopRecording());
+      this.att.session.onClose(() => this.stopRssReads());
     }
   }
 
@@ -299,8 +299,8 @@ export class Sampler {
     return best && Math.abs(best[0] - timeMs) <= (this.recording?.everyMs ?? 0) ? best[1] : null;
   }
 
-  /** Stops nodetop's own side of a recording (the RSS reads); the target's goes with the detach. */
-  stopRecording(): void {
+  /** Stops nodetop's own reads of the RSS (its side of a recording; the target's goes with the detach). */
+  private stopRssReads(): void {
     if (this.rssTimer) clearInterval(this.rssTimer);
     this.rssTimer = null;
     this.rssTrail = [];
@@ -360,7 +360,7 @@ export class Sampler {
 
   /** Removes what the sampler installed in workers (the main thread's go with att.detach()). */
   async close(): Promise<void> {
-    this.stopRecording();
+    this.stopRssReads();
     await this.workerSampler?.close();
   }
 }

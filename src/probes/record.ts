@@ -96,8 +96,10 @@ function nodetopRecord(arg: RecordArg, sample: (a: SampleArg) => RawSample): Rec
           clearInterval(timer);
           return;
         }
-        // within half an interval of due: a full reading about every fullEveryMs
-        const full = Date.now() - rec.lastFullMs >= fullEveryMs - everyMs / 2;
+        // within half an interval of due: a full reading about every fullEveryMs (and at once
+        // after the clock stepped back)
+        const sinceFull = Date.now() - rec.lastFullMs;
+        const full = sinceFull < 0 || sinceFull >= fullEveryMs - everyMs / 2;
         const r = sample(full ? sArg : lightArg);
         rec.records.push(r);
         rec.lastMs = r.timeMs;
@@ -132,6 +134,7 @@ function nodetopRecord(arg: RecordArg, sample: (a: SampleArg) => RawSample): Rec
     const r = sample(arg.sample);
     records.push(r);
     rec.lastMs = r.timeMs;
+    rec.lastFullMs = r.timeMs;
   }
   out.json = JSON.stringify(records);
   return out;

@@ -313,7 +313,8 @@ export const sampleProbe = defineProbe<SampleArg, RawSample>(
       st.samples = (st.samples ?? 0) + 1;
     }
     let fds: RawSample['fds'] = null;
-    if (arg.fds) {
+    // (a light reading's fds are the full reading's: the walk of /proc/self/fd grows with them)
+    if (arg.fds && !light) {
       const fs = require('fs') as typeof import('fs');
       fds = { open: null, limit: null };
       try {
