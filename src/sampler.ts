@@ -93,6 +93,8 @@ export class Sampler {
   private recording: { everyMs: number } | null = null;
   /** Readings the recorder dropped, or whose sample failed, at the last collect (0: none). */
   lastRecordLoss = 0;
+  /** The recorder's own time on the target's main thread, ms, summed over the collects so far (RecordResult.spentMs). */
+  recordSpentMs = 0;
   /** The last full reading: a light recorded one takes the parts it skips from it (fillLight). */
   private lastFull: RawSample | null = null;
   /**
@@ -265,6 +267,7 @@ export class Sampler {
       throw new NodetopError(`pid ${this.att.pid} is no longer recording: ${r.reason ?? 'unknown'}`, { exitCode: ExitCode.EndpointFailed });
     }
     this.lastRecordLoss = r.dropped + r.failed;
+    this.recordSpentMs += typeof r.spentMs === 'number' && Number.isFinite(r.spentMs) ? r.spentMs : 0;
     let records: unknown;
     try {
       records = JSON.parse(r.json);

@@ -41,6 +41,12 @@ export interface RecordResult {
   dropped: number;
   /** Readings whose sample threw (never into the target: counted). */
   failed: number;
+  /**
+   * The recorder's own time on the target's thread since the last drain, ms: its readings, and
+   * this drain up to its answer (the inspector's sending of that answer is not in it). What
+   * recording costs the target, measured where it is paid.
+   */
+  spentMs: number;
   /** Why the recorder is not running. */
   reason?: string;
 }
@@ -50,7 +56,12 @@ export interface RecordResult {
  * sample probe's source, see recordProbe.
  */
 function nodetopRecord(arg: RecordArg, sample: (a: SampleArg) => RawSample): RecordResult {
-  type Rec = { records: RawSample[]; dropped: number; failed: number; lastMs: number; lastFullMs: number; stop(): void };
+  type Rec = { records: RawSample[]; dropped: number; failed: number; lastMs: number; lastFullMs: number; spentNs: number; stop(): void };
+  const t0 = process.hrtime();
+  const since = (t: [number, number]): number => {
+    const d = process.hrtime(t);
+    return d[0] * 1e9 + d[1];
+  };
   type St = {
     renewedMs: number;
     lease?: { refresh?: () => unknown } | null;
@@ -60,7 +71,7 @@ function nodetopRecord(arg: RecordArg, sample: (a: SampleArg) => RawSample): Rec
   };
   const reg = (globalThis as unknown as Record<symbol, { sessions: Record<string, St> } | undefined>)[Symbol.for('nodetop')];
   const st = reg ? reg.sessions[arg.key] : undefined;
-  const none = (reason: string): RecordResult => ({ running: false, json: '[]', dropped: 0, failed: 0, reason });
+  const none = (reason: string): RecordResult => ({ running: false, json: '[]', dropped: 0, failed: 0, spentMs: 0, reason });
   if (!reg || !st) return none('this nodetop session is no longer installed in the target (its lease expired, or another tool removed it)');
   if (!st.stopsRecorder) {
     // the session's removal (detach, lease expiry) stops its recorder too
@@ -86,10 +97,11 @@ function nodetopRecord(arg: RecordArg, sample: (a: SampleArg) => RawSample): Rec
     const everyMs = Math.max(10, Number(arg.everyMs) || 1000);
     const cap = Math.max(1, Number(arg.cap) || 64);
     const fullEveryMs = Math.max(everyMs, Number(arg.fullEveryMs) || 1000);
-    const rec: Rec = { records: [], dropped: 0, failed: 0, lastMs: Date.now(), lastFullMs: 0, stop() {} };
+    const rec: Rec = { records: [], dropped: 0, failed: 0, lastMs: Date.now(), lastFullMs: 0, spentNs: 0, stop() {} };
     const sArg: SampleArg = { key: arg.sample.key, blockedAfterMs: arg.sample.blockedAfterMs, fds: arg.sample.fds, recorded: true };
     const lightArg: SampleArg = { ...sArg, light: true };
     const timer = setInterval(() => {
+      const t = process.hrtime();
       try {
         // removed without our stop (another tool deleted the registry): stop here
         if (st.recorder !== rec || !reg.sessions[arg.key]) {
@@ -111,16 +123,17 @@ function nodetopRecord(arg: RecordArg, sample: (a: SampleArg) => RawSample): Rec
       } catch {
         rec.failed++;
       }
+      rec.spentNs += since(t);
     }, everyMs);
     if (typeof timer.unref === 'function') timer.unref();
     rec.stop = () => clearInterval(timer);
     st.recorder = rec;
-    return { running: true, json: '[]', dropped: 0, failed: 0 };
+    return { running: true, json: '[]', dropped: 0, failed: 0, spentMs: 0 };
   }
   const rec = st.recorder;
   if (!rec) return none('not recording');
   const records = rec.records.splice(0);
-  const out: RecordResult = { running: true, json: '[]', dropped: rec.dropped, failed: rec.failed };
+  const out: RecordResult = { running: true, json: '[]', dropped: rec.dropped, failed: rec.failed, spentMs: 0 };
   rec.dropped = 0;
   rec.failed = 0;
   // only nodetop's own calls renew the lease: a recorder nobody drains stops with it
@@ -137,6 +150,8 @@ function nodetopRecord(arg: RecordArg, sample: (a: SampleArg) => RawSample): Rec
     rec.lastFullMs = r.timeMs;
   }
   out.json = JSON.stringify(records);
+  out.spentMs = (rec.spentNs + since(t0)) / 1e6;
+  rec.spentNs = 0;
   return out;
 }
 
