@@ -139,11 +139,14 @@ describe('sub-second watch: readings recorded in the target', () => {
       await s.startRecording(100, 40);
       const grown = t.ask('grow 64 1500');
       const recs: Recorded[] = [];
+      const t0 = Date.now();
       while (recs.length < 25) {
         await new Promise((r) => setTimeout(r, 500));
         recs.push(...(await s.collect()));
       }
       await grown;
+      // the recorder timed itself in the target: some time, and less than the time that passed
+      assert.ok(s.recordSpentMs > 0 && s.recordSpentMs < Date.now() - t0, `recorder ${s.recordSpentMs} ms in ${Date.now() - t0} ms`);
       const light = recs.filter((r) => r.fullAt !== null);
       assert.ok(light.length >= 15, `${light.length} light readings`);
       const full = new Map(recs.filter((r) => r.fullAt === null).map((r) => [Date.parse(r.sample.time), r.sample]));
