@@ -83,7 +83,6 @@ function stop(c: ChildProcess): void {
   c.kill('SIGKILL');
 }
 
-/** CPU time of every thread of pid, ns. */
 /** CPU time of a process's threads, ns: all of them, or those `only` names (tids). */
 function cpuNs(pid: number, only?: Set<string>): number {
   let total = 0;

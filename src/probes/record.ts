@@ -101,8 +101,9 @@ function nodetopRecord(arg: RecordArg, sample: (a: SampleArg) => RawSample): Rec
     const sArg: SampleArg = { key: arg.sample.key, blockedAfterMs: arg.sample.blockedAfterMs, fds: arg.sample.fds, recorded: true };
     const lightArg: SampleArg = { ...sArg, light: true };
     const timer = setInterval(() => {
-      const t = process.hrtime();
+      let t: [number, number] | null = null;
       try {
+        t = process.hrtime();
         // removed without our stop (another tool deleted the registry): stop here
         if (st.recorder !== rec || !reg.sessions[arg.key]) {
           clearInterval(timer);
@@ -123,7 +124,11 @@ function nodetopRecord(arg: RecordArg, sample: (a: SampleArg) => RawSample): Rec
       } catch {
         rec.failed++;
       }
-      rec.spentNs += since(t);
+      try {
+        if (t) rec.spentNs += since(t);
+      } catch {
+        /* never throw into the target */
+      }
     }, everyMs);
     if (typeof timer.unref === 'function') timer.unref();
     rec.stop = () => clearInterval(timer);
