@@ -18,7 +18,8 @@ export interface RecordArg {
   cap?: number;
   /**
    * start: a full reading about this often (default 1 s), light ones between (SampleArg.light:
-   * the loop, CPU, GC and V8 heap, ~4x cheaper); the first reading is full.
+   * the loop, CPU, GC and V8 heap: 0.20 against 0.34 ms, timed in-process under load); the
+   * first reading is full.
    */
   fullEveryMs?: number;
   /**

@@ -150,7 +150,7 @@ export const sampleProbe = defineProbe<SampleArg, RawSample>(
     const light = arg.light === true;
     const hs = v8.getHeapStatistics();
     // memoryUsage reads /proc/self/stat for the RSS: 60-100 us of a target woken from sleep on
-    // this VM, most of a light reading; its heap figures are the statistics read above
+    // this VM, half again what a light reading costs; its heap figures are the statistics above
     const ext = (hs as { external_memory?: number }).external_memory;
     // (memoryUsage.rss() alone: Node 15.6 and later)
     const rssAlone = (): number => (typeof process.memoryUsage.rss === 'function' ? process.memoryUsage.rss() : process.memoryUsage().rss);
