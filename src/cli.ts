@@ -233,11 +233,12 @@ export function parseCommandLine(argv: string[]): Invocation {
   addCommon(
     program
       .command('snapshot')
-      .description('write a heap snapshot of the main thread or a worker, streamed to disk (open it in Chrome DevTools or memlab)')
+      .description('write a heap snapshot of the main thread or a worker to disk (open it in Chrome DevTools or memlab)')
       .argument('[pid]', 'process id', parsePid)
       .option('-o, --output <path>', 'where to write it (default: <title>-<pid>-<time>.heapsnapshot here)')
       .option('--worker <threadId>', 'snapshot this worker thread instead of the main thread', parseThreadId)
       .option('--gc-first', 'force a full GC just before (the snapshot then holds only live objects)', false)
+      .option('--stream', 'stream it through the inspector even when the target could write the file itself', false)
       .option('--force', 'take it even when the target may not have the memory for it', false)
       .option('--max-growth <size>', 'refuse when the target may need more than this much extra memory (e.g. 512M)', (v) => parseBytes(v, '--max-growth'))
       .option('-y, --yes', 'do not ask on a terminal before freezing the target', false)
@@ -254,6 +255,7 @@ export function parseCommandLine(argv: string[]): Invocation {
       force: Boolean(o.force),
       yes: Boolean(o.yes),
       gcFirst: Boolean(o.gcFirst),
+      stream: Boolean(o.stream),
       maxGrowthBytes: typeof o.maxGrowth === 'number' ? o.maxGrowth : null,
       common: c,
       ...(typeof o.output === 'string' ? { output: o.output } : {}),

@@ -47,6 +47,9 @@ export function parseStat(text: string): ProcStat {
 
 export interface ProcStatus {
   uid: number;
+  /** The ids the process's new files get (file-system uid and gid: the last of each line). */
+  fsUid: number;
+  fsGid: number;
   sigCaught: bigint;
   sigIgnored: bigint;
   sigBlocked: bigint;
@@ -61,8 +64,11 @@ export function parseStatus(text: string): ProcStatus {
     const v = field(name);
     return v ? BigInt(`0x${v}`) : 0n;
   };
+  const ids = (name: string): number[] => field(name).split(/\s+/).map(Number);
   return {
-    uid: Number(field('Uid').split(/\s+/)[0]),
+    uid: ids('Uid')[0]!,
+    fsUid: ids('Uid')[3] ?? NaN,
+    fsGid: ids('Gid')[3] ?? NaN,
     sigCaught: hex('SigCgt'),
     sigIgnored: hex('SigIgn'),
     sigBlocked: hex('SigBlk'),
@@ -178,6 +184,21 @@ export function readStat(pid: number): ProcStat {
 
 export function readStatus(pid: number): ProcStatus {
   return parseStatus(fs.readFileSync(procPath(pid, 'status'), 'utf8'));
+}
+
+/**
+ * True when a path names the same file in the pid as in nodetop: the same mount namespace and
+ * the same root (no chroot, no container). False when /proc will not tell.
+ */
+export function sharesFileSystemView(pid: number): boolean {
+  try {
+    return (
+      fs.readlinkSync(procPath(pid, 'ns/mnt')) === fs.readlinkSync('/proc/self/ns/mnt') &&
+      fs.readlinkSync(procPath(pid, 'root')) === fs.readlinkSync('/proc/self/root')
+    );
+  } catch {
+    return false;
+  }
 }
 
 /** The process's resident set, bytes (VmRSS, what process.memoryUsage().rss reads); null: none (a zombie). */

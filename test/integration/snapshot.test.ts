@@ -2,13 +2,13 @@
 // holds; the worker's objects in a worker snapshot; no file left behind by any failure.
 
 import { strict as assert } from 'node:assert';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parseSnapshotFromFile } from 'v8-heapsnapshot';
-import { eventually, NODETOP, parseJson, runCli, startTarget } from '../helpers/target';
+import { eventually, FIXTURES, NODETOP, parseJson, runCli, startTarget } from '../helpers/target';
 import type { SnapshotResult } from '../../src/commands/snapshot';
 
 async function countByClass(file: string, ...names: string[]): Promise<Record<string, number>> {
@@ -25,6 +25,17 @@ describe('nodetop snapshot', () => {
   });
   after(() => fs.rmSync(dir, { recursive: true, force: true }));
   const files = (): string[] => fs.readdirSync(dir);
+  /** The snapshot is being written: nodetop's partial file, or a file in the partial directory the target writes into. */
+  const underWay = (): boolean =>
+    files().some((x) => {
+      if (!x.includes('.partial-')) return false;
+      try {
+        const p = path.join(dir, x);
+        return !fs.statSync(p).isDirectory() || fs.readdirSync(p).length > 0;
+      } catch {
+        return false;
+      }
+    });
 
   it('writes a snapshot of the main thread that a parser reads, with exactly the instances the target holds', async () => {
     const t = await startTarget('leaky.js', { args: ['123', '45'], nodeArgs: ['--inspect-port=0'] });
@@ -35,6 +46,9 @@ describe('nodetop snapshot', () => {
       const res = parseJson<SnapshotResult>(r);
       assert.equal(res.path, out);
       assert.equal(res.threadId, 0);
+      // a local target that sees the same files and can write here writes the file itself
+      assert.equal(res.writtenBy, 'target');
+      assert.equal(res.maxQueuedBytes, 0);
       const st = fs.statSync(out);
       assert.equal(res.bytes, st.size);
       assert.equal(st.mode & 0o777, 0o600);
@@ -43,10 +57,24 @@ describe('nodetop snapshot', () => {
       assert.deepEqual(await countByClass(out, 'LeakyThing', 'WorkerOnlyThing'), { LeakyThing: 123, WorkerOnlyThing: 0 });
       // non-TTY: the estimate and plain progress lines on stderr
       assert.match(r.stderr, /freezes the main thread of pid \d+ while V8 builds it: heap used .*, expect ~/);
-      assert.match(r.stderr, /^snapshot building 100%$/m);
+      // the target's write has no percentage: building, then the file's size as it grows
+      assert.match(r.stderr, /^snapshot building$/m);
+      assert.match(r.stderr, /^snapshot writing \d/m);
       assert.ok(t.alive());
+      // --stream: through the inspector instead, the same objects
+      const streamed = path.join(dir, 'streamed.heapsnapshot');
+      const r2 = await runCli(['snapshot', String(t.pid), '-o', streamed, '--json', '--stream']);
+      assert.equal(r2.code, 0, r2.stderr);
+      const res2 = parseJson<SnapshotResult>(r2);
+      assert.equal(res2.writtenBy, 'nodetop');
+      assert.equal(res2.bytes, fs.statSync(streamed).size);
+      assert.equal(fs.statSync(streamed).mode & 0o777, 0o600);
+      assert.match(r2.stderr, /^snapshot building 100%$/m);
+      assert.deepEqual(await countByClass(streamed, 'LeakyThing', 'WorkerOnlyThing'), { LeakyThing: 123, WorkerOnlyThing: 0 });
+      assert.deepEqual(files().sort(), ['main.heapsnapshot', 'streamed.heapsnapshot']);
     } finally {
       fs.rmSync(path.join(dir, 'main.heapsnapshot'), { force: true });
+      fs.rmSync(path.join(dir, 'streamed.heapsnapshot'), { force: true });
       await t.kill();
     }
   });
@@ -60,6 +88,11 @@ describe('nodetop snapshot', () => {
       assert.equal(r.code, 0, r.stderr);
       assert.equal(r.stdout.trim(), out);
       assert.equal(r.stderr, '');
+      assert.deepEqual(await countByClass(out, 'LeakyThing', 'WorkerOnlyThing'), { LeakyThing: 0, WorkerOnlyThing: 45 });
+      // streamed through the worker's session: the same
+      const r2 = await runCli(['snapshot', String(t.pid), '--worker', String(t.facts.workerThreadId), '-o', out, '--json', '--quiet', '--stream']);
+      assert.equal(r2.code, 0, r2.stderr);
+      assert.equal(parseJson<SnapshotResult>(r2).writtenBy, 'nodetop');
       assert.deepEqual(await countByClass(out, 'LeakyThing', 'WorkerOnlyThing'), { LeakyThing: 0, WorkerOnlyThing: 45 });
     } finally {
       fs.rmSync(path.join(dir, 'worker.heapsnapshot'), { force: true });
@@ -113,40 +146,41 @@ describe('nodetop snapshot', () => {
     }
   });
 
-  it('exits 8 and leaves no partial file when the target dies during the snapshot', async () => {
-    // ~10 MiB of small objects: the snapshot takes seconds here
-    const t = await startTarget('leaky.js', { args: ['5', '0', '10'], nodeArgs: ['--inspect-port=0'] });
-    try {
-      const cli = runCli(['snapshot', String(t.pid), '-o', path.join(dir, 'dies.heapsnapshot')]);
-      // the partial file exists from just before the snapshot starts until it ends
-      const seen = await eventually(files, (f) => f.some((x) => x.includes('.partial-')), 20_000);
-      assert.ok(seen.some((x) => x.includes('.partial-')), 'the capture started');
-      await t.kill();
-      const r = await cli;
-      assert.equal(r.code, 8, r.stderr);
-      // the socket closes as the process dies: nodetop says it exited, or closed the connection
-      assert.match(r.stderr, /^nodetop: pid \d+ (exited|closed the connection)$/m);
-      assert.deepEqual(files(), []);
-    } finally {
-      await t.kill();
-    }
-  });
-
-  for (const [signal, code] of [
-    ['SIGINT', 130],
-    ['SIGTERM', 143],
-  ] as const) {
-    it(`on ${signal} removes the partial file, exits ${code} and leaves the target running`, async () => {
+  for (const how of ['target', 'stream'] as const) {
+    it(`exits 8 and leaves no partial file when the target dies during the snapshot (${how === 'stream' ? '--stream' : 'the target writing'})`, async () => {
+      // ~10 MiB of small objects: the snapshot takes seconds here
       const t = await startTarget('leaky.js', { args: ['5', '0', '10'], nodeArgs: ['--inspect-port=0'] });
       try {
-        const child = spawn(process.execPath, [NODETOP, 'snapshot', String(t.pid), '-o', path.join(dir, 'int.heapsnapshot')], {
+        const cli = runCli(['snapshot', String(t.pid), '-o', path.join(dir, 'dies.heapsnapshot'), ...(how === 'stream' ? ['--stream'] : [])]);
+        assert.ok(await eventually(underWay, (v) => v, 20_000), 'the capture started');
+        await t.kill();
+        const r = await cli;
+        assert.equal(r.code, 8, r.stderr);
+        // the socket closes as the process dies: nodetop says it exited, or closed the connection
+        assert.match(r.stderr, /^nodetop: pid \d+ (exited|closed the connection)$/m);
+        assert.deepEqual(files(), []);
+      } finally {
+        await t.kill();
+      }
+    });
+  }
+
+  for (const [signal, code, how] of [
+    ['SIGINT', 130, 'target'],
+    ['SIGTERM', 143, 'target'],
+    ['SIGINT', 130, 'stream'],
+  ] as const) {
+    it(`on ${signal} removes the partial file, exits ${code} and leaves the target running (${how === 'stream' ? '--stream' : 'the target writing'})`, async () => {
+      const t = await startTarget('leaky.js', { args: ['5', '0', '10'], nodeArgs: ['--inspect-port=0'] });
+      try {
+        const child = spawn(process.execPath, [NODETOP, 'snapshot', String(t.pid), '-o', path.join(dir, 'int.heapsnapshot'), ...(how === 'stream' ? ['--stream'] : [])], {
           stdio: ['ignore', 'pipe', 'pipe'],
         });
         let stderr = '';
         child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
         const exited = new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
         const guard = setTimeout(() => child.kill('SIGKILL'), 60_000);
-        await eventually(files, (f) => f.some((x) => x.includes('.partial-')), 20_000);
+        assert.ok(await eventually(underWay, (v) => v, 20_000), 'the capture started');
         child.kill(signal);
         const got = await exited;
         clearTimeout(guard);
@@ -160,12 +194,12 @@ describe('nodetop snapshot', () => {
     });
   }
 
-  it('a heap of hundreds of MB: nodetop streams it with flat memory of its own', async () => {
+  it('a heap of hundreds of MB: --stream streams it with flat memory of its own', async () => {
     // ~120 MiB of small objects (about 3 million): a snapshot well over 100 MB
     const t = await startTarget('leaky.js', { args: ['5', '0', '120'], nodeArgs: ['--inspect-port=0'], readyTimeoutMs: 120_000 });
     try {
       const out = path.join(dir, 'large.heapsnapshot');
-      const child = spawn(process.execPath, [NODETOP, 'snapshot', String(t.pid), '-o', out, '--json', '--quiet'], { stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(process.execPath, [NODETOP, 'snapshot', String(t.pid), '-o', out, '--json', '--quiet', '--stream'], { stdio: ['ignore', 'pipe', 'pipe'] });
       let stdout = '';
       let stderr = '';
       child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -200,7 +234,7 @@ describe('nodetop snapshot', () => {
     const t = await startTarget('leaky.js', { args: ['5', '0', '10'], nodeArgs: ['--inspect-port=0'] });
     try {
       const out = path.join(dir, 'stream.heapsnapshot');
-      const r = await runCli(['snapshot', String(t.pid), '-o', out, '--json'], { hangGuardMs: 120_000 });
+      const r = await runCli(['snapshot', String(t.pid), '-o', out, '--json', '--stream'], { hangGuardMs: 120_000 });
       assert.equal(r.code, 0, r.stderr);
       const res = parseJson<SnapshotResult>(r);
       assert.equal(res.bytes, fs.statSync(out).size);
@@ -211,6 +245,102 @@ describe('nodetop snapshot', () => {
     } finally {
       fs.rmSync(path.join(dir, 'stream.heapsnapshot'), { force: true });
       await t.kill();
+    }
+  });
+});
+
+// Where the target writes the file itself and where it cannot: another user, a directory it
+// cannot reach, another mount namespace, a full disk. These need root (to run the target as
+// another user, to unshare, to mount a small tmpfs).
+describe('nodetop snapshot: who writes the file', { skip: process.getuid?.() !== 0 ? 'needs root (setpriv, unshare, mount)' : false }, () => {
+  const NOBODY = 65534;
+  let fixtures = '';
+  before(() => {
+    // a copy of the fixture that another user can read, wherever the checkout is
+    fixtures = fs.mkdtempSync(path.join(os.tmpdir(), 'nodetop-fx-'));
+    for (const f of ['leaky.js', 'lib.js']) fs.copyFileSync(path.join(FIXTURES, f), path.join(fixtures, f));
+    fs.chmodSync(fixtures, 0o755);
+  });
+  after(() => fs.rmSync(fixtures, { recursive: true, force: true }));
+  const asNobody = (): Promise<Awaited<ReturnType<typeof startTarget>>> =>
+    startTarget(path.join(fixtures, 'leaky.js'), {
+      args: ['7', '0'],
+      node: 'setpriv',
+      nodeArgs: [`--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups', process.execPath, '--inspect-port=0'],
+    });
+
+  it("a target running as another user writes into the directory root's nodetop hands it; the file ends up nodetop's, mode 0600", async () => {
+    const open = fs.mkdtempSync(path.join(os.tmpdir(), 'nodetop-open-'));
+    fs.chmodSync(open, 0o755);
+    const t = await asNobody();
+    try {
+      assert.equal(fs.statSync(`/proc/${t.pid}`).uid, NOBODY);
+      const out = path.join(open, 'other-user.heapsnapshot');
+      const r = await runCli(['snapshot', String(t.pid), '-o', out, '--json', '--quiet']);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(parseJson<SnapshotResult>(r).writtenBy, 'target');
+      const st = fs.statSync(out);
+      assert.deepEqual([st.uid, st.gid, st.mode & 0o777], [0, 0, 0o600]);
+      assert.deepEqual(fs.readdirSync(open), ['other-user.heapsnapshot']);
+      assert.deepEqual(await countByClass(out, 'LeakyThing'), { LeakyThing: 7 });
+    } finally {
+      await t.kill();
+      fs.rmSync(open, { recursive: true, force: true });
+    }
+  });
+
+  it('a target that cannot reach the directory gets its snapshot streamed instead, with one line saying why', async () => {
+    const closed = fs.mkdtempSync(path.join(os.tmpdir(), 'nodetop-closed-')); // 0700, root's: nobody cannot enter
+    const t = await asNobody();
+    try {
+      const out = path.join(closed, 'streamed.heapsnapshot');
+      const r = await runCli(['snapshot', String(t.pid), '-o', out, '--json']);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(parseJson<SnapshotResult>(r).writtenBy, 'nodetop');
+      assert.match(r.stderr, /^nodetop: the main thread could not write the file itself \(EACCES\); streaming the snapshot through the inspector instead$/m);
+      assert.deepEqual(fs.readdirSync(closed), ['streamed.heapsnapshot']);
+      assert.deepEqual(await countByClass(out, 'LeakyThing'), { LeakyThing: 7 });
+      assert.ok(t.alive());
+    } finally {
+      await t.kill();
+      fs.rmSync(closed, { recursive: true, force: true });
+    }
+  });
+
+  it('a target in another mount namespace (a container) gets its snapshot streamed: its paths are not ours', async () => {
+    const where = fs.mkdtempSync(path.join(os.tmpdir(), 'nodetop-ns-'));
+    const t = await startTarget('leaky.js', { args: ['9', '0'], node: 'unshare', nodeArgs: ['-m', '--propagation', 'private', process.execPath, '--inspect-port=0'] });
+    try {
+      assert.notEqual(fs.readlinkSync(`/proc/${t.pid}/ns/mnt`), fs.readlinkSync('/proc/self/ns/mnt'));
+      const out = path.join(where, 'ns.heapsnapshot');
+      const r = await runCli(['snapshot', String(t.pid), '-o', out, '--json']);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(parseJson<SnapshotResult>(r).writtenBy, 'nodetop');
+      assert.doesNotMatch(r.stderr, /could not write the file itself/);
+      assert.deepEqual(await countByClass(out, 'LeakyThing'), { LeakyThing: 9 });
+    } finally {
+      await t.kill();
+      fs.rmSync(where, { recursive: true, force: true });
+    }
+  });
+
+  it('a disk that fills while the target writes: exit 12, one sentence, nothing left behind, the target running', async () => {
+    const small = fs.mkdtempSync(path.join(os.tmpdir(), 'nodetop-full-'));
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=512k', 'tmpfs', small]);
+    const t = await startTarget('leaky.js', { args: ['5', '0'], nodeArgs: ['--inspect-port=0'] });
+    try {
+      const out = path.join(small, 'full.heapsnapshot');
+      const r = await runCli(['snapshot', String(t.pid), '-o', out]);
+      assert.equal(r.code, 12, r.stderr);
+      assert.match(r.stderr, /^nodetop: cannot write the snapshot to .*full\.heapsnapshot: no space left on the device$/m);
+      // the target got as far as writing (nothing was streamed instead)
+      assert.doesNotMatch(r.stderr, /streaming the snapshot/);
+      assert.deepEqual(fs.readdirSync(small), []);
+      assert.ok(t.alive());
+    } finally {
+      await t.kill();
+      execFileSync('umount', [small]);
+      fs.rmSync(small, { recursive: true, force: true });
     }
   });
 });

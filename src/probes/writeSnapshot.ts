@@ -1,0 +1,47 @@
+import { defineProbe } from './probe';
+
+export interface WriteSnapshotResult {
+  ok: boolean;
+  /** The file's size when written, else -1. */
+  bytes: number;
+  /** The error's code (ENOSPC, EACCES...) and the call that failed ('open', 'write'), or ''. */
+  code: string;
+  syscall: string;
+  message: string;
+}
+
+/**
+ * The target writes its own heap snapshot: v8.writeHeapSnapshot(path), what a process does when
+ * it snapshots itself. Runs in the main thread or a worker (each writes its own isolate's heap).
+ * Node opens the file (mode 0600) before V8 builds the snapshot, so a file that cannot be opened
+ * costs the target nothing; a failed write (a full disk) is thrown after the build, with the
+ * call's name in `syscall`. Both come back as values: nothing is thrown into the target, and
+ * nothing is left behind but the file.
+ */
+export const writeSnapshotProbe = defineProbe<{ path: string }, WriteSnapshotResult>(
+  'write snapshot',
+  'the snapshot itself: the thread is frozen while V8 builds it and writes it to the file, as with v8.writeHeapSnapshot in the process',
+  function nodetopWriteSnapshot(arg: { path: string }): WriteSnapshotResult {
+    try {
+      const v8 = require('v8') as typeof import('v8');
+      const fs = require('fs') as typeof import('fs');
+      const written = v8.writeHeapSnapshot(arg.path);
+      let size = -1;
+      try {
+        size = fs.statSync(written).size;
+      } catch {
+        size = -1;
+      }
+      return { ok: true, bytes: size, code: '', syscall: '', message: '' };
+    } catch (e) {
+      const err = (e && typeof e === 'object' ? e : {}) as { code?: unknown; syscall?: unknown; message?: unknown };
+      return {
+        ok: false,
+        bytes: -1,
+        code: typeof err.code === 'string' ? err.code : '',
+        syscall: typeof err.syscall === 'string' ? err.syscall : '',
+        message: typeof err.message === 'string' ? err.message : String(e),
+      };
+    }
+  },
+);
