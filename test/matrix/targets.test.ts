@@ -88,13 +88,31 @@ export const COMMANDS: CommandCase[] = [
     },
   },
   {
-    name: 'snapshot --json (small heap)',
+    name: 'snapshot --json (small heap, the target writes it)',
     fixture: () => ({ file: 'leaky.js', args: ['123', '0'] }),
     args: (pid) => ['snapshot', String(pid), '--json', '--quiet', '--yes', '-o', path.join(snapDir, `${pid}.heapsnapshot`)],
     check: (json, t) => {
-      const r = json as { path: string; bytes: number; threadId: number };
+      const r = json as { path: string; bytes: number; threadId: number; writtenBy: string };
       assert.equal(r.path, path.join(snapDir, `${t.pid}.heapsnapshot`));
       assert.equal(r.threadId, 0);
+      assert.equal(r.writtenBy, 'target');
+      assert.equal(fs.statSync(r.path).size, r.bytes);
+      const text = fs.readFileSync(r.path, 'utf8');
+      assert.match(text.slice(0, 40), /^\{"snapshot":\{/);
+      // the fixture's class is in it, by name
+      assert.ok(text.includes('"LeakyThing"'));
+      fs.rmSync(r.path);
+    },
+  },
+  {
+    name: 'snapshot --json (small heap, --stream)',
+    fixture: () => ({ file: 'leaky.js', args: ['123', '0'] }),
+    args: (pid) => ['snapshot', String(pid), '--stream', '--json', '--quiet', '--yes', '-o', path.join(snapDir, `${pid}.heapsnapshot`)],
+    check: (json, t) => {
+      const r = json as { path: string; bytes: number; threadId: number; writtenBy: string };
+      assert.equal(r.path, path.join(snapDir, `${t.pid}.heapsnapshot`));
+      assert.equal(r.threadId, 0);
+      assert.equal(r.writtenBy, 'nodetop');
       assert.equal(fs.statSync(r.path).size, r.bytes);
       const text = fs.readFileSync(r.path, 'utf8');
       assert.match(text.slice(0, 40), /^\{"snapshot":\{/);
