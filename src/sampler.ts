@@ -12,7 +12,7 @@ import { netCensus } from './inspector/census';
 import { composeProbes, partFailure } from './probes/probe';
 import { netProbe, type NetArg, type RawNet } from './probes/net';
 import { recordProbe, type RecordResult } from './probes/record';
-import { sampleProbe, type RawSample, type SampleArg } from './probes/sample';
+import { sampleProbe, type RawLight, type RawSample, type SampleArg } from './probes/sample';
 import { WorkerSampler } from './workerSampler';
 
 /** The sample and the sockets/pools reading in one Runtime.evaluate. */
@@ -277,14 +277,17 @@ export class Sampler {
     }
     if (!Array.isArray(records)) throw this.unreadableRecording();
     if (records.length === 0) return [];
-    for (const raw of records) checkRaw(raw, this.att.pid);
+    for (const raw of records) {
+      if (isLight(raw)) checkLight(raw, this.att.pid);
+      else checkRaw(raw, this.att.pid);
+    }
     const procReading = this.att.local ? readProc(this.att.pid) : null;
     const host = this.att.local ? await readHost() : null;
     const out: Recorded[] = [];
-    for (const got of records as RawSample[]) {
+    for (const got of records as Array<RawSample | RawLight>) {
       // startRecording made sure of a full reading (the baseline) before any light one
       const full = this.lastFull!;
-      const light = got.light === true;
+      const light = isLight(got);
       const raw = light ? fillLight(got, full, this.rssNear(got.timeMs)) : got;
       out.push({
         sample: buildSample({ net: null, kernel: null, workers: null, identity: this.att.identity, inspector: this.att.inspector, prev: this.prev, raw, proc: procReading, host }),
@@ -374,25 +377,57 @@ export class Sampler {
  * buffers, fds) are those of the last full reading; its RSS is the target's own read (a target
  * whose /proc nodetop cannot read), else nodetop's nearest read, else the full reading's.
  */
-export function fillLight(light: RawSample, full: RawSample, rssNear: number | null): RawSample {
-  const m = light.memory;
+function isLight(raw: unknown): raw is RawLight {
+  return !!raw && typeof raw === 'object' && (raw as { light?: unknown }).light === true;
+}
+
+/** A light reading made whole: what it skipped, from the full reading before it (and nodetop's RSS read nearest it). */
+export function fillLight(light: RawLight, full: RawSample, rssNear: number | null): RawSample {
   const unavailable: Record<string, string> = { ...light.unavailable };
   for (const k of ['handles', 'requests']) if (full.unavailable[k] !== undefined) unavailable[k] = full.unavailable[k]!;
   return {
-    ...light,
+    timeMs: light.timeMs,
+    pid: light.pid,
+    uptimeSec: full.uptimeSec + (light.timeMs - full.timeMs) / 1000,
     memory: {
-      rss: m.rss >= 0 ? m.rss : (rssNear ?? full.memory.rss),
-      heapTotal: m.heapTotal,
-      heapUsed: m.heapUsed,
-      external: m.external >= 0 ? m.external : full.memory.external,
+      rss: light.rss >= 0 ? light.rss : (rssNear ?? full.memory.rss),
+      heapTotal: light.heapTotal,
+      heapUsed: light.heapUsed,
+      external: light.external >= 0 ? light.external : full.memory.external,
       arrayBuffers: full.memory.arrayBuffers,
+    },
+    heap: {
+      heapSizeLimit: light.heapSizeLimit,
+      totalAvailableSize: light.totalAvailableSize,
+      mallocedMemory: light.mallocedMemory,
+      numberOfNativeContexts: light.numberOfNativeContexts,
+      numberOfDetachedContexts: light.numberOfDetachedContexts,
     },
     spaces: full.spaces,
     handles: full.handles,
     requests: full.requests,
+    cpuUsageMicros: { user: light.cpuUser, system: light.cpuSystem },
     fds: full.fds,
+    window: light.window,
+    blocked: null,
     unavailable,
   };
+}
+
+/** A light reading has the shape nodetop builds on and comes from the attached pid (see checkRaw). */
+export function checkLight(raw: RawLight, pid: number): void {
+  const num = (v: unknown): boolean => typeof v === 'number';
+  const fields = [raw.timeMs, raw.pid, raw.heapUsed, raw.heapTotal, raw.external, raw.rss, raw.heapSizeLimit, raw.totalAvailableSize, raw.mallocedMemory, raw.numberOfNativeContexts, raw.numberOfDetachedContexts, raw.cpuUser, raw.cpuSystem];
+  if (!fields.every(num) || (raw.window !== null && typeof raw.window !== 'object') || !raw.unavailable || typeof raw.unavailable !== 'object') {
+    throw new NodetopError(`the inspector of pid ${pid} answered a sample nodetop cannot read: it is not a Node inspector nodetop knows`, {
+      exitCode: ExitCode.EndpointFailed,
+    });
+  }
+  if (raw.pid !== pid) {
+    throw new NodetopError(`the sample came from pid ${raw.pid}, not pid ${pid} that nodetop attached to; nodetop reports nothing from it`, {
+      exitCode: ExitCode.WrongProcess,
+    });
+  }
 }
 
 function readKernel(att: Attachment): { connections: proc.Connection[]; inspectorPort: number | null } | null {

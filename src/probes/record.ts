@@ -1,5 +1,5 @@
 import type { Probe } from './probe';
-import { sampleProbe, type RawSample, type SampleArg } from './sample';
+import { sampleProbe, type RawLight, type RawSample, type SampleArg } from './sample';
 
 // Sampling below a second, one round trip per reading costs the target more than the reading:
 // the inspector thread's write of each answer, and the kernel's loopback delivery it pays for
@@ -56,8 +56,8 @@ export interface RecordResult {
  * The recorder, with the sample function it calls. Self-contained: sent as source text with the
  * sample probe's source, see recordProbe.
  */
-function nodetopRecord(arg: RecordArg, sample: (a: SampleArg) => RawSample): RecordResult {
-  type Rec = { records: RawSample[]; dropped: number; failed: number; lastMs: number; lastFullMs: number; spentNs: number; stop(): void };
+function nodetopRecord(arg: RecordArg, sample: (a: SampleArg) => RawSample | RawLight): RecordResult {
+  type Rec = { records: Array<RawSample | RawLight>; dropped: number; failed: number; lastMs: number; lastFullMs: number; spentNs: number; stop(): void };
   const t0 = process.hrtime();
   const since = (t: [number, number]): number => {
     const d = process.hrtime(t);
@@ -167,7 +167,7 @@ function nodetopRecord(arg: RecordArg, sample: (a: SampleArg) => RawSample): Rec
  * `require` exists: a timer that fires later has no command-line API.
  */
 export const recordProbe: Probe<RecordArg, RecordResult> = (() => {
-  const fn = (arg: RecordArg): RecordResult => nodetopRecord(arg, sampleProbe.fn as (a: SampleArg) => RawSample);
+  const fn = (arg: RecordArg): RecordResult => nodetopRecord(arg, sampleProbe.fn as (a: SampleArg) => RawSample | RawLight);
   const source =
     'function nodetopRecorder(arg){' +
     'const mods={v8:require("v8"),perf_hooks:require("perf_hooks"),fs:require("fs")};' +

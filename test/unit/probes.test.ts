@@ -9,7 +9,9 @@ import { describe, it } from 'node:test';
 import { buildSample } from '../../src/model/sample';
 import { renderStats } from '../../src/sinks/text';
 import { installProbe } from '../../src/probes/install';
-import { sampleProbe } from '../../src/probes/sample';
+import { sampleProbe, type RawLight } from '../../src/probes/sample';
+import { checkLight, checkRaw, fillLight } from '../../src/sampler';
+import { ExitCode, type NodetopError } from '../../src/errors';
 import { uninstallProbe } from '../../src/probes/uninstall';
 
 const identity = {
@@ -80,6 +82,58 @@ describe('a part of the sample this Node lacks', () => {
         assert.ok(s.gc, 'the GC observer is still installed');
         assert.ok(s.handles);
         assert.match(renderStats(s), /^n\/a {6}eventLoop\.utilization: /m);
+      });
+    });
+  });
+});
+
+describe('a light reading (the recorder’s, between full ones)', () => {
+  it('comes back flat, and is made whole from the full reading before it', () => {
+    session('l1', () => {
+      const arg = { key: 'l1', blockedAfterMs: 60_000, fds: false, recorded: true };
+      const full = sampleProbe.fn(arg);
+      checkRaw(full, process.pid);
+      const held = new Array(512 * 1024).fill(0).map((_, i) => ({ i })); // ~16 MiB of small objects, held below
+      const got = sampleProbe.fn({ ...arg, light: true }) as unknown as RawLight;
+      assert.equal(got.light, true);
+      assert.equal('memory' in got, false, 'flat: no nested memory object');
+      assert.equal(got.rss, -1, 'the RSS is nodetop’s to read (fds: false)');
+      checkLight(got, process.pid);
+      assert.throws(() => checkLight(got, process.pid + 1), (e: NodetopError) => e.exitCode === ExitCode.WrongProcess);
+      assert.throws(() => checkLight({ ...got, heapUsed: 'x' } as never, process.pid), (e: NodetopError) => e.exitCode === ExitCode.EndpointFailed);
+
+      const whole = fillLight(got, full, null);
+      assert.ok(whole.memory.heapUsed >= full.memory.heapUsed + 8 * 2 ** 20, `heap ${full.memory.heapUsed} -> ${whole.memory.heapUsed}`);
+      assert.equal(whole.memory.rss, full.memory.rss, 'no read of nodetop’s: the full reading’s RSS');
+      assert.equal(fillLight(got, full, 123_456_789).memory.rss, 123_456_789);
+      assert.equal(whole.memory.arrayBuffers, full.memory.arrayBuffers);
+      assert.deepEqual([whole.handles, whole.requests, whole.spaces, whole.fds], [full.handles, full.requests, full.spaces, full.fds]);
+      assert.deepEqual(whole.cpuUsageMicros, { user: got.cpuUser, system: got.cpuSystem });
+      assert.ok(whole.cpuUsageMicros.user >= full.cpuUsageMicros.user);
+      assert.ok(Math.abs(whole.uptimeSec - (full.uptimeSec + (got.timeMs - full.timeMs) / 1000)) < 1e-9);
+      assert.equal(whole.window, got.window);
+      assert.ok(whole.window && whole.window.elu && whole.window.gc, 'the loop and GC window of its own');
+      const s = buildSample({ identity, inspector: { url: 'ws://x', openedByNodetop: false }, prev: full, raw: whole, proc: null, host: null });
+      assert.deepEqual(s.unavailable, {});
+      assert.equal(s.memory.heapUsedBytes, got.heapUsed);
+      assert.equal(held.length, 512 * 1024);
+    });
+  });
+
+  it('a part this Node lacks is named in a light reading too', () => {
+    session('l2', () => {
+      const owner = Object.prototype.hasOwnProperty.call(perf.performance, 'eventLoopUtilization')
+        ? perf.performance
+        : (Object.getPrototypeOf(perf.performance) as object);
+      const arg = { key: 'l2', blockedAfterMs: 60_000, fds: true, recorded: true };
+      const full = sampleProbe.fn(arg);
+      checkRaw(full, process.pid);
+      without(owner, 'eventLoopUtilization', () => {
+        const got = sampleProbe.fn({ ...arg, light: true }) as unknown as RawLight;
+        assert.ok(got.rss > 0, 'fds: true, the target reads its own RSS');
+        const s = buildSample({ identity, inspector: { url: 'ws://x', openedByNodetop: false }, prev: full, raw: fillLight(got, full, null), proc: null, host: null });
+        assert.equal(s.eventLoop.utilization, null);
+        assert.deepEqual(Object.keys(s.unavailable), ['eventLoop.utilization']);
       });
     });
   });
