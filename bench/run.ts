@@ -191,7 +191,10 @@ async function costPerSample(sockets: number, plain: boolean, walk: boolean): Pr
 
 interface Observer {
   stop(): Promise<void>;
-  /** The recorder's own time on the target's main thread so far, ms (below a second). */
+  /**
+   * nodetop's own time on the target's main thread so far, ms, as the target timed it: the
+   * recorder's below a second, the sample probe's at a second and more.
+   */
   recorderMs(): number;
   /** CPU of the target's threads that came with the attach (its inspector thread), ns so far. */
   inspectorThreadNs(): number;
@@ -224,7 +227,7 @@ async function observer(pid: number, intervalMs: number): Promise<Observer> {
       await loop;
       await att.detach();
     },
-    recorderMs: () => sampler.recordSpentMs,
+    recorderMs: () => (recording ? sampler.recordSpentMs : sampler.sampleSpentMs),
     inspectorThreadNs: () => cpuNs(pid, came),
   };
 }
@@ -287,7 +290,7 @@ async function underLoad(): Promise<void> {
     const loadDone = runLoad(port, rate, totalS, marksFile);
     await sleep(full ? 3000 : 2000); // warm-up: connections, JIT
     // observed windows also say what is nodetop's for certain: the inspector thread's CPU, and
-    // below a second the recorder's own time on the main thread (ms a second)
+    // the probes' own time on the main thread (the recorder's below a second; ms a second)
     type W = { observed: boolean; rate: number; from: number; to: number; inspectorRate?: number; recorderRate?: number };
     const byCase = new Map<string, W[]>();
     for (const c of cases) {
@@ -309,7 +312,7 @@ async function underLoad(): Promise<void> {
         if (o) {
           w.inspectorRate = (o.inspectorThreadNs() - i0) / 1e6 / (el / 1000);
           // the recorder's time reaches nodetop with each collect: about the window's, a second late
-          if (c.intervalMs < RECORD_BELOW_MS) w.recorderRate = (o.recorderMs() - r0) / (el / 1000);
+          w.recorderRate = (o.recorderMs() - r0) / (el / 1000);
         }
         ws.push(w);
         if (obs) await obs.stop();
@@ -337,7 +340,9 @@ async function underLoad(): Promise<void> {
       const certain =
         inspectorRates.length > 0
           ? `; nodetop's for certain: the target's inspector thread ${median(inspectorRates).toFixed(2)} ms of CPU a second` +
-            (recorderRates.length > 0 ? `, the recorder's own time on its main thread ${median(recorderRates).toFixed(2)} ms a second` : '') +
+            (recorderRates.length > 0
+              ? `, ${c.intervalMs < RECORD_BELOW_MS ? "the recorder's" : "the sample probe's"} own time on its main thread ${median(recorderRates).toFixed(2)} ms a second`
+              : '') +
             ` (together ${(((median(inspectorRates) + (recorderRates.length > 0 ? median(recorderRates) : 0)) / unobservedRate) * 100).toFixed(1)}% of the unobserved CPU)`
           : '';
       rows.push({

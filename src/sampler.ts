@@ -95,6 +95,8 @@ export class Sampler {
   lastRecordLoss = 0;
   /** The recorder's own time on the target's main thread, ms, summed over the collects so far (RecordResult.spentMs). */
   recordSpentMs = 0;
+  /** The same for the samples read over the wire (`read`): the sample probe's and the socket walk's own time, ms, summed. */
+  sampleSpentMs = 0;
   /** The last full reading: a light recorded one takes the parts it skips from it (fillLight). */
   private lastFull: RawSample | null = null;
   /**
@@ -134,6 +136,8 @@ export class Sampler {
       const netFailed = partFailure(r.net);
       this.lastNetError = netFailed ? `the socket walk failed in the target: ${netFailed}` : null;
       let rawNet = netFailed ? null : ((r.net as RawNet | undefined) ?? null);
+      const spent = (part.spentMs ?? 0) + (rawNet?.probeMs ?? 0);
+      if (Number.isFinite(spent) && spent > 0) this.sampleSpentMs += spent;
       if (rawNet && Number.isFinite(rawNet.probeMs)) this.netNotBefore = Date.now() + rawNet.probeMs / (this.opts.netShare ?? NET_SHARE);
       // the census replaces the net part of the tick: same probe, more sockets, more calls
       if (withNet && this.opts.net && this.opts.census) rawNet = await this.census(this.opts.net);

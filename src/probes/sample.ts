@@ -82,6 +82,12 @@ export interface RawSample {
   };
   blocked: null | { forMs: number; stack: string[] };
   /**
+   * The probe's own time on the target's thread, ms (process.hrtime around it; the protocol's
+   * work on the call and its answer is not in it). What a sample costs the target, measured where
+   * it is paid. Absent from a light reading (the recorder times itself).
+   */
+  spentMs?: number;
+  /**
    * Parts this Node does not provide, each with the reason (Sample field -> sentence). A part
    * that is missing here is null in the Sample; the rest of the sample is still read.
    */
@@ -97,6 +103,7 @@ export const sampleProbe = defineProbe<SampleArg, RawSample>(
   'sample',
   'memoryUsage + V8 heap statistics + active resource list (linear in handles)',
   function nodetopSample(arg: SampleArg): RawSample {
+    const t0 = process.hrtime();
     const now = Date.now();
     type St = {
       createdMs: number;
@@ -388,6 +395,7 @@ export const sampleProbe = defineProbe<SampleArg, RawSample>(
       window,
       blocked,
       unavailable,
+      spentMs: ((d) => d[0] * 1e3 + d[1] / 1e6)(process.hrtime(t0)),
     };
   },
 );

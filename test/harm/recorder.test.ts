@@ -135,7 +135,10 @@ describe('sub-second watch: readings recorded in the target', () => {
       // (nodetop's own /proc reads then stop: its RSS reads, and threads and fds in the sample)
       const att = Object.create(real, { local: { value: false } }) as typeof real;
       const s = new Sampler(att);
+      const b0 = Date.now();
       await s.baseline();
+      // the sample over the wire timed itself in the target too
+      assert.ok(s.sampleSpentMs > 0 && s.sampleSpentMs < Date.now() - b0, `sample ${s.sampleSpentMs} ms in ${Date.now() - b0} ms`);
       await s.startRecording(100, 40);
       const grown = t.ask('grow 64 1500');
       const recs: Recorded[] = [];

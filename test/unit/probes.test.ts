@@ -91,13 +91,18 @@ describe('a light reading (the recorder’s, between full ones)', () => {
   it('comes back flat, and is made whole from the full reading before it', () => {
     session('l1', () => {
       const arg = { key: 'l1', blockedAfterMs: 60_000, fds: false, recorded: true };
+      const w0 = process.hrtime.bigint();
       const full = sampleProbe.fn(arg);
+      const wall = Number(process.hrtime.bigint() - w0) / 1e6;
       checkRaw(full, process.pid);
+      // a full reading times itself: some time, within the call's
+      assert.ok(full.spentMs !== undefined && full.spentMs > 0 && full.spentMs <= wall, `spent ${full.spentMs} of ${wall} ms`);
       const held = new Array(512 * 1024).fill(0).map((_, i) => ({ i })); // ~16 MiB of small objects, held below
       const got = sampleProbe.fn({ ...arg, light: true }) as unknown as RawLight;
       assert.equal(got.light, true);
       assert.equal('memory' in got, false, 'flat: no nested memory object');
       assert.equal(got.rss, -1, 'the RSS is nodetop’s to read (fds: false)');
+      assert.equal('spentMs' in got, false, 'the recorder times its light readings itself');
       checkLight(got, process.pid);
       assert.throws(() => checkLight(got, process.pid + 1), (e: NodetopError) => e.exitCode === ExitCode.WrongProcess);
       assert.throws(() => checkLight({ ...got, heapUsed: 'x' } as never, process.pid), (e: NodetopError) => e.exitCode === ExitCode.EndpointFailed);
