@@ -376,16 +376,16 @@ export class Sampler {
   }
 }
 
-/**
- * A light recorded reading made whole: the parts it skips (heap spaces, handles, requests, array
- * buffers, fds) are those of the last full reading; its RSS is the target's own read (a target
- * whose /proc nodetop cannot read), else nodetop's nearest read, else the full reading's.
- */
 function isLight(raw: unknown): raw is RawLight {
   return !!raw && typeof raw === 'object' && (raw as { light?: unknown }).light === true;
 }
 
-/** A light reading made whole: what it skipped, from the full reading before it (and nodetop's RSS read nearest it). */
+/**
+ * A light recorded reading made whole: the parts it skips (heap spaces, handles, requests, array
+ * buffers, fds) are those of the last full reading, its uptime counted on from that one's; its
+ * RSS is the target's own read (a target whose /proc nodetop cannot read), else nodetop's nearest
+ * read, else the full reading's.
+ */
 export function fillLight(light: RawLight, full: RawSample, rssNear: number | null): RawSample {
   const unavailable: Record<string, string> = { ...light.unavailable };
   for (const k of ['handles', 'requests']) if (full.unavailable[k] !== undefined) unavailable[k] = full.unavailable[k]!;
@@ -422,13 +422,19 @@ export function fillLight(light: RawLight, full: RawSample, rssNear: number | nu
 export function checkLight(raw: RawLight, pid: number): void {
   const num = (v: unknown): boolean => typeof v === 'number';
   const fields = [raw.timeMs, raw.pid, raw.heapUsed, raw.heapTotal, raw.external, raw.rss, raw.heapSizeLimit, raw.totalAvailableSize, raw.mallocedMemory, raw.numberOfNativeContexts, raw.numberOfDetachedContexts, raw.cpuUser, raw.cpuSystem];
-  if (!fields.every(num) || (raw.window !== null && typeof raw.window !== 'object') || !raw.unavailable || typeof raw.unavailable !== 'object') {
-    throw new NodetopError(`the inspector of pid ${pid} answered a sample nodetop cannot read: it is not a Node inspector nodetop knows`, {
-      exitCode: ExitCode.EndpointFailed,
-    });
-  }
-  if (raw.pid !== pid) {
-    throw new NodetopError(`the sample came from pid ${raw.pid}, not pid ${pid} that nodetop attached to; nodetop reports nothing from it`, {
+  if (!fields.every(num) || (raw.window !== null && typeof raw.window !== 'object') || !raw.unavailable || typeof raw.unavailable !== 'object') throw unreadableSample(pid);
+  checkPid(raw.pid, pid);
+}
+
+function unreadableSample(pid: number): NodetopError {
+  return new NodetopError(`the inspector of pid ${pid} answered a sample nodetop cannot read: it is not a Node inspector nodetop knows`, {
+    exitCode: ExitCode.EndpointFailed,
+  });
+}
+
+function checkPid(got: number, pid: number): void {
+  if (got !== pid) {
+    throw new NodetopError(`the sample came from pid ${got}, not pid ${pid} that nodetop attached to; nodetop reports nothing from it`, {
       exitCode: ExitCode.WrongProcess,
     });
   }
@@ -452,15 +458,9 @@ export function checkRaw(raw: unknown, pid: number): asserts raw is RawSample {
   const r = raw as Partial<RawSample> | null;
   const obj = (v: unknown): boolean => !!v && typeof v === 'object';
   if (!obj(r) || typeof r!.pid !== 'number' || !obj(r!.memory) || !obj(r!.heap) || !Array.isArray(r!.spaces) || (r!.handles !== null && !obj(r!.handles)) || (r!.requests !== null && !obj(r!.requests)) || !obj(r!.cpuUsageMicros)) {
-    throw new NodetopError(`the inspector of pid ${pid} answered a sample nodetop cannot read: it is not a Node inspector nodetop knows`, {
-      exitCode: ExitCode.EndpointFailed,
-    });
+    throw unreadableSample(pid);
   }
-  if (r!.pid !== pid) {
-    throw new NodetopError(`the sample came from pid ${r!.pid}, not pid ${pid} that nodetop attached to; nodetop reports nothing from it`, {
-      exitCode: ExitCode.WrongProcess,
-    });
-  }
+  checkPid(r!.pid, pid);
 }
 
 function readProc(pid: number): ProcReading | null {
