@@ -87,15 +87,16 @@ export const COMMANDS: CommandCase[] = [
       assert.ok(r.isolates[0]!.after.heapUsedBytes >= 20 * 2 ** 20, 'what is held stays');
     },
   },
-  {
-    name: 'snapshot --json (small heap, the target writes it)',
+  // the target writing the file itself, and streamed through the inspector
+  ...(['target', 'nodetop'] as const).map((by) => ({
+    name: `snapshot --json (small heap, ${by === 'target' ? 'the target writes it' : '--stream'})`,
     fixture: () => ({ file: 'leaky.js', args: ['123', '0'] }),
-    args: (pid) => ['snapshot', String(pid), '--json', '--quiet', '--yes', '-o', path.join(snapDir, `${pid}.heapsnapshot`)],
-    check: (json, t) => {
+    args: (pid: number) => ['snapshot', String(pid), ...(by === 'nodetop' ? ['--stream'] : []), '--json', '--quiet', '--yes', '-o', path.join(snapDir, `${pid}.heapsnapshot`)],
+    check: (json: unknown, t: { pid: number }) => {
       const r = json as { path: string; bytes: number; threadId: number; writtenBy: string };
       assert.equal(r.path, path.join(snapDir, `${t.pid}.heapsnapshot`));
       assert.equal(r.threadId, 0);
-      assert.equal(r.writtenBy, 'target');
+      assert.equal(r.writtenBy, by);
       assert.equal(fs.statSync(r.path).size, r.bytes);
       const text = fs.readFileSync(r.path, 'utf8');
       assert.match(text.slice(0, 40), /^\{"snapshot":\{/);
@@ -103,24 +104,7 @@ export const COMMANDS: CommandCase[] = [
       assert.ok(text.includes('"LeakyThing"'));
       fs.rmSync(r.path);
     },
-  },
-  {
-    name: 'snapshot --json (small heap, --stream)',
-    fixture: () => ({ file: 'leaky.js', args: ['123', '0'] }),
-    args: (pid) => ['snapshot', String(pid), '--stream', '--json', '--quiet', '--yes', '-o', path.join(snapDir, `${pid}.heapsnapshot`)],
-    check: (json, t) => {
-      const r = json as { path: string; bytes: number; threadId: number; writtenBy: string };
-      assert.equal(r.path, path.join(snapDir, `${t.pid}.heapsnapshot`));
-      assert.equal(r.threadId, 0);
-      assert.equal(r.writtenBy, 'nodetop');
-      assert.equal(fs.statSync(r.path).size, r.bytes);
-      const text = fs.readFileSync(r.path, 'utf8');
-      assert.match(text.slice(0, 40), /^\{"snapshot":\{/);
-      // the fixture's class is in it, by name
-      assert.ok(text.includes('"LeakyThing"'));
-      fs.rmSync(r.path);
-    },
-  },
+  })),
   {
     name: 'watch --json (3 samples)',
     fixture: handles,
