@@ -24,7 +24,7 @@ import * as readline from 'node:readline';
 import { ExitCode, NodetopError, errnoCode } from '../errors';
 import { explainCallFailure, type Attachment, type AttachOptions } from '../inspector/attach';
 import { readMemory, withIsolates, type IsolateSelection, type IsolateTarget } from '../inspector/isolates';
-import { evaluate, ProbeFailedError } from '../inspector/session';
+import { evaluate } from '../inspector/session';
 import { WorkerGoneError } from '../inspector/workers';
 import { onExit, onInterrupt } from '../lifecycle';
 import { bytes, ms } from '../model/units';
@@ -298,9 +298,8 @@ export async function snapshotCommand(opts: SnapshotOptions, out: Output): Promi
     // the target writes the file itself when it can: a directory of nodetop's for it, else a file
     // nodetop streams into
     const dest = new PartialOutput(finalPath, special);
-    const owner = special || opts.stream ? null : targetCanWrite(att);
     try {
-      if (owner) dest.makeDir(owner);
+      if (!special && !opts.stream && targetCanWrite(att)) dest.makeDir();
     } catch {
       dest.remove(); // the stream's own file below says what is wrong with the path, if anything
     }
@@ -338,7 +337,7 @@ export async function snapshotCommand(opts: SnapshotOptions, out: Output): Promi
       if (dest.dir !== null) {
         const r = await targetWrites(target, dest, timeoutMs, progress, who);
         if (typeof r === 'string') {
-          // it could not even open the file: nothing was frozen, stream it instead
+          // it could not open the file: nothing was frozen, stream it instead
           say(`nodetop: the ${who} could not write the file itself (${r}); streaming the snapshot through the inspector instead`);
           dest.remove();
           try {
@@ -389,16 +388,12 @@ class OutputFailure extends Error {
 /**
  * Where the snapshot is written before it gets its final name, in the final name's directory (so
  * the rename is atomic): a file `<final>.partial-<random>` that nodetop streams into, or a
- * directory `<final>.partial-<random>/` holding the file the target writes. A special path
- * (/dev/null) is written directly. `remove()` leaves nothing behind, and is safe to call at any
- * time and more than once.
+ * directory `<final>.partial-<random>/` (mode 0700) holding the file the target writes. A special
+ * path (/dev/null) is written directly. `remove()` leaves nothing behind, is safe to call at any
+ * time and more than once, and nothing is committed after it.
  *
- * The file the target writes is created by nodetop, which keeps it open: the target only writes
- * into that inode, and nodetop's checks, chown, chmod and fsync act on its own descriptor, never
- * on whatever the name points at by then. For a target running as another user (root nodetop)
- * the file is handed to that user and the directory stays root's, mode 0711: the target can
- * reach its file by name but cannot add, rename or replace a name in it (no symlink to swap in
- * before root's rename).
+ * The file the target writes is created by nodetop, which keeps it open: its fsync and chmod act
+ * on that descriptor, not on whatever the name points at by then.
  */
 class PartialOutput {
   dir: string | null = null;
@@ -409,6 +404,7 @@ class PartialOutput {
   writtenBy: 'target' | 'nodetop' = 'nodetop';
   private tempFile: string | null = null;
   private finished = false;
+  private removed = false;
 
   constructor(
     readonly finalPath: string,
@@ -429,27 +425,26 @@ class PartialOutput {
     }
   }
 
-  makeDir(owner: { uid: number; gid: number } | 'same'): void {
-    const dir = fs.mkdtempSync(`${this.finalPath}.partial-`); // mode 0700
-    this.dir = dir;
+  makeDir(): void {
+    this.removed = false;
+    this.dir = fs.mkdtempSync(`${this.finalPath}.partial-`); // mode 0700
     this.writtenBy = 'target';
     const c = fs.constants;
     this.targetFd = fs.openSync(this.targetFile, c.O_RDONLY | c.O_CREAT | c.O_EXCL | c.O_NOFOLLOW, 0o600);
-    if (owner !== 'same') {
-      fs.fchownSync(this.targetFd, owner.uid, owner.gid);
-      fs.chmodSync(dir, 0o711);
-    }
   }
 
   openFile(): void {
+    this.removed = false;
     const p = this.special ? this.finalPath : `${this.finalPath}.partial-${randomBytes(4).toString('hex')}`;
     this.fd = fs.openSync(p, this.special ? 'w' : 'wx', 0o600);
     this.tempFile = this.special ? null : p;
     this.writtenBy = 'nodetop';
   }
 
-  /** Flushes the file to disk, makes it nodetop's user's, mode 0600, and gives it its final name. */
+  /** Flushes the file to disk, mode 0600, and gives it its final name. */
   commit(): void {
+    // an interruption removed it while the last of it came in: there is nothing to name
+    if (this.removed || this.finished) throw new NodetopError(`the snapshot for ${this.finalPath} was abandoned`, { exitCode: ExitCode.Interrupted });
     if (this.fd !== null) {
       try {
         if (!this.special) fs.fsyncSync(this.fd);
@@ -457,23 +452,24 @@ class PartialOutput {
         this.closeFds();
       }
       if (this.tempFile) fs.renameSync(this.tempFile, this.finalPath);
+      this.finished = true;
     } else if (this.targetFd !== null && this.dir !== null) {
       const fd = this.targetFd;
       try {
         fs.fsyncSync(fd);
-        const st = fs.fstatSync(fd);
-        const uid = process.geteuid?.() ?? st.uid;
-        const gid = process.getegid?.() ?? st.gid;
-        if (st.uid !== uid || st.gid !== gid) fs.fchownSync(fd, uid, gid);
         fs.fchmodSync(fd, 0o600);
       } finally {
         this.closeFds();
       }
       fs.renameSync(this.targetFile, this.finalPath);
-      fs.rmdirSync(this.dir);
+      this.finished = true;
+      try {
+        fs.rmdirSync(this.dir);
+      } catch {
+        /* the snapshot is complete under its name; an empty directory is all that is left */
+      }
       this.dir = null;
     }
-    this.finished = true;
   }
 
   private closeFds(): void {
@@ -492,6 +488,7 @@ class PartialOutput {
   remove(): void {
     this.closeFds();
     if (this.finished) return;
+    this.removed = true;
     if (this.tempFile) {
       try {
         fs.unlinkSync(this.tempFile);
@@ -501,13 +498,16 @@ class PartialOutput {
       this.tempFile = null;
     }
     if (this.dir !== null) {
-      // a target of nodetop's own user could create a name between the unlink and the rmdir: then
-      // go round again. Once the file or the directory is gone the target's open fails (its
-      // snapshot is then never built), and a file it already holds open disappears with its
-      // last close.
+      // The target opens only its one name: if it recreates that name between the unlink and the
+      // rmdir, go round again. Once the file or the directory is gone the target's open fails (its
+      // snapshot is then never built); a file it already holds open disappears with its last close.
       for (let i = 0; i < 100; i++) {
         try {
-          for (const f of fs.readdirSync(this.dir)) fs.unlinkSync(path.join(this.dir, f));
+          fs.unlinkSync(this.targetFile);
+        } catch {
+          /* not there (yet, or any more) */
+        }
+        try {
           fs.rmdirSync(this.dir);
           break;
         } catch (e) {
@@ -520,23 +520,20 @@ class PartialOutput {
 }
 
 /**
- * Whether the target can write the snapshot where nodetop wants it: a local process that sees
- * the same files (same mount namespace, same root), whose user can write into nodetop's
- * directory ('same' user, or root nodetop hands the directory to the target's user). Null when
- * not: the snapshot is then streamed.
+ * Whether the target may write the snapshot where nodetop wants it: a local process that sees
+ * the same files (same mount namespace, same root) and runs as nodetop's own user. Not another
+ * user's, even from root: a target of another user that can write to any directory on the way
+ * could swap a name for a symlink under root's feet, and could keep a descriptor on the file
+ * after root made it its own. Those are streamed.
  */
-function targetCanWrite(att: Attachment): { uid: number; gid: number } | 'same' | null {
-  if (!att.local || !sharesFileSystemView(att.pid)) return null;
-  let st;
+function targetCanWrite(att: Attachment): boolean {
+  if (!att.local || !sharesFileSystemView(att.pid)) return false;
   try {
-    st = readStatus(att.pid);
+    const st = readStatus(att.pid);
+    return st.fsUid === process.geteuid?.();
   } catch {
-    return null;
+    return false;
   }
-  const uid = process.geteuid?.();
-  if (uid === undefined || !Number.isInteger(st.fsUid) || !Number.isInteger(st.fsGid)) return null;
-  if (st.fsUid === uid) return 'same';
-  return uid === 0 ? { uid: st.fsUid, gid: st.fsGid } : null;
 }
 
 /**
@@ -563,19 +560,16 @@ async function targetWrites(
   let r;
   try {
     r = await evaluate(target.sender, writeSnapshotProbe, { path: file }, { timeoutMs, label: `the heap snapshot of the ${who}` });
-  } catch (e) {
-    if (e instanceof ProbeFailedError && size() === 0) return e.message;
-    throw e;
   } finally {
     clearInterval(poll);
   }
   if (!r.ok) {
-    // the open failed, or the probe failed before it: nothing was built
-    if (r.syscall === 'open' || (r.syscall === '' && size() === 0)) return r.code || r.message;
-    throw new OutputFailure({ code: r.code || undefined, message: r.message });
+    // it could not open the file: checked before the snapshot, so nothing was built
+    if (!r.opened) return r.code || r.message;
+    throw new OutputFailure(Object.assign(new Error(r.message), r.code ? { code: r.code } : {}));
   }
   const n = size();
-  if (n <= 0) throw new OutputFailure({ message: 'the target wrote no snapshot' });
+  if (n <= 0) throw new OutputFailure(new Error('the target wrote no snapshot'));
   progress.writing(n);
   return { bytes: n, maxQueued: 0 };
 }

@@ -2,6 +2,11 @@ import { defineProbe } from './probe';
 
 export interface WriteSnapshotResult {
   ok: boolean;
+  /**
+   * False when the target could not open the file for writing: checked before the snapshot, so
+   * then nothing was built and nothing frozen (the caller may stream instead).
+   */
+  opened: boolean;
   /** The file's size when written, else -1. */
   bytes: number;
   /** The error's code (ENOSPC, EACCES...) and the call that failed ('open', 'write'), or ''. */
@@ -13,18 +18,37 @@ export interface WriteSnapshotResult {
 /**
  * The target writes its own heap snapshot: v8.writeHeapSnapshot(path), what a process does when
  * it snapshots itself. Runs in the main thread or a worker (each writes its own isolate's heap).
- * Node opens the file (mode 0600) before V8 builds the snapshot, so a file that cannot be opened
- * costs the target nothing; a failed write (a full disk) is thrown after the build, with the
- * call's name in `syscall`. Both come back as values: nothing is thrown into the target, and
- * nothing is left behind but the file.
+ * The file exists (nodetop made it): the probe first opens it for writing itself, so that a
+ * target that cannot (its fd limit, a security module) says so before anything is built
+ * (`opened: false`). A failed write (a full disk) comes after the build, with the call's name in
+ * `syscall`. Both come back as values: nothing is thrown into the target, and nothing is left
+ * behind but the file.
  */
 export const writeSnapshotProbe = defineProbe<{ path: string }, WriteSnapshotResult>(
   'write snapshot',
   'the snapshot itself: the thread is frozen while V8 builds it and writes it to the file, as with v8.writeHeapSnapshot in the process',
   function nodetopWriteSnapshot(arg: { path: string }): WriteSnapshotResult {
+    const failed = (e: unknown, opened: boolean): WriteSnapshotResult => {
+      const err = (e && typeof e === 'object' ? e : {}) as { code?: unknown; syscall?: unknown; message?: unknown };
+      return {
+        ok: false,
+        opened,
+        bytes: -1,
+        code: typeof err.code === 'string' ? err.code : '',
+        syscall: typeof err.syscall === 'string' ? err.syscall : '',
+        message: typeof err.message === 'string' ? err.message : String(e),
+      };
+    };
+    let fs: typeof import('fs');
+    let v8: typeof import('v8');
     try {
-      const v8 = require('v8') as typeof import('v8');
-      const fs = require('fs') as typeof import('fs');
+      fs = require('fs') as typeof import('fs');
+      v8 = require('v8') as typeof import('v8');
+      fs.closeSync(fs.openSync(arg.path, 'r+'));
+    } catch (e) {
+      return failed(e, false);
+    }
+    try {
       const written = v8.writeHeapSnapshot(arg.path);
       let size = -1;
       try {
@@ -32,16 +56,9 @@ export const writeSnapshotProbe = defineProbe<{ path: string }, WriteSnapshotRes
       } catch {
         size = -1;
       }
-      return { ok: true, bytes: size, code: '', syscall: '', message: '' };
+      return { ok: true, opened: true, bytes: size, code: '', syscall: '', message: '' };
     } catch (e) {
-      const err = (e && typeof e === 'object' ? e : {}) as { code?: unknown; syscall?: unknown; message?: unknown };
-      return {
-        ok: false,
-        bytes: -1,
-        code: typeof err.code === 'string' ? err.code : '',
-        syscall: typeof err.syscall === 'string' ? err.syscall : '',
-        message: typeof err.message === 'string' ? err.message : String(e),
-      };
+      return failed(e, true);
     }
   },
 );

@@ -25,6 +25,11 @@ describe('nodetop snapshot', () => {
   });
   after(() => fs.rmSync(dir, { recursive: true, force: true }));
   const files = (): string[] => fs.readdirSync(dir);
+  /** The progress lines say the snapshot was asked for (they come just before the request, or with its first progress event). */
+  const snapshotAsked = async (stderr: () => string): Promise<void> => {
+    const seen = await eventually(stderr, (e) => /^snapshot building/m.test(e), 20_000);
+    assert.match(seen, /^snapshot building/m, 'the snapshot was asked for');
+  };
   /** The snapshot is being written: nodetop's partial file, or a file in the partial directory the target writes into. */
   const underWay = (): boolean =>
     files().some((x) => {
@@ -57,7 +62,7 @@ describe('nodetop snapshot', () => {
       assert.deepEqual(await countByClass(out, 'LeakyThing', 'WorkerOnlyThing'), { LeakyThing: 123, WorkerOnlyThing: 0 });
       // non-TTY: the estimate and plain progress lines on stderr
       assert.match(r.stderr, /freezes the main thread of pid \d+ while V8 builds it: heap used .*, expect ~/);
-      // the target's write has no percentage: building, then the file's size as it grows
+      // the target's write has no percentage: building, then the file's size
       assert.match(r.stderr, /^snapshot building$/m);
       assert.match(r.stderr, /^snapshot writing \d/m);
       assert.ok(t.alive());
@@ -151,13 +156,22 @@ describe('nodetop snapshot', () => {
       // ~10 MiB of small objects: the snapshot takes seconds here
       const t = await startTarget('leaky.js', { args: ['5', '0', '10'], nodeArgs: ['--inspect-port=0'] });
       try {
-        const cli = runCli(['snapshot', String(t.pid), '-o', path.join(dir, 'dies.heapsnapshot'), ...(how === 'stream' ? ['--stream'] : [])]);
-        assert.ok(await eventually(underWay, (v) => v, 20_000), 'the capture started');
+        const child = spawn(process.execPath, [NODETOP, 'snapshot', String(t.pid), '-o', path.join(dir, 'dies.heapsnapshot'), ...(how === 'stream' ? ['--stream'] : [])], {
+          stdio: ['ignore', 'pipe', 'pipe'],
+        });
+        let stderr = '';
+        child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+        const exited = new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
+        const guard = setTimeout(() => child.kill('SIGKILL'), 60_000);
+        // the snapshot was asked for (the progress says so), and its partial output is there
+        await snapshotAsked(() => stderr);
+        assert.ok(underWay(), 'the capture started');
         await t.kill();
-        const r = await cli;
-        assert.equal(r.code, 8, r.stderr);
+        const code = await exited;
+        clearTimeout(guard);
+        assert.equal(code, 8, stderr);
         // the socket closes as the process dies: nodetop says it exited, or closed the connection
-        assert.match(r.stderr, /^nodetop: pid \d+ (exited|closed the connection)$/m);
+        assert.match(stderr, /^nodetop: pid \d+ (exited|closed the connection)$/m);
         assert.deepEqual(files(), []);
       } finally {
         await t.kill();
@@ -180,7 +194,8 @@ describe('nodetop snapshot', () => {
         child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
         const exited = new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
         const guard = setTimeout(() => child.kill('SIGKILL'), 60_000);
-        assert.ok(await eventually(underWay, (v) => v, 20_000), 'the capture started');
+        await snapshotAsked(() => stderr);
+        assert.ok(underWay(), 'the capture started');
         child.kill(signal);
         const got = await exited;
         clearTimeout(guard);
@@ -249,9 +264,9 @@ describe('nodetop snapshot', () => {
   });
 });
 
-// Where the target writes the file itself and where it cannot: another user, a directory it
-// cannot reach, another mount namespace, a full disk. These need root (to run the target as
-// another user, to unshare, to mount a small tmpfs).
+// Where the target writes the file itself and where it does not: another user, a file it cannot
+// open, another mount namespace, a full disk. These need root (to run the target as another user
+// or without capabilities, to unshare, to mount a small tmpfs).
 describe('nodetop snapshot: who writes the file', { skip: process.getuid?.() !== 0 ? 'needs root (setpriv, unshare, mount)' : false }, () => {
   const NOBODY = 65534;
   let fixtures = '';
@@ -269,16 +284,19 @@ describe('nodetop snapshot: who writes the file', { skip: process.getuid?.() !==
       nodeArgs: [`--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups', process.execPath, '--inspect-port=0'],
     });
 
-  it("a target running as another user writes into the directory root's nodetop hands it; the file ends up nodetop's, mode 0600", async () => {
+  it('a target running as another user is streamed, even from root: it never writes where root reads', async () => {
     const open = fs.mkdtempSync(path.join(os.tmpdir(), 'nodetop-open-'));
-    fs.chmodSync(open, 0o755);
+    fs.chmodSync(open, 0o777); // even a directory the target could write to
     const t = await asNobody();
     try {
       assert.equal(fs.statSync(`/proc/${t.pid}`).uid, NOBODY);
       const out = path.join(open, 'other-user.heapsnapshot');
-      const r = await runCli(['snapshot', String(t.pid), '-o', out, '--json', '--quiet']);
+      const r = await runCli(['snapshot', String(t.pid), '-o', out, '--json']);
       assert.equal(r.code, 0, r.stderr);
-      assert.equal(parseJson<SnapshotResult>(r).writtenBy, 'target');
+      assert.equal(parseJson<SnapshotResult>(r).writtenBy, 'nodetop');
+      // streamed from the start: the target was never asked to write
+      assert.doesNotMatch(r.stderr, /could not write the file itself/);
+      assert.doesNotMatch(r.stderr, /^snapshot building$/m);
       const st = fs.statSync(out);
       assert.deepEqual([st.uid, st.gid, st.mode & 0o777], [0, 0, 0o600]);
       assert.deepEqual(fs.readdirSync(open), ['other-user.heapsnapshot']);
@@ -289,15 +307,25 @@ describe('nodetop snapshot: who writes the file', { skip: process.getuid?.() !==
     }
   });
 
-  it('a target that cannot reach the directory gets its snapshot streamed instead, with one line saying why', async () => {
-    const closed = fs.mkdtempSync(path.join(os.tmpdir(), 'nodetop-closed-')); // 0700, root's: nobody cannot enter
-    const t = await asNobody();
+  it('a target of nodetop’s user that cannot open the file (root without capabilities) is streamed instead, with one line saying why', async () => {
+    // a directory of another user's, 0700: root nodetop may write there, a root target whose
+    // capabilities were dropped (a hardened service) may not
+    const closed = fs.mkdtempSync(path.join(os.tmpdir(), 'nodetop-closed-'));
+    fs.chownSync(closed, NOBODY, NOBODY);
+    const t = await startTarget(path.join(fixtures, 'leaky.js'), {
+      args: ['7', '0'],
+      node: 'setpriv',
+      nodeArgs: ['--bounding-set=-all', '--inh-caps=-all', process.execPath, '--inspect-port=0'],
+    });
     try {
+      assert.match(fs.readFileSync(`/proc/${t.pid}/status`, 'utf8'), /^CapEff:\s+0+$/m);
       const out = path.join(closed, 'streamed.heapsnapshot');
       const r = await runCli(['snapshot', String(t.pid), '-o', out, '--json']);
       assert.equal(r.code, 0, r.stderr);
       assert.equal(parseJson<SnapshotResult>(r).writtenBy, 'nodetop');
       assert.match(r.stderr, /^nodetop: the main thread could not write the file itself \(EACCES\); streaming the snapshot through the inspector instead$/m);
+      // asked once: the target was not frozen for a snapshot it could not write
+      assert.equal((r.stderr.match(/^snapshot building$/gm) ?? []).length, 1);
       assert.deepEqual(fs.readdirSync(closed), ['streamed.heapsnapshot']);
       assert.deepEqual(await countByClass(out, 'LeakyThing'), { LeakyThing: 7 });
       assert.ok(t.alive());
