@@ -4,10 +4,9 @@
 //   made: targetCanWrite, targetWrites): the cost of a snapshot the process takes of itself.
 //   Streaming makes the frozen thread also wrap every chunk in a protocol message: 1.35x the
 //   in-process time against 1.05x (50 MiB heap, in turns, bench).
-// - Else (--stream, a container, another user's process when nodetop is not root, a path that is
-//   not a regular file) HeapProfiler.takeHeapSnapshot delivers its chunks (~100 KiB each) as
-//   addHeapSnapshotChunk events without HeapProfiler.enable (checked on Node 20): no domain is
-//   enabled at all. Each chunk is handed to the disk writer as it arrives and dropped: nodetop
+// - Else (--stream, a container, another user's process, a path that is not a regular file)
+//   HeapProfiler.takeHeapSnapshot delivers its chunks (~100 KiB each) as addHeapSnapshotChunk
+//   events without HeapProfiler.enable (checked on Node 20): no domain is enabled at all. Each chunk is handed to the disk writer as it arrives and dropped: nodetop
 //   holds only the chunks the disk has not taken yet (reported as maxQueuedBytes). The inspector
 //   applies no backpressure, so the socket is never paused: a slow disk costs nodetop memory,
 //   not the target.
