@@ -286,7 +286,11 @@ export const sampleProbe = defineProbe<SampleArg, RawSample>(
           // max. The never-reset histogram has it: the difference of their sums since then.
           if (clock && clockSumMs !== null && count >= 0) {
             const lostMs = clockSumMs - (clock.sumAtResetMs ?? 0) - (count > 0 ? (mean * count) / 1e6 : 0);
-            if (lostMs > 2 * st.resolutionMs) {
+            // A window in which that interval is the only one to complete (a recorder's window of
+            // 100 ms holds one or two 50 ms ticks, and the first after a reset records nothing)
+            // has it as its lag, stall or not, rather than none. An interval is about a
+            // resolution long at least: less is rounding, not an interval.
+            if (count === 0 ? lostMs > st.resolutionMs / 2 : lostMs > 2 * st.resolutionMs) {
               const ns = lostMs * 1e6;
               if (count === 0) lag = { min: ns, max: ns, mean: ns, stddev: NaN, p50: ns, p90: ns, p99: ns, count: 1 };
               else if (ns > lag.max) lag.max = ns;
