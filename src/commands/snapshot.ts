@@ -2,8 +2,8 @@
 //
 // - The target writes the file itself when it can (v8.writeHeapSnapshot into a directory nodetop
 //   made: targetCanWrite, targetWrites): the cost of a snapshot the process takes of itself.
-//   Streaming makes the frozen thread also wrap every chunk in a protocol message: 1.35x the
-//   in-process time against 1.05x (50 MiB heap, in turns, bench).
+//   Streaming makes the frozen thread also wrap every chunk in a protocol message: 1.22-1.35x the
+//   in-process time against 0.97-1.05x (50 MiB heap, in turns, bench).
 // - Else (--stream, a container, another user's process, a path that is not a regular file)
 //   HeapProfiler.takeHeapSnapshot delivers its chunks (~100 KiB each) as addHeapSnapshotChunk
 //   events without HeapProfiler.enable (checked on Node 20): no domain is enabled at all. Each chunk is handed to the disk writer as it arrives and dropped: nodetop
@@ -538,7 +538,7 @@ function targetCanWrite(att: Attachment): boolean {
 /**
  * The target writes its own snapshot (v8.writeHeapSnapshot): the same work as when it snapshots
  * itself, where streaming through the inspector adds the protocol's copy of every chunk on the
- * target's frozen thread (1.35x the in-process time at 50 MiB against 1.05x, in turns). Progress: the
+ * target's frozen thread (1.22-1.35x the in-process time at 50 MiB against 0.97-1.05x, in turns). Progress: the
  * file's size, read every 250 ms. Returns the reason when the target could not open the file
  * (nothing was frozen then); throws OutputFailure when it failed to write it.
  */
