@@ -25,10 +25,30 @@ describe('nodetop snapshot', () => {
   });
   after(() => fs.rmSync(dir, { recursive: true, force: true }));
   const files = (): string[] => fs.readdirSync(dir);
-  /** The progress lines say the snapshot was asked for (they come just before the request, or with its first progress event). */
-  const snapshotAsked = async (stderr: () => string): Promise<void> => {
-    const seen = await eventually(stderr, (e) => /^snapshot building/m.test(e), 20_000);
-    assert.match(seen, /^snapshot building/m, 'the snapshot was asked for');
+  /**
+   * `nodetop snapshot` in the background, with `asked` resolving once the snapshot was asked for
+   * (its progress says so: just before the request, or with its first event) and its partial
+   * output is there; `exited` gives its exit code and stderr (SIGKILLed after a minute).
+   */
+  const snapshotUnderWay = (pid: number, name: string, how: 'target' | 'stream') => {
+    const child = spawn(process.execPath, [NODETOP, 'snapshot', String(pid), '-o', path.join(dir, name), ...(how === 'stream' ? ['--stream'] : [])], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const guard = setTimeout(() => child.kill('SIGKILL'), 60_000);
+    const exited = new Promise<{ code: number | null; stderr: string }>((r) =>
+      child.on('exit', (code) => {
+        clearTimeout(guard);
+        r({ code, stderr });
+      }),
+    );
+    const asked = (async (): Promise<void> => {
+      const seen = await eventually(() => stderr, (e) => /^snapshot building/m.test(e), 20_000);
+      assert.match(seen, /^snapshot building/m, 'the snapshot was asked for');
+      assert.ok(underWay(), 'the capture started');
+    })();
+    return { child, asked, exited };
   };
   /** The snapshot is being written: nodetop's partial file, or a file in the partial directory the target writes into. */
   const underWay = (): boolean =>
@@ -156,19 +176,10 @@ describe('nodetop snapshot', () => {
       // ~10 MiB of small objects: the snapshot takes seconds here
       const t = await startTarget('leaky.js', { args: ['5', '0', '10'], nodeArgs: ['--inspect-port=0'] });
       try {
-        const child = spawn(process.execPath, [NODETOP, 'snapshot', String(t.pid), '-o', path.join(dir, 'dies.heapsnapshot'), ...(how === 'stream' ? ['--stream'] : [])], {
-          stdio: ['ignore', 'pipe', 'pipe'],
-        });
-        let stderr = '';
-        child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-        const exited = new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
-        const guard = setTimeout(() => child.kill('SIGKILL'), 60_000);
-        // the snapshot was asked for (the progress says so), and its partial output is there
-        await snapshotAsked(() => stderr);
-        assert.ok(underWay(), 'the capture started');
+        const run = snapshotUnderWay(t.pid, 'dies.heapsnapshot', how);
+        await run.asked;
         await t.kill();
-        const code = await exited;
-        clearTimeout(guard);
+        const { code, stderr } = await run.exited;
         assert.equal(code, 8, stderr);
         // the socket closes as the process dies: nodetop says it exited, or closed the connection
         assert.match(stderr, /^nodetop: pid \d+ (exited|closed the connection)$/m);
@@ -187,18 +198,10 @@ describe('nodetop snapshot', () => {
     it(`on ${signal} removes the partial file, exits ${code} and leaves the target running (${how === 'stream' ? '--stream' : 'the target writing'})`, async () => {
       const t = await startTarget('leaky.js', { args: ['5', '0', '10'], nodeArgs: ['--inspect-port=0'] });
       try {
-        const child = spawn(process.execPath, [NODETOP, 'snapshot', String(t.pid), '-o', path.join(dir, 'int.heapsnapshot'), ...(how === 'stream' ? ['--stream'] : [])], {
-          stdio: ['ignore', 'pipe', 'pipe'],
-        });
-        let stderr = '';
-        child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-        const exited = new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
-        const guard = setTimeout(() => child.kill('SIGKILL'), 60_000);
-        await snapshotAsked(() => stderr);
-        assert.ok(underWay(), 'the capture started');
-        child.kill(signal);
-        const got = await exited;
-        clearTimeout(guard);
+        const run = snapshotUnderWay(t.pid, 'int.heapsnapshot', how);
+        await run.asked;
+        run.child.kill(signal);
+        const { code: got, stderr } = await run.exited;
         assert.equal(got, code, stderr);
         assert.match(stderr, /interrupted; no snapshot written \(partial file removed\)/);
         assert.deepEqual(files(), []);
