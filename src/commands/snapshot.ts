@@ -538,8 +538,8 @@ function targetCanWrite(att: Attachment): boolean {
 /**
  * The target writes its own snapshot (v8.writeHeapSnapshot): the same work as when it snapshots
  * itself, where streaming through the inspector adds the protocol's copy of every chunk on the
- * target's frozen thread (1.22-1.35x the in-process time at 50 MiB against 0.97-1.05x, in turns). Progress: the
- * file's size, read every 250 ms. Returns the reason when the target could not open the file
+ * target's frozen thread (1.22-1.35x the in-process time at 50 MiB against 0.97-1.05x, in
+ * turns). Progress: the file's size, read every 250 ms. Returns the reason when the target could not open the file
  * (nothing was frozen then); throws OutputFailure when it failed to write it.
  */
 async function targetWrites(

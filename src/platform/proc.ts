@@ -47,9 +47,8 @@ export function parseStat(text: string): ProcStat {
 
 export interface ProcStatus {
   uid: number;
-  /** The ids the process's new files get (file-system uid and gid: the last of each line). */
+  /** The uid the process's new files get (the file-system uid: the last on the line). */
   fsUid: number;
-  fsGid: number;
   sigCaught: bigint;
   sigIgnored: bigint;
   sigBlocked: bigint;
@@ -68,7 +67,6 @@ export function parseStatus(text: string): ProcStatus {
   return {
     uid: ids('Uid')[0]!,
     fsUid: ids('Uid')[3] ?? NaN,
-    fsGid: ids('Gid')[3] ?? NaN,
     sigCaught: hex('SigCgt'),
     sigIgnored: hex('SigIgn'),
     sigBlocked: hex('SigBlk'),
