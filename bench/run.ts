@@ -24,6 +24,10 @@ const ROOT = path.resolve(__dirname, '../..');
 const TARGETS = path.join(ROOT, 'bench/targets.js');
 const LOAD = path.join(ROOT, 'bench/load.js');
 const NODETOP = path.join(ROOT, 'bin/nodetop.js');
+/** What users run (`nodetop`, npm's bin link): the launcher, which starts bin/nodetop.js with node from PATH. */
+const LAUNCHER = path.join(ROOT, 'bin/nodetop');
+// the launcher's node is the one running the bench
+process.env.PATH = `${path.dirname(process.execPath)}${path.delimiter}${process.env.PATH ?? ''}`;
 const full = process.argv.includes('--full');
 const only = process.argv.find((a) => a.startsWith('--only='))?.slice(7);
 /** --snapshot-mib=50,250: the heap sizes the snapshot bench builds (default 20; --full 50 and 250). */
@@ -237,7 +241,7 @@ async function observer(pid: number, intervalMs: number): Promise<Observer> {
 async function liveView(pid: number): Promise<{ stop(): Promise<void> }> {
   const sock = `nodetop-bench-load-${process.pid}`;
   const tmux = (...a: string[]): void => void spawnSync('tmux', ['-L', sock, ...a], { stdio: 'ignore' });
-  tmux('new-session', '-d', '-s', 'b', '-x', '120', '-y', '40', `${pinned(OTHER_CPU, [process.execPath]).join(' ')} ${NODETOP} attach ${pid}`);
+  tmux('new-session', '-d', '-s', 'b', '-x', '120', '-y', '40', `${pinned(OTHER_CPU, [LAUNCHER]).join(' ')} attach ${pid}`);
   return {
     async stop() {
       tmux('send-keys', '-t', 'b', 'q');
@@ -374,7 +378,7 @@ async function underLoad(): Promise<void> {
 function firstOutput(args: string[]): Promise<{ firstMs: number; exitMs: number }> {
   const t0 = performance.now();
   return new Promise((resolve, reject) => {
-    const c = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const c = spawn(LAUNCHER, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let firstMs = NaN;
     let err = '';
     c.stdout.on('data', () => {
@@ -405,7 +409,7 @@ async function timeToFirstSample(): Promise<void> {
       for (let i = 0; i < runs; i++) {
         // from the spawn to the sample on stdout (printed before the detach), less the window;
         // the process's exit, after the detach, beside it
-        const r = await firstOutput([NODETOP, 'stats', String(pid), '--json', '--window', '10']);
+        const r = await firstOutput(['stats', String(pid), '--json', '--window', '10']);
         times.push(r.firstMs - 10);
         exits.push(r.exitMs - 10);
         await sleep(300); // let an inspector nodetop opened close again
@@ -425,9 +429,18 @@ async function timeToFirstSample(): Promise<void> {
       note: `the sample on stdout; the process exits (after the detach) at ${median(exits).toFixed(0)} ms`,
     });
   }
-  const t0 = performance.now();
-  spawnSync(process.execPath, [NODETOP, '--version']);
-  rows.push({ bench: 'time to first sample (cold `nodetop stats`)', case: 'floor: `nodetop --version`', value: performance.now() - t0, unit: 'ms', spread: '', goal: '', met: null });
+  // the floors: nodetop's start, and Node's own (in this environment, CA variable and all)
+  const cold = (cmd: string[]): number[] =>
+    Array.from({ length: runs }, () => {
+      const t0 = performance.now();
+      spawnSync(cmd[0]!, cmd.slice(1), { stdio: 'ignore' });
+      return performance.now() - t0;
+    });
+  const floor = (what: string, times: number[], note: string): void =>
+    void rows.push({ bench: 'time to first sample (cold `nodetop stats`)', case: `floor: ${what}`, value: median(times), unit: 'ms', spread: spreadOf(times, 0), goal: '', met: null, note });
+  const ca = process.env.NODE_EXTRA_CA_CERTS ? 'NODE_EXTRA_CA_CERTS is set here' : 'NODE_EXTRA_CA_CERTS is not set here';
+  floor('`nodetop --version`', cold([LAUNCHER, '--version']), `through the launcher, which unsets NODE_EXTRA_CA_CERTS (${ca})`);
+  floor('`node -e 0`', cold([process.execPath, '-e', '0']), `Node ${process.version} alone, environment as given (${ca})`);
 }
 
 // ---- 4. workers -------------------------------------------------------------------------
@@ -572,8 +585,8 @@ async function snapshot(): Promise<void> {
         return { ms, targetPeak: await peak };
       };
       const viaNodetop = async (stream: boolean): Promise<{ ms: number; snapMs: number; targetPeak: number; nodetopPeak: number }> => {
-        const args = [NODETOP, 'snapshot', String(pid), '--yes', '--json', '--force', '-o', path.join(dir, 'nodetop.heapsnapshot'), ...(stream ? ['--stream'] : [])];
-        const cmd = pinned(OTHER_CPU, [process.execPath, ...args]);
+        const args = ['snapshot', String(pid), '--yes', '--json', '--force', '-o', path.join(dir, 'nodetop.heapsnapshot'), ...(stream ? ['--stream'] : [])];
+        const cmd = pinned(OTHER_CPU, [LAUNCHER, ...args]);
         const t0 = performance.now();
         const child = spawn(cmd[0]!, cmd.slice(1), { stdio: ['ignore', 'pipe', 'ignore'] });
         let stdout = '';
@@ -656,7 +669,7 @@ async function manyProcesses(): Promise<void> {
     let t0 = performance.now();
     await sleep(seconds * 1000);
     const idlePerMs = (cpuAll() - c0) / (performance.now() - t0);
-    const cmd = pinned(OTHER_CPU, [process.execPath, NODETOP, 'watch', ...pids.map(String), '--interval', '1000', '--json']);
+    const cmd = pinned(OTHER_CPU, [LAUNCHER, 'watch', ...pids.map(String), '--interval', '1000', '--json']);
     const child = spawn(cmd[0]!, cmd.slice(1), { stdio: ['ignore', 'pipe', 'ignore'] });
     let lines = 0;
     readline.createInterface({ input: child.stdout! }).on('line', () => lines++);
@@ -698,11 +711,11 @@ async function ownCost(): Promise<void> {
   const tmux = (...a: string[]): string => spawnSync('tmux', ['-L', sock, ...a], { encoding: 'utf8' }).stdout;
   const haveTmux = spawnSync('tmux', ['-V']).status === 0;
   // the live view in a real terminal and `watch` at 1 s, side by side (two sessions)
-  const watchCmd = pinned(OTHER_CPU, [process.execPath, NODETOP, 'watch', String(pid), '--interval', '1000', '--json']);
+  const watchCmd = pinned(OTHER_CPU, [LAUNCHER, 'watch', String(pid), '--interval', '1000', '--json']);
   const watch = spawn(watchCmd[0]!, watchCmd.slice(1), { stdio: ['ignore', 'ignore', 'ignore'] });
   children.add(watch);
   try {
-    if (haveTmux) tmux('new-session', '-d', '-s', 'b', '-x', '120', '-y', '40', `${pinned(OTHER_CPU, [process.execPath]).join(' ')} ${NODETOP} attach ${pid}`);
+    if (haveTmux) tmux('new-session', '-d', '-s', 'b', '-x', '120', '-y', '40', `${pinned(OTHER_CPU, [LAUNCHER]).join(' ')} attach ${pid}`);
     // past start-up and the first compilations (measured here: the live view used 1.5% of a core
     // in its first 5 s, 0.65% from 15 s on): the steady state is what runs for hours
     await sleep(full ? 30_000 : 8_000);

@@ -120,10 +120,12 @@ export interface CliResult {
  */
 export function runCli(
   args: string[],
-  opts: { env?: NodeJS.ProcessEnv; uid?: number; gid?: number; hangGuardMs?: number; node?: string; cwd?: string } = {},
+  opts: { env?: NodeJS.ProcessEnv; uid?: number; gid?: number; hangGuardMs?: number; node?: string; cwd?: string; program?: string } = {},
 ): Promise<CliResult> {
   return new Promise((resolve) => {
-    const child = spawn(opts.node ?? process.execPath, [NODETOP, ...args], {
+    // `program`: what starts nodetop instead of `node bin/nodetop.js` (the launcher, through a link)
+    const [cmd, ...pre] = opts.program ? [opts.program] : [opts.node ?? process.execPath, NODETOP];
+    const child = spawn(cmd!, [...pre, ...args], {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: opts.env ?? process.env,
       ...(opts.cwd ? { cwd: opts.cwd } : {}),
