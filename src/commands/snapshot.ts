@@ -377,6 +377,9 @@ export async function snapshotCommand(opts: SnapshotOptions, out: Output): Promi
   });
 }
 
+/** How much the target must have written since the last flush ahead for another (PartialOutput.flushAhead). */
+const FLUSH_AHEAD_BYTES = 8 * 1024 * 1024;
+
 /** A failure to write the output (as opposed to a failure of the target). */
 class OutputFailure extends Error {
   constructor(override readonly cause: unknown) {
@@ -404,6 +407,9 @@ class PartialOutput {
   private tempFile: string | null = null;
   private finished = false;
   private removed = false;
+  /** The file's size at the last flush ahead, and whether one is under way. */
+  private flushedBytes = 0;
+  private flushing = false;
 
   constructor(
     readonly finalPath: string,
@@ -422,6 +428,22 @@ class PartialOutput {
     } catch {
       return -1;
     }
+  }
+
+  /**
+   * While the target writes: hands what it has written so far to the disk, in the background, so
+   * that commit's fsync has only the tail left to wait for (it was ~50 ms for 53 MB at the end).
+   * The flush runs on libuv's pool, on nodetop's descriptor; the target's writes go on into the
+   * page cache meanwhile. Should the descriptor be closed under it (an interruption), it fails
+   * with EBADF or flushes whatever file took the number: a flush changes no data either way.
+   */
+  flushAhead(size: number): void {
+    if (this.targetFd === null || this.flushing || size - this.flushedBytes < FLUSH_AHEAD_BYTES) return;
+    this.flushing = true;
+    fs.fdatasync(this.targetFd, () => {
+      this.flushedBytes = size;
+      this.flushing = false;
+    });
   }
 
   makeDir(): void {
@@ -554,7 +576,9 @@ async function targetWrites(
   progress.building(-1, 0);
   const poll = setInterval(() => {
     const n = size();
-    if (n > 0) progress.writing(n);
+    if (n <= 0) return;
+    progress.writing(n);
+    out.flushAhead(n);
   }, 250);
   let r;
   try {
