@@ -20,6 +20,7 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as readline from 'node:readline';
+import { debugTrace } from '../debug';
 import { ExitCode, NodetopError, errnoCode } from '../errors';
 import { explainCallFailure, type Attachment, type AttachOptions } from '../inspector/attach';
 import { readMemory, withIsolates, type IsolateSelection, type IsolateTarget } from '../inspector/isolates';
@@ -431,16 +432,19 @@ class PartialOutput {
   }
 
   /**
-   * While the target writes: hands what it has written so far to the disk, in the background, so
+   * While the snapshot comes in: hands what is written so far to the disk, in the background, so
    * that commit's fsync has only the tail left to wait for (it was ~50 ms for 53 MB at the end).
-   * The flush runs on libuv's pool, on nodetop's descriptor; the target's writes go on into the
-   * page cache meanwhile. Should the descriptor be closed under it (an interruption), it fails
-   * with EBADF or flushes whatever file took the number: a flush changes no data either way.
+   * The flush runs on libuv's pool, on nodetop's descriptor; the writes (the target's, or the
+   * stream's) go on into the page cache meanwhile. Should the descriptor be closed under it (an
+   * interruption), it fails with EBADF or flushes whatever file took the number: a flush changes
+   * no data either way.
    */
   flushAhead(size: number): void {
-    if (this.targetFd === null || this.flushing || size - this.flushedBytes < FLUSH_AHEAD_BYTES) return;
+    const fd = this.special ? null : (this.fd ?? this.targetFd);
+    if (fd === null || this.flushing || size - this.flushedBytes < FLUSH_AHEAD_BYTES) return;
     this.flushing = true;
-    fs.fdatasync(this.targetFd, () => {
+    debugTrace(`flushing the first ${size} bytes ahead`);
+    fs.fdatasync(fd, () => {
       this.flushedBytes = size;
       this.flushing = false;
     });
@@ -448,6 +452,7 @@ class PartialOutput {
 
   makeDir(): void {
     this.removed = false;
+    this.flushedBytes = 0;
     this.dir = fs.mkdtempSync(`${this.finalPath}.partial-`); // mode 0700
     this.writtenBy = 'target';
     const c = fs.constants;
@@ -456,6 +461,7 @@ class PartialOutput {
 
   openFile(): void {
     this.removed = false;
+    this.flushedBytes = 0;
     const p = this.special ? this.finalPath : `${this.finalPath}.partial-${randomBytes(4).toString('hex')}`;
     this.fd = fs.openSync(p, this.special ? 'w' : 'wx', 0o600);
     this.tempFile = this.special ? null : p;
@@ -622,6 +628,7 @@ async function streamSnapshot(
       if (process.memoryUsage().arrayBuffers - writer.queued > GARBAGE_LIMIT) gc();
     }
     progress.writing(writer.written + writer.queued);
+    out.flushAhead(writer.written);
   });
   const offProgress = target.sender.on('HeapProfiler.reportHeapSnapshotProgress', (p) => {
     const q = p as { done?: number; total?: number };

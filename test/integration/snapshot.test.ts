@@ -63,7 +63,8 @@ describe('nodetop snapshot', () => {
     });
 
   it('writes a snapshot of the main thread that a parser reads, with exactly the instances the target holds', async () => {
-    const t = await startTarget('leaky.js', { args: ['123', '45'], nodeArgs: ['--inspect-port=0'] });
+    // 8 MiB of small objects besides: a file of tens of MB, which nodetop flushes ahead as it grows
+    const t = await startTarget('leaky.js', { args: ['123', '45', '8'], nodeArgs: ['--inspect-port=0'] });
     try {
       const out = path.join(dir, 'main.heapsnapshot');
       const r = await runCli(['snapshot', String(t.pid), '-o', out, '--json']);
@@ -76,6 +77,7 @@ describe('nodetop snapshot', () => {
       assert.equal(res.maxQueuedBytes, 0);
       const st = fs.statSync(out);
       assert.equal(res.bytes, st.size);
+      assert.ok(res.bytes > 16 * 1024 * 1024, `${res.bytes} bytes`);
       assert.equal(st.mode & 0o777, 0o600);
       assert.ok(res.durationMs > 0);
       assert.deepEqual(files(), ['main.heapsnapshot']);
