@@ -280,7 +280,7 @@ async function underLoad(): Promise<void> {
   // Quick mode keeps to two minutes with shorter windows and without the live view: its ratios
   // are a smoke test (the noise figure in each row says how much they can tell); --full is the
   // measurement.
-  const windowMs = full ? 5000 : 2000;
+  const windowMs = full ? 5000 : 1500;
   const cases = [
     { name: 'watch every 1 s', intervalMs: 1000, windowMs, settleMs: 400, tui: false },
     { name: 'watch every 100 ms', intervalMs: 100, windowMs, settleMs: 1400, tui: false },
@@ -562,7 +562,7 @@ async function snapshot(): Promise<void> {
   // The first snapshot of a process is not one of them: it took 1.7-1.8x as long as the next
   // ones here (20 and 50 MiB heaps; the snapshot's memory is new to the process then), and which
   // of two separate processes got the slower first made the ratio.
-  const sizes = snapshotMib ?? (full ? [50, 250] : [20]);
+  const sizes = snapshotMib ?? (full ? [50, 250] : [16]);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nodetop-bench-'));
   try {
     for (const mb of sizes) {
