@@ -13,7 +13,7 @@ import type { IsolateTarget } from '../inspector/isolates';
 import { onExit } from '../lifecycle';
 import { bytes } from '../model/units';
 import type { Sampler } from '../sampler';
-import { gcResultLine, runTui, type Actions } from '../tui/app';
+import { gcResultLine, runTui, type Actions, type SnapshotProgress } from '../tui/app';
 
 export interface AttachCommandOptions extends Omit<AttachOptions, 'pid'> {
   pids: number[];
@@ -59,7 +59,7 @@ export function actionsFor(att: Attachment, sampler: Sampler): Actions {
  * the view keeps drawing (its own samples wait while the target is frozen). Progress comes from
  * the child's plain progress lines.
  */
-function snapshotInChild(att: Attachment, worker: number | null, progress: (done: number) => void): Promise<string> {
+function snapshotInChild(att: Attachment, worker: number | null, progress: (p: SnapshotProgress) => void): Promise<string> {
   const args = [path.join(__dirname, '..', '..', '..', 'bin', 'nodetop.js'), 'snapshot', String(att.pid), '--endpoint', att.inspector.url, '--yes', '--json'];
   if (worker !== null) args.push('--worker', String(worker));
   return new Promise((resolve, reject) => {
@@ -70,13 +70,21 @@ function snapshotInChild(att: Attachment, worker: number | null, progress: (done
     let out = '';
     let err = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    // the child's plain progress lines: "snapshot building 45%" (streaming: V8 counts), "snapshot
+    // building" (the target writes the file: no count), "snapshot writing 35.9 MiB"
+    let percent = false;
+    let partial = '';
     child.stderr.on('data', (d: Buffer) => {
       err += d.toString();
-      const m = /snapshot building (\d+)%/g;
-      let last: RegExpExecArray | null = null;
-      for (let x = m.exec(err); x; x = m.exec(err)) last = x;
-      if (last) progress(Number(last[1]) / 100);
-      if (/snapshot writing/.test(d.toString())) progress(1);
+      const lines = (partial + d.toString()).split('\n');
+      partial = lines.pop() ?? '';
+      for (const line of lines) {
+        const m = /^snapshot (building|writing)(?: (\d+)%)?(?: (.+))?$/.exec(line);
+        if (!m) continue;
+        if (m[2] !== undefined) percent = true;
+        if (m[1] === 'building') progress({ done: m[2] !== undefined ? Number(m[2]) / 100 : null, detail: 'building' });
+        else progress({ done: percent ? 1 : null, detail: `writing ${m[3] ?? ''}`.trim() });
+      }
     });
     child.on('exit', (code) => {
       unregister();

@@ -201,6 +201,7 @@ class Progress {
   private lastPhase = '';
   private writtenNow = 0;
   private drawn = false;
+  private readonly started = performance.now();
   constructor(
     private readonly mode: 'tty' | 'lines' | 'none',
     private readonly write: (s: string) => void,
@@ -222,7 +223,9 @@ class Progress {
     if (this.mode === 'tty') {
       const width = 30;
       const bar = pct >= 0 ? `[${'#'.repeat(Math.round((pct / 100) * width)).padEnd(width, '.')}] ${String(pct).padStart(3)}%` : '';
-      this.write(`\r\x1b[2Ksnapshot ${phase} ${bar}${extra ? ` ${extra}` : ''}`);
+      // the time so far: while the target writes the file V8 gives no percentage to show
+      const elapsed = `${((performance.now() - this.started) / 1000).toFixed(1)} s`;
+      this.write(`\r\x1b[2K${['snapshot', phase, bar, extra, `(${elapsed})`].filter(Boolean).join(' ')}`);
       this.drawn = true;
       return;
     }
@@ -582,7 +585,7 @@ async function targetWrites(
   progress.building(-1, 0);
   const poll = setInterval(() => {
     const n = size();
-    if (n <= 0) return;
+    if (n <= 0) return progress.building(-1, 0); // a terminal's clock goes on
     progress.writing(n);
     out.flushAhead(n);
   }, 250);

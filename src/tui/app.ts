@@ -20,11 +20,17 @@ import { poolsPage } from './views/pools';
 import { SOCKET_SORTS, socketsPage } from './views/sockets';
 import { selectedWorker as workerOnPage, WORKER_SORTS, workersPage } from './views/workers';
 
+/** How far a snapshot is: 0..1 when V8 reports it (streaming), else null; and what it is doing. */
+export interface SnapshotProgress {
+  done: number | null;
+  detail: string;
+}
+
 export interface Actions {
   /** Forced GC; `all` for every thread. Resolves to a one-line result. */
   gc?(all: boolean, selectedWorker: number | null): Promise<string>;
-  /** Heap snapshot with progress in 0..1; resolves to a one-line result. */
-  snapshot?(selectedWorker: number | null, progress: (done: number) => void): Promise<string>;
+  /** Heap snapshot, with its progress as it goes; resolves to a one-line result. */
+  snapshot?(selectedWorker: number | null, progress: (p: SnapshotProgress) => void): Promise<string>;
 }
 
 export interface TuiOptions {
@@ -262,15 +268,24 @@ export async function runTui(initial: Attachment[], opts: TuiOptions): Promise<n
   };
 
   let busy = false;
+  let actionStarted = 0;
   const act = async (label: string, fn: () => Promise<string>): Promise<void> => {
     if (busy) return say(`${label}: another action is still running`, 'warn');
     busy = true;
     say(`${label}…`, 'info');
+    // the clock of a progress line goes on while the target is frozen and no sample comes
+    actionStarted = Date.now();
+    const clock = setInterval(() => {
+      if (!st.progress) return;
+      st.progress.elapsedMs = Date.now() - actionStarted;
+      draw();
+    }, 500);
     try {
       say(await fn(), 'good');
     } catch (e) {
       say(`${label} failed: ${e instanceof Error ? e.message : String(e)}`, 'bad');
     } finally {
+      clearInterval(clock);
       st.progress = null;
       busy = false;
       // a GC or a snapshot changed the heaps: the next sample reads every worker again
@@ -392,8 +407,8 @@ export async function runTui(initial: Attachment[], opts: TuiOptions): Promise<n
     const snap = t.actions.snapshot;
     if (!snap) return say('heap snapshots are not available in this build', 'warn');
     void act('snapshot', () =>
-      snap(selectedWorker(), (d) => {
-        st.progress = { label: 'heap snapshot', done: d };
+      snap(selectedWorker(), ({ done, detail }) => {
+        st.progress = { label: 'heap snapshot', done, detail, elapsedMs: Date.now() - actionStarted };
         draw();
       }),
     );

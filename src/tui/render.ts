@@ -47,8 +47,12 @@ export interface ViewState {
   selected: number;
   help: boolean;
   message: { text: string; level: Level } | null;
-  /** A long action in progress (snapshot): its label and 0..1. */
-  progress: { label: string; done: number } | null;
+  /**
+   * A long action in progress (snapshot): its label, how far it is in 0..1 (null when nobody can
+   * say: V8 gives no percentage when the target writes the file itself), what it is doing, and
+   * for how long it has been at it.
+   */
+  progress: { label: string; done: number | null; detail: string; elapsedMs: number } | null;
   rttMs: number | null;
   sampleError: string | null;
   exited: string | null;
@@ -194,10 +198,13 @@ function tabs(st: ViewState, p: Painter, width: number): string {
 
 function statusLine(st: ViewState, p: Painter, width: number): string {
   if (st.progress) {
-    const barWidth = Math.max(10, Math.min(40, width - st.progress.label.length - 12));
-    const filled = Math.round(st.progress.done * barWidth);
+    const { label, done, detail, elapsedMs } = st.progress;
+    const tail = `${detail ? ` ${esc(detail)}` : ''}, ${(elapsedMs / 1000).toFixed(1)} s`;
+    if (done === null) return fit(`${esc(label)}:${tail}`, width);
+    const barWidth = Math.max(10, Math.min(40, width - label.length - tail.length - 8));
+    const filled = Math.round(done * barWidth);
     const bar = (p.unicode ? '█' : '#').repeat(filled) + (p.unicode ? '░' : '.').repeat(barWidth - filled);
-    return fit(`${esc(st.progress.label)} [${bar}] ${Math.round(st.progress.done * 100)}%`, width);
+    return fit(`${esc(label)} [${bar}] ${Math.round(done * 100)}%${tail}`, width);
   }
   const cost = st.rttMs !== null ? `sample ${st.rttMs.toFixed(1)} ms` : '';
   if (st.exited) return spread(p.paint(esc(st.exited), 'bad'), cost, width);

@@ -75,6 +75,8 @@ describe('nodetop attach (live view)', { skip: haveTmux() ? false : 'tmux is not
       term.keys('g');
       s = await term.waitFor(/GC worker \d+: heap [\d.]+ MiB -> [\d.]+ MiB, freed/);
       term.keys('S-s');
+      // the worker writes its own snapshot: no percentage, what it does and the time so far
+      s = await term.waitFor(/heap snapshot: (building|writing [\d.]+ [KM]iB), \d+\.\d s/, 60_000);
       s = await term.waitFor(/snapshot: \S+\.heapsnapshot \([\d.]+ MiB/, 60_000);
       const files = fs.readdirSync(dir).filter((f) => f.endsWith('.heapsnapshot'));
       assert.equal(files.length, 1, `one snapshot in ${dir}: ${files.join(', ')}`);

@@ -72,6 +72,21 @@ describe('live view rendering', () => {
     assert.match(text, /lag p50 0\.20 ms {2}p99 200 ms/);
   });
 
+  it('a snapshot in progress: a bar when V8 counts (streaming), what it does and for how long when it cannot', () => {
+    const screen = { width: 80, height: 24, color: false, unicode: false, readonly: false };
+    const status = (progress: NonNullable<ReturnType<typeof initialState>['progress']>): string => {
+      const st = { ...initialState(1000), progress };
+      const lines = renderScreen(sample(), null, history(), st, screen, pages).map(stripTags);
+      for (const l of lines) assert.equal(visibleLength(l), 80, l);
+      return lines.find((l) => l.startsWith('heap snapshot'))!.trimEnd();
+    };
+    assert.match(status({ label: 'heap snapshot', done: 0.45, detail: 'building', elapsedMs: 1234 }), /^heap snapshot \[#+\.+\] 45% building, 1\.2 s$/);
+    // the target writes the file itself: no percentage, never a bar stuck at 0% or jumping to 100%
+    const building = status({ label: 'heap snapshot', done: null, detail: 'building', elapsedMs: 12_345 });
+    assert.equal(building, 'heap snapshot: building, 12.3 s');
+    assert.equal(status({ label: 'heap snapshot', done: null, detail: 'writing 35.9 MiB', elapsedMs: 15_000 }), 'heap snapshot: writing 35.9 MiB, 15.0 s');
+  });
+
   it('colours what needs attention: fds near the limit, lag, heap near its limit, ELU', () => {
     const lines = renderScreen(sample(), null, history(), initialState(1000), { width: 100, height: 30, color: true, unicode: true, readonly: false }, pages);
     const all = lines.join('\n');
