@@ -4,7 +4,9 @@
 //   made: targetCanWrite, targetWrites): the cost of a snapshot the process takes of itself.
 //   Streaming makes the frozen thread also wrap every chunk in a protocol message: 1.22-1.35x the
 //   in-process time against 0.97-1.05x (50 MiB heap, in turns, bench).
-// - Else (--stream, a container, another user's process, a path that is not a regular file)
+//   For root, another user's target too, on a path that user cannot change; root copies its file.
+// - Else (--stream, a container, another user's process on a path within its reach, a target
+//   with capabilities, a path that is not a regular file)
 //   HeapProfiler.takeHeapSnapshot delivers its chunks (~100 KiB each) as addHeapSnapshotChunk
 //   events without HeapProfiler.enable (checked on Node 20): no domain is enabled at all. Each chunk is handed to the disk writer as it arrives and dropped: nodetop
 //   holds only the chunks the disk has not taken yet (reported as maxQueuedBytes). The inspector
@@ -28,7 +30,7 @@ import { evaluate } from '../inspector/session';
 import { WorkerGoneError } from '../inspector/workers';
 import { onExit, onInterrupt } from '../lifecycle';
 import { bytes, ms } from '../model/units';
-import { readCgroupMemoryLimit, readStatus, sharesFileSystemView } from '../platform/proc';
+import { readCgroupMemoryLimit, realPathOutOfReachOf, readStatus, sharesFileSystemView } from '../platform/proc';
 import { writeSnapshotProbe } from '../probes/writeSnapshot';
 import type { Output } from '../cli';
 import { estimateSnapshot, readCgroupMemoryCurrent, readHostMemAvailable, SNAPSHOT_MS_PER_MIB, SNAPSHOT_PEAK_FACTOR, unsafeReason } from './snapshotSafety';
@@ -289,7 +291,7 @@ export async function snapshotCommand(opts: SnapshotOptions, out: Output): Promi
     }
 
     // where it goes: checked before the target is frozen
-    const finalPath = path.resolve(opts.output ?? defaultSnapshotName(att.identity.title, att.pid, target.threadId, new Date()));
+    let finalPath = path.resolve(opts.output ?? defaultSnapshotName(att.identity.title, att.pid, target.threadId, new Date()));
     let special = false;
     try {
       special = !fs.statSync(finalPath).isFile();
@@ -300,9 +302,18 @@ export async function snapshotCommand(opts: SnapshotOptions, out: Output): Promi
 
     // the target writes the file itself when it can: a directory of nodetop's for it, else a file
     // nodetop streams into
+    let writer: TargetWriter | null = null;
+    try {
+      writer = special || opts.stream ? null : targetCanWrite(att, path.dirname(finalPath));
+    } catch {
+      writer = null;
+    }
+    // for another user's target, through the directories found out of its reach (not a symlink
+    // on the way that it might repoint)
+    if (writer && writer !== 'same') finalPath = path.join(writer.dir, path.basename(finalPath));
     const dest = new PartialOutput(finalPath, special);
     try {
-      if (!special && !opts.stream && targetCanWrite(att)) dest.makeDir();
+      if (writer) dest.makeDir(writer);
     } catch {
       dest.remove(); // the stream's own file below says what is wrong with the path, if anything
     }
@@ -353,7 +364,7 @@ export async function snapshotCommand(opts: SnapshotOptions, out: Output): Promi
       taken ??= await streamSnapshot(target, dest, timeoutMs, progress, who);
       const durationMs = performance.now() - t0;
       progress.end();
-      dest.commit();
+      await dest.commit();
       const result: SnapshotResult = {
         path: finalPath,
         bytes: taken.bytes,
@@ -381,6 +392,26 @@ export async function snapshotCommand(opts: SnapshotOptions, out: Output): Promi
   });
 }
 
+/**
+ * Copies bytes [start, end) from one descriptor to the same place in another (end: Infinity for
+ * the source's end), 1 MiB at a time off the event loop (libuv's pool), until done or `stop()`
+ * says the output was abandoned. Returns where it stopped.
+ */
+async function copyBytes(from: number, to: number, start: number, end: number, stop: () => boolean): Promise<number> {
+  const buf = Buffer.allocUnsafe(1 << 20);
+  const read = (pos: number, len: number): Promise<number> => new Promise((res, rej) => fs.read(from, buf, 0, len, pos, (e, n) => (e ? rej(e) : res(n))));
+  const write = (off: number, len: number, pos: number): Promise<number> =>
+    new Promise((res, rej) => fs.write(to, buf, off, len, pos, (e, w) => (e ? rej(e) : res(w))));
+  let pos = start;
+  while (pos < end && !stop()) {
+    const n = await read(pos, Math.min(buf.length, end - pos));
+    if (n === 0) break;
+    for (let off = 0; off < n; ) off += await write(off, n - off, pos + off);
+    pos += n;
+  }
+  return pos;
+}
+
 /** How much the target must have written since the last flush ahead for another (PartialOutput.flushAhead). */
 const FLUSH_AHEAD_BYTES = 8 * 1024 * 1024;
 
@@ -400,6 +431,12 @@ class OutputFailure extends Error {
  *
  * The file the target writes is created by nodetop, which keeps it open: its fsync and chmod act
  * on that descriptor, not on whatever the name points at by then.
+ *
+ * A target of another user (root nodetop) writes into a file root created and handed to it, in
+ * root's directory (mode 0711: it can reach its file by name, not add, rename or remove one), on a
+ * path that user cannot change (`realPathOutOfReachOf`). Root then copies the bytes into a file of
+ * its own there and renames that: the target may still hold a descriptor on its file, so that
+ * inode never becomes the output.
  */
 class PartialOutput {
   dir: string | null = null;
@@ -411,6 +448,12 @@ class PartialOutput {
   private tempFile: string | null = null;
   private finished = false;
   private removed = false;
+  /** The target runs as another user: its file is copied into root's own (see above). */
+  private copies = false;
+  /** Root's copy: its descriptor, how much of the target's file is in it, a copy under way. */
+  private copyFd: number | null = null;
+  private copied = 0;
+  private copying: Promise<void> | null = null;
   /** The file's size at the last flush ahead, and whether one is under way. */
   private flushedBytes = 0;
   private flushing = false;
@@ -423,6 +466,11 @@ class PartialOutput {
   /** The file the target writes. */
   get targetFile(): string {
     return path.join(this.dir!, 'snapshot.heapsnapshot');
+  }
+
+  /** Root's copy of a file another user's target wrote. */
+  private get copyFile(): string {
+    return path.join(this.dir!, 'copy.heapsnapshot');
   }
 
   /** The bytes the target has written so far. */
@@ -443,7 +491,8 @@ class PartialOutput {
    * no data either way.
    */
   flushAhead(size: number): void {
-    const fd = this.special ? null : (this.fd ?? this.targetFd);
+    // a file that is copied is not the output: flushing it would be disk work for nothing
+    const fd = this.special || this.copies ? null : (this.fd ?? this.targetFd);
     if (fd === null || this.flushing || size - this.flushedBytes < FLUSH_AHEAD_BYTES) return;
     this.flushing = true;
     debugTrace(`flushing the first ${size} bytes ahead`);
@@ -453,13 +502,46 @@ class PartialOutput {
     });
   }
 
-  makeDir(): void {
+  makeDir(writer: TargetWriter): void {
     this.removed = false;
     this.flushedBytes = 0;
     this.dir = fs.mkdtempSync(`${this.finalPath}.partial-`); // mode 0700
     this.writtenBy = 'target';
     const c = fs.constants;
     this.targetFd = fs.openSync(this.targetFile, c.O_RDONLY | c.O_CREAT | c.O_EXCL | c.O_NOFOLLOW, 0o600);
+    this.copies = writer !== 'same';
+    this.copied = 0;
+    if (writer !== 'same') {
+      // the file the target's user may write; the directory stays root's, one it may only cross.
+      // Root's copy is created 0600 (not fs.copyFile: that gives the copy the source's mode,
+      // which that user sets, for as long as the copy takes)
+      fs.fchownSync(this.targetFd, writer.uid, -1);
+      this.copyFd = fs.openSync(this.copyFile, c.O_WRONLY | c.O_CREAT | c.O_EXCL | c.O_NOFOLLOW, 0o600);
+      fs.chmodSync(this.dir, 0o711);
+    }
+  }
+
+  /**
+   * While another user's target writes: copies what it has written so far into root's file and
+   * flushes that, in the background, so that commit has only the tail left (a 132 MB file took
+   * 240-500 ms to copy and flush at the end). V8 writes a snapshot front to back; should the
+   * target rewrite what was copied, it spoils only its own snapshot.
+   */
+  copyAhead(size: number): void {
+    const from = this.targetFd;
+    const to = this.copyFd;
+    if (!this.copies || from === null || to === null || this.copying || size - this.copied < FLUSH_AHEAD_BYTES) return;
+    debugTrace(`copying ahead to ${size} bytes`);
+    this.copying = copyBytes(from, to, this.copied, size, () => this.removed)
+      .then((pos) => {
+        this.copied = pos;
+        return new Promise<void>((res) => fs.fdatasync(to, () => res()));
+      })
+      // a failure (a full disk) comes again from commit, which copies from `copied` on
+      .catch(() => undefined)
+      .finally(() => {
+        this.copying = null;
+      });
   }
 
   openFile(): void {
@@ -472,9 +554,33 @@ class PartialOutput {
   }
 
   /** Flushes the file to disk, mode 0600, and gives it its final name. */
-  commit(): void {
+  async commit(): Promise<void> {
+    const abandoned = (): boolean => this.removed || this.finished;
+    const refuse = (): NodetopError => new NodetopError(`the snapshot for ${this.finalPath} was abandoned`, { exitCode: ExitCode.Interrupted });
     // an interruption removed it while the last of it came in: there is nothing to name
-    if (this.removed || this.finished) throw new NodetopError(`the snapshot for ${this.finalPath} was abandoned`, { exitCode: ExitCode.Interrupted });
+    if (abandoned()) throw refuse();
+    if (this.copies && this.dir !== null && this.targetFd !== null && this.copyFd !== null) {
+      // another user's file: the rest of its bytes, read through root's own descriptor on the
+      // inode root made, into root's 0600 copy, flushed, then renamed. Names in root's directory
+      // only: the target's user can change none of them.
+      const dir = this.dir;
+      await this.copying;
+      if (abandoned()) throw refuse(); // interrupted meanwhile: remove() took both names
+      this.copied = await copyBytes(this.targetFd, this.copyFd, this.copied, Infinity, abandoned);
+      if (abandoned()) throw refuse();
+      fs.fsyncSync(this.copyFd);
+      this.closeFds();
+      fs.renameSync(this.copyFile, this.finalPath);
+      this.finished = true;
+      try {
+        fs.unlinkSync(path.join(dir, 'snapshot.heapsnapshot'));
+        fs.rmdirSync(dir);
+      } catch {
+        /* the snapshot is complete under its name; what is left is the target's copy in root's directory */
+      }
+      this.dir = null;
+      return;
+    }
     if (this.fd !== null) {
       try {
         if (!this.special) fs.fsyncSync(this.fd);
@@ -503,16 +609,24 @@ class PartialOutput {
   }
 
   private closeFds(): void {
-    for (const fd of [this.fd, this.targetFd]) {
-      if (fd === null) continue;
-      try {
-        fs.closeSync(fd);
-      } catch {
-        /* already closed */
-      }
-    }
+    const fds = [this.fd, this.targetFd, this.copyFd];
     this.fd = null;
     this.targetFd = null;
+    this.copyFd = null;
+    const close = (): void => {
+      for (const fd of fds) {
+        if (fd === null) continue;
+        try {
+          fs.closeSync(fd);
+        } catch {
+          /* already closed */
+        }
+      }
+    };
+    // a copy under way reads and writes these descriptors: close them once it stops (it stops at
+    // its next 1 MiB once removed), so that no number is reused under it
+    if (this.copying) void this.copying.finally(close);
+    else close();
   }
 
   remove(): void {
@@ -532,10 +646,12 @@ class PartialOutput {
       // rmdir, go round again. Once the file or the directory is gone the target's open fails (its
       // snapshot is then never built); a file it already holds open disappears with its last close.
       for (let i = 0; i < 100; i++) {
-        try {
-          fs.unlinkSync(this.targetFile);
-        } catch {
-          /* not there (yet, or any more) */
+        for (const f of [this.targetFile, this.copyFile]) {
+          try {
+            fs.unlinkSync(f);
+          } catch {
+            /* not there (yet, or any more) */
+          }
         }
         try {
           fs.rmdirSync(this.dir);
@@ -550,19 +666,33 @@ class PartialOutput {
 }
 
 /**
- * Whether the target may write the snapshot where nodetop wants it: a local process that sees
- * the same files (same mount namespace, same root) and runs as nodetop's own user. Not another
- * user's, even from root: a target of another user that can write to any directory on the way
- * could swap a name for a symlink under root's feet, and could keep a descriptor on the file
- * after root made it its own. Those are streamed.
+ * Who writes the target's file: nodetop's own user, or for root another user's target (with the
+ * real path of the output's directory, which that user cannot change).
  */
-function targetCanWrite(att: Attachment): boolean {
-  if (!att.local || !sharesFileSystemView(att.pid)) return false;
+type TargetWriter = 'same' | { uid: number; dir: string };
+
+/**
+ * Whether the target may write the snapshot where nodetop wants it, and as whom: a local process
+ * that sees the same files (same mount namespace, same root). One of nodetop's own user writes
+ * its file as the command would. For root, a process of another user too, when it holds no
+ * capability (nothing lets it past file permissions) and no directory on the way to `dir` is
+ * within its reach (`realPathOutOfReachOf`): it could otherwise swap a name for a symlink under
+ * root's feet. Everything else is streamed.
+ */
+function targetCanWrite(att: Attachment, dir: string): TargetWriter | null {
+  if (!att.local || !sharesFileSystemView(att.pid)) return null;
   try {
     const st = readStatus(att.pid);
-    return st.fsUid === process.geteuid?.();
+    const me = process.geteuid?.();
+    if (st.fsUid === me) return 'same';
+    const real = me === 0 && st.capEff === 0n ? realPathOutOfReachOf(dir, st.fsUid) : null;
+    if (real === null) {
+      debugTrace(`the target (fs uid ${st.fsUid}, CapEff ${st.capEff.toString(16)}) does not write the file: streamed`);
+      return null;
+    }
+    return { uid: st.fsUid, dir: real };
   } catch {
-    return false;
+    return null;
   }
 }
 
@@ -588,6 +718,7 @@ async function targetWrites(
     if (n <= 0) return progress.building(-1, 0); // a terminal's clock goes on
     progress.writing(n);
     out.flushAhead(n);
+    out.copyAhead(n);
   }, 250);
   let r;
   try {

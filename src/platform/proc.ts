@@ -49,6 +49,8 @@ export interface ProcStatus {
   uid: number;
   /** The uid the process's new files get (the file-system uid: the last on the line). */
   fsUid: number;
+  /** Its effective capabilities (CapEff): 0n for a process bound by file permissions. */
+  capEff: bigint;
   sigCaught: bigint;
   sigIgnored: bigint;
   sigBlocked: bigint;
@@ -67,6 +69,8 @@ export function parseStatus(text: string): ProcStatus {
   return {
     uid: ids('Uid')[0]!,
     fsUid: ids('Uid')[3] ?? NaN,
+    // a status without the line is read as capable: the callers that ask are deciding what to trust
+    capEff: field('CapEff') ? hex('CapEff') : -1n,
     sigCaught: hex('SigCgt'),
     sigIgnored: hex('SigIgn'),
     sigBlocked: hex('SigBlk'),
@@ -196,6 +200,31 @@ export function sharesFileSystemView(pid: number): boolean {
     );
   } catch {
     return false;
+  }
+}
+
+/**
+ * The real path of `dir` when nothing that runs as `uid` can change what it names, nor what
+ * nodetop creates in it; null otherwise, or when a directory cannot be read. Every directory from
+ * / down to it (symlinks resolved) is owned by another user and writable by nobody but its owner,
+ * or is sticky (then only an entry's owner can rename or remove it, and the next directory on the
+ * way is checked for its owner in turn). A POSIX ACL that lets others write shows in the group
+ * bits (the mask). Use the path it returns: a symlink on the way as given may be that user's to
+ * repoint.
+ */
+export function realPathOutOfReachOf(dir: string, uid: number): string | null {
+  try {
+    const real = fs.realpathSync(dir);
+    let cur = '/';
+    for (const part of ['', ...real.split('/').filter(Boolean)]) {
+      cur = part ? path.join(cur, part) : cur;
+      const st = fs.lstatSync(cur);
+      if (!st.isDirectory() || st.uid === uid) return null;
+      if ((st.mode & 0o022) !== 0 && (st.mode & 0o1000) === 0) return null;
+    }
+    return real;
+  } catch {
+    return null;
   }
 }
 

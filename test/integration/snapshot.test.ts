@@ -289,9 +289,52 @@ describe('nodetop snapshot: who writes the file', { skip: process.getuid?.() !==
       nodeArgs: [`--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups', process.execPath, '--inspect-port=0'],
     });
 
-  it('a target running as another user is streamed, even from root: it never writes where root reads', async () => {
+  it('a target of another user writes the file itself when root’s way to it is out of that user’s reach; root copies it into its own', async () => {
+    // root's directory, one nobody may cross (to reach its file) but not write: / and the sticky
+    // /tmp above it are root's
+    const safe = fs.mkdtempSync(path.join(os.tmpdir(), 'nodetop-safe-'));
+    fs.chmodSync(safe, 0o755);
+    const t = await startTarget(path.join(fixtures, 'leaky.js'), {
+      args: ['7', '0', '8'], // with 8 MiB of small objects: a file of tens of MB to copy
+      node: 'setpriv',
+      nodeArgs: [`--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups', process.execPath, '--inspect-port=0'],
+    });
+    try {
+      assert.equal(fs.statSync(`/proc/${t.pid}`).uid, NOBODY);
+      const out = path.join(safe, 'copied.heapsnapshot');
+      const r = await runCli(['snapshot', String(t.pid), '-o', out, '--json'], { hangGuardMs: 120_000 });
+      assert.equal(r.code, 0, r.stderr);
+      const res = parseJson<SnapshotResult>(r);
+      assert.equal(res.writtenBy, 'target');
+      assert.match(r.stderr, /^snapshot building$/m); // the target's own write: no percentage
+      // root's file, whole, and nothing of the target's left beside it
+      const st = fs.statSync(out);
+      assert.deepEqual([st.uid, st.gid, st.mode & 0o777], [0, 0, 0o600]);
+      assert.equal(res.bytes, st.size);
+      assert.ok(st.size > 16 * 1024 * 1024, `${st.size} bytes`);
+      assert.deepEqual(fs.readdirSync(safe), ['copied.heapsnapshot']);
+      assert.deepEqual(await countByClass(out, 'LeakyThing'), { LeakyThing: 7 });
+      assert.ok(t.alive());
+
+      // Ctrl-C while it writes: exit 130, nothing left, the target running
+      const child = spawn(process.execPath, [NODETOP, 'snapshot', String(t.pid), '-o', path.join(safe, 'cut.heapsnapshot')], { stdio: ['ignore', 'ignore', 'pipe'] });
+      let stderr = '';
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      const code = new Promise<number | null>((res2) => child.on('exit', res2));
+      await eventually(() => stderr, (e) => /^snapshot building$/m.test(e), 20_000);
+      child.kill('SIGINT');
+      assert.equal(await code, 130, stderr);
+      assert.deepEqual(fs.readdirSync(safe), ['copied.heapsnapshot']);
+      assert.ok(t.alive());
+    } finally {
+      await t.kill();
+      fs.rmSync(safe, { recursive: true, force: true });
+    }
+  });
+
+  it('a target of another user is streamed, even from root, when it could change a directory on the way', async () => {
     const open = fs.mkdtempSync(path.join(os.tmpdir(), 'nodetop-open-'));
-    fs.chmodSync(open, 0o777); // even a directory the target could write to
+    fs.chmodSync(open, 0o777); // a directory the target could write to: it could swap names in it
     const t = await asNobody();
     try {
       assert.equal(fs.statSync(`/proc/${t.pid}`).uid, NOBODY);

@@ -16,7 +16,9 @@ import {
   parseNetTcp,
   parseStat,
   parseStatus,
+  realPathOutOfReachOf,
   readStat,
+  readStatus,
   signalInMask,
 } from '../../src/platform/proc';
 import { checkPid, inspectorHints } from '../../src/inspector/locate';
@@ -52,6 +54,42 @@ describe('/proc parsers', () => {
     const setuid = parseStatus('Uid:\t1000\t0\t0\t33\n');
     assert.deepEqual([setuid.uid, setuid.fsUid], [1000, 33]);
     assert.equal(signalInMask(sleep.sigCaught, SIGUSR1), false);
+  });
+
+  it('reads the effective capabilities, and takes a status without them as capable', () => {
+    assert.equal(parseStatus('Uid:\t0\t0\t0\t0\nCapEff:\t000001ffffffffff\n').capEff, 0x1ffffffffffn);
+    assert.equal(parseStatus('Uid:\t99\t99\t99\t99\nCapEff:\t0000000000000000\n').capEff, 0n);
+    assert.notEqual(parseStatus('Uid:\t99\t99\t99\t99\n').capEff, 0n);
+    // this process's own line, as the kernel writes it
+    const own = readStatus(process.pid);
+    assert.equal(own.capEff === 0n, /^CapEff:\s+0+$/m.test(fs.readFileSync('/proc/self/status', 'utf8')));
+  });
+
+  it('tells whether a user can change what a path names: its own directory, one others may write, a sticky one', () => {
+    const me = process.geteuid!();
+    const other = me === 4242 ? 4243 : 4242; // a uid that owns nothing here
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nodetop-reach-'));
+    try {
+      const real = fs.realpathSync(dir);
+      const sub = path.join(real, 'sub');
+      // the temporary directory's own chain (/ and the sticky /tmp, root's) is out of anyone's reach
+      assert.equal(realPathOutOfReachOf(dir, other), real);
+      assert.equal(realPathOutOfReachOf(dir, me), null, 'its owner can rename what is in it');
+      fs.mkdirSync(sub);
+      fs.chmodSync(dir, 0o777);
+      assert.equal(realPathOutOfReachOf(sub, other), null, 'others may swap sub for a symlink');
+      fs.chmodSync(dir, 0o1777);
+      assert.equal(realPathOutOfReachOf(sub, other), sub, 'sticky: only sub’s owner may rename it');
+      fs.chmodSync(dir, 0o775);
+      assert.equal(realPathOutOfReachOf(sub, other), null, 'its group may write');
+      fs.chmodSync(dir, 0o755);
+      // a symlink on the way: the answer is where it leads, the path to use from then on
+      fs.symlinkSync(sub, path.join(dir, 'link'));
+      assert.equal(realPathOutOfReachOf(path.join(dir, 'link'), other), sub);
+      assert.equal(realPathOutOfReachOf(path.join(dir, 'missing'), other), null);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('parses /proc/net/tcp and tcp6 listeners', () => {
