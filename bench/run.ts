@@ -30,12 +30,17 @@ const LAUNCHER = path.join(ROOT, 'bin/nodetop');
 process.env.PATH = `${path.dirname(process.execPath)}${path.delimiter}${process.env.PATH ?? ''}`;
 const full = process.argv.includes('--full');
 const only = process.argv.find((a) => a.startsWith('--only='))?.slice(7);
-/** --snapshot-mib=50,250: the heap sizes the snapshot bench builds (default 20; --full 50 and 250). */
+/** --snapshot-mib=50,250: the heap sizes the snapshot bench builds (default 16; --full 50 and 250). */
 const snapshotMib = process.argv
   .find((a) => a.startsWith('--snapshot-mib='))
   ?.slice(15)
   .split(',')
   .map(Number);
+/**
+ * --snapshot-as=<uid> (root only): the snapshot's target runs as that user (setpriv), so the bench
+ * measures `sudo nodetop snapshot` of a service's process (the target writes, root copies).
+ */
+const snapshotAs = process.argv.find((a) => a.startsWith('--snapshot-as='))?.slice(14);
 const twoCores = os.availableParallelism() >= 2;
 const TARGET_CPU = '1';
 const OTHER_CPU = '0';
@@ -564,10 +569,21 @@ async function snapshot(): Promise<void> {
   // of two separate processes got the slower first made the ratio.
   const sizes = snapshotMib ?? (full ? [50, 250] : [16]);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nodetop-bench-'));
+  // another user's target: root's directory it can cross (and the checkout it can read), and one
+  // of its own for its in-process snapshots
+  const uid = snapshotAs === undefined ? null : Number(snapshotAs);
+  const own = uid === null ? dir : path.join(dir, 'own');
+  if (uid !== null) {
+    fs.chmodSync(dir, 0o755);
+    fs.mkdirSync(own);
+    fs.chownSync(own, uid, uid);
+  }
+  const as = uid === null ? [] : ['setpriv', `--reuid=${uid}`, `--regid=${uid}`, '--clear-groups'];
+  const who = uid === null ? '' : ` (a target of uid ${uid}, nodetop root)`;
   try {
     for (const mb of sizes) {
       const pairs = full && mb < 250 ? 3 : full ? 1 : 2;
-      const t = await start(pinned(TARGET_CPU, [process.execPath, '--expose-gc', '--inspect-port=0', TARGETS, 'heap', String(mb)]));
+      const t = await start(pinned(TARGET_CPU, [...as, process.execPath, '--expose-gc', '--inspect-port=0', TARGETS, 'heap', String(mb)]));
       const pid = t.info.pid as number;
       const waiting: Array<(ms: number) => void> = [];
       readline.createInterface({ input: t.child.stdout! }).on('line', (l) => {
@@ -579,7 +595,7 @@ async function snapshot(): Promise<void> {
         const peak = peakRss(pid, () => done);
         const ms = await new Promise<number>((resolve) => {
           waiting.push(resolve);
-          t.child.stdin!.write(`snap ${path.join(dir, 'in.heapsnapshot')}\n`);
+          t.child.stdin!.write(`snap ${path.join(own, 'in.heapsnapshot')}\n`);
         });
         done = true;
         return { ms, targetPeak: await peak };
@@ -637,7 +653,7 @@ async function snapshot(): Promise<void> {
           const phase = `the snapshot itself (request to complete file) ${median(snapRatios).toFixed(3)}x (${spreadOf(snapRatios, 3)}), ${(median(runs.map((o) => o.snapMs ?? NaN)) / 1000).toFixed(1)} s; the rest is nodetop's start, attach and fsync`;
           rows.push({
             bench: 'heap snapshot',
-            case: `~${mb} MiB object heap: ${how} vs in-process writeHeapSnapshot, same process in turns`,
+            case: `~${mb} MiB object heap${who}: ${how} vs in-process writeHeapSnapshot, same process in turns`,
             value: ratio,
             unit: 'x',
             spread: `${spreadOf(ratios, 3)}; ${(median(runs.map((o) => o.ms)) / 1000).toFixed(1)} s vs ${(median(ins.map((o) => o.ms)) / 1000).toFixed(1)} s`,
