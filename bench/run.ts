@@ -650,7 +650,7 @@ async function snapshot(): Promise<void> {
           const main = runs === outs;
           // what of the wall time is the snapshot itself, and what is nodetop's start, attach and fsync
           const snapRatios = runs.map((o, i) => (o.snapMs ?? NaN) / ins[i]!.ms);
-          const phase = `the snapshot itself (request to complete file) ${median(snapRatios).toFixed(3)}x (${spreadOf(snapRatios, 3)}), ${(median(runs.map((o) => o.snapMs ?? NaN)) / 1000).toFixed(1)} s; the rest is nodetop's start, attach and fsync`;
+          const phase = `the snapshot itself (request to complete file) ${median(snapRatios).toFixed(3)}x (${spreadOf(snapRatios, 3)}), ${(median(runs.map((o) => o.snapMs ?? NaN)) / 1000).toFixed(1)} s; the rest is nodetop's start, attach and fsync${uid === null ? '' : " (and root's copy)"}`;
           rows.push({
             bench: 'heap snapshot',
             case: `~${mb} MiB object heap${who}: ${how} vs in-process writeHeapSnapshot, same process in turns`,
