@@ -582,7 +582,7 @@ async function snapshot(): Promise<void> {
   const who = uid === null ? '' : ` (a target of uid ${uid}, nodetop root)`;
   try {
     for (const mb of sizes) {
-      const pairs = full && mb < 250 ? 3 : full ? 1 : 2;
+      const pairs = full && mb < 250 ? 3 : 1; // quick: one turn of each (a smoke test; --full measures)
       const t = await start(pinned(TARGET_CPU, [...as, process.execPath, '--expose-gc', '--inspect-port=0', TARGETS, 'heap', String(mb)]));
       const pid = t.info.pid as number;
       const waiting: Array<(ms: number) => void> = [];
