@@ -30,7 +30,7 @@ import { evaluate } from '../inspector/session';
 import { WorkerGoneError } from '../inspector/workers';
 import { onExit, onInterrupt } from '../lifecycle';
 import { bytes, ms } from '../model/units';
-import { readCgroupMemoryLimit, realPathOutOfReachOf, readStatus, sharesFileSystemView } from '../platform/proc';
+import { readCgroupMemoryLimit, readStatus, readTaskStatuses, realPathOutOfReachOf, sharesFileSystemView } from '../platform/proc';
 import { writeSnapshotProbe } from '../probes/writeSnapshot';
 import type { Output } from '../cli';
 import { estimateSnapshot, readCgroupMemoryCurrent, readHostMemAvailable, SNAPSHOT_MS_PER_MIB, SNAPSHOT_PEAK_FACTOR, unsafeReason } from './snapshotSafety';
@@ -227,7 +227,9 @@ class Progress {
       const bar = pct >= 0 ? `[${'#'.repeat(Math.round((pct / 100) * width)).padEnd(width, '.')}] ${String(pct).padStart(3)}%` : '';
       // the time so far: while the target writes the file V8 gives no percentage to show
       const elapsed = `${((performance.now() - this.started) / 1000).toFixed(1)} s`;
-      this.write(`\r\x1b[2K${['snapshot', phase, bar, extra, `(${elapsed})`].filter(Boolean).join(' ')}`);
+      const line = ['snapshot', phase, bar, extra, `(${elapsed})`].filter(Boolean).join(' ');
+      // one terminal line, or a narrow pane wraps it and each redraw smears
+      this.write(`\r\x1b[2K${line.slice(0, Math.max(20, (process.stderr.columns || 80) - 1))}`);
       this.drawn = true;
       return;
     }
@@ -292,13 +294,8 @@ export async function snapshotCommand(opts: SnapshotOptions, out: Output): Promi
 
     // where it goes: checked before the target is frozen
     let finalPath = path.resolve(opts.output ?? defaultSnapshotName(att.identity.title, att.pid, target.threadId, new Date()));
-    let special = false;
-    try {
-      special = !fs.statSync(finalPath).isFile();
-    } catch {
-      special = false;
-    }
-    if (special && fs.statSync(finalPath).isDirectory()) throw outputError({ code: 'EISDIR' }, finalPath);
+    const special = specialOutput(finalPath);
+    if (special?.directory) throw outputError({ code: 'EISDIR' }, finalPath);
 
     // the target writes the file itself when it can: a directory of nodetop's for it, else a file
     // nodetop streams into
@@ -312,6 +309,8 @@ export async function snapshotCommand(opts: SnapshotOptions, out: Output): Promi
     // on the way that it might repoint)
     if (writer && writer !== 'same') finalPath = path.join(writer.dir, path.basename(finalPath));
     const dest = new PartialOutput(finalPath, special);
+    // a snapshot's file measured 2x the heap used (object-dense heaps): 16x and 64 MiB spare
+    dest.maxBytes = mem.heapUsed * 16 + 64 * 1024 * 1024;
     try {
       if (writer) dest.makeDir(writer);
     } catch {
@@ -364,7 +363,7 @@ export async function snapshotCommand(opts: SnapshotOptions, out: Output): Promi
       taken ??= await streamSnapshot(target, dest, timeoutMs, progress, who);
       const durationMs = performance.now() - t0;
       progress.end();
-      await dest.commit();
+      await dest.commit(taken.bytes);
       const result: SnapshotResult = {
         path: finalPath,
         bytes: taken.bytes,
@@ -412,8 +411,42 @@ async function copyBytes(from: number, to: number, start: number, end: number, s
   return pos;
 }
 
+function fsyncAsync(fd: number): Promise<void> {
+  return new Promise((res, rej) => fs.fsync(fd, (e) => (e ? rej(e) : res())));
+}
+
 /** How much the target must have written since the last flush ahead for another (PartialOutput.flushAhead). */
 const FLUSH_AHEAD_BYTES = 8 * 1024 * 1024;
+
+/** An output that is not a regular file (/dev/null, /dev/stdout, a FIFO), written in place. */
+interface SpecialOutput {
+  dev: number;
+  ino: number;
+  /** Reached through a symlink (/dev/stdout): opened following it. */
+  viaLink: boolean;
+  directory: boolean;
+}
+
+/**
+ * What `-o` names when it is written in place rather than replaced: something that is not a
+ * regular file, made so by root or by nodetop's own user (the entry, or the symlink that leads to
+ * it). A FIFO or a symlink another user planted in a shared directory (/tmp) would have root write
+ * the snapshot where that user reads or points: such an entry is replaced by the snapshot's own
+ * file instead, as a regular file is. Null for those and for a path that does not exist.
+ */
+function specialOutput(p: string): SpecialOutput | null {
+  const me = process.geteuid?.() ?? -1;
+  const ours = (uid: number): boolean => uid === me || uid === 0;
+  try {
+    const l = fs.lstatSync(p);
+    if (l.isFile() || (l.isSymbolicLink() && !ours(l.uid))) return null;
+    const st = fs.statSync(p);
+    if (st.isFile() || (!l.isSymbolicLink() && !ours(st.uid))) return null;
+    return { dev: st.dev, ino: st.ino, viaLink: l.isSymbolicLink(), directory: st.isDirectory() };
+  } catch {
+    return null;
+  }
+}
 
 /** A failure to write the output (as opposed to a failure of the target). */
 class OutputFailure extends Error {
@@ -454,13 +487,17 @@ class PartialOutput {
   private copyFd: number | null = null;
   private copied = 0;
   private copying: Promise<void> | null = null;
+  /** The most a snapshot of the target's heap can be: another user's file is not copied past it (commit). */
+  maxBytes = Infinity;
+  /** The first error a flush ahead met: commit reports it (the kernel reports one only once). */
+  private flushError: Error | null = null;
   /** The file's size at the last flush ahead, and whether one is under way. */
   private flushedBytes = 0;
   private flushing = false;
 
   constructor(
     readonly finalPath: string,
-    readonly special: boolean,
+    readonly special: SpecialOutput | null,
   ) {}
 
   /** The file the target writes. */
@@ -496,7 +533,8 @@ class PartialOutput {
     if (fd === null || this.flushing || size - this.flushedBytes < FLUSH_AHEAD_BYTES) return;
     this.flushing = true;
     debugTrace(`flushing the first ${size} bytes ahead`);
-    fs.fdatasync(fd, () => {
+    fs.fdatasync(fd, (e) => {
+      if (e && fd === (this.fd ?? this.targetFd)) this.flushError ??= e;
       this.flushedBytes = size;
       this.flushing = false;
     });
@@ -517,7 +555,12 @@ class PartialOutput {
       // which that user sets, for as long as the copy takes)
       fs.fchownSync(this.targetFd, writer.uid, -1);
       this.copyFd = fs.openSync(this.copyFile, c.O_WRONLY | c.O_CREAT | c.O_EXCL | c.O_NOFOLLOW, 0o600);
-      fs.chmodSync(this.dir, 0o711);
+      const dfd = fs.openSync(this.dir, c.O_RDONLY | c.O_DIRECTORY | c.O_NOFOLLOW);
+      try {
+        fs.fchmodSync(dfd, 0o711);
+      } finally {
+        fs.closeSync(dfd);
+      }
     }
   }
 
@@ -531,11 +574,18 @@ class PartialOutput {
     const from = this.targetFd;
     const to = this.copyFd;
     if (!this.copies || from === null || to === null || this.copying || size - this.copied < FLUSH_AHEAD_BYTES) return;
+    if (size > this.maxBytes) return; // commit refuses it: copy none of it
+
     debugTrace(`copying ahead to ${size} bytes`);
     this.copying = copyBytes(from, to, this.copied, size, () => this.removed)
       .then((pos) => {
         this.copied = pos;
-        return new Promise<void>((res) => fs.fdatasync(to, () => res()));
+        return new Promise<void>((res) =>
+          fs.fdatasync(to, (e) => {
+            if (e && to === this.copyFd) this.flushError ??= e;
+            res();
+          }),
+        );
       })
       // a failure (a full disk) comes again from commit, which copies from `copied` on
       .catch(() => undefined)
@@ -548,17 +598,39 @@ class PartialOutput {
     this.removed = false;
     this.flushedBytes = 0;
     const p = this.special ? this.finalPath : `${this.finalPath}.partial-${randomBytes(4).toString('hex')}`;
-    this.fd = fs.openSync(p, this.special ? 'w' : 'wx', 0o600);
+    if (this.special) {
+      // the file that was checked, not whatever took its name since
+      const c = fs.constants;
+      const fd = fs.openSync(p, c.O_WRONLY | c.O_TRUNC | (this.special.viaLink ? 0 : c.O_NOFOLLOW));
+      const st = fs.fstatSync(fd);
+      if (st.dev !== this.special.dev || st.ino !== this.special.ino) {
+        fs.closeSync(fd);
+        throw new Error('it changed while nodetop opened it');
+      }
+      this.fd = fd;
+    } else this.fd = fs.openSync(p, 'wx', 0o600);
     this.tempFile = this.special ? null : p;
     this.writtenBy = 'nodetop';
   }
 
-  /** Flushes the file to disk, mode 0600, and gives it its final name. */
-  async commit(): Promise<void> {
+  /**
+   * Flushes the file to disk, mode 0600, and gives it its final name. `bytes`: the size of the
+   * target's file when it answered, all that is copied of another user's; more than `maxBytes`
+   * (from the heap used) is refused, since the target sets its file's size (a sparse 8 GiB file
+   * costs it nothing) and root's copy would make every byte of it real.
+   */
+  async commit(bytes: number): Promise<void> {
+    const maxBytes = this.maxBytes;
     const abandoned = (): boolean => this.removed || this.finished;
     const refuse = (): NodetopError => new NodetopError(`the snapshot for ${this.finalPath} was abandoned`, { exitCode: ExitCode.Interrupted });
+    // a flush ahead that failed (EIO, or a full disk at writeback) reported its error once, to
+    // it: a later fsync on the same file would say nothing
+    const failed = (): void => {
+      if (this.flushError) throw new OutputFailure(this.flushError);
+    };
     // an interruption removed it while the last of it came in: there is nothing to name
     if (abandoned()) throw refuse();
+    failed();
     if (this.copies && this.dir !== null && this.targetFd !== null && this.copyFd !== null) {
       // another user's file: the rest of its bytes, read through root's own descriptor on the
       // inode root made, into root's 0600 copy, flushed, then renamed. Names in root's directory
@@ -566,9 +638,27 @@ class PartialOutput {
       const dir = this.dir;
       await this.copying;
       if (abandoned()) throw refuse(); // interrupted meanwhile: remove() took both names
-      this.copied = await copyBytes(this.targetFd, this.copyFd, this.copied, Infinity, abandoned);
+      failed();
+      if (bytes > maxBytes) {
+        throw new OutputFailure(new Error(`the target's file is ${bytes} bytes, more than a snapshot of its heap can be (${maxBytes}): not copied`));
+      }
+      // the tail, tracked as a copy under way so that an interruption closes nothing under it
+      const tail = copyBytes(this.targetFd, this.copyFd, this.copied, bytes, abandoned);
+      this.copying = tail.then(
+        () => undefined,
+        () => undefined,
+      );
+      try {
+        this.copied = await tail;
+      } finally {
+        this.copying = null;
+      }
       if (abandoned()) throw refuse();
-      fs.fsyncSync(this.copyFd);
+      if (this.copied !== bytes) throw new OutputFailure(new Error(`the target's file shrank to ${this.copied} bytes while it was copied`));
+      fs.ftruncateSync(this.copyFd, bytes); // copied ahead past a size the target went back on
+      await fsyncAsync(this.copyFd);
+      if (abandoned()) throw refuse();
+      failed();
       this.closeFds();
       fs.renameSync(this.copyFile, this.finalPath);
       this.finished = true;
@@ -581,22 +671,29 @@ class PartialOutput {
       this.dir = null;
       return;
     }
+    // the fsyncs run off the event loop, so that Ctrl-C during one removes the file instead of
+    // a success line being printed after it
     if (this.fd !== null) {
+      const fd = this.fd;
       try {
-        if (!this.special) fs.fsyncSync(this.fd);
+        if (!this.special) await fsyncAsync(fd);
       } finally {
-        this.closeFds();
+        if (this.fd === fd) this.closeFds();
       }
+      if (abandoned()) throw refuse();
+      failed();
       if (this.tempFile) fs.renameSync(this.tempFile, this.finalPath);
       this.finished = true;
     } else if (this.targetFd !== null && this.dir !== null) {
       const fd = this.targetFd;
       try {
-        fs.fsyncSync(fd);
+        await fsyncAsync(fd);
+        if (abandoned()) throw refuse();
         fs.fchmodSync(fd, 0o600);
       } finally {
-        this.closeFds();
+        if (this.targetFd === fd) this.closeFds();
       }
+      failed();
       fs.renameSync(this.targetFile, this.finalPath);
       this.finished = true;
       try {
@@ -675,9 +772,10 @@ type TargetWriter = 'same' | { uid: number; dir: string };
  * Whether the target may write the snapshot where nodetop wants it, and as whom: a local process
  * that sees the same files (same mount namespace, same root). One of nodetop's own user writes
  * its file as the command would. For root, a process of another user too, when it holds no
- * capability (nothing lets it past file permissions) and no directory on the way to `dir` is
- * within its reach (`realPathOutOfReachOf`): it could otherwise swap a name for a symlink under
- * root's feet. Everything else is streamed.
+ * capability in any thread, effective or permitted (nothing lets it past file permissions), and
+ * no directory on the way to `dir` is within reach of any uid its threads hold
+ * (`realPathOutOfReachOf`): it could otherwise swap a name for a symlink under root's feet.
+ * Everything else is streamed.
  */
 function targetCanWrite(att: Attachment, dir: string): TargetWriter | null {
   if (!att.local || !sharesFileSystemView(att.pid)) return null;
@@ -685,9 +783,15 @@ function targetCanWrite(att: Attachment, dir: string): TargetWriter | null {
     const st = readStatus(att.pid);
     const me = process.geteuid?.();
     if (st.fsUid === me) return 'same';
-    const real = me === 0 && st.capEff === 0n ? realPathOutOfReachOf(dir, st.fsUid) : null;
+    if (me !== 0) return null;
+    // every id any of its threads holds (it can take up its real or saved uid again), and no
+    // capability it has or could raise
+    const tasks = readTaskStatuses(att.pid);
+    const uids = [...new Set(tasks.flatMap((t) => t.uids))];
+    const capable = tasks.some((t) => t.capEff !== 0n || t.capPrm !== 0n);
+    const real = capable || uids.includes(0) ? null : realPathOutOfReachOf(dir, uids);
     if (real === null) {
-      debugTrace(`the target (fs uid ${st.fsUid}, CapEff ${st.capEff.toString(16)}) does not write the file: streamed`);
+      debugTrace(`the target (uids ${uids.join(' ')}${capable ? ', capable' : ''}) does not write the file: streamed`);
       return null;
     }
     return { uid: st.fsUid, dir: real };

@@ -49,8 +49,11 @@ export interface ProcStatus {
   uid: number;
   /** The uid the process's new files get (the file-system uid: the last on the line). */
   fsUid: number;
-  /** Its effective capabilities (CapEff): 0n for a process bound by file permissions. */
+  /** Every uid it holds (real, effective, saved, file system): it can take any of them up. */
+  uids: number[];
+  /** Its effective and permitted capabilities (CapEff, CapPrm): 0n for a process bound by file permissions. */
   capEff: bigint;
+  capPrm: bigint;
   sigCaught: bigint;
   sigIgnored: bigint;
   sigBlocked: bigint;
@@ -69,8 +72,10 @@ export function parseStatus(text: string): ProcStatus {
   return {
     uid: ids('Uid')[0]!,
     fsUid: ids('Uid')[3] ?? NaN,
-    // a status without the line is read as capable: the callers that ask are deciding what to trust
+    uids: ids('Uid').filter((n) => Number.isInteger(n)),
+    // a status without the lines is read as capable: the callers that ask are deciding what to trust
     capEff: field('CapEff') ? hex('CapEff') : -1n,
+    capPrm: field('CapPrm') ? hex('CapPrm') : -1n,
     sigCaught: hex('SigCgt'),
     sigIgnored: hex('SigIgn'),
     sigBlocked: hex('SigBlk'),
@@ -188,6 +193,11 @@ export function readStatus(pid: number): ProcStatus {
   return parseStatus(fs.readFileSync(procPath(pid, 'status'), 'utf8'));
 }
 
+/** Each thread's status: a thread can hold other ids than the process's main thread. */
+export function readTaskStatuses(pid: number): ProcStatus[] {
+  return fs.readdirSync(procPath(pid, 'task')).map((tid) => parseStatus(fs.readFileSync(procPath(pid, 'task', tid, 'status'), 'utf8')));
+}
+
 /**
  * True when a path names the same file in the pid as in nodetop: the same mount namespace and
  * the same root (no chroot, no container). False when /proc will not tell.
@@ -204,22 +214,22 @@ export function sharesFileSystemView(pid: number): boolean {
 }
 
 /**
- * The real path of `dir` when nothing that runs as `uid` can change what it names, nor what
- * nodetop creates in it; null otherwise, or when a directory cannot be read. Every directory from
- * / down to it (symlinks resolved) is owned by another user and writable by nobody but its owner,
+ * The real path of `dir` when nothing that runs as any of `uids` can change what it names, nor
+ * what nodetop creates in it; null otherwise, or when a directory cannot be read. Every directory
+ * from / down to it (symlinks resolved) is owned by another user and writable by nobody but its owner,
  * or is sticky (then only an entry's owner can rename or remove it, and the next directory on the
  * way is checked for its owner in turn). A POSIX ACL that lets others write shows in the group
  * bits (the mask). Use the path it returns: a symlink on the way as given may be that user's to
  * repoint.
  */
-export function realPathOutOfReachOf(dir: string, uid: number): string | null {
+export function realPathOutOfReachOf(dir: string, uids: readonly number[]): string | null {
   try {
     const real = fs.realpathSync(dir);
     let cur = '/';
     for (const part of ['', ...real.split('/').filter(Boolean)]) {
       cur = part ? path.join(cur, part) : cur;
       const st = fs.lstatSync(cur);
-      if (!st.isDirectory() || st.uid === uid) return null;
+      if (!st.isDirectory() || uids.includes(st.uid)) return null;
       if ((st.mode & 0o022) !== 0 && (st.mode & 0o1000) === 0) return null;
     }
     return real;

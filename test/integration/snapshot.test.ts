@@ -282,6 +282,7 @@ describe('nodetop snapshot: who writes the file', { skip: process.getuid?.() !==
     fs.chmodSync(fixtures, 0o755);
   });
   after(() => fs.rmSync(fixtures, { recursive: true, force: true }));
+  const asNobodyArgs = (): string[] => [`--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups', process.execPath];
   const asNobody = (): Promise<Awaited<ReturnType<typeof startTarget>>> =>
     startTarget(path.join(fixtures, 'leaky.js'), {
       args: ['7', '0'],
@@ -316,19 +317,114 @@ describe('nodetop snapshot: who writes the file', { skip: process.getuid?.() !==
       assert.deepEqual(await countByClass(out, 'LeakyThing'), { LeakyThing: 7 });
       assert.ok(t.alive());
 
-      // Ctrl-C while it writes: exit 130, nothing left, the target running
-      const child = spawn(process.execPath, [NODETOP, 'snapshot', String(t.pid), '-o', path.join(safe, 'cut.heapsnapshot')], { stdio: ['ignore', 'ignore', 'pipe'] });
-      let stderr = '';
-      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-      const code = new Promise<number | null>((res2) => child.on('exit', res2));
-      await eventually(() => stderr, (e) => /^snapshot building$/m.test(e), 20_000);
-      child.kill('SIGINT');
-      assert.equal(await code, 130, stderr);
-      assert.deepEqual(fs.readdirSync(safe), ['copied.heapsnapshot']);
       assert.ok(t.alive());
     } finally {
       await t.kill();
       fs.rmSync(safe, { recursive: true, force: true });
+    }
+  });
+
+  it('Ctrl-C while root copies another user’s snapshot ahead: exit 130, nothing left, the target running', async () => {
+    const safe = fs.mkdtempSync(path.join(os.tmpdir(), 'nodetop-safe-'));
+    fs.chmodSync(safe, 0o755);
+    // 40 MiB of small objects: a file of ~100 MB, written over a second or more
+    const t = await startTarget(path.join(fixtures, 'leaky.js'), { args: ['7', '0', '40'], node: 'setpriv', nodeArgs: [...asNobodyArgs(), '--inspect-port=0'] });
+    try {
+      const child = spawn(process.execPath, [NODETOP, 'snapshot', String(t.pid), '-o', path.join(safe, 'cut.heapsnapshot')], { stdio: ['ignore', 'ignore', 'pipe'] });
+      let stderr = '';
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      const code = new Promise<number | null>((res) => child.on('exit', res));
+      // root's copy has bytes in it: the target is writing and root copying ahead
+      const copying = (): boolean =>
+        fs.readdirSync(safe).some((d) => {
+          try {
+            return fs.statSync(path.join(safe, d, 'copy.heapsnapshot')).size > 0;
+          } catch {
+            return false;
+          }
+        });
+      assert.ok(await eventually(copying, (c) => c, 60_000), `root copied ahead: ${stderr}`);
+      child.kill('SIGINT');
+      assert.equal(await code, 130, stderr);
+      assert.deepEqual(fs.readdirSync(safe), []);
+      assert.ok(t.alive());
+    } finally {
+      await t.kill();
+      fs.rmSync(safe, { recursive: true, force: true });
+    }
+  });
+
+  it('a target that holds a second uid is streamed when a directory on the way is that uid’s: it can take it up again', async () => {
+    const SECOND = 4242;
+    const theirs = fs.mkdtempSync(path.join(os.tmpdir(), 'nodetop-theirs-'));
+    fs.chmodSync(theirs, 0o755);
+    fs.chownSync(theirs, SECOND, SECOND);
+    // real uid 4242, effective, saved and file-system uid nobody
+    const t = await startTarget(path.join(fixtures, 'leaky.js'), {
+      args: ['7', '0'],
+      node: 'setpriv',
+      nodeArgs: [`--ruid=${SECOND}`, `--euid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups', process.execPath, '--inspect-port=0'],
+    });
+    try {
+      assert.match(fs.readFileSync(`/proc/${t.pid}/status`, 'utf8'), new RegExp(`^Uid:\\s+${SECOND}\\s+${NOBODY}\\s+${NOBODY}\\s+${NOBODY}$`, 'm'));
+      const out = path.join(theirs, 'second-uid.heapsnapshot');
+      const r = await runCli(['snapshot', String(t.pid), '-o', out, '--json']);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(parseJson<SnapshotResult>(r).writtenBy, 'nodetop');
+      assert.deepEqual(fs.readdirSync(theirs), ['second-uid.heapsnapshot']);
+      assert.deepEqual(await countByClass(out, 'LeakyThing'), { LeakyThing: 7 });
+    } finally {
+      await t.kill();
+      fs.rmSync(theirs, { recursive: true, force: true });
+    }
+  });
+
+  it('a hostile target of another user that makes its file a sparse 8 GiB: root copies none of it, exit 12, nothing left', async () => {
+    const safe = fs.mkdtempSync(path.join(os.tmpdir(), 'nodetop-safe-'));
+    fs.chmodSync(safe, 0o755);
+    // the target answers the probe with a file it truncated to 8 GiB instead of a snapshot
+    const hostile = path.join(fixtures, 'sparse-snapshot.js');
+    fs.writeFileSync(hostile, "require('v8').writeHeapSnapshot = (p) => (require('fs').truncateSync(p, 8 * 2 ** 30), p);\n");
+    fs.chmodSync(hostile, 0o644);
+    const t = await startTarget(path.join(fixtures, 'leaky.js'), { args: ['7', '0'], node: 'setpriv', nodeArgs: [...asNobodyArgs(), '-r', hostile, '--inspect-port=0'] });
+    try {
+      const r = await runCli(['snapshot', String(t.pid), '-o', path.join(safe, 'sparse.heapsnapshot')]);
+      assert.equal(r.code, 12, r.stderr);
+      assert.match(r.stderr, /^nodetop: cannot write the snapshot to .*sparse\.heapsnapshot: the target's file is 8589934592 bytes, more than a snapshot of its heap can be \(\d+\): not copied$/m);
+      assert.deepEqual(fs.readdirSync(safe), []);
+      assert.ok(t.alive());
+    } finally {
+      await t.kill();
+      fs.rmSync(safe, { recursive: true, force: true });
+    }
+  });
+
+  it('a FIFO or a symlink another user planted where the snapshot goes is replaced, never written into', async () => {
+    const shared = fs.mkdtempSync(path.join(os.tmpdir(), 'nodetop-shared-'));
+    fs.chmodSync(shared, 0o1777); // like /tmp
+    const victim = path.join(os.tmpdir(), `nodetop-victim-${process.pid}`);
+    fs.writeFileSync(victim, 'root’s own file\n', { mode: 0o600 });
+    const t = await startTarget('leaky.js', { args: ['3', '0'], nodeArgs: ['--inspect-port=0'] });
+    try {
+      const link = path.join(shared, 'planted-link.heapsnapshot');
+      fs.symlinkSync(victim, link);
+      fs.lchownSync(link, NOBODY, NOBODY);
+      const fifo = path.join(shared, 'planted-fifo.heapsnapshot');
+      execFileSync('mkfifo', [fifo]);
+      fs.chownSync(fifo, NOBODY, NOBODY);
+      for (const out of [link, fifo]) {
+        const r = await runCli(['snapshot', String(t.pid), '-o', out, '--json']);
+        assert.equal(r.code, 0, r.stderr);
+        const st = fs.lstatSync(out);
+        assert.ok(st.isFile(), `${out} is root's file now`);
+        assert.deepEqual([st.uid, st.mode & 0o777], [0, 0o600]);
+        assert.deepEqual(await countByClass(out, 'LeakyThing'), { LeakyThing: 3 });
+      }
+      assert.equal(fs.readFileSync(victim, 'utf8'), 'root’s own file\n');
+    } finally {
+      await t.kill();
+      fs.rmSync(shared, { recursive: true, force: true });
+      fs.rmSync(victim, { force: true });
     }
   });
 

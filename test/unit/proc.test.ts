@@ -19,6 +19,7 @@ import {
   realPathOutOfReachOf,
   readStat,
   readStatus,
+  readTaskStatuses,
   signalInMask,
 } from '../../src/platform/proc';
 import { checkPid, inspectorHints } from '../../src/inspector/locate';
@@ -56,10 +57,15 @@ describe('/proc parsers', () => {
     assert.equal(signalInMask(sleep.sigCaught, SIGUSR1), false);
   });
 
-  it('reads the effective capabilities, and takes a status without them as capable', () => {
-    assert.equal(parseStatus('Uid:\t0\t0\t0\t0\nCapEff:\t000001ffffffffff\n').capEff, 0x1ffffffffffn);
+  it('reads every uid and the effective and permitted capabilities, and takes a status without them as capable', () => {
+    const dropped = parseStatus('Uid:\t1000\t65534\t65534\t65534\nCapPrm:\t000001fffeffffff\nCapEff:\t0000000000000000\n');
+    assert.deepEqual(dropped.uids, [1000, 65534, 65534, 65534]);
+    assert.deepEqual([dropped.capEff, dropped.capPrm], [0n, 0x1fffeffffffn]);
     assert.equal(parseStatus('Uid:\t99\t99\t99\t99\nCapEff:\t0000000000000000\n').capEff, 0n);
     assert.notEqual(parseStatus('Uid:\t99\t99\t99\t99\n').capEff, 0n);
+    assert.notEqual(parseStatus('Uid:\t99\t99\t99\t99\n').capPrm, 0n);
+    // every thread of this process, as the kernel writes them
+    assert.ok(readTaskStatuses(process.pid).length >= 2);
     // this process's own line, as the kernel writes it
     const own = readStatus(process.pid);
     assert.equal(own.capEff === 0n, /^CapEff:\s+0+$/m.test(fs.readFileSync('/proc/self/status', 'utf8')));
@@ -73,20 +79,21 @@ describe('/proc parsers', () => {
       const real = fs.realpathSync(dir);
       const sub = path.join(real, 'sub');
       // the temporary directory's own chain (/ and the sticky /tmp, root's) is out of anyone's reach
-      assert.equal(realPathOutOfReachOf(dir, other), real);
-      assert.equal(realPathOutOfReachOf(dir, me), null, 'its owner can rename what is in it');
+      assert.equal(realPathOutOfReachOf(dir, [other]), real);
+      assert.equal(realPathOutOfReachOf(dir, [me]), null, 'its owner can rename what is in it');
+      assert.equal(realPathOutOfReachOf(dir, [other, me]), null, 'any uid a process holds counts');
       fs.mkdirSync(sub);
       fs.chmodSync(dir, 0o777);
-      assert.equal(realPathOutOfReachOf(sub, other), null, 'others may swap sub for a symlink');
+      assert.equal(realPathOutOfReachOf(sub, [other]), null, 'others may swap sub for a symlink');
       fs.chmodSync(dir, 0o1777);
-      assert.equal(realPathOutOfReachOf(sub, other), sub, 'sticky: only sub’s owner may rename it');
+      assert.equal(realPathOutOfReachOf(sub, [other]), sub, 'sticky: only sub’s owner may rename it');
       fs.chmodSync(dir, 0o775);
-      assert.equal(realPathOutOfReachOf(sub, other), null, 'its group may write');
+      assert.equal(realPathOutOfReachOf(sub, [other]), null, 'its group may write');
       fs.chmodSync(dir, 0o755);
       // a symlink on the way: the answer is where it leads, the path to use from then on
       fs.symlinkSync(sub, path.join(dir, 'link'));
-      assert.equal(realPathOutOfReachOf(path.join(dir, 'link'), other), sub);
-      assert.equal(realPathOutOfReachOf(path.join(dir, 'missing'), other), null);
+      assert.equal(realPathOutOfReachOf(path.join(dir, 'link'), [other]), sub);
+      assert.equal(realPathOutOfReachOf(path.join(dir, 'missing'), [other]), null);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
