@@ -338,7 +338,8 @@ describe('nodetop snapshot: who writes the file', { skip: process.getuid?.() !==
       const copying = (): boolean =>
         fs.readdirSync(safe).some((d) => {
           try {
-            return fs.statSync(path.join(safe, d, 'copy.heapsnapshot')).size > 0;
+            // root's copy: the entry that is not the target's (root reads its own 0711 directory)
+            return fs.readdirSync(path.join(safe, d)).some((f) => f.startsWith('copy-') && fs.statSync(path.join(safe, d, f)).size > 0);
           } catch {
             return false;
           }
