@@ -30,6 +30,7 @@ import { evaluate } from '../inspector/session';
 import { WorkerGoneError } from '../inspector/workers';
 import { onExit, onInterrupt } from '../lifecycle';
 import { bytes, ms } from '../model/units';
+import { fsyncAsync } from '../platform/outfile';
 import { readCgroupMemoryLimit, readStatus, readTaskStatuses, realPathOutOfReachOf, sharesFileSystemView } from '../platform/proc';
 import { writeSnapshotProbe } from '../probes/writeSnapshot';
 import type { Output } from '../cli';
@@ -409,10 +410,6 @@ async function copyBytes(from: number, to: number, start: number, end: number, s
     pos += n;
   }
   return pos;
-}
-
-function fsyncAsync(fd: number): Promise<void> {
-  return new Promise((res, rej) => fs.fsync(fd, (e) => (e ? rej(e) : res())));
 }
 
 /** How much the target must have written since the last flush ahead for another (PartialOutput.flushAhead). */

@@ -65,6 +65,11 @@ export function defaultBaseName(title: string, pid: number, when = new Date()): 
   return `${clean}-${pid}-${stamp}`;
 }
 
+/** fsync on libuv's pool: the event loop (Ctrl-C, the session) goes on meanwhile. */
+export function fsyncAsync(fd: number): Promise<void> {
+  return new Promise((resolve, reject) => fs.fsync(fd, (err) => (err ? reject(err) : resolve())));
+}
+
 /** The final name must be new or a regular file: never rename over a device or a directory. */
 function checkFinalPath(finalPath: string): void {
   try {
@@ -130,7 +135,7 @@ export class AtomicFile {
         };
         step();
       });
-      await new Promise<void>((resolve, reject) => fs.fsync(fd, (err) => (err ? reject(err) : resolve())));
+      await fsyncAsync(fd);
       this.closeFd();
       if (this.done) throw new Error('abandoned');
       fs.renameSync(this.tempPath, this.finalPath);
