@@ -282,12 +282,12 @@ describe('nodetop snapshot: who writes the file', { skip: process.getuid?.() !==
     fs.chmodSync(fixtures, 0o755);
   });
   after(() => fs.rmSync(fixtures, { recursive: true, force: true }));
-  const asNobodyArgs = (): string[] => [`--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups', process.execPath];
-  const asNobody = (): Promise<Awaited<ReturnType<typeof startTarget>>> =>
+  /** leaky.js (7 LeakyThings, `args` after them) as nobody; `nodeArgs` before the script. */
+  const asNobody = (args: string[] = [], nodeArgs: string[] = []): Promise<Awaited<ReturnType<typeof startTarget>>> =>
     startTarget(path.join(fixtures, 'leaky.js'), {
-      args: ['7', '0'],
+      args: ['7', '0', ...args],
       node: 'setpriv',
-      nodeArgs: [`--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups', process.execPath, '--inspect-port=0'],
+      nodeArgs: [`--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups', process.execPath, ...nodeArgs, '--inspect-port=0'],
     });
 
   it('a target of another user writes the file itself when root’s way to it is out of that user’s reach; root copies it into its own', async () => {
@@ -295,11 +295,7 @@ describe('nodetop snapshot: who writes the file', { skip: process.getuid?.() !==
     // /tmp above it are root's
     const safe = fs.mkdtempSync(path.join(os.tmpdir(), 'nodetop-safe-'));
     fs.chmodSync(safe, 0o755);
-    const t = await startTarget(path.join(fixtures, 'leaky.js'), {
-      args: ['7', '0', '8'], // with 8 MiB of small objects: a file of tens of MB to copy
-      node: 'setpriv',
-      nodeArgs: [`--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups', process.execPath, '--inspect-port=0'],
-    });
+    const t = await asNobody(['8']); // with 8 MiB of small objects: a file of tens of MB to copy
     try {
       assert.equal(fs.statSync(`/proc/${t.pid}`).uid, NOBODY);
       const out = path.join(safe, 'copied.heapsnapshot');
@@ -328,7 +324,7 @@ describe('nodetop snapshot: who writes the file', { skip: process.getuid?.() !==
     const safe = fs.mkdtempSync(path.join(os.tmpdir(), 'nodetop-safe-'));
     fs.chmodSync(safe, 0o755);
     // 40 MiB of small objects: a file of ~100 MB, written over a second or more
-    const t = await startTarget(path.join(fixtures, 'leaky.js'), { args: ['7', '0', '40'], node: 'setpriv', nodeArgs: [...asNobodyArgs(), '--inspect-port=0'] });
+    const t = await asNobody(['40']);
     try {
       const child = spawn(process.execPath, [NODETOP, 'snapshot', String(t.pid), '-o', path.join(safe, 'cut.heapsnapshot')], { stdio: ['ignore', 'ignore', 'pipe'] });
       let stderr = '';
@@ -387,7 +383,7 @@ describe('nodetop snapshot: who writes the file', { skip: process.getuid?.() !==
     const hostile = path.join(fixtures, 'sparse-snapshot.js');
     fs.writeFileSync(hostile, "require('v8').writeHeapSnapshot = (p) => (require('fs').truncateSync(p, 8 * 2 ** 30), p);\n");
     fs.chmodSync(hostile, 0o644);
-    const t = await startTarget(path.join(fixtures, 'leaky.js'), { args: ['7', '0'], node: 'setpriv', nodeArgs: [...asNobodyArgs(), '-r', hostile, '--inspect-port=0'] });
+    const t = await asNobody([], ['-r', hostile]);
     try {
       const r = await runCli(['snapshot', String(t.pid), '-o', path.join(safe, 'sparse.heapsnapshot')]);
       assert.equal(r.code, 12, r.stderr);
