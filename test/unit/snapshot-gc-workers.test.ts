@@ -2,7 +2,7 @@ import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
 import { parseBytes, parseCommandLine } from '../../src/cli';
 import { defaultSnapshotName } from '../../src/commands/snapshot';
-import { estimateSnapshot, parseMemAvailable, unsafeReason } from '../../src/commands/snapshotSafety';
+import { estimateSnapshot, parseMemAvailable, unsafeReason } from '../../src/model/snapshotEstimate';
 import { expectedGcPauseMs } from '../../src/commands/gc';
 import { parseWorkerTitle } from '../../src/inspector/workers';
 import { buildWorkerRow } from '../../src/model/sample';

@@ -1,5 +1,5 @@
-// Will a heap snapshot push the target (or the host) over? Pure estimates from what was
-// measured here, plus the readers for the host and cgroup figures they are compared with.
+// Will a heap snapshot push the target (or the host) over, and how long will it freeze it? Pure
+// estimates from what was measured here; the host and cgroup readers are platform/hostMemory.ts.
 //
 // Measured on this machine (2 cores, Node 20.20, loaded by other test runs), peak RSS growth of
 // the target while V8 built a snapshot, over its heapUsed, and the time its thread was frozen:
@@ -10,9 +10,7 @@
 // The check uses the worst measured factor (20x): nodetop cannot tell the shape of a heap
 // without walking it, and being wrong on the low side can get the target OOM-killed.
 
-import * as fs from 'node:fs';
-import * as path from 'node:path';
-import { bytes } from '../model/units';
+import { bytes } from './units';
 
 export const SNAPSHOT_PEAK_FACTOR = 20;
 export const SNAPSHOT_MS_PER_MIB: [number, number] = [6, 400];
@@ -68,25 +66,4 @@ export function unsafeReason(est: SnapshotEstimate, room: MemoryRoom): string | 
 export function parseMemAvailable(meminfo: string): number | null {
   const m = /^MemAvailable:\s+(\d+)\s*kB/m.exec(meminfo);
   return m ? Number(m[1]) * 1024 : null;
-}
-
-export function readHostMemAvailable(): number | null {
-  try {
-    return parseMemAvailable(fs.readFileSync('/proc/meminfo', 'utf8'));
-  } catch {
-    return null;
-  }
-}
-
-/** cgroup v2 memory.current of the pid's cgroup, or null. */
-export function readCgroupMemoryCurrent(pid: number): number | null {
-  try {
-    const cg = fs.readFileSync(`/proc/${pid}/cgroup`, 'utf8');
-    const m = /^0::(.*)$/m.exec(cg);
-    if (!m) return null;
-    const v = Number(fs.readFileSync(path.join('/sys/fs/cgroup', m[1] ?? '', 'memory.current'), 'utf8').trim());
-    return Number.isFinite(v) ? v : null;
-  } catch {
-    return null;
-  }
 }

@@ -1,0 +1,53 @@
+// The snapshot's progress on stderr: a bar redrawn on a terminal, plain lines otherwise.
+
+import { bytes } from '../model/units';
+import type { SnapshotProgress } from '../inspector/heapSnapshot';
+
+export class Progress implements SnapshotProgress {
+  private lastStep = -1;
+  private lastPhase = '';
+  private writtenNow = 0;
+  private drawn = false;
+  private readonly started = performance.now();
+  constructor(
+    private readonly mode: 'tty' | 'lines' | 'none',
+    private readonly write: (s: string) => void,
+  ) {}
+
+  /** A total of 0: how far it is is not known. */
+  building(done: number, total: number): void {
+    const pct = total > 0 ? Math.floor((done / total) * 100) : -1;
+    this.show('building', pct, '');
+  }
+
+  writing(written: number): void {
+    this.writtenNow = written;
+    this.show('writing', -1, bytes(written));
+  }
+
+  private show(phase: string, pct: number, extra: string): void {
+    if (this.mode === 'none') return;
+    if (this.mode === 'tty') {
+      const width = 30;
+      const bar = pct >= 0 ? `[${'#'.repeat(Math.round((pct / 100) * width)).padEnd(width, '.')}] ${String(pct).padStart(3)}%` : '';
+      // the time so far: while the target writes the file V8 gives no percentage to show
+      const elapsed = `${((performance.now() - this.started) / 1000).toFixed(1)} s`;
+      const line = ['snapshot', phase, bar, extra, `(${elapsed})`].filter(Boolean).join(' ');
+      // one terminal line, or a narrow pane wraps it and each redraw smears
+      this.write(`\r\x1b[2K${line.slice(0, Math.max(20, (process.stderr.columns || 80) - 1))}`);
+      this.drawn = true;
+      return;
+    }
+    // plain lines: one per phase change, per 10% step while building, per 16 MiB while writing
+    const step = phase === 'writing' ? Math.floor(this.writtenNow / (16 * 1024 * 1024)) : Math.floor(pct / 10);
+    if (phase !== this.lastPhase || step !== this.lastStep) {
+      this.write(`snapshot ${phase}${pct >= 0 ? ` ${pct}%` : ''}${extra ? ` ${extra}` : ''}\n`);
+      this.lastPhase = phase;
+      this.lastStep = step;
+    }
+  }
+
+  end(): void {
+    if (this.mode === 'tty' && this.drawn) this.write('\r\x1b[2K');
+  }
+}
