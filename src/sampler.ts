@@ -131,7 +131,8 @@ export class Sampler {
       const part = r && typeof r === 'object' ? r.sample : undefined;
       const sampleFailed = partFailure(part);
       if (sampleFailed) throw new ProbeFailedError(`probe sample failed in the target: ${sampleFailed}`);
-      checkRaw(part, this.att.pid);
+      checkRaw(part, this.att.pidInTarget);
+      part.pid = this.att.pid; // a container's process says its own namespace's pid: report the host's
       // sockets are an extra: their failure is reported, the sample stands
       const netFailed = partFailure(r.net);
       this.lastNetError = netFailed ? `the socket walk failed in the target: ${netFailed}` : null;
@@ -282,8 +283,9 @@ export class Sampler {
     if (!Array.isArray(records)) throw this.unreadableRecording();
     if (records.length === 0) return [];
     for (const raw of records) {
-      if (isLight(raw)) checkLight(raw, this.att.pid);
-      else checkRaw(raw, this.att.pid);
+      if (isLight(raw)) checkLight(raw, this.att.pidInTarget);
+      else checkRaw(raw, this.att.pidInTarget);
+      (raw as { pid: number }).pid = this.att.pid;
     }
     const procReading = this.att.local ? readProc(this.att.pid) : null;
     const host = this.att.local ? await readHost() : null;

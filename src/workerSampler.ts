@@ -61,7 +61,7 @@ export class WorkerSampler {
     t.ready = this.install(w).then(
       ([id]) => {
         // never report numbers from another process
-        if (!id || id.pid !== this.att.pid) {
+        if (!id || id.pid !== this.att.pidInTarget) {
           t.installError = new Error(`worker ${w.info.title} says it is pid ${id?.pid}, not ${this.att.pid}`);
           return null;
         }

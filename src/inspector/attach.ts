@@ -15,6 +15,8 @@ import { onExit } from '../lifecycle';
 import { relocateProbe } from '../probes/relocate';
 import { recordOpened } from './opened';
 import { locateInspector, waitForMovedInspector, type Located } from './locate';
+import { pidInOwnNamespace, ppidInOwnNamespace } from '../platform/namespaces';
+import type { Relay } from './relay';
 import { debugTrace } from '../debug';
 import { CallTimeoutError, ConnectionClosedError, evaluate, listTargets, Session } from './session';
 
@@ -74,10 +76,15 @@ export class Attachment {
     readonly key: string,
     private readonly keepInspector: boolean,
     readonly timeoutMs: number,
+    /** Where the inspector listens: its port in the target's network namespace, and the relay into it (null: the same namespace). */
+    readonly reach: { port: number; relay: Relay | null } = { port: 0, relay: null },
+    /** The pid the target reports for itself (process.pid): its pid inside its own pid namespace. */
+    readonly pidInTarget: number = identity.pid,
   ) {
     this.unregister = onExit(() => this.detach());
   }
 
+  /** The pid on this host (the one the user gave): what nodetop reports and reads /proc with. */
   get pid(): number {
     return this.identity.pid;
   }
@@ -138,9 +145,10 @@ export function leaseFromEnv(env: NodeJS.ProcessEnv = process.env): number | nul
 function countOtherClients(att: Attachment): number {
   if (!att.local) return 0;
   try {
-    const port = Number(new URL(att.inspector.url).port);
-    const mine = att.session.localPort;
-    return proc.clientsOfPort(att.pid, port, mine).length;
+    const port = att.reach.port || Number(new URL(att.inspector.url).port);
+    // through a relay, nodetop's own connections are the relay's, in the target's namespace
+    const mine = att.reach.relay ? att.reach.relay.ownLocalPorts() : [att.session.localPort];
+    return proc.clientsOfPort(att.pid, port, null).filter((p) => !mine.includes(p)).length;
   } catch {
     return 0;
   }
@@ -172,6 +180,7 @@ async function attachOnce(opts: AttachOptions): Promise<Attachment> {
   let port: number;
   let wsUrl: string;
   let openedByNodetop = false;
+  let relay: Relay | null = null;
 
   if (opts.endpoint !== undefined) {
     const ep = parseEndpoint(opts.endpoint);
@@ -191,6 +200,7 @@ async function attachOnce(opts: AttachOptions): Promise<Attachment> {
       host = loc.host;
       port = loc.port;
       openedByNodetop = loc.openedByNodetop;
+      relay = loc.route.relay;
       wsUrl = pickTarget(loc.targets).webSocketDebuggerUrl;
       if (loc.openedByNodetop && loc.port === DEFAULT_INSPECTOR_PORT) {
         const moved = await moveOffSharedPort(opts.pid, loc, opts.timeoutMs);
@@ -207,7 +217,8 @@ async function attachOnce(opts: AttachOptions): Promise<Attachment> {
     throw new NodetopError('give a pid or --endpoint', { exitCode: ExitCode.Usage });
   }
 
-  debugTrace(`inspector at ${host}:${port}`);
+  const where = relay ? `the inspector at ${host}:${port} in the network namespace of pid ${relay.targetPid}` : `the inspector at ${host}:${port}`;
+  debugTrace(where);
   const session = await Session.connect(wsUrl, opts.timeoutMs);
   // interrupted before the Attachment exists (the target does not answer its first call, say)
   const unregisterEarly = onExit(() => session.close());
@@ -217,7 +228,7 @@ async function attachOnce(opts: AttachOptions): Promise<Attachment> {
   } catch (e) {
     unregisterEarly();
     await session.close();
-    throw await explainCallFailure(e, opts.pid ?? null, `the inspector at ${host}:${port}`);
+    throw await explainCallFailure(e, opts.pid ?? null, where);
   }
   const close = async (err: NodetopError): Promise<never> => {
     unregisterEarly();
@@ -227,15 +238,27 @@ async function attachOnce(opts: AttachOptions): Promise<Attachment> {
   if (!identity || typeof identity.pid !== 'number') {
     return close(new NodetopError(`${host}:${port} is not a Node inspector (it did not say its pid)`, { exitCode: ExitCode.EndpointFailed }));
   }
-  if (opts.pid !== undefined && identity.pid !== opts.pid) {
+  // a target in its own pid namespace (a container) says its pid there: the last of its NSpid
+  const pidInTarget = identity.pid;
+  const expected = opts.pid === undefined ? null : (pidInOwnNamespace(opts.pid) ?? opts.pid);
+  if (opts.pid !== undefined && identity.pid !== expected) {
+    const as = expected !== opts.pid ? ` (${expected} in its pid namespace)` : '';
     return close(
-      new NodetopError(`the inspector at ${host}:${port} belongs to pid ${identity.pid}, not ${opts.pid}; nodetop reports nothing from it`, {
+      new NodetopError(`${where} belongs to pid ${identity.pid}, not ${opts.pid}${as}; nodetop reports nothing from it`, {
         exitCode: ExitCode.WrongProcess,
       }),
     );
   }
   let local = false;
-  if (isLoopbackHost(host)) {
+  if (opts.pid !== undefined && expected !== opts.pid) {
+    // verified through the namespace's pid; from here on nodetop reports the host's pid
+    try {
+      local = ppidInOwnNamespace(opts.pid, proc.readStat(opts.pid).ppid) === identity.ppid;
+    } catch {
+      local = false;
+    }
+    identity = { ...identity, pid: opts.pid };
+  } else if (isLoopbackHost(host)) {
     try {
       const st = proc.readStat(identity.pid);
       local = st.ppid === identity.ppid;
@@ -257,6 +280,8 @@ async function attachOnce(opts: AttachOptions): Promise<Attachment> {
     key,
     opts.keepInspector ?? false,
     opts.timeoutMs,
+    { port, relay },
+    pidInTarget,
   );
   try {
     await evaluate(
@@ -285,14 +310,14 @@ async function moveOffSharedPort(pid: number, loc: Located, timeoutMs: number): 
   const first = await Session.connect(pickTarget(loc.targets).webSocketDebuggerUrl, timeoutMs);
   try {
     const who = await evaluate(first, identityProbe, null, { timeoutMs });
-    if (who.pid !== pid) return null; // the pid check after connecting reports this
+    if (who.pid !== (pidInOwnNamespace(pid) ?? pid)) return null; // the pid check after connecting reports this
     await evaluate(first, relocateProbe, { delayMs: 30 }, { timeoutMs });
   } catch {
     await first.close();
     return null;
   }
   await first.close();
-  const moved = await waitForMovedInspector(pid, loc.port, Math.min(timeoutMs, 2000));
+  const moved = await waitForMovedInspector(pid, loc.port, Math.min(timeoutMs, 2000), loc.route);
   return moved;
 }
 

@@ -13,7 +13,8 @@ import { debugTrace } from '../debug';
 import { ExitCode, NodetopError, errnoCode } from '../errors';
 import * as proc from '../platform/proc';
 import { forgetOpened, openedPort } from './opened';
-import { listTargets, type InspectorTarget } from './session';
+import { routeTo, type Route } from './relay';
+import type { InspectorTarget } from './session';
 
 export interface Located {
   host: string;
@@ -22,6 +23,8 @@ export interface Located {
   openedByNodetop: boolean;
   /** Held while nodetop opened an inspector on a shared port; release once it is moved off. */
   release: () => void;
+  /** How host:port is reached: directly, or through a relay into the target's network namespace. */
+  route: Route;
 }
 
 // One SIGUSR1 at a time from this nodetop: each process it signals binds the same default
@@ -181,6 +184,7 @@ async function findOpenInspector(
   pid: number,
   hints: InspectorHints,
   timeoutMs: number,
+  route: Route,
   only?: Set<number>,
 ): Promise<Located | null> {
   let sockets: proc.ListeningSocket[];
@@ -210,8 +214,8 @@ async function findOpenInspector(
     seen.add(id);
     try {
       debugTrace(`probing ${id}`);
-      const targets = await listTargets(c.host, c.port, Math.min(timeoutMs, 1000));
-      return { host: c.host, port: c.port, targets, openedByNodetop: false, release: noop };
+      const targets = await route.listTargets(c.host, c.port, Math.min(timeoutMs, 1000));
+      return { host: c.host, port: c.port, targets, openedByNodetop: false, release: noop, route };
     } catch {
       // not an inspector after all: try the next one
     }
@@ -234,7 +238,9 @@ export async function locateInspector(pid: number, opts: LocateOptions): Promise
   const hints = hintsFor(pid, cmdline);
   debugTrace(`hints: ports [${hints.ports.join(', ')}]${hints.randomPort ? ', random port' : ''}${hints.active ? ', opened at start' : ''}`);
   try {
-    return await locateWith(pid, cmdline, hints, opts);
+    // before any signal: an inspector in a network namespace nodetop cannot enter is never opened
+    const route = await routeTo(pid, opts.timeoutMs);
+    return await locateWith(pid, cmdline, hints, opts, route);
   } catch (e) {
     // /proc/<pid> vanishing under any of the reads above means the process exited meanwhile
     if (!(e instanceof NodetopError) && !proc.processExists(pid)) throw exited(pid);
@@ -243,7 +249,7 @@ export async function locateInspector(pid: number, opts: LocateOptions): Promise
 }
 
 /** After nodetop moved an inspector: the pid's listening inspector other than `oldPort`. */
-export async function waitForMovedInspector(pid: number, oldPort: number, timeoutMs: number): Promise<Located | null> {
+export async function waitForMovedInspector(pid: number, oldPort: number, timeoutMs: number, route: Route): Promise<Located | null> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     await sleep(20);
@@ -256,20 +262,20 @@ export async function waitForMovedInspector(pid: number, oldPort: number, timeou
     const fresh = new Set(socks.filter((s) => s.port !== oldPort).map((s) => s.inode));
     const oldGone = !socks.some((s) => s.port === oldPort);
     if (!oldGone || fresh.size === 0) continue;
-    const found = await findOpenInspector(pid, { ports: [], randomPort: true, active: true }, Math.max(200, deadline - Date.now()), fresh);
+    const found = await findOpenInspector(pid, { ports: [], randomPort: true, active: true }, Math.max(200, deadline - Date.now()), route, fresh);
     if (found) return found;
   }
   return null;
 }
 
-async function locateWith(pid: number, cmdline: string[], hints: InspectorHints, opts: LocateOptions): Promise<Located> {
+async function locateWith(pid: number, cmdline: string[], hints: InspectorHints, opts: LocateOptions, route: Route): Promise<Located> {
   // Take a turn for SIGUSR1 now, in the order attaches were asked for (a cluster's workers before
   // its primary), and give it up at once if no signal is needed.
   const turn = opts.noSignal ? null : acquireSignalLock();
   const giveUp = (): void => void turn?.then((release) => release());
   let open: Located | null;
   try {
-    open = await findOpenInspector(pid, hints, opts.timeoutMs);
+    open = await findOpenInspector(pid, hints, opts.timeoutMs, route);
   } catch (e) {
     giveUp();
     throw e;
@@ -302,7 +308,7 @@ async function locateWith(pid: number, cmdline: string[], hints: InspectorHints,
 
   const release = await turn!;
   try {
-    return await signalAndWait(pid, hints, opts, release);
+    return await signalAndWait(pid, hints, opts, release, route);
   } catch (e) {
     release();
     throw e;
@@ -314,16 +320,18 @@ async function signalAndWait(
   hints: InspectorHints,
   opts: LocateOptions,
   release: () => void,
+  route: Route,
 ): Promise<Located> {
   // another nodetop attach may have opened it while we waited for the lock
-  const meanwhile = await findOpenInspector(pid, hints, opts.timeoutMs);
+  const meanwhile = await findOpenInspector(pid, hints, opts.timeoutMs, route);
   if (meanwhile) {
     release();
     return meanwhile;
   }
   const port = hints.randomPort ? 0 : (hints.ports[0] ?? 9229);
   const deadline = Date.now() + opts.timeoutMs;
-  const holderOf = (): ReturnType<typeof proc.listenerOfPort> => (port === 0 ? null : proc.listenerOfPort(port));
+  // the port SIGUSR1 binds is in the target's network namespace (a container has its own 9229)
+  const holderOf = (): ReturnType<typeof proc.listenerOfPort> => (port === 0 ? null : proc.listenerOfPort(port, route.relay ? pid : 'self'));
   const before = new Set(proc.listeningSockets(pid).map((s) => s.inode));
   let signalled = false;
   let polls = 0;
@@ -358,7 +366,7 @@ async function signalAndWait(
     }
     const fresh = new Set(now.filter((s) => !before.has(s.inode)).map((s) => s.inode));
     if (fresh.size > 0) {
-      const found = await findOpenInspector(pid, hints, Math.max(200, deadline - Date.now()), fresh);
+      const found = await findOpenInspector(pid, hints, Math.max(200, deadline - Date.now()), route, fresh);
       if (found) return { ...found, openedByNodetop: true, release };
     } else {
       // Lost a race for the port to another process: signal again once it is free.
@@ -369,7 +377,7 @@ async function signalAndWait(
   if (hints.randomPort && !hints.active) {
     // no new socket: the inspector may have been open all along (left open by --keep-inspector,
     // or inspector.open() in the code) on a random port; now look at every loopback port
-    const late = await findOpenInspector(pid, { ...hints, active: true }, Math.min(opts.timeoutMs, 1000));
+    const late = await findOpenInspector(pid, { ...hints, active: true }, Math.min(opts.timeoutMs, 1000), route);
     if (late) {
       release();
       return late;
@@ -396,7 +404,7 @@ async function signalAndWait(
     exitCode: ExitCode.InspectorUnavailable,
     hint: stuck
       ? `its main thread is blocked outside JavaScript (the kernel says: in ${main.syscall}), and Node opens the inspector from it; try again when it is free`
-      : others.length > 0
+      : others.length > 0 && !route.relay
         ? `if it opened an inspector itself (inspector.open), pass --endpoint 127.0.0.1:PORT; it listens on ${[...new Set(others)].join(', ')}`
         : 'it may handle SIGUSR1 itself, be stuck outside JavaScript, or run a Node built without the inspector; raise --timeout or give --endpoint',
   });

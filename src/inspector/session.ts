@@ -52,15 +52,19 @@ export class ConnectionClosedError extends NodetopError {
   }
 }
 
-/** GET /json/list on an inspector's HTTP port, bounded. Throws NodetopError with a reason. */
-export function listTargets(host: string, port: number, timeoutMs: number): Promise<InspectorTarget[]> {
+/**
+ * GET /json/list on an inspector's HTTP port, bounded. Throws NodetopError with a reason.
+ * `socketPath`: through a relay's unix socket to host:port in another network namespace (relay.ts).
+ */
+export function listTargets(host: string, port: number, timeoutMs: number, socketPath?: string): Promise<InspectorTarget[]> {
   const where = `${host.includes(':') ? `[${host}]` : host}:${port}`;
   return new Promise((resolve, reject) => {
     const fail = (message: string, hint?: string): void =>
       reject(new NodetopError(message, { exitCode: ExitCode.EndpointFailed, ...(hint ? { hint } : {}) }));
     // agent:false: the connection closes with the answer; a kept-alive one would show in the
     // target's own socket sample (its port may be the application's, not the inspector's)
-    const req = http.get({ host, port, path: '/json/list', timeout: timeoutMs, agent: false, headers: { host: where } }, (res) => {
+    const to = socketPath === undefined ? { host, port } : { socketPath };
+    const req = http.get({ ...to, path: '/json/list', timeout: timeoutMs, agent: false, headers: { host: where } }, (res) => {
       const chunks: Buffer[] = [];
       let size = 0;
       res.on('data', (c: Buffer) => {
@@ -179,7 +183,9 @@ export class Session implements Sender {
     let timedOut = false;
     // An empty protocol description: nodetop sends raw methods, and CRI's bundled protocol.json
     // (about 1 MB of JSON) would cost every start-up its parse.
-    const connecting = CDP({ target: wsUrl, protocol: { version: { major: '1', minor: '3' }, domains: [] } }) as unknown as Promise<CriClient>;
+    // CRI takes a URL string only for ws: and wss:; a relay's ws+unix: URL goes in as a target object
+    const target = wsUrl.startsWith('ws+unix:') ? { webSocketDebuggerUrl: wsUrl } : wsUrl;
+    const connecting = CDP({ target, protocol: { version: { major: '1', minor: '3' }, domains: [] } }) as unknown as Promise<CriClient>;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
         timedOut = true;

@@ -384,12 +384,13 @@ export function listeningSockets(pid: number): ListeningSocket[] {
 }
 
 /**
- * Which process listens on a TCP port (in our namespace)? Scans the fd tables we may read.
- * Returns null when the port is free; pid null when it is held by a process we cannot see.
+ * Which process listens on a TCP port in the network namespace of `nsOf` (ours by default)?
+ * Scans the fd tables we may read. Returns null when the port is free; pid null when it is held
+ * by a process we cannot see.
  */
-export function listenerOfPort(port: number): { pid: number | null; comm: string | null } | null {
+export function listenerOfPort(port: number, nsOf: number | 'self' = 'self'): { pid: number | null; comm: string | null } | null {
   const inodes = new Set(
-    readTcpTable('self', (_inode, state) => state === TCP_LISTEN)
+    readTcpTable(nsOf, (_inode, state) => state === TCP_LISTEN)
       .filter((e) => e.localPort === port)
       .map((e) => e.inode),
   );

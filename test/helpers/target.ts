@@ -4,6 +4,8 @@
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import * as path from 'node:path';
 import * as readline from 'node:readline';
+import { descendantsOf, processTable, readExe } from '../../src/platform/proc';
+import { pidInOwnNamespace } from '../../src/platform/namespaces';
 
 export const ROOT = path.resolve(__dirname, '../../..');
 export const FIXTURES = path.join(ROOT, 'test/fixtures');
@@ -33,11 +35,19 @@ export interface StartOptions {
   node?: string;
   spawn?: SpawnOptions;
   readyTimeoutMs?: number;
+  /**
+   * A command that starts Node (`['unshare', '-n', '--fork']`): the target runs under it, in
+   * the namespaces it makes. `pid` is then the Node process's pid on this host, found among the
+   * prefix's descendants by the pid it reports in its own namespace.
+   */
+  prefix?: string[];
 }
 
 export async function startTarget(fixture: string, opts: StartOptions = {}): Promise<Target> {
   const file = path.isAbsolute(fixture) ? fixture : path.join(FIXTURES, fixture);
-  const child = spawn(opts.node ?? process.execPath, [...(opts.nodeArgs ?? []), file, ...(opts.args ?? [])], {
+  const argv = [opts.node ?? process.execPath, ...(opts.nodeArgs ?? []), file, ...(opts.args ?? [])];
+  const [cmd, ...rest] = [...(opts.prefix ?? []), ...argv];
+  const child = spawn(cmd!, rest, {
     stdio: ['pipe', 'pipe', 'pipe'],
     env: opts.env ?? { PATH: process.env.PATH ?? '/usr/bin:/bin' },
     ...opts.spawn,
@@ -78,8 +88,19 @@ export async function startTarget(fixture: string, opts: StartOptions = {}): Pro
     });
   });
   const facts = await ready;
+  let pid = child.pid!;
+  if (opts.prefix?.length) {
+    const found = [child.pid!, ...descendantsOf(child.pid!, processTable())].find(
+      (p) => readExe(p) === path.resolve(argv[0]!) && pidInOwnNamespace(p) === facts.pid,
+    );
+    if (found === undefined) {
+      child.kill('SIGKILL');
+      throw new Error(`${fixture} under ${opts.prefix.join(' ')}: no Node process says pid ${String(facts.pid)}`);
+    }
+    pid = found;
+  }
   const t: Target = {
-    pid: child.pid!,
+    pid,
     facts,
     child,
     stderr: () => err,
@@ -99,6 +120,14 @@ export async function startTarget(fixture: string, opts: StartOptions = {}): Pro
     alive: () => exitInfo === null,
     async kill(signal = 'SIGKILL') {
       if (exitInfo) return;
+      // under a prefix, the Node process first (unshare --fork would leave it to its own pid 1)
+      if (pid !== child.pid) {
+        try {
+          process.kill(pid, signal);
+        } catch {
+          /* gone already */
+        }
+      }
       child.kill(signal);
       await exited;
     },

@@ -1,0 +1,144 @@
+// Linux namespaces, read from /proc: whether a pid shares nodetop's network, mount, pid and user
+// namespaces, what its pid is inside its own pid namespace, and whether nodetop can enter its
+// network namespace (with nsenter) to reach an inspector that listens on that namespace's
+// loopback. Reading only: nothing here enters a namespace or talks to the process.
+//
+// Not here: the relay that carries the inspector out (src/inspector/relay.ts), cgroups
+// (cgroup.ts).
+
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+export type NsKind = 'net' | 'mnt' | 'pid' | 'user';
+export const NS_KINDS: readonly NsKind[] = ['net', 'mnt', 'pid', 'user'];
+
+/** The namespace's identity (`net:[4026531833]`), or null when /proc will not say (another user's process). */
+export function readNamespace(pid: number | 'self', kind: NsKind): string | null {
+  try {
+    return fs.readlinkSync(`/proc/${pid}/ns/${kind}`);
+  } catch {
+    return null;
+  }
+}
+
+export interface NamespaceComparison {
+  /** Namespaces the pid is known to share with nodetop. */
+  same: NsKind[];
+  /** Namespaces it is known not to share. */
+  differs: NsKind[];
+  /** Namespaces nodetop cannot read (another user's process without CAP_SYS_PTRACE). */
+  unknown: NsKind[];
+}
+
+export function compareNamespaces(pid: number): NamespaceComparison {
+  const out: NamespaceComparison = { same: [], differs: [], unknown: [] };
+  for (const kind of NS_KINDS) {
+    const mine = readNamespace('self', kind);
+    const theirs = readNamespace(pid, kind);
+    if (mine === null || theirs === null) out.unknown.push(kind);
+    else (mine === theirs ? out.same : out.differs).push(kind);
+  }
+  return out;
+}
+
+/**
+ * The NSpid line of /proc/<pid>/status: the pid in the pid namespace of this /proc's mount and in
+ * each nested one below it, outermost first. Null when the kernel has no such line (before 4.1).
+ */
+export function parseNsPid(statusText: string): number[] | null {
+  const m = /^NSpid:\s*(.*)$/m.exec(statusText);
+  if (!m) return null;
+  const pids = (m[1] ?? '').trim().split(/\s+/).map(Number);
+  return pids.length > 0 && pids.every((p) => Number.isInteger(p) && p > 0) ? pids : null;
+}
+
+/**
+ * The pid as the process sees itself (`process.pid`): the innermost entry of NSpid. Equal to
+ * `pid` for a process in nodetop's pid namespace; null when it cannot be read.
+ */
+export function pidInOwnNamespace(pid: number): number | null {
+  try {
+    const ns = parseNsPid(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return ns ? ns[ns.length - 1]! : pid;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The parent pid as the process sees it (`process.ppid`): its parent's innermost pid when the
+ * parent is in the same pid namespace, 0 when the parent is outside it (the first process of a
+ * container). Null when /proc will not tell.
+ */
+export function ppidInOwnNamespace(pid: number, ppid: number): number | null {
+  const own = readNamespace(pid, 'pid');
+  const parents = readNamespace(ppid, 'pid');
+  if (own === null || parents === null) return null;
+  if (own !== parents) return 0;
+  return pidInOwnNamespace(ppid);
+}
+
+/** The first executable named `cmd` on PATH, or null. */
+export function findOnPath(cmd: string, envPath: string = process.env.PATH ?? ''): string | null {
+  for (const dir of envPath.split(':')) {
+    if (!dir || !path.isAbsolute(dir)) continue; // a relative PATH entry is the working directory's to plant
+    const p = path.join(dir, cmd);
+    try {
+      fs.accessSync(p, fs.constants.X_OK);
+      if (fs.statSync(p).isFile()) return p;
+    } catch {
+      /* not here */
+    }
+  }
+  return null;
+}
+
+export const CAP_SYS_PTRACE = 19;
+export const CAP_SYS_ADMIN = 21;
+
+/** nodetop's effective capabilities (CapEff of /proc/self/status), 0n when unreadable. */
+export function ownCapabilities(): bigint {
+  try {
+    const m = /^CapEff:\s*([0-9a-fA-F]+)$/m.exec(fs.readFileSync('/proc/self/status', 'utf8'));
+    return m ? BigInt(`0x${m[1]}`) : 0n;
+  } catch {
+    return 0n;
+  }
+}
+
+export function hasCapability(caps: bigint, cap: number): boolean {
+  return (caps & (1n << BigInt(cap))) !== 0n;
+}
+
+/** How nodetop can reach a loopback port in the network namespace of a pid. */
+export type NetReach =
+  | { kind: 'same' }
+  | { kind: 'enter'; nsenter: string }
+  | { kind: 'unreachable'; reason: string };
+
+/**
+ * Decided from /proc before anything is sent to the pid. Entering another network namespace
+ * (setns) takes CAP_SYS_ADMIN over the user namespace that owns it, and opening
+ * /proc/<pid>/ns/net takes ptrace access to the pid (CAP_SYS_PTRACE for another user's
+ * process): root on the host has both over every container. A user namespace that is not below
+ * nodetop's own (a sibling container's, seen from inside another) still fails in nsenter: the
+ * relay's start is the final check, also before any signal.
+ */
+export function netReach(pid: number, opts: { caps?: bigint; nsenter?: string | null } = {}): NetReach {
+  const mine = readNamespace('self', 'net');
+  const theirs = readNamespace(pid, 'net');
+  if (mine !== null && mine === theirs) return { kind: 'same' };
+  const caps = opts.caps ?? ownCapabilities();
+  const nsenter = opts.nsenter === undefined ? findOnPath('nsenter') : opts.nsenter;
+  if (theirs === null) {
+    return { kind: 'unreachable', reason: `nodetop may not read the network namespace of pid ${pid} (/proc/${pid}/ns/net), so it cannot tell whether its inspector would be reachable` };
+  }
+  const where = `pid ${pid} runs in another network namespace (a container's)`;
+  if (!hasCapability(caps, CAP_SYS_ADMIN) || !hasCapability(caps, CAP_SYS_PTRACE)) {
+    return { kind: 'unreachable', reason: `${where} and entering it takes root (CAP_SYS_ADMIN and CAP_SYS_PTRACE), which this nodetop does not have` };
+  }
+  if (nsenter === null) {
+    return { kind: 'unreachable', reason: `${where} and entering it takes nsenter (util-linux), which is not on PATH` };
+  }
+  return { kind: 'enter', nsenter };
+}

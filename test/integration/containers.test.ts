@@ -1,0 +1,119 @@
+// Node in containers: targets in real namespaces made with unshare (network; network + mount +
+// pid; a user namespace), attached from outside by their host pid. The numbers are checked
+// against the target's own, and nothing may be left behind: no relay process, no inspector port
+// open in the target's namespace, nothing in nodetop's private directories.
+//
+// Needs root (unshare, nsenter, setpriv): skipped elsewhere, with that reason.
+
+import { strict as assert } from 'node:assert';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { describe, it } from 'node:test';
+import { listeningSockets, processTable, readCmdline } from '../../src/platform/proc';
+import { pidInOwnNamespace, readNamespace } from '../../src/platform/namespaces';
+import { eventually, parseJson, runCli, startTarget, type Target } from '../helpers/target';
+import type { Sample } from '../../src/model/sample';
+
+const NOBODY = 65534;
+const ROOT_ONLY = process.getuid?.() === 0 ? false : 'needs root: the tests make namespaces (unshare) and enter them (nsenter)';
+
+/** Brings loopback up in the new network namespace (a container's is up), then runs Node. */
+const LO_UP = ['sh', '-c', 'ip link set lo up && exec "$0" "$@"'];
+const NET = ['unshare', '--net', '--fork', ...LO_UP];
+const NET_MNT_PID = ['unshare', '--net', '--mount', '--pid', '--fork', '--mount-proc', ...LO_UP];
+const USER_NET = ['unshare', '--user', '--map-root-user', '--net', '--fork', ...LO_UP];
+
+/** Relays (nodetop's helper in the target's namespace) still running on this host. */
+function relays(): number[] {
+  const out: number[] = [];
+  for (const pid of processTable().keys()) {
+    try {
+      if (readCmdline(pid).some((a) => a.endsWith('relayMain.js'))) out.push(pid);
+    } catch {
+      /* exited */
+    }
+  }
+  return out;
+}
+
+function relayDirs(): string[] {
+  return fs.readdirSync(os.tmpdir()).filter((n) => n.startsWith('nodetop-relay-'));
+}
+
+/** No relay left, no inspector listening in the target's namespace, no private directory left. */
+async function assertNoTrace(t: Target, dirsBefore: string[]): Promise<void> {
+  const left = await eventually(() => relays(), (r) => r.length === 0);
+  assert.deepEqual(left, [], 'no relay process is left');
+  const listening = await eventually(() => listeningSockets(t.pid), (s) => s.length === 0);
+  assert.deepEqual(listening, [], 'the inspector nodetop opened is closed again');
+  assert.deepEqual(relayDirs().filter((d) => !dirsBefore.includes(d)), [], 'no relay directory is left');
+  assert.ok(t.alive());
+}
+
+describe('containers: refusing what nodetop cannot reach', { skip: ROOT_ONLY }, () => {
+  it('as nobody, a target in another network namespace gets no signal and the user one sentence with the ways out', async () => {
+    const t = await startTarget('idle.js', {
+      prefix: [...NET, 'setpriv', `--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups'],
+    });
+    try {
+      assert.notEqual(readNamespace(t.pid, 'net'), readNamespace('self', 'net'));
+      const r = await runCli(['stats', String(t.pid), '--json'], { uid: NOBODY });
+      assert.equal(r.code, 15, r.stderr);
+      assert.match(r.stderr, /pid \d+ runs in another network namespace \(a container's\) and entering it takes root .*; nodetop sent it nothing/);
+      assert.match(r.stderr, /kubectl debug --target/);
+      assert.doesNotMatch(r.stderr, /at \S+ \(|did not open an inspector/);
+      // nothing was sent: SIGUSR1 would have opened an inspector within milliseconds
+      await new Promise((res) => setTimeout(res, 300));
+      assert.deepEqual(listeningSockets(t.pid), []);
+      assert.doesNotMatch(t.stderr(), /Debugger listening/);
+    } finally {
+      await t.kill();
+    }
+  });
+
+  it('as root without nsenter on PATH, the same: exit 15, nothing sent', async () => {
+    const t = await startTarget('idle.js', { prefix: NET });
+    try {
+      const bin = fs.mkdtempSync(path.join(os.tmpdir(), 'nodetop-path-'));
+      const r = await runCli(['stats', String(t.pid), '--json'], { env: { PATH: bin } });
+      fs.rmSync(bin, { recursive: true, force: true });
+      assert.equal(r.code, 15, r.stderr);
+      assert.match(r.stderr, /entering it takes nsenter \(util-linux\), which is not on PATH; nodetop sent it nothing/);
+      await new Promise((res) => setTimeout(res, 300));
+      assert.deepEqual(listeningSockets(t.pid), []);
+      assert.doesNotMatch(t.stderr(), /Debugger listening/);
+    } finally {
+      await t.kill();
+    }
+  });
+});
+
+describe('containers: attaching from the host by host pid', { skip: ROOT_ONLY }, () => {
+  for (const [name, prefix] of [
+    ['a network namespace', NET],
+    ['network, mount and pid namespaces (--mount-proc)', NET_MNT_PID],
+    ['a user namespace with its network namespace', USER_NET],
+  ] as const) {
+    it(`stats reads a target in ${name}: its numbers, the host pid, and no trace`, async () => {
+      const dirs = relayDirs();
+      const t = await startTarget('idle.js', { prefix: [...prefix] });
+      try {
+        assert.notEqual(readNamespace(t.pid, 'net'), readNamespace('self', 'net'));
+        assert.equal(t.facts.pid, pidInOwnNamespace(t.pid));
+        if (prefix === NET_MNT_PID) assert.notEqual(t.facts.pid, t.pid, 'the target sees another pid than the host');
+        const r = await runCli(['stats', String(t.pid), '--json', '--window', '300']);
+        assert.equal(r.code, 0, r.stderr);
+        const s = parseJson<Sample>(r);
+        assert.equal(s.target.pid, t.pid, 'the host pid, not the one the target sees');
+        assert.equal(s.target.inspector.openedByNodetop, true);
+        assert.equal(s.handles?.byType.Timeout, 1, "idle.js's one interval");
+        assert.ok(s.process.fds.open! > 3, 'fds read from the host /proc of the target');
+        assert.ok(s.process.rssBytes > s.memory.heapUsedBytes);
+        await assertNoTrace(t, dirs);
+      } finally {
+        await t.kill();
+      }
+    });
+  }
+});
