@@ -9,10 +9,11 @@ import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { spawn } from 'node:child_process';
 import { describe, it } from 'node:test';
 import { listeningSockets, processTable, readCmdline } from '../../src/platform/proc';
 import { pidInOwnNamespace, readNamespace } from '../../src/platform/namespaces';
-import { eventually, parseJson, runCli, startTarget, type Target } from '../helpers/target';
+import { eventually, NODETOP, parseJson, runCli, startTarget, type Target } from '../helpers/target';
 import type { Sample } from '../../src/model/sample';
 
 const NOBODY = 65534;
@@ -116,4 +117,35 @@ describe('containers: attaching from the host by host pid', { skip: ROOT_ONLY },
       }
     });
   }
+});
+
+describe('containers: nodetop SIGKILLed mid-session', { skip: ROOT_ONLY }, () => {
+  it('the relay dies with it, the lease closes the inspector, nothing is left; the next nodetop attaches', async () => {
+    const dirs = relayDirs();
+    const t = await startTarget('idle.js', { prefix: NET });
+    try {
+      const before = await t.ask('state');
+      const cli = spawn(process.execPath, [NODETOP, 'stats', String(t.pid), '--window', '30000'], {
+        stdio: 'ignore',
+        env: { ...process.env, NODETOP_LEASE_MS: '1500' },
+      });
+      try {
+        const installed = await eventually(() => t.ask('state'), (s) => (s.symbols as string[]).includes('Symbol(nodetop)'), 10_000);
+        assert.ok((installed.symbols as string[]).includes('Symbol(nodetop)'));
+        assert.equal(relays().length, 1, 'one relay while nodetop runs');
+      } finally {
+        cli.kill('SIGKILL');
+      }
+      await new Promise((r) => cli.on('exit', r));
+      const after = await eventually(() => t.ask('state'), (s) => JSON.stringify(s) === JSON.stringify(before), 10_000);
+      assert.deepEqual(after, before);
+      await assertNoTrace(t, dirs);
+      const r = await runCli(['stats', String(t.pid), '--json', '--window', '50']);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(parseJson<Sample>(r).target.pid, t.pid);
+      await assertNoTrace(t, dirs);
+    } finally {
+      await t.kill();
+    }
+  });
 });
