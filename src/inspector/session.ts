@@ -11,6 +11,7 @@
 import * as http from 'node:http';
 import CDP from 'chrome-remote-interface';
 import { ExitCode, NodetopError } from '../errors';
+import { printable } from '../model/text';
 import type { Probe } from '../probes/probe';
 import { debugProtocol, debugTrace, trace } from '../debug';
 import { probeExpression, probeFunction, PROBE_ERROR_KEY } from '../probes/probe';
@@ -52,15 +53,35 @@ export class ConnectionClosedError extends NodetopError {
   }
 }
 
+/** The most a /json/list answer may be: Node's is a few hundred bytes per target. */
+const MAX_LIST_BYTES = 1 << 20;
+
 /**
- * GET /json/list on an inspector's HTTP port, bounded. Throws NodetopError with a reason.
+ * GET /json/list on an inspector's HTTP port. Throws NodetopError with a reason. The whole
+ * request is bounded by `timeoutMs` and its answer by MAX_LIST_BYTES: an endpoint that trickles
+ * a byte at a time (each byte restarting the socket's idle timer) cannot hold nodetop.
  * `socketPath`: through a relay's unix socket to host:port in another network namespace (relay.ts).
+ *
+ * Every target's WebSocket must be on the host and port asked: Node builds the URL from the
+ * request's Host header (inspector_socket_server.cc), so its own answer always names them. Any
+ * other address was put there by whoever answers, to send nodetop where --allow-remote (or
+ * the pid's own socket) never said it could go.
  */
 export function listTargets(host: string, port: number, timeoutMs: number, socketPath?: string): Promise<InspectorTarget[]> {
   const where = `${host.includes(':') ? `[${host}]` : host}:${port}`;
   return new Promise((resolve, reject) => {
-    const fail = (message: string, hint?: string): void =>
+    let settled = false;
+    const settle = (): boolean => {
+      if (settled) return false;
+      settled = true;
+      clearTimeout(deadline);
+      return true;
+    };
+    const fail = (message: string, hint?: string): void => {
+      if (!settle()) return;
+      req.destroy();
       reject(new NodetopError(message, { exitCode: ExitCode.EndpointFailed, ...(hint ? { hint } : {}) }));
+    };
     // agent:false: the connection closes with the answer; a kept-alive one would show in the
     // target's own socket sample (its port may be the application's, not the inspector's)
     const to = socketPath === undefined ? { host, port } : { socketPath };
@@ -69,14 +90,14 @@ export function listTargets(host: string, port: number, timeoutMs: number, socke
       let size = 0;
       res.on('data', (c: Buffer) => {
         size += c.length;
-        if (size > 1 << 20) {
-          req.destroy();
+        if (size > MAX_LIST_BYTES) {
           fail(`${where} is not a Node inspector (its /json/list answer is over 1 MiB)`);
           return;
         }
         chunks.push(c);
       });
       res.on('end', () => {
+        if (settled) return;
         let parsed: unknown;
         try {
           parsed = JSON.parse(Buffer.concat(chunks).toString('utf8'));
@@ -90,15 +111,28 @@ export function listTargets(host: string, port: number, timeoutMs: number, socke
                 !!t && typeof t === 'object' && typeof (t as InspectorTarget).webSocketDebuggerUrl === 'string',
             )
           : [];
-        if (list.length === 0) fail(`${where} is not a Node inspector (no debuggable target in /json/list)`);
-        else resolve(list);
+        if (list.length === 0) {
+          fail(`${where} is not a Node inspector (no debuggable target in /json/list)`);
+          return;
+        }
+        const elsewhere = list.map((t) => wsElsewhere(t.webSocketDebuggerUrl, host, port)).find((w) => w !== null);
+        if (elsewhere !== undefined) {
+          fail(
+            `${where} names its WebSocket at ${elsewhere}, not at ${where}: nodetop connects only to the address it was given`,
+            'a Node inspector always names the address it was asked on; this endpoint is not one, or a proxy rewrites it',
+          );
+          return;
+        }
+        if (settle()) resolve(list);
       });
       res.on('error', () => fail(`the connection to ${where} broke while reading /json/list`));
     });
-    req.on('timeout', () => {
-      req.destroy();
-      fail(`${where} did not answer within ${timeoutMs} ms`, 'raise --timeout, or check the endpoint');
-    });
+    // the socket's idle timeout (above) restarts with every byte; this bounds the whole request
+    const deadline = setTimeout(
+      () => fail(`${where} did not answer within ${timeoutMs} ms`, 'raise --timeout, or check the endpoint'),
+      timeoutMs,
+    );
+    req.on('timeout', () => fail(`${where} did not answer within ${timeoutMs} ms`, 'raise --timeout, or check the endpoint'));
     req.on('error', (e: NodeJS.ErrnoException) => {
       if (e.code === 'ECONNREFUSED') fail(`nothing is listening on ${where} (connection refused)`);
       else if (e.code === 'ECONNRESET') fail(`${where} closed the connection: it is not a Node inspector`);
@@ -108,6 +142,24 @@ export function listTargets(host: string, port: number, timeoutMs: number, socke
       else fail(`cannot reach ${where}: ${e.code ?? e.message}`);
     });
   });
+}
+
+/**
+ * Null when `url` is a ws:// URL on exactly `host`:`port`; otherwise what it names instead
+ * (printable: it is the endpoint's text).
+ */
+export function wsElsewhere(url: string, host: string, port: number): string | null {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    return printable(JSON.stringify(url.slice(0, 100)));
+  }
+  const bare = (h: string): string => h.replace(/^\[|\]$/g, '').toLowerCase();
+  const named = `${u.hostname}:${u.port || '(none)'}`;
+  if (u.protocol !== 'ws:') return printable(`${u.protocol}//${named}`);
+  if (bare(u.hostname) !== bare(host) || Number(u.port || 80) !== port) return printable(named);
+  return null;
 }
 
 interface CriClient {

@@ -186,4 +186,89 @@ describe('fake inspector endpoints', () => {
     assert.match(r.stderr, /answered a sample nodetop cannot read/);
     oneSentence(r);
   });
+
+  /** A TCP server that counts the connections it is offered (and answers none). */
+  async function connectionCounter(): Promise<{ port: number; count(): number }> {
+    const held: net.Socket[] = [];
+    const srv = net.createServer((sock) => held.push(sock));
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+    servers.push({ close: () => (held.forEach((x) => x.destroy()), srv.close()) });
+    return { port: (srv.address() as net.AddressInfo).port, count: () => held.length };
+  }
+
+  /** An HTTP server whose /json/list names `wsUrl` (not itself). */
+  async function listNaming(wsUrl: (port: number) => string): Promise<number> {
+    const srv = http.createServer((_req, res) => {
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify([{ id: 'x', title: 'fake', url: 'file:///fake.js', webSocketDebuggerUrl: wsUrl((srv.address() as net.AddressInfo).port) }]));
+    });
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+    servers.push({ close: () => srv.close() });
+    return (srv.address() as net.AddressInfo).port;
+  }
+
+  it('a loopback /json/list naming a remote WebSocket (192.0.2.2) is refused, --allow-remote or not: exit 7', async () => {
+    const port = await listNaming((p) => `ws://192.0.2.2:${p}/x`);
+    for (const extra of [[], ['--allow-remote']]) {
+      const r = await runCli(['stats', '--endpoint', `127.0.0.1:${port}`, ...extra, ...TIMEOUT], GUARD);
+      assert.equal(r.code, 7, r.stderr);
+      assert.match(r.stderr, /names its WebSocket at 192\.0\.2\.2:\d+, not at 127\.0\.0\.1:\d+: nodetop connects only to the address it was given/);
+      oneSentence(r);
+    }
+  });
+
+  it('a /json/list naming another port of this host is refused before any connection to it: exit 7', async () => {
+    const other = await connectionCounter();
+    const port = await listNaming(() => `ws://127.0.0.1:${other.port}/x`);
+    const r = await runCli(['stats', '--endpoint', `127.0.0.1:${port}`, ...TIMEOUT], GUARD);
+    assert.equal(r.code, 7, r.stderr);
+    assert.match(r.stderr, new RegExp(`names its WebSocket at 127\\.0\\.0\\.1:${other.port}`));
+    assert.equal(other.count(), 0, 'nodetop connected to the port /json/list named');
+    oneSentence(r);
+  });
+
+  it('pid mode: the inspector port of the pid answering /json/list with another address is not followed', async () => {
+    const other = await connectionCounter();
+    const free = net.createServer();
+    await new Promise<void>((r) => free.listen(0, '127.0.0.1', r));
+    const port = (free.address() as net.AddressInfo).port;
+    await new Promise((r) => free.close(r));
+    // --inspect-port=P names P as the inspector's port without opening one: the fixture serves P
+    const t = await startTarget('fake-inspector.js', { nodeArgs: [`--inspect-port=${port}`], args: [String(port), `ws://127.0.0.1:${other.port}/x`] });
+    try {
+      const r = await runCli(['stats', String(t.pid), ...TIMEOUT], GUARD);
+      assert.notEqual(r.code, 0, r.stderr);
+      assert.ok(Number((await t.ask('lists')).lists) >= 1, 'nodetop asked the fixture for /json/list');
+      assert.equal(other.count(), 0, `nodetop connected to the port /json/list named: ${r.stderr}`);
+      assert.doesNotMatch(r.stderr, new RegExp(`:${other.port}`));
+      oneSentence(r);
+      assert.ok(t.alive());
+    } finally {
+      await t.kill();
+    }
+  });
+
+  it('/json/list trickled one byte every 300 ms is bounded by --timeout: exit 7', async () => {
+    const body = JSON.stringify([{ id: 'x', webSocketDebuggerUrl: 'ws://127.0.0.1:1/x', title: 'x'.repeat(10_000) }]);
+    const answer = `HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n${body}`;
+    const held: net.Socket[] = [];
+    const timers: NodeJS.Timeout[] = [];
+    const srv = net.createServer((sock) => {
+      held.push(sock);
+      sock.on('error', () => undefined);
+      let i = 0;
+      const t = setInterval(() => {
+        if (i < answer.length && !sock.destroyed) sock.write(answer[i++]!);
+      }, 300);
+      timers.push(t);
+      sock.on('close', () => clearInterval(t));
+    });
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+    servers.push({ close: () => (timers.forEach(clearInterval), held.forEach((x) => x.destroy()), srv.close()) });
+    const port = (srv.address() as net.AddressInfo).port;
+    const r = await runCli(['stats', '--endpoint', `127.0.0.1:${port}`, ...TIMEOUT], GUARD);
+    assert.equal(r.code, 7, r.stderr);
+    assert.match(r.stderr, /did not answer within 1000 ms/);
+    oneSentence(r);
+  });
 });
