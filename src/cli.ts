@@ -10,6 +10,7 @@ import { ExitCode, NodetopError, isNodetopError } from './errors';
 import { installSignalHandlers, interruptedBy, runCleanups, setExitHook } from './lifecycle';
 import { checkListen, parseListen } from './listen';
 import { WATCH_FIELDS, type WatchField } from './sinks/line';
+import { errLine, outText } from './sinks/terminal';
 import type { IsolateSelection } from './inspector/isolates';
 // types only: erased from the output, so the commands still load when they run
 import type { AttachOptions } from './inspector/attach';
@@ -483,7 +484,7 @@ export function parseCommandLine(argv: string[]): Invocation {
 
 const stdoutOut: Output = {
   write(text: string): void {
-    if (text !== '') process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
+    if (text !== '') process.stdout.write(outText(text));
   },
 };
 
@@ -494,12 +495,13 @@ function exitAfterFlush(code: number): void {
 
 function report(e: unknown): number {
   if (isNodetopError(e)) {
-    process.stderr.write(`nodetop: ${e.message}\n`);
-    if (e.hint) process.stderr.write(`  hint: ${e.hint}\n`);
+    // messages quote the target (an Error it threw, its title): one line each, made printable
+    errLine(`nodetop: ${e.message}`);
+    if (e.hint) errLine(`  hint: ${e.hint}`);
     return e.exitCode;
   }
   const stack = e instanceof Error ? (e.stack ?? e.message) : String(e);
-  process.stderr.write(`nodetop: internal error (a bug in nodetop; please report it with this output)\n${stack}\n`);
+  process.stderr.write(outText(`nodetop: internal error (a bug in nodetop; please report it with this output)\n${stack}`));
   return ExitCode.Bug;
 }
 

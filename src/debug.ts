@@ -2,6 +2,7 @@
 // with the milliseconds since this process started (how long an attach spends where).
 
 import * as fs from 'node:fs';
+import { terminalSafe } from './model/text';
 
 export const debugProtocol = /\bprotocol\b/.test(process.env.NODETOP_DEBUG ?? '');
 /** NODETOP_TRACE_FILE: the protocol trace goes to this file instead of stderr (the TUI owns the terminal). */
@@ -14,7 +15,8 @@ export function debugTrace(what: string): void {
 
 export function trace(line: string): void {
   // milliseconds since this process started: phase by phase timing of an attach
-  line = `${performance.now().toFixed(1).padStart(8)} ${line}`;
+  // frames quote the target: its strings must not drive the terminal the trace goes to
+  line = `${performance.now().toFixed(1).padStart(8)} ${terminalSafe(line)}`;
   if (traceFile) {
     try {
       fs.appendFileSync(traceFile, line, { mode: 0o600 });

@@ -18,6 +18,7 @@ import * as proc from '../platform/proc';
 import { Sampler } from '../sampler';
 import { renderPrometheus, type PromTarget } from '../sinks/prometheus';
 import { Ticker } from '../ticker';
+import { errLine } from '../sinks/terminal';
 import type { Output } from '../cli';
 
 export interface ExportOptions {
@@ -43,7 +44,7 @@ interface Target {
 }
 
 function log(text: string): void {
-  process.stderr.write(`nodetop export: ${text}\n`);
+  errLine(`nodetop export: ${text}`);
 }
 
 export async function exportCommand(opts: ExportOptions, _out: Output): Promise<void> {

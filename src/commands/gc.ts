@@ -18,6 +18,7 @@ import { readMemory, withIsolates, type IsolateSelection, type IsolateTarget } f
 import { WorkerGoneError } from '../inspector/workers';
 import { bytes, ms } from '../model/units';
 import type { MemoryReading } from '../probes/memory';
+import { errLine } from '../sinks/terminal';
 import type { Output } from '../cli';
 
 export const GC_MS_PER_MIB = 3;
@@ -63,7 +64,7 @@ function figures(m: MemoryReading): HeapFigures {
 }
 
 export async function gcCommand(opts: GcOptions, out: Output): Promise<void> {
-  const notice = opts.notice ?? ((l: string) => process.stderr.write(`${l}\n`));
+  const notice = opts.notice ?? errLine;
   await withIsolates(opts, opts.select, async (att, sel) => {
     const result: GcResult = { pid: att.pid, isolates: [] };
     for (const t of sel.targets) {

@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import { ExitCode, NodetopError, errnoCode } from '../errors';
 import { diffHeapSummaries, HeapSnapshotSummarizer, SnapshotFormatError, type HeapDiffRow, type HeapSummary } from '../model/heapsnapshot';
 import { bytes } from '../model/units';
+import { printable } from '../model/text';
 import type { Output } from '../cli';
 
 export interface HeapDiffOptions {
@@ -83,8 +84,8 @@ const count = (n: number): string => n.toLocaleString('en-US');
 
 export function renderHeapDiff(r: HeapDiffResult, opts: { a: string; b: string }): string {
   const lines: string[] = [];
-  lines.push(`a: ${opts.a}  ${count(r.a.nodes)} nodes, ${bytes(r.a.selfSizeBytes)}`);
-  lines.push(`b: ${opts.b}  ${count(r.b.nodes)} nodes, ${bytes(r.b.selfSizeBytes)}`);
+  lines.push(`a: ${printable(opts.a)}  ${count(r.a.nodes)} nodes, ${bytes(r.a.selfSizeBytes)}`);
+  lines.push(`b: ${printable(opts.b)}  ${count(r.b.nodes)} nodes, ${bytes(r.b.selfSizeBytes)}`);
   lines.push(`b - a: ${signed(r.b.nodes - r.a.nodes, count)} nodes, ${signed(r.b.selfSizeBytes - r.a.selfSizeBytes, bytes)} (self sizes, by constructor; largest growth first)`);
   lines.push('');
   const table = [['size Δ', 'count Δ', 'count a → b', 'size a → b', 'constructor']];
@@ -94,7 +95,8 @@ export function renderHeapDiff(r: HeapDiffResult, opts: { a: string; b: string }
       signed(x.countDelta, count),
       `${count(x.countA)} → ${count(x.countB)}`,
       `${bytes(x.sizeBytesA)} → ${bytes(x.sizeBytesB)}`,
-      x.name,
+      // constructor names come from the file: anything a program named a class or a function
+      printable(x.name),
     ]);
   }
   const widths = [0, 1, 2, 3].map((c) => Math.max(...table.map((row) => row[c]!.length)));

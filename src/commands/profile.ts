@@ -16,6 +16,7 @@ import { ExitCode, NodetopError } from '../errors';
 import { onExit, onInterrupt } from '../lifecycle';
 import { checkProfile, renderProfileSummary, summarizeProfile, type CpuProfile, type FunctionTime } from '../model/profile';
 import { AtomicFile, defaultBaseName, resolveOutputPath, usesDefaultName } from '../platform/outfile';
+import { printable } from '../model/text';
 import type { Output } from '../cli';
 
 export interface ProfileOptions extends AttachOptions {
@@ -175,7 +176,7 @@ async function profileWithFile(opts: ProfileOptions, out: Output, file: AtomicFi
       const cwdUrl = `file://${process.cwd()}/`;
       out.write(
         [
-          `CPU profile of pid ${pid} (${att.identity.title}): ${(summary.durationMs / 1000).toFixed(2)} s, ${summary.samples} samples every ${opts.intervalUs} µs`,
+          `CPU profile of pid ${pid} (${printable(att.identity.title)}): ${(summary.durationMs / 1000).toFixed(2)} s, ${summary.samples} samples every ${opts.intervalUs} µs`,
           `written to ${file.finalPath} (open it in Chrome DevTools > Performance, or VS Code)`,
           '',
           renderProfileSummary(summary, opts.top, cwdUrl),

@@ -3,6 +3,7 @@
 
 import { listNodeProcesses, type NodeProcess } from '../platform/ps';
 import { bytes, duration, percent } from '../model/units';
+import { printable } from '../model/text';
 import type { Output } from '../cli';
 
 export interface PsOptions {
@@ -23,12 +24,13 @@ export function renderPs(list: NodeProcess[], cpuWindowMs: number): string {
   const rows = list.map((p) => [
     String(p.pid),
     String(p.ppid),
-    p.user,
+    printable(p.user),
     percent(p.cpuPercent),
     bytes(p.rssBytes),
     duration(p.uptimeSec),
     inspectorText(p),
-    p.argv.join(' '),
+    // argv is whatever the process wrote there: escape sequences, bidi overrides
+    printable(p.argv.join(' ')),
   ]);
   const head = ['PID', 'PPID', 'USER', cpuWindowMs > 0 ? 'CPU' : 'CPU(avg)', 'RSS', 'UP', 'INSPECTOR', 'COMMAND'];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));

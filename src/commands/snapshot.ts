@@ -34,6 +34,7 @@ import { readCgroupMemoryCurrent, readHostMemAvailable } from '../platform/hostM
 import { readCgroupMemoryLimit } from '../platform/proc';
 import { OutputFailure, outputError, PartialOutput, specialOutput, targetCanWrite, type TargetWriter } from '../platform/snapshotFile';
 import { Progress } from '../sinks/snapshotProgress';
+import { errLine } from '../sinks/terminal';
 import type { Output } from '../cli';
 
 export interface SnapshotOptions extends AttachOptions {
@@ -79,7 +80,7 @@ async function confirm(question: string): Promise<boolean> {
 
 export async function snapshotCommand(opts: SnapshotOptions, out: Output): Promise<void> {
   const say = (l: string): void => {
-    if (!opts.quiet) process.stderr.write(`${l}\n`);
+    if (!opts.quiet) errLine(l); // a worker's name is the target's text
   };
   await withIsolates(opts, opts.select, async (att, sel) => {
     const target = sel.targets[0]!;

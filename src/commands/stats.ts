@@ -3,6 +3,7 @@
 import { attach, type AttachOptions } from '../inspector/attach';
 import { Sampler } from '../sampler';
 import { renderStats } from '../sinks/text';
+import { errLine } from '../sinks/terminal';
 import type { Output } from '../cli';
 
 export interface StatsOptions extends AttachOptions {
@@ -30,7 +31,7 @@ export async function statsCommand(opts: StatsOptions, out: Output): Promise<voi
       const sample = await sampler.sample();
       out.write(opts.json ? JSON.stringify(sample) : renderStats(sample));
       // the sample stands without them; say why they are missing (null in JSON)
-      if (sampler.lastNetError) process.stderr.write(`nodetop: ${sampler.lastNetError}; sockets and httpPools are null\n`);
+      if (sampler.lastNetError) errLine(`nodetop: ${sampler.lastNetError}; sockets and httpPools are null`);
     } finally {
       await sampler.close();
     }

@@ -13,6 +13,8 @@
 // A function is identified by its name and where it is defined (script, line, column), so the
 // same function reached by several paths is one row.
 
+import { printable } from './text';
+
 export interface CallFrame {
   functionName: string;
   scriptId: string;
@@ -215,7 +217,7 @@ export function renderProfileSummary(s: ProfileSummary, top: number, cwdUrl?: st
     else if (where.startsWith('file://')) where = where.slice('file://'.length);
     const loc = where ? ` ${where}${f.line !== null ? `:${f.line}` : ''}` : '';
     lines.push(
-      `${f.selfMs.toFixed(1).padStart(10)} ${`${f.selfPercent.toFixed(1)}%`.padStart(7)} ${f.totalMs.toFixed(1).padStart(10)} ${`${f.totalPercent.toFixed(1)}%`.padStart(7)}  ${f.function}${loc}`,
+      `${f.selfMs.toFixed(1).padStart(10)} ${`${f.selfPercent.toFixed(1)}%`.padStart(7)} ${f.totalMs.toFixed(1).padStart(10)} ${`${f.totalPercent.toFixed(1)}%`.padStart(7)}  ${printable(`${f.function}${loc}`)}`, // names and paths are the target's text
     );
   }
   if (s.functions.length > rows.length) lines.push(`  … ${s.functions.length - rows.length} more functions in the file`);

@@ -1,6 +1,11 @@
 // Formatting for people: bytes, durations, percentages. Pure; every sink uses these so that a
 // number reads the same on every screen.
 
+import { printable } from './text';
+
+// the one sanitizer lives in text.ts; re-exported for the sinks and views that import it here
+export { printable };
+
 export function bytes(n: number | null | undefined): string {
   if (n === null || n === undefined || !Number.isFinite(n)) return 'n/a';
   const neg = n < 0;
@@ -49,14 +54,4 @@ export function duration(sec: number | null | undefined): string {
 export function countsLine(rec: Record<string, number>): string {
   const e = Object.entries(rec).sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]));
   return e.length ? e.map(([k, v]) => `${printable(k)} ${v}`).join(', ') : 'none';
-}
-
-/**
- * Text from the target (titles, argv, handle types, stack frames) made safe to print: control
- * characters (newlines, escape sequences a process could put in its title to drive the user's
- * terminal) become spaces, and a line stays one line.
- */
-export function printable(text: unknown): string {
-  // eslint-disable-next-line no-control-regex
-  return String(text).replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, ' ');
 }

@@ -2,7 +2,7 @@
 // Columns are fixed-width so lines from several targets stay aligned under one header.
 
 import type { Sample } from '../model/sample';
-import { bytes, ms, ratio } from '../model/units';
+import { bytes, ms, printable, ratio } from '../model/units';
 
 export const WATCH_FIELDS = ['time', 'pid', 'heap', 'rss', 'lag', 'elu', 'cpu', 'handles', 'sockets', 'gc', 'fds'] as const;
 export type WatchField = (typeof WATCH_FIELDS)[number];
@@ -65,6 +65,6 @@ export function watchEventLine(timeIso: string, pid: number, text: string, field
   const parts: string[] = [];
   if (fields.includes('time')) parts.push(pad(timeIso.slice(11, 19), COLUMNS.time.width, true));
   parts.push(pad(String(pid), COLUMNS.pid.width, false));
-  parts.push(text);
+  parts.push(printable(text)); // an error message can quote the target
   return parts.join('  ');
 }

@@ -10,6 +10,7 @@
 // like counters that `promtool check metrics` rejects; sum(nodejs_active_handles) is the same.
 
 import type { Sample } from '../model/sample';
+import { printable } from '../model/text';
 import type { RawSample } from '../probes/sample';
 
 export interface PromTarget {
@@ -33,8 +34,12 @@ interface Family {
   series(t: PromTarget, s: Sample, raw: RawSample | null): Series;
 }
 
+/**
+ * A label value: the format's escapes (a newline stays, as backslash n), then every other control or
+ * invisible format character in the target's text (title, handle types) becomes a space.
+ */
 export function escapeLabelValue(v: string): string {
-  return v.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"');
+  return printable(v.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"'));
 }
 
 export function escapeHelp(v: string): string {

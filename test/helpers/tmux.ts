@@ -30,6 +30,8 @@ export interface Terminal {
   resize(cols: number, rows: number): void;
   /** Waits until the screen matches, bounded; returns the screen. Fails with the screen shown. */
   waitFor(re: RegExp, boundMs?: number): Promise<string>;
+  /** Every byte the pane received from nodetop so far (tmux pipe-pane), escapes and all. */
+  raw(): Buffer;
   /** The exit code nodetop left, once it exits. */
   exitCode(boundMs?: number): Promise<number>;
   close(): void;
@@ -46,8 +48,11 @@ export function openTerminal(args: string[], size: { cols: number; rows: number 
     .join(' ');
   const cmd = `env ${envs} ${JSON.stringify(process.execPath)} ${JSON.stringify(NODETOP)} ${args.map((a) => JSON.stringify(a)).join(' ')}; echo $? > ${JSON.stringify(exitFile)}; sleep 600`;
   tmux('new-session', '-d', '-s', name, '-x', String(size.cols), '-y', String(size.rows), ...(cwd ? ['-c', cwd] : []), cmd);
+  const rawFile = path.join(dir, 'raw');
+  tmux('pipe-pane', '-t', name, '-o', `cat >> ${JSON.stringify(rawFile)}`);
   const screen = (): string => tmux('capture-pane', '-p', '-t', name);
   return {
+    raw: () => (fs.existsSync(rawFile) ? fs.readFileSync(rawFile) : Buffer.alloc(0)),
     screen,
     screenWithEscapes: () => tmux('capture-pane', '-p', '-e', '-t', name),
     keys(...keys) {
