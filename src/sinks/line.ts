@@ -7,16 +7,16 @@ import { bytes, ms, printable, ratio } from '../model/units';
 export const WATCH_FIELDS = ['time', 'pid', 'heap', 'rss', 'lag', 'elu', 'cpu', 'handles', 'sockets', 'gc', 'fds'] as const;
 export type WatchField = (typeof WATCH_FIELDS)[number];
 
-/** Handle types that are sockets: TCP connections and servers, UDP. */
-const SOCKET_TYPES = ['TCPSocketWrap', 'TCPServerWrap', 'UDPWrap'];
-
+/**
+ * Connections, as `stats` counts them (`sockets.total`): the socket walk when the sample has it,
+ * else the ref'd TCP connections of the handle list. A listening server (`TCPServerWrap`) is not
+ * a connection, and UDP is not counted by `stats` either: watch said SOCKETS 1 for a server with
+ * no client where stats said 0.
+ */
 export function socketCount(s: Sample): number | null {
-  // the socket walk when the sample has it (idle pooled sockets included), else the handle list
   if (s.sockets) return s.sockets.total;
   if (!s.handles) return null;
-  let n = 0;
-  for (const t of SOCKET_TYPES) n += s.handles.byType[t] ?? 0;
-  return n;
+  return s.handles.byType.TCPSocketWrap ?? 0;
 }
 
 interface Column {
@@ -27,7 +27,8 @@ interface Column {
 
 const na = 'n/a';
 const COLUMNS: Record<WatchField, Column> = {
-  time: { head: 'TIME', width: 8, value: (s) => s.time.slice(11, 19) },
+  // milliseconds: at --interval 500ms, whole seconds showed the same time twice
+  time: { head: 'TIME', width: 12, value: (s) => s.time.slice(11, 23) },
   pid: { head: 'PID', width: 7, value: (s) => String(s.target.pid) },
   heap: {
     head: 'HEAP USED/LIMIT',
@@ -63,7 +64,7 @@ export function watchLine(s: Sample, fields: readonly WatchField[]): string {
 /** A line for an event in the stream (a target that exited), aligned after the time and pid. */
 export function watchEventLine(timeIso: string, pid: number, text: string, fields: readonly WatchField[]): string {
   const parts: string[] = [];
-  if (fields.includes('time')) parts.push(pad(timeIso.slice(11, 19), COLUMNS.time.width, true));
+  if (fields.includes('time')) parts.push(pad(timeIso.slice(11, 23), COLUMNS.time.width, true));
   parts.push(pad(String(pid), COLUMNS.pid.width, false));
   parts.push(printable(text)); // an error message can quote the target
   return parts.join('  ');
