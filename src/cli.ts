@@ -113,6 +113,19 @@ export function parsePositiveInt(text: string, name: string, min: number, max: n
   return n;
 }
 
+type ExportLabel = { pid: number | null; name: string; value: string };
+/** Labels nodetop sets itself (and prom-client's): a --label of that name would hide it. */
+const RESERVED_LABELS = new Set(['pid', 'script', 'thread', 'type', 'space', 'kind', 'le', 'version', 'major', 'minor', 'patch', 'quantile', 'job', 'instance']);
+
+/** `name=value` or `pid:name=value`: a Prometheus label for every series (or one pid's). */
+export function parseLabel(text: string): ExportLabel {
+  const m = /^(?:(\d+):)?([a-zA-Z_][a-zA-Z0-9_]*)=(.*)$/s.exec(text);
+  if (!m) throw new InvalidArgumentError(`--label takes name=value or pid:name=value (a name of letters, digits and _), not ${JSON.stringify(text)}`);
+  const name = m[2]!;
+  if (name.startsWith('__') || RESERVED_LABELS.has(name)) throw new InvalidArgumentError(`--label ${name}: that name is nodetop's or Prometheus's own`);
+  return { pid: m[1] === undefined ? null : parsePid(m[1]), name, value: m[3]! };
+}
+
 function parseFields(text: string): WatchField[] {
   const names = text.split(',').map((f) => f.trim()).filter(Boolean);
   const bad = names.filter((n) => !(WATCH_FIELDS as readonly string[]).includes(n));
@@ -413,6 +426,7 @@ export function parseCommandLine(argv: string[]): Invocation {
     )
     .option('--listen <host:port>', 'where /metrics is served', '127.0.0.1:9464')
     .option('--allow-remote-listen', 'allow a non-loopback --listen (the metrics name your processes; no authentication)', false)
+    .option('--label <name=value>', 'a label on every series (pid:name=value: on that pid\'s only); repeatable', (v: string, prev: ExportLabel[] = []) => [...prev, parseLabel(v)])
     .addOption(
       new Option('--timeout <ms>', 'bound on every inspector call and on opening the inspector')
         .default(3000)
@@ -443,6 +457,7 @@ export function parseCommandLine(argv: string[]): Invocation {
         allowRemote: Boolean(o.allowRemote),
         keepInspector: Boolean(o.keepInspector),
         timeoutMs: o.timeout as number,
+        labels: (o.label as ExportLabel[] | undefined) ?? [],
       };
     });
 

@@ -61,6 +61,8 @@ export interface SamplerOptions {
   netShare?: number;
   /** Worker reads a second (default WORKER_READS_PER_S); Infinity: every worker in every sample. */
   workerReadsPerS?: number;
+  /** Also read what prom-client's default metrics have and nodetop does not otherwise need (export). */
+  promCompat?: boolean;
 }
 
 export class Sampler {
@@ -324,7 +326,7 @@ export class Sampler {
   }
 
   private sampleArg(): SampleArg {
-    return { key: this.att.key, blockedAfterMs: this.opts.blockedAfterMs ?? 750, fds: !this.att.local };
+    return { key: this.att.key, blockedAfterMs: this.opts.blockedAfterMs ?? 750, fds: !this.att.local, ...(this.opts.promCompat ? { promCompat: true } : {}) };
   }
 
   private async callRecorder(arg: Parameters<typeof recordProbe.fn>[0]): Promise<RecordResult> {

@@ -16,7 +16,7 @@ import { onExit } from '../lifecycle';
 import { listNodeProcesses, processAlive } from '../platform/ps';
 import * as proc from '../platform/proc';
 import { Sampler } from '../sampler';
-import { renderPrometheus, type PromTarget } from '../sinks/prometheus';
+import { renderPrometheus, scriptLabel, type PromTarget } from '../sinks/prometheus';
 import { Ticker } from '../ticker';
 import { errLine } from '../sinks/terminal';
 import type { Output } from '../cli';
@@ -32,6 +32,8 @@ export interface ExportOptions {
   allowRemote: boolean;
   keepInspector: boolean;
   timeoutMs: number;
+  /** --label name=value on every series, or pid:name=value on that pid's. */
+  labels: Array<{ pid: number | null; name: string; value: string }>;
 }
 
 interface Target {
@@ -57,6 +59,11 @@ export async function exportCommand(opts: ExportOptions, _out: Output): Promise<
     leaseMs: Math.max(60_000, opts.intervalMs * 3),
   };
   const targets = new Map<string, Target>();
+  const labelsFor = (pid: number): Record<string, string> => {
+    const out: Record<string, string> = {};
+    for (const l of opts.labels) if (l.pid === null || l.pid === pid) out[l.name] = l.value;
+    return out;
+  };
   /** Pids --all could not attach to, and when to try again (its "inspector" may be an app port). */
   const failed = new Map<number, number>();
 
@@ -66,7 +73,7 @@ export async function exportCommand(opts: ExportOptions, _out: Output): Promise<
       await att.detach(); // the same process by two routes (a pid and its --endpoint)
       return;
     }
-    const sampler = new Sampler(att);
+    const sampler = new Sampler(att, { promCompat: true });
     await sampler.baseline().catch(() => undefined);
     targets.set(key, {
       key,
@@ -74,7 +81,7 @@ export async function exportCommand(opts: ExportOptions, _out: Output): Promise<
       att,
       sampler,
       inFlight: false,
-      prom: { labels: { pid: att.pid, title: att.identity.title, thread: 'main' }, up: true, sample: null, raw: null, sampleDurationSeconds: null },
+      prom: { labels: { pid: att.pid, script: scriptLabel(att.identity.argv, att.identity.title), thread: 'main', extra: labelsFor(att.pid) }, up: true, sample: null, raw: null, sampleDurationSeconds: null },
     });
     log(`sampling pid ${att.pid} (${att.identity.title}) every ${opts.intervalMs} ms`);
   };
@@ -132,7 +139,8 @@ export async function exportCommand(opts: ExportOptions, _out: Output): Promise<
   const sampleOne = async (t: Target): Promise<void> => {
     try {
       const s = await t.sampler.sample();
-      t.prom = { ...t.prom, up: true, sample: s, raw: t.sampler.lastRaw, sampleDurationSeconds: t.sampler.lastRoundTripMs === null ? null : t.sampler.lastRoundTripMs / 1000 };
+      const vm = t.att.local ? proc.readVmBytes(t.att.pid) : null;
+      t.prom = { ...t.prom, up: true, sample: s, raw: t.sampler.lastRaw, vm, sampleDurationSeconds: t.sampler.lastRoundTripMs === null ? null : t.sampler.lastRoundTripMs / 1000 };
     } catch (e) {
       if (t.att.gone || !processAlive(t.att.pid) || (isNodetopError(e) && e.exitCode === ExitCode.TargetExited)) {
         drop(t, (await proc.processExistsSettled(t.att.pid)) ? 'closed the inspector connection' : 'exited');

@@ -244,6 +244,18 @@ export function readRssBytes(pid: number): number | null {
   return m ? Number(m[1]) * 1024 : null;
 }
 
+/** VmSize and VmData, bytes (what prom-client exports as process_virtual_memory_bytes and process_heap_bytes); null: unreadable. */
+export function readVmBytes(pid: number): { size: number; data: number } | null {
+  try {
+    const s = fs.readFileSync(procPath(pid, 'status'), 'utf8');
+    const size = /^VmSize:\s*(\d+) kB$/m.exec(s);
+    const data = /^VmData:\s*(\d+) kB$/m.exec(s);
+    return size && data ? { size: Number(size[1]) * 1024, data: Number(data[1]) * 1024 } : null;
+  } catch {
+    return null;
+  }
+}
+
 export function readCmdline(pid: number): string[] {
   const raw = fs.readFileSync(procPath(pid, 'cmdline'), 'utf8');
   return raw.split('\0').filter((s, i, a) => s !== '' || i < a.length - 1);

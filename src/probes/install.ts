@@ -56,7 +56,8 @@ export const installProbe = defineProbe<InstallArg, InstallResult>(
   'install',
   'one-time: two delay histograms (one native timer), a PerformanceObserver, one unref’d lease timeout',
   function nodetopInstall(arg: InstallArg): InstallResult {
-    type Gc = { count: number; ms: number };
+    // le: pauses per bucket of prom-client's nodejs_gc_duration_seconds histogram (not cumulative)
+    type Gc = { count: number; ms: number; le: number[] };
     interface SessionState {
       createdMs: number;
       renewedMs: number;
@@ -164,7 +165,7 @@ export const installProbe = defineProbe<InstallArg, InstallResult>(
       lastBeatMs: now,
       lastSampleMs: now,
       resolutionMs: arg.resolutionMs,
-      gc: { minor: { count: 0, ms: 0 }, major: { count: 0, ms: 0 }, incremental: { count: 0, ms: 0 }, weakcb: { count: 0, ms: 0 } },
+      gc: { minor: { count: 0, ms: 0, le: [0, 0, 0, 0, 0, 0] }, major: { count: 0, ms: 0, le: [0, 0, 0, 0, 0, 0] }, incremental: { count: 0, ms: 0, le: [0, 0, 0, 0, 0, 0] }, weakcb: { count: 0, ms: 0, le: [0, 0, 0, 0, 0, 0] } },
       h,
       clock,
       lease: null,
@@ -186,9 +187,13 @@ export const installProbe = defineProbe<InstallArg, InstallResult>(
             const d = e as unknown as { detail?: { kind?: number } | null; kind?: number };
             const k = d.detail ? d.detail.kind : d.kind;
             const kind = kinds[k ?? 0] ?? 'other';
-            const slot = gc[kind] ?? (gc[kind] = { count: 0, ms: 0 });
+            const slot = gc[kind] ?? (gc[kind] = { count: 0, ms: 0, le: [0, 0, 0, 0, 0, 0] });
             slot.count++;
             slot.ms += e.duration;
+            // prom-client's buckets, in ms: 1, 10, 100, 1000, 2000, 5000 (longer: only +Inf)
+            const dur = e.duration;
+            const b = dur <= 1 ? 0 : dur <= 10 ? 1 : dur <= 100 ? 2 : dur <= 1000 ? 3 : dur <= 2000 ? 4 : dur <= 5000 ? 5 : -1;
+            if (b >= 0 && slot.le) slot.le[b] = (slot.le[b] ?? 0) + 1;
           }
         } catch {
           /* never throw into the target */

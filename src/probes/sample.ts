@@ -21,6 +21,13 @@ export interface SampleArg {
    * full reading before it (fillLight).
    */
   light?: boolean;
+  /**
+   * For `nodetop export`: also what prom-client's default metrics read that nodetop does not
+   * otherwise need: the lag histogram's standard deviation (a walk of its buckets, ~0.2 ms) and
+   * process._getActiveHandles() by constructor name (a list of the handles' objects). Export
+   * samples every 5 s by default.
+   */
+  promCompat?: boolean;
 }
 
 /**
@@ -68,6 +75,8 @@ export interface RawSample {
   spaces: Array<{ name: string; size: number; used: number; available: number }>;
   /** Null when this Node cannot list its resources (see `unavailable.handles`). */
   handles: Record<string, number> | null;
+  /** promCompat only: process._getActiveHandles() by constructor name, as prom-client counts them. */
+  handleObjects?: Record<string, number> | null;
   requests: Record<string, number> | null;
   cpuUsageMicros: { user: number; system: number };
   fds: null | { open: number | null; limit: number | null };
@@ -78,7 +87,8 @@ export interface RawSample {
     /** Null when this Node has no event-loop delay histogram. */
     lag: RawLag | null;
     elu: { idle: number; active: number; utilization: number } | null;
-    gc: Record<string, { count: number; ms: number }> | null;
+    /** `le`: pauses per bucket of prom-client's GC histogram (1, 10, 100, 1000, 2000, 5000 ms), not cumulative. */
+    gc: Record<string, { count: number; ms: number; le?: number[] }> | null;
   };
   blocked: null | { forMs: number; stack: string[] };
   /**
@@ -195,9 +205,12 @@ export const sampleProbe = defineProbe<SampleArg, RawSample>(
     // part null with a reason, never the whole sample fail.
     const unavailable: Record<string, string> = {};
     const why = (e: unknown): string => String((e && (e as Error).message) || e).split('\n')[0]!;
-    const copyGc = (gc: Record<string, { count: number; ms: number }>): Record<string, { count: number; ms: number }> => {
-      const o: Record<string, { count: number; ms: number }> = {};
-      for (const k of Object.keys(gc)) o[k] = { count: gc[k]!.count, ms: gc[k]!.ms };
+    const copyGc = (gc: Record<string, { count: number; ms: number; le?: number[] }>): Record<string, { count: number; ms: number; le?: number[] }> => {
+      const o: Record<string, { count: number; ms: number; le?: number[] }> = {};
+      for (const k of Object.keys(gc)) {
+        const g = gc[k]!;
+        o[k] = arg.promCompat === true && Array.isArray(g.le) ? { count: g.count, ms: g.ms, le: g.le.slice() } : { count: g.count, ms: g.ms };
+      }
       return o;
     };
     const p = process as unknown as { _getActiveRequests?: () => object[]; getActiveResourcesInfo?: () => string[] };
@@ -251,6 +264,23 @@ export const sampleProbe = defineProbe<SampleArg, RawSample>(
         unavailable.handles = `process.getActiveResourcesInfo() failed: ${why(e)}`;
       }
     }
+    let handleObjects: Record<string, number> | null = null;
+    if (arg.promCompat === true && !light) {
+      try {
+        const ph = process as unknown as { _getActiveHandles?: () => unknown[] };
+        if (typeof ph._getActiveHandles === 'function') {
+          handleObjects = {};
+          for (const o of ph._getActiveHandles()) {
+            const c = o !== null && o !== undefined ? (o as { constructor?: { name?: unknown } }).constructor : undefined;
+            if (!c) continue; // prom-client skips these too
+            const n = typeof c.name === 'string' ? c.name : 'unknown';
+            handleObjects[n] = (handleObjects[n] ?? 0) + 1;
+          }
+        }
+      } catch {
+        handleObjects = null;
+      }
+    }
 
     let window: RawSample['window'] = null;
     if (st) {
@@ -272,8 +302,8 @@ export const sampleProbe = defineProbe<SampleArg, RawSample>(
               min: h.min,
               max: h.max,
               mean: h.mean,
-              // stddev is left out: HdrHistogram computes it by walking every bucket (~0.2 ms)
-              stddev: NaN,
+              // stddev is left out but for export: HdrHistogram computes it by walking every bucket (~0.2 ms)
+              stddev: arg.promCompat === true ? h.stddev : NaN,
               p50: h.percentile(50),
               p90: h.percentile(90),
               p99: h.percentile(99),
@@ -392,6 +422,7 @@ export const sampleProbe = defineProbe<SampleArg, RawSample>(
         numberOfDetachedContexts: hs.number_of_detached_contexts,
       },
       spaces,
+      ...(arg.promCompat === true ? { handleObjects } : {}),
       handles,
       requests,
       cpuUsageMicros: { user: cpu.user, system: cpu.system },

@@ -2,19 +2,39 @@
 // last sample of each target in, the /metrics body out. A scrape renders what is already in
 // memory; it never causes inspector traffic.
 //
-// Names follow prom-client's default metrics where one exists (so dashboards built for
-// prom-client work unchanged), with a `pid`, `title` and `thread` label on every series because
-// one exporter serves many processes. Every family is documented in the README.
+// Every metric prom-client 15's collectDefaultMetrics exports for a process, with its names,
+// types, label names and HELP (so dashboards built for prom-client work unchanged;
+// test/integration/promclient.test.ts compares the two sets on one process), plus `pid`,
+// `script`, `thread` and the user's --label on every series, because one exporter serves many
+// processes. Documented in docs/metrics.md, with where the values differ and why.
 //
-// Deliberately absent: prom-client's nodejs_active_handles_total / _requests_total, gauges named
-// like counters that `promtool check metrics` rejects; sum(nodejs_active_handles) is the same.
+// Kept although `promtool check metrics` lints them: prom-client's *_total gauges
+// (nodejs_active_handles_total, _requests_total, _resources_total): dashboards use them.
 
 import type { Sample } from '../model/sample';
 import { printable } from '../model/text';
+import { LAG_RESOLUTION_MS } from '../probes/install';
 import type { RawSample } from '../probes/sample';
 
+export interface PromLabels {
+  pid: number;
+  /** The main script as the target was started with it (process.argv[1]), else its title. */
+  script: string;
+  thread: string;
+  /** The user's --label name=value pairs. */
+  extra: Record<string, string>;
+}
+
+/** process.argv[1] when there is one (a script), else the title (`node -e`, the REPL). */
+export function scriptLabel(argv: readonly string[], title: string): string {
+  const s = argv[1];
+  return typeof s === 'string' && s !== '' ? s : title;
+}
+
 export interface PromTarget {
-  labels: { pid: number; title: string; thread: string };
+  labels: PromLabels;
+  /** VmSize and VmData from /proc (local targets; null otherwise). */
+  vm?: { size: number; data: number } | null;
   /** False while the target does not answer: only nodetop_target_up (0) is served for it. */
   up: boolean;
   sample: Sample | null;
@@ -28,9 +48,9 @@ type Series = Array<[Labels, number]>;
 
 interface Family {
   name: string;
-  type: 'gauge' | 'counter' | 'summary';
+  type: 'gauge' | 'counter' | 'histogram';
   help: string;
-  /** Series of one target; for a summary the names carry the _sum/_count suffix in the labels key `__suffix`. */
+  /** Series of one target; for a histogram the names carry the _bucket/_sum/_count suffix in the labels key `__suffix`. */
   series(t: PromTarget, s: Sample, raw: RawSample | null): Series;
 }
 
@@ -61,13 +81,31 @@ function labelText(l: Labels): string {
 const one = (v: number | null | undefined): Series => (v === null || v === undefined || !Number.isFinite(v) ? [] : [[{}, v]]);
 const SUFFIX = '__suffix';
 
-function lagFamily(q: 'min' | 'max' | 'mean' | 'p50' | 'p90' | 'p99', what: string): Family {
+function lagFamily(q: 'min' | 'max' | 'mean' | 'p50' | 'p90' | 'p99', help: string): Family {
   return {
     name: `nodejs_eventloop_lag_${q}_seconds`,
     type: 'gauge',
-    help: `${what} event loop lag over the last sampling interval, beyond the 10 ms sampling timer.`,
+    help: `${help} over the last sampling interval, beyond the ${LAG_RESOLUTION_MS} ms sampling timer.`,
     series: (_t, s) => one(s.eventLoop.lagMs ? s.eventLoop.lagMs[q] / 1000 : null),
   };
+}
+
+/** prom-client's GC histogram buckets, seconds (the probe counts pauses into the same ones). */
+export const GC_BUCKETS = [0.001, 0.01, 0.1, 1, 2, 5];
+
+function total(rec: Record<string, number> | null | undefined): Series {
+  if (!rec) return [];
+  let n = 0;
+  for (const v of Object.values(rec)) n += v;
+  return [[{}, n]];
+}
+
+/** Every active resource: the handle and the request types (the sample keeps them apart). */
+function resources(s: Sample): Record<string, number> | null {
+  if (!s.handles) return null;
+  const all: Record<string, number> = { ...s.handles.byType };
+  for (const [k, v] of Object.entries(s.requests?.byType ?? {})) all[k] = (all[k] ?? 0) + v;
+  return all;
 }
 
 function byType(rec: Record<string, number>, label: string): Series {
@@ -133,15 +171,40 @@ export const FAMILIES: Family[] = [
   {
     name: 'process_max_fds',
     type: 'gauge',
-    help: 'Maximum number of open file descriptors (the soft limit).',
+    help: 'Maximum number of open file descriptors.',
     series: (_t, s) => one(s.process.fds.limit),
   },
-  lagFamily('min', 'The minimum'),
-  lagFamily('max', 'The maximum'),
-  lagFamily('mean', 'The mean'),
-  lagFamily('p50', 'The 50th percentile of'),
-  lagFamily('p90', 'The 90th percentile of'),
-  lagFamily('p99', 'The 99th percentile of'),
+  {
+    name: 'process_virtual_memory_bytes',
+    type: 'gauge',
+    help: 'Virtual memory size in bytes.',
+    series: (t) => one(t.vm ? t.vm.size : null),
+  },
+  {
+    name: 'process_heap_bytes',
+    type: 'gauge',
+    help: 'Process heap size in bytes.',
+    series: (t) => one(t.vm ? t.vm.data : null),
+  },
+  {
+    name: 'nodejs_eventloop_lag_seconds',
+    type: 'gauge',
+    help: `Lag of event loop in seconds: the mean delay over the last sampling interval, beyond the ${LAG_RESOLUTION_MS} ms sampling timer.`,
+    series: (_t, s) => one(s.eventLoop.lagMs ? s.eventLoop.lagMs.mean / 1000 : null),
+  },
+  lagFamily('min', 'The minimum recorded event loop delay'),
+  lagFamily('max', 'The maximum recorded event loop delay'),
+  lagFamily('mean', 'The mean of the recorded event loop delays'),
+  {
+    name: 'nodejs_eventloop_lag_stddev_seconds',
+    type: 'gauge',
+    help: 'The standard deviation of the recorded event loop delays.',
+    // nanoseconds from the histogram; a deviation is the same with or without the timer's period
+    series: (_t, _s, r) => one(r?.window?.lag && Number.isFinite(r.window.lag.stddev) && r.window.lag.count > 2 ? r.window.lag.stddev / 1e9 : null),
+  },
+  lagFamily('p50', 'The 50th percentile of the recorded event loop delays'),
+  lagFamily('p90', 'The 90th percentile of the recorded event loop delays'),
+  lagFamily('p99', 'The 99th percentile of the recorded event loop delays'),
   {
     name: 'nodejs_eventloop_utilization',
     type: 'gauge',
@@ -149,16 +212,43 @@ export const FAMILIES: Family[] = [
     series: (_t, s) => one(s.eventLoop.utilization),
   },
   {
+    name: 'nodejs_active_resources',
+    type: 'gauge',
+    help: 'Number of active resources that are currently keeping the event loop alive, grouped by async resource type.',
+    series: (_t, s) => {
+      const all = resources(s);
+      return all ? byType(all, 'type') : [];
+    },
+  },
+  {
+    name: 'nodejs_active_resources_total',
+    type: 'gauge',
+    help: 'Total number of active resources.',
+    series: (_t, s) => total(resources(s)),
+  },
+  {
     name: 'nodejs_active_handles',
     type: 'gauge',
     help: 'Number of active libuv handles grouped by handle type. Every handle type is C++ class name.',
-    series: (_t, s) => (s.handles ? byType(s.handles.byType, 'type') : []),
+    series: (_t, _s, r) => (r?.handleObjects ? byType(r.handleObjects, 'type') : []),
+  },
+  {
+    name: 'nodejs_active_handles_total',
+    type: 'gauge',
+    help: 'Total number of active handles.',
+    series: (_t, _s, r) => total(r?.handleObjects),
   },
   {
     name: 'nodejs_active_requests',
     type: 'gauge',
     help: 'Number of active libuv requests grouped by request type. Every request type is C++ class name.',
     series: (_t, s) => (s.requests ? byType(s.requests.byType, 'type') : []),
+  },
+  {
+    name: 'nodejs_active_requests_total',
+    type: 'gauge',
+    help: 'Total number of active requests.',
+    series: (_t, s) => total(s.requests?.byType),
   },
   {
     name: 'nodejs_heap_size_total_bytes',
@@ -208,14 +298,21 @@ export const FAMILIES: Family[] = [
   },
   {
     name: 'nodejs_gc_duration_seconds',
-    type: 'summary',
-    help: 'Garbage collection pause time by kind, since nodetop attached (a summary without quantiles: _sum and _count).',
+    type: 'histogram',
+    help: 'Garbage collection duration by kind, one of major, minor, incremental or weakcb.',
     series: (_t, _s, r) => {
       const gc = r?.window?.gc;
       if (!gc) return [];
       const out: Series = [];
       for (const k of Object.keys(gc).sort()) {
         const g = gc[k]!;
+        if (!Array.isArray(g.le) || g.le.length !== GC_BUCKETS.length) continue; // not read for export
+        let cum = 0;
+        GC_BUCKETS.forEach((le, i) => {
+          cum += g.le![i] ?? 0;
+          out.push([{ le: String(le), kind: k, [SUFFIX]: '_bucket' }, cum]);
+        });
+        out.push([{ le: '+Inf', kind: k, [SUFFIX]: '_bucket' }, g.count]);
         out.push([{ kind: k, [SUFFIX]: '_sum' }, g.ms / 1000]);
         out.push([{ kind: k, [SUFFIX]: '_count' }, g.count]);
       }
@@ -227,7 +324,7 @@ export const FAMILIES: Family[] = [
 /** The /metrics body for these targets. */
 export function renderPrometheus(targets: PromTarget[]): string {
   const lines: string[] = [];
-  const base = (t: PromTarget): Labels => ({ pid: String(t.labels.pid), title: t.labels.title, thread: t.labels.thread });
+  const base = (t: PromTarget): Labels => ({ pid: String(t.labels.pid), script: t.labels.script, thread: t.labels.thread, ...t.labels.extra });
   for (const f of FAMILIES) {
     const body: string[] = [];
     for (const t of targets) {
@@ -236,13 +333,13 @@ export function renderPrometheus(targets: PromTarget[]): string {
         continue;
       }
       if (!t.up || !t.sample) continue;
-      // summaries: all _sum lines of a target, then its _count lines, is as valid as interleaved
       for (const [extra, v] of f.series(t, t.sample, t.raw)) {
         const { [SUFFIX]: suffix, ...rest } = extra;
         body.push(`${f.name}${suffix ?? ''}${labelText({ ...base(t), ...rest })} ${formatValue(v)}`);
       }
     }
-    if (body.length === 0) continue;
+    // a family with no series (no request in flight) still says what it is, as prom-client does
+    if (body.length === 0 && !targets.some((t) => t.up && t.sample)) continue;
     lines.push(`# HELP ${f.name} ${escapeHelp(f.help)}`, `# TYPE ${f.name} ${f.type}`, ...body);
   }
   return lines.length ? `${lines.join('\n')}\n` : '';

@@ -19,16 +19,16 @@ describe('nodetop export', () => {
       ex = await startExporter([String(t.pid), String(other.pid), '--interval', '200ms']);
       const e = ex;
       const pid = String(t.pid);
-      const m = await eventually(() => e.scrape(), (r) => metricValue(r.body, 'nodejs_active_handles', { pid, type: 'Timeout' }) !== null, 10_000);
+      const m = await eventually(() => e.scrape(), (r) => metricValue(r.body, 'nodejs_active_resources', { pid, type: 'Timeout' }) !== null, 10_000);
       assert.equal(m.status, 200);
       assert.match(m.type, /^text\/plain; version=0\.0\.4/);
-      assert.equal(metricValue(m.body, 'nodejs_active_handles', { pid, type: 'Timeout', thread: 'main' }), 3);
-      assert.equal(metricValue(m.body, 'nodejs_active_handles', { pid, type: 'TCPSocketWrap' }), 5);
+      assert.equal(metricValue(m.body, 'nodejs_active_resources', { pid, type: 'Timeout', thread: 'main' }), 3);
+      assert.equal(metricValue(m.body, 'nodejs_active_resources', { pid, type: 'TCPSocketWrap' }), 5);
       assert.equal(metricValue(m.body, 'nodetop_target_up', { pid }), 1);
       assert.ok((metricValue(m.body, 'nodejs_heap_size_used_bytes', { pid }) ?? 0) > 0);
       assert.ok((metricValue(m.body, 'process_resident_memory_bytes', { pid }) ?? 0) > 0);
       assert.ok(metricValue(m.body, 'nodejs_heap_space_size_used_bytes', { pid, space: 'old' }) !== null);
-      assert.equal(m.body.match(/^# TYPE nodejs_active_handles gauge$/gm)?.length, 1);
+      assert.equal(m.body.match(/^# TYPE nodejs_active_resources gauge$/gm)?.length, 1);
 
       await t.kill();
       const gone = await eventually(() => e.scrape(), (r) => metricValue(r.body, 'nodetop_target_up', { pid }) === null, 10_000);
@@ -37,6 +37,9 @@ describe('nodetop export', () => {
       assert.equal(metricValue(gone.body, 'nodetop_target_up', { pid: String(other.pid) }), 1);
       assert.match(e.stderr(), new RegExp(`pid ${pid} exited`));
       assert.equal((await e.scrape('/nope')).status, 404);
+    } catch (e) {
+      await other.kill(); // the survivor too, or this test process waits for it
+      throw e;
     } finally {
       await ex?.stop();
       await t.kill();
@@ -112,8 +115,8 @@ describe('nodetop export', () => {
     try {
       ex = await startExporter(['--endpoint', `127.0.0.1:${open.facts.inspectorPort as number}`, '--interval', '200ms']);
       const e = ex;
-      const r = await eventually(() => e.scrape(), (x) => metricValue(x.body, 'nodejs_active_handles', { pid: String(open.pid), type: 'Timeout' }) !== null, 10_000);
-      assert.equal(metricValue(r.body, 'nodejs_active_handles', { pid: String(open.pid), type: 'Timeout' }), 1);
+      const r = await eventually(() => e.scrape(), (x) => metricValue(x.body, 'nodejs_active_resources', { pid: String(open.pid), type: 'Timeout' }) !== null, 10_000);
+      assert.equal(metricValue(r.body, 'nodejs_active_resources', { pid: String(open.pid), type: 'Timeout' }), 1);
     } finally {
       await ex?.stop();
       await open.kill();

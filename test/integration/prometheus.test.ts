@@ -62,9 +62,14 @@ describe('nodetop export with Prometheus', () => {
       ex = await startExporter([String(t.pid), '--interval', '200ms']);
       const e = ex;
       const m = await eventually(() => e.scrape(), (r) => metricValue(r.body, 'nodejs_gc_duration_seconds_count', { pid: String(t.pid) }) !== null, 10_000);
-      assert.ok(m.body.includes('# TYPE nodejs_gc_duration_seconds summary'));
+      assert.ok(m.body.includes('# TYPE nodejs_gc_duration_seconds histogram'));
       const r = spawnSync(promtool!, ['check', 'metrics'], { input: m.body, encoding: 'utf8' });
-      assert.equal(r.status, 0, `promtool: ${r.stdout}${r.stderr}\n${m.body}`);
+      // prom-client's *_total gauges are kept on purpose (dashboards use them; docs/metrics.md):
+      // promtool's lint of those names is its only complaint allowed
+      const complaints = `${r.stdout}${r.stderr}`.split('\n').filter((l) => l.trim() !== '');
+      const allowed = /^nodejs_active_(handles|requests|resources)_total non-counter metrics should not have "_total" suffix$/;
+      assert.deepEqual(complaints.filter((l) => !allowed.test(l)), [], `promtool: ${r.stdout}${r.stderr}\n${m.body}`);
+      assert.ok(r.status === 0 || complaints.length > 0, `promtool exit ${r.status}`);
     } finally {
       await ex?.stop();
       await t.kill();
@@ -107,7 +112,7 @@ describe('nodetop export with Prometheus', () => {
       prom.stderr!.on('data', (d: Buffer) => (promLog += d.toString()));
       process.on('exit', () => prom?.kill('SIGKILL'));
 
-      const q = encodeURIComponent(`nodejs_active_handles{pid="${t.pid}",type="Timeout"}`);
+      const q = encodeURIComponent(`nodejs_active_resources{pid="${t.pid}",type="Timeout"}`);
       type Answer = { status?: string; data?: { result?: Array<{ metric: Record<string, string>; value: [number, string] }> } };
       const a = await eventually(
         () => getJson(webPort, `/api/v1/query?query=${q}`),

@@ -62,7 +62,8 @@ describe('prometheus formatter', () => {
     heap: { heapSizeLimit: 4e9, totalAvailableSize: 3e9, mallocedMemory: 1e5, numberOfNativeContexts: 1, numberOfDetachedContexts: 0 },
     spaces: [{ name: 'old_space', size: 4_000_000, used: 3_000_000, available: 1_000_000 }],
     handles: { Timeout: 3, TCPSocketWrap: 5 },
-    requests: {},
+    handleObjects: { Socket: 5 },
+    requests: { FSReqCallback: 1 },
     cpuUsageMicros: { user: 1_500_000, system: 500_000 },
     fds: null,
     window: {
@@ -70,7 +71,7 @@ describe('prometheus formatter', () => {
       resolutionMs: 10,
       lag: { min: 10e6, max: 30e6, mean: 12e6, stddev: 1e6, p50: 11e6, p90: 15e6, p99: 25e6, count: 90 },
       elu: { idle: 900, active: 100, utilization: 0.1 },
-      gc: { minor: { count: gcCount, ms: 4 }, major: { count: 1, ms: 20 } },
+      gc: { minor: { count: gcCount, ms: 4, le: [gcCount, 0, 0, 0, 0, 0] }, major: { count: 1, ms: 20, le: [0, 0, 1, 0, 0, 0] } },
     },
     blocked: null,
   });
@@ -78,18 +79,18 @@ describe('prometheus formatter', () => {
   const target = (): import('../../src/sinks/prometheus').PromTarget => {
     const r = raw(2_000_000, 7);
     const sample = buildSample({ identity: identity as never, inspector: { url: 'ws://x', openedByNodetop: false }, prev: raw(1_999_000, 2), raw: r, proc: { fdsOpen: 12, fdsLimit: 1024, threads: 7 }, host: null });
-    return { labels: { pid: 4242, title: identity.title, thread: 'main' }, up: true, sample, raw: r, sampleDurationSeconds: 0.002 };
+    return { labels: { pid: 4242, script: identity.title, thread: 'main', extra: {} }, up: true, sample, raw: r, sampleDurationSeconds: 0.002 };
   };
 
   it('escapes label values: backslash, double quote, newline', () => {
     assert.equal(prom.escapeLabelValue('a"b\\c\nd'), 'a\\"b\\\\c\\nd');
     const body = prom.renderPrometheus([target()]);
-    assert.ok(body.includes('title="my \\"api\\"\\\\prod\\nv2"'), body);
+    assert.ok(body.includes('script="my \\"api\\"\\\\prod\\nv2"'), body);
     for (const l of body.trimEnd().split('\n')) assert.match(l, /^(# (HELP|TYPE) [a-z0-9_]+ .+|[a-z0-9_]+\{.*\} \S+)$/, 'every line whole: no raw newline inside a series');
   });
 
   it('writes HELP then TYPE once per family, before its series, with the right types', () => {
-    const body = prom.renderPrometheus([target(), { ...target(), labels: { pid: 4343, title: 't', thread: 'main' } }]);
+    const body = prom.renderPrometheus([target(), { ...target(), labels: { pid: 4343, script: '/srv/t.js', thread: 'main', extra: { service: 'api' } } }]);
     const lines = body.trimEnd().split('\n');
     const types = lines.filter((l) => l.startsWith('# TYPE '));
     assert.equal(new Set(types).size, types.length, 'one TYPE per family');
@@ -97,25 +98,29 @@ describe('prometheus formatter', () => {
       if (!l.startsWith('# TYPE ')) continue;
       const name = l.split(' ')[2]!;
       assert.ok(lines[i - 1]!.startsWith(`# HELP ${name} `), `HELP before TYPE for ${name}`);
-      assert.ok(lines[i + 1]!.startsWith(name), `series after TYPE for ${name}`);
+      assert.ok(lines[i + 1]!.startsWith(name) || lines[i + 1]!.startsWith('# HELP ') || i + 1 === lines.length, `series (or the next family) after TYPE for ${name}`);
     }
     assert.ok(types.includes('# TYPE nodejs_active_handles gauge'));
     assert.ok(types.includes('# TYPE process_cpu_seconds_total counter'));
-    assert.ok(types.includes('# TYPE nodejs_gc_duration_seconds summary'));
-    assert.ok(body.includes('nodejs_active_handles{pid="4242",title="my \\"api\\"\\\\prod\\nv2",thread="main",type="Timeout"} 3\n'));
-    assert.ok(body.includes('nodejs_active_handles{pid="4343",title="t",thread="main",type="TCPSocketWrap"} 5\n'));
-    assert.ok(body.includes('process_cpu_seconds_total{pid="4343",title="t",thread="main"} 2\n'));
-    assert.ok(body.includes('nodejs_gc_duration_seconds_count{pid="4343",title="t",thread="main",kind="minor"} 7\n'));
-    assert.ok(body.includes('nodejs_gc_duration_seconds_sum{pid="4343",title="t",thread="main",kind="major"} 0.02\n'));
-    assert.ok(body.includes('nodejs_eventloop_lag_p99_seconds{pid="4343",title="t",thread="main"} 0.015\n'));
-    assert.ok(body.includes('nodejs_heap_space_size_used_bytes{pid="4343",title="t",thread="main",space="old"} 3000000\n'));
-    assert.ok(body.includes('process_open_fds{pid="4343",title="t",thread="main"} 12\n'));
-    assert.ok(body.includes('nodejs_version_info{pid="4343",title="t",thread="main",version="v20.11.1",major="20",minor="11",patch="1"} 1\n'));
+    assert.ok(types.includes('# TYPE nodejs_gc_duration_seconds histogram'));
+    assert.ok(body.includes('nodejs_active_resources{pid="4242",script="my \\"api\\"\\\\prod\\nv2",thread="main",type="Timeout"} 3\n'));
+    assert.ok(body.includes('nodejs_active_resources{pid="4343",script="/srv/t.js",thread="main",service="api",type="FSReqCallback"} 1\n'));
+    assert.ok(body.includes('nodejs_active_resources_total{pid="4343",script="/srv/t.js",thread="main",service="api"} 9\n'));
+    assert.ok(body.includes('nodejs_active_handles{pid="4343",script="/srv/t.js",thread="main",service="api",type="Socket"} 5\n'));
+    assert.ok(body.includes('nodejs_gc_duration_seconds_bucket{pid="4343",script="/srv/t.js",thread="main",service="api",le="0.1",kind="major"} 1\n'));
+    assert.ok(body.includes('nodejs_gc_duration_seconds_bucket{pid="4343",script="/srv/t.js",thread="main",service="api",le="+Inf",kind="minor"} 7\n'));
+    assert.ok(body.includes('process_cpu_seconds_total{pid="4343",script="/srv/t.js",thread="main",service="api"} 2\n'));
+    assert.ok(body.includes('nodejs_gc_duration_seconds_count{pid="4343",script="/srv/t.js",thread="main",service="api",kind="minor"} 7\n'));
+    assert.ok(body.includes('nodejs_gc_duration_seconds_sum{pid="4343",script="/srv/t.js",thread="main",service="api",kind="major"} 0.02\n'));
+    assert.ok(body.includes('nodejs_eventloop_lag_p99_seconds{pid="4343",script="/srv/t.js",thread="main",service="api"} 0.015\n'));
+    assert.ok(body.includes('nodejs_heap_space_size_used_bytes{pid="4343",script="/srv/t.js",thread="main",service="api",space="old"} 3000000\n'));
+    assert.ok(body.includes('process_open_fds{pid="4343",script="/srv/t.js",thread="main",service="api"} 12\n'));
+    assert.ok(body.includes('nodejs_version_info{pid="4343",script="/srv/t.js",thread="main",service="api",version="v20.11.1",major="20",minor="11",patch="1"} 1\n'));
   });
 
   it('serves only nodetop_target_up 0 for a target that does not answer, and nothing for none', () => {
     const body = prom.renderPrometheus([{ ...target(), up: false, sample: null, raw: null }]);
-    assert.equal(body.split('\n').filter((l) => l && !l.startsWith('#')).join('\n'), 'nodetop_target_up{pid="4242",title="my \\"api\\"\\\\prod\\nv2",thread="main"} 0');
+    assert.equal(body.split('\n').filter((l) => l && !l.startsWith('#')).join('\n'), 'nodetop_target_up{pid="4242",script="my \\"api\\"\\\\prod\\nv2",thread="main"} 0');
     assert.equal(prom.renderPrometheus([]), '');
     assert.equal(prom.formatValue(NaN), 'NaN');
     assert.equal(prom.formatValue(-Infinity), '-Inf');
