@@ -1,10 +1,13 @@
-// `nodetop gc <pid>`: "is it garbage or is it held?" Forces a full GC in the target through the
-// inspector (HeapProfiler.collectGarbage: works without HeapProfiler.enable, so no domain is
-// enabled on the main thread) and reports, per isolate, the heap before -> after.
+// `nodetop gc <pid>`: "is it garbage or is it held?" Forces a full GC in the target from a probe
+// (src/probes/gc.ts says why not HeapProfiler.collectGarbage: its GC never runs in a worker
+// waiting in Atomics.wait, as piscina's are between tasks) and reports, per isolate, the heap
+// before -> after.
 //
 // Default: the main thread only. A forced full GC freezes the thread it runs on; nodetop pauses
 // only what it is asked to. `--worker <threadId>` picks one worker, `--all-threads` does the main
-// thread and every worker, one after the other (one frozen thread at a time).
+// thread and every worker, one after the other (one frozen thread at a time), and reports each
+// thread's result as it comes, a failed thread included: one thread's failure does not hide the
+// others' results (the exit code is the first failure's).
 //
 // Pause: measured on this machine (2 cores, Node 20, loaded), one collectGarbage (V8 runs two
 // full GCs for it) took 0.07 ms per MiB of live heap for arrays of doubles (no pointers to
@@ -15,8 +18,10 @@
 import { ExitCode, NodetopError } from '../errors';
 import { explainCallFailure, type AttachOptions } from '../inspector/attach';
 import { readMemory, withIsolates, type IsolateSelection, type IsolateTarget } from '../inspector/isolates';
+import { evaluate } from '../inspector/session';
 import { WorkerGoneError } from '../inspector/workers';
-import { bytes, ms } from '../model/units';
+import { bytes, ms, printable } from '../model/units';
+import { gcProbe } from '../probes/gc';
 import type { MemoryReading } from '../probes/memory';
 import { errLine } from '../sinks/terminal';
 import type { Output } from '../cli';
@@ -42,12 +47,17 @@ export interface GcIsolateResult {
   thread: 'main' | 'worker';
   threadId: number;
   name: string;
-  state: 'collected' | 'gone';
+  /** failed: the thread did not answer or the call failed; `error` says how (--all-threads goes on). */
+  state: 'collected' | 'gone' | 'failed';
+  error?: string;
   before: HeapFigures | null;
   after: HeapFigures | null;
   freedBytes: number | null;
   expectedPauseMs: number | null;
+  /** The round trip of the GC call (includes messaging). */
   pauseMs: number | null;
+  /** The GC's own duration, measured inside the target. */
+  gcMs: number | null;
 }
 
 export interface GcResult {
@@ -67,22 +77,33 @@ export async function gcCommand(opts: GcOptions, out: Output): Promise<void> {
   const notice = opts.notice ?? errLine;
   await withIsolates(opts, opts.select, async (att, sel) => {
     const result: GcResult = { pid: att.pid, isolates: [] };
+    let firstFailure: unknown = null;
     for (const t of sel.targets) {
-      result.isolates.push(await gcOne(t, att.pid, att.timeoutMs, opts.json ? null : notice, opts.select.kind === 'worker'));
+      let r: GcIsolateResult;
+      try {
+        r = await gcOne(t, att.pid, att.timeoutMs, opts.json ? null : notice, opts.select.kind === 'worker');
+      } catch (e) {
+        // one thread: its failure is the command's; several: say it and go on with the next
+        if (sel.targets.length === 1) throw e;
+        firstFailure ??= e;
+        r = failedResult(t, e);
+      }
+      result.isolates.push(r);
+      // each thread's result as soon as it is known (the human output; JSON is one document)
+      if (!opts.json) out.write(renderGc({ pid: att.pid, isolates: [r] }));
     }
-    out.write(opts.json ? JSON.stringify(result) : renderGc(result));
+    if (opts.json) out.write(JSON.stringify(result));
+    if (firstFailure !== null) throw firstFailure;
   });
 }
 
-export async function gcOne(
-  t: IsolateTarget,
-  pid: number,
-  timeoutMs: number,
-  notice: ((l: string) => void) | null,
-  goneIsError: boolean,
-): Promise<GcIsolateResult> {
-  const label = t.kind === 'main' ? 'main thread' : `worker ${t.threadId} (${t.name || 'unnamed'})`;
-  const res: GcIsolateResult = {
+function failedResult(t: IsolateTarget, e: unknown): GcIsolateResult {
+  const error = e instanceof Error ? e.message.split('\n')[0]! : String(e);
+  return { ...emptyResult(t), state: 'failed', error };
+}
+
+function emptyResult(t: IsolateTarget): GcIsolateResult {
+  return {
     thread: t.kind,
     threadId: t.threadId,
     name: t.name,
@@ -92,7 +113,19 @@ export async function gcOne(
     freedBytes: null,
     expectedPauseMs: null,
     pauseMs: null,
+    gcMs: null,
   };
+}
+
+export async function gcOne(
+  t: IsolateTarget,
+  pid: number,
+  timeoutMs: number,
+  notice: ((l: string) => void) | null,
+  goneIsError: boolean,
+): Promise<GcIsolateResult> {
+  const label = t.kind === 'main' ? 'main thread' : `worker ${t.threadId} (${printable(t.name) || 'unnamed'})`;
+  const res = emptyResult(t);
   try {
     const before = await readMemory(t, timeoutMs);
     res.before = figures(before);
@@ -103,8 +136,9 @@ export async function gcOne(
     // the bound scales with the heap: the worst shape measured, three times over, plus --timeout
     const gcTimeoutMs = timeoutMs + Math.ceil((before.heapUsed / (1024 * 1024)) * GC_MS_PER_MIB_RANGE[1] * 3);
     const t0 = performance.now();
-    await t.sender.send('HeapProfiler.collectGarbage', {}, { timeoutMs: gcTimeoutMs, label: `the forced GC of the ${label}` });
+    const g = await evaluate(t.sender, gcProbe, null, { timeoutMs: gcTimeoutMs, label: `the forced GC of the ${label}` });
     res.pauseMs = performance.now() - t0;
+    res.gcMs = g.pauseMs;
     const after = await readMemory(t, timeoutMs);
     res.after = figures(after);
     res.freedBytes = before.heapUsed - after.heapUsed;
@@ -123,7 +157,11 @@ export async function gcOne(
 export function renderGc(r: GcResult): string {
   const lines: string[] = [];
   for (const i of r.isolates) {
-    const who = i.thread === 'main' ? 'main thread' : `worker ${i.threadId} ${i.name || '(unnamed)'}`;
+    const who = i.thread === 'main' ? 'main thread' : `worker ${i.threadId} ${printable(i.name) || '(unnamed)'}`;
+    if (i.state === 'failed') {
+      lines.push(`${who}: no GC: ${printable(i.error ?? 'the call failed')}`);
+      continue;
+    }
     if (i.state === 'gone' || !i.before || !i.after) {
       lines.push(`${who}: exited before its GC; nothing collected`);
       continue;

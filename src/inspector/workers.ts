@@ -23,7 +23,7 @@
 
 import { ExitCode, NodetopError } from '../errors';
 import { onExit } from '../lifecycle';
-import { ProbeFailedError, type CallOptions, type Sender, type Session } from './session';
+import { ConnectionClosedError, ProbeFailedError, type CallOptions, type Sender, type Session } from './session';
 
 export interface WorkerInfo {
   sessionId: string;
@@ -33,6 +33,9 @@ export interface WorkerInfo {
   title: string;
   url: string;
 }
+
+/** How long after the last real frame nudges keep acknowledging each other's replies (see kick). */
+const NUDGE_CHAIN_MS = 50;
 
 /** The worker exited (or was detached) while a call to it was pending. */
 export class WorkerGoneError extends NodetopError {
@@ -71,6 +74,8 @@ export class WorkerSession implements Sender {
   private readonly listeners = new Map<string, Set<(params: unknown) => void>>();
   private readonly goneListeners: Array<() => void> = [];
   private goneFlag = false;
+  /** The main connection closed: the worker may well be alive, it is only out of reach. */
+  private unreachable = false;
   readonly threadIdFromTitle: number | null;
   readonly name: string;
 
@@ -108,6 +113,7 @@ export class WorkerSession implements Sender {
     const label = opts.label ?? method;
     const timeoutMs = opts.timeoutMs ?? this.defaultTimeoutMs;
     if (this.goneFlag) return Promise.reject(new WorkerGoneError(label, this.info.title));
+    if (this.unreachable) return Promise.reject(new ConnectionClosedError(label));
     const id = this.nextId++;
     return new Promise<T>((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -120,7 +126,8 @@ export class WorkerSession implements Sender {
         if (!p) return;
         clearTimeout(p.timer);
         this.pending.delete(id);
-        // the main connection closed, or the target no longer knows this worker
+        // the target no longer knows this worker (a closed main connection is not that: the
+        // worker may be alive, and saying it exited would be false)
         if (this.goneFlag || /not found|No worker|No session/i.test(String((e as Error)?.message))) {
           reject(new WorkerGoneError(label, this.info.title));
         } else reject(e instanceof Error ? e : new Error(String(e)));
@@ -156,6 +163,17 @@ export class WorkerSession implements Sender {
     }
   }
 
+  /** The main connection closed: pending calls fail with ConnectionClosedError, not as "exited". */
+  markUnreachable(): void {
+    if (this.goneFlag || this.unreachable) return;
+    this.unreachable = true;
+    for (const [, p] of this.pending) {
+      clearTimeout(p.timer);
+      p.reject(new ConnectionClosedError(p.label));
+    }
+    this.pending.clear();
+  }
+
   /** The worker exited or was detached: every pending call fails with WorkerGoneError. */
   markGone(): void {
     if (this.goneFlag) return;
@@ -185,6 +203,8 @@ export class WorkerHub {
   private readonly attachedCbs = new Set<(w: WorkerSession) => void>();
   private readonly detachedCbs = new Set<(w: WorkerSession) => void>();
   private nudgeScheduled = false;
+  /** When the last frame that was not a nudge's reply arrived (performance.now()). */
+  private lastFrameAt = 0;
   private closed = false;
   /** During NodeWorker.enable the reply trails the attachedToWorker events: acknowledge them too. */
   private enabling = false;
@@ -207,7 +227,7 @@ export class WorkerHub {
       session.on('NodeWorker.receivedMessageFromWorker', (p) => hub.handleMessage(p)),
     );
     session.onClose(() => {
-      for (const w of hub.workers.values()) w.markGone();
+      for (const w of hub.workers.values()) w.markUnreachable();
     });
     hub.enabling = true;
     try {
@@ -256,8 +276,17 @@ export class WorkerHub {
     return n;
   }
 
-  /** While a worker call is pending, acknowledge every frame at once (see the top of the file). */
-  private kick(): void {
+  /**
+   * While a worker call is pending, acknowledge every frame at once (see the top of the file).
+   * A nudge's own reply is acknowledged by the next nudge only within NUDGE_CHAIN_MS of the last
+   * real frame: a worker's reply comes 1-5 ms after the forwarding's, and past that the kernel's
+   * delayed ACK (40 ms) delays nothing that is not already late. Unbounded, the chain ran for the
+   * whole of a long call: 77,000 nudges in 60 s while a worker's GC was pending (measured), the
+   * target's main thread answering each.
+   */
+  private kick(fromNudge = false): void {
+    if (!fromNudge) this.lastFrameAt = performance.now();
+    else if (performance.now() - this.lastFrameAt > NUDGE_CHAIN_MS) return;
     if (!this.nudge || this.nudgeScheduled || this.closed) return;
     this.nudgeScheduled = true;
     setImmediate(() => {
@@ -265,7 +294,7 @@ export class WorkerHub {
       if (this.closed || this.session.isClosed || (this.pendingCalls() === 0 && !this.enabling)) return;
       this.nudges++;
       this.session.send('Runtime.getIsolateId', {}, { timeoutMs: this.timeoutMs, label: 'ack nudge' }).then(
-        () => this.kick(),
+        () => this.kick(true),
         () => undefined,
       );
     });

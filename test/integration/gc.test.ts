@@ -83,4 +83,78 @@ describe('nodetop gc', () => {
       await t.kill();
     }
   });
+
+  // piscina's workers wait in Atomics.wait between tasks: HeapProfiler.collectGarbage's GC task
+  // never ran there (exit 9 after any timeout); the GC now runs from the evaluation itself
+  it('collects in a piscina worker idle in Atomics.wait, and keeps what it holds', async () => {
+    // each worker keeps 10 MiB and dropped 20 MiB of garbage in its first task
+    const t = await startTarget('piscina.js', { args: ['2', '10', '20'], nodeArgs: ['--inspect-port=0'] });
+    try {
+      const ids = t.facts.workers as number[];
+      assert.equal(ids.length, 2);
+      const r = await runCli(['gc', String(t.pid), '--worker', String(ids[0]), '--json', '--timeout', '5000']);
+      assert.equal(r.code, 0, r.stderr);
+      const g = parseJson<GcResult>(r).isolates;
+      assert.equal(g.length, 1);
+      const w = g[0]!;
+      assert.equal(w.threadId, ids[0]);
+      assert.equal(w.state, 'collected');
+      assert.ok(w.freedBytes! >= 15 * MiB, `freed ${w.freedBytes! / MiB} MiB`);
+      assert.ok(w.after!.heapUsedBytes >= 10 * MiB, `kept ${w.after!.heapUsedBytes / MiB} MiB`);
+      assert.ok(w.gcMs! > 0 && w.gcMs! <= w.pauseMs!);
+      // the pool still works, and nodetop left no gc global behind in the worker or the main thread
+      const probe = await t.ask('globals');
+      assert.deepEqual(probe, { reply: 'globals', main: 'undefined', workers: ['undefined', 'undefined'] });
+    } finally {
+      await t.kill();
+    }
+  });
+
+  it('--all-threads reports each thread on its own: a blocked worker fails, the others are collected', async () => {
+    const t = await startTarget('piscina.js', { args: ['3', '5', '10'], nodeArgs: ['--inspect-port=0'] });
+    try {
+      const ids = t.facts.workers as number[];
+      const blocked = Number((await t.ask('block 30')).threadId);
+      assert.ok(ids.includes(blocked));
+      const r = await runCli(['gc', String(t.pid), '--all-threads', '--timeout', '1500']);
+      // the first failure's code, after every thread's line
+      assert.equal(r.code, 9, r.stderr);
+      assert.match(r.stdout, /^main thread: heap used .* freed /m);
+      for (const id of ids) {
+        if (id === blocked) assert.match(r.stdout, new RegExp(`^worker ${id} .*: no GC: .*did not answer`, 'm'));
+        else assert.match(r.stdout, new RegExp(`^worker ${id} .*: heap used .* freed `, 'm'));
+      }
+      assert.doesNotMatch(r.stdout + r.stderr, /exited/);
+      const j = await runCli(['gc', String(t.pid), '--all-threads', '--json', '--timeout', '1500']);
+      assert.equal(j.code, 9, j.stderr);
+      const all = parseJson<GcResult>(j).isolates;
+      assert.deepEqual(all.map((i) => i.threadId), [0, ...ids]);
+      assert.deepEqual(
+        all.map((i) => i.state),
+        [0, ...ids].map((id) => (id === blocked ? 'failed' : 'collected')),
+      );
+      assert.ok(t.alive());
+    } finally {
+      await t.kill();
+    }
+  });
+
+  // while a call to a worker is pending, nodetop's ACK nudges (src/inspector/workers.ts) once
+  // chained without end: 77,000 in the 60 s of a pending GC, each answered by the main thread
+  it('waits on a worker that does not answer without flooding the target, and never calls it exited', async () => {
+    const t = await startTarget('piscina.js', { args: ['2', '1', '0'], nodeArgs: ['--inspect-port=0'] });
+    try {
+      const blocked = Number((await t.ask('block 20')).threadId);
+      const r = await runCli(['gc', String(t.pid), '--worker', String(blocked), '--timeout', '3000'], {
+        env: { ...process.env, NODETOP_DEBUG: 'protocol' },
+      });
+      assert.equal(r.code, 9, r.stderr.slice(-2000));
+      assert.match(r.stderr, /did not answer/);
+      assert.doesNotMatch(r.stderr, /exited/);
+      const nudges = (r.stderr.match(/-> Runtime\.getIsolateId/g) ?? []).length;
+      assert.ok(nudges < 100, `${nudges} nudges in 3 s`);
+    } finally {
+      await t.kill();
+    }
+  });
 });
