@@ -60,7 +60,9 @@ export function actionsFor(att: Attachment, sampler: Sampler): Actions {
  * the child's plain progress lines.
  */
 function snapshotInChild(att: Attachment, worker: number | null, progress: (p: SnapshotProgress) => void): Promise<string> {
-  const args = [path.join(__dirname, '..', '..', '..', 'bin', 'nodetop.js'), 'snapshot', String(att.pid), '--endpoint', att.inspector.url, '--yes', '--json'];
+  // through a relay into a container, the child finds the inspector by the pid and relays it itself
+  const endpoint = att.reach.relay ? [] : ['--endpoint', att.inspector.url];
+  const args = [path.join(__dirname, '..', '..', '..', 'bin', 'nodetop.js'), 'snapshot', String(att.pid), ...endpoint, '--yes', '--json'];
   if (worker !== null) args.push('--worker', String(worker));
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });

@@ -2,6 +2,7 @@
 // nothing and sends no request: the inspector column is evidence, not a probe (src/platform/ps.ts).
 
 import { listNodeProcesses, type NodeProcess } from '../platform/ps';
+import { containerLabel } from '../platform/cgroup';
 import { bytes, duration, percent } from '../model/units';
 import { printable } from '../model/text';
 import type { Output } from '../cli';
@@ -25,6 +26,7 @@ export function renderPs(list: NodeProcess[], cpuWindowMs: number): string {
     String(p.pid),
     String(p.ppid),
     printable(p.user),
+    printable(containerLabel(p.container, p.sharesNetwork)),
     percent(p.cpuPercent),
     bytes(p.rssBytes),
     duration(p.uptimeSec),
@@ -32,9 +34,9 @@ export function renderPs(list: NodeProcess[], cpuWindowMs: number): string {
     // argv is whatever the process wrote there: escape sequences, bidi overrides
     printable(p.argv.join(' ')),
   ]);
-  const head = ['PID', 'PPID', 'USER', cpuWindowMs > 0 ? 'CPU' : 'CPU(avg)', 'RSS', 'UP', 'INSPECTOR', 'COMMAND'];
+  const head = ['PID', 'PPID', 'USER', 'CONTAINER', cpuWindowMs > 0 ? 'CPU' : 'CPU(avg)', 'RSS', 'UP', 'INSPECTOR', 'COMMAND'];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const right = new Set([0, 1, 3, 4, 5]);
+  const right = new Set([0, 1, 4, 5, 6]);
   const line = (r: string[]): string =>
     r
       .map((c, i) => (i === r.length - 1 ? c : right.has(i) ? c.padStart(widths[i] ?? 0) : c.padEnd(widths[i] ?? 0)))

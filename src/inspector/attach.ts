@@ -217,7 +217,7 @@ async function attachOnce(opts: AttachOptions): Promise<Attachment> {
     throw new NodetopError('give a pid or --endpoint', { exitCode: ExitCode.Usage });
   }
 
-  const where = relay ? `the inspector at ${host}:${port} in the network namespace of pid ${relay.targetPid}` : `the inspector at ${host}:${port}`;
+  const where = relay ? `the inspector at ${host}:${port} in the network namespace of pid ${opts.pid}` : `the inspector at ${host}:${port}`;
   debugTrace(where);
   const session = await Session.connect(wsUrl, opts.timeoutMs);
   // interrupted before the Attachment exists (the target does not answer its first call, say)

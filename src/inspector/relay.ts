@@ -186,7 +186,7 @@ export function throughSocket(wsUrl: string, socketFile: string): string | null 
   return `ws+unix://${socketFile}:${u.pathname}`;
 }
 
-function relayRoute(relay: Relay): Route {
+function relayRoute(relay: Relay, pid: number): Route {
   return {
     relay,
     async listTargets(host, port, timeoutMs) {
@@ -197,15 +197,15 @@ function relayRoute(relay: Relay): Route {
         const url = throughSocket(t.webSocketDebuggerUrl, file);
         if (url) out.push({ ...t, webSocketDebuggerUrl: url });
       }
-      if (out.length === 0) throw new NodetopError(`${host}:${port} in pid ${relay.targetPid}'s network namespace is not a Node inspector`, { exitCode: ExitCode.EndpointFailed });
+      if (out.length === 0) throw new NodetopError(`${host}:${port} in pid ${pid}'s network namespace is not a Node inspector`, { exitCode: ExitCode.EndpointFailed });
       return out;
     },
   };
 }
 
-// one relay per target for the life of this nodetop: the live view's snapshot, a relocated
-// inspector and a second attach all go through it
-const relays = new Map<number, Promise<Relay>>();
+// one relay per network namespace for the life of this nodetop: a relocated inspector, a second
+// attach and every process of the same container (a pod, a cluster) go through it
+const relays = new Map<string, Promise<Relay>>();
 
 /**
  * How to reach ports in the pid's network namespace: directly, or through a relay started now.
@@ -218,12 +218,13 @@ export async function routeTo(pid: number, timeoutMs: number): Promise<Route> {
   if (reach.kind === 'unreachable') {
     throw new NodetopError(`${reach.reason}; nodetop sent it nothing`, { exitCode: ExitCode.NamespaceUnreachable, hint: NAMESPACE_HINT });
   }
-  let relay = relays.get(pid);
+  const ns = readNamespace(pid, 'net') ?? `pid ${pid}`;
+  let relay = relays.get(ns);
   if (relay && !(await relay.then((r) => r.alive, () => false))) relay = undefined;
   if (!relay) {
     relay = Relay.start(pid, reach.nsenter, Math.max(timeoutMs, 2000));
-    relays.set(pid, relay);
-    relay.catch(() => relays.delete(pid));
+    relays.set(ns, relay);
+    relay.catch(() => relays.delete(ns));
   }
-  return relayRoute(await relay);
+  return relayRoute(await relay, pid);
 }

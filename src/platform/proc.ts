@@ -7,6 +7,7 @@
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { readMemoryLimit } from './cgroup';
 
 export const CLOCK_TICKS_PER_SEC = 100; // USER_HZ; 100 on every Linux ABI Node runs on
 export const PAGE_SIZE = 4096;
@@ -464,17 +465,9 @@ function syscallName(text: string): string {
   return SYSCALLS_X64[n] ? `${SYSCALLS_X64[n]} (${n})` : `syscall ${n}`;
 }
 
-/** The cgroup v2 memory limit of the process (a container's), or null when there is none. */
+/** The memory limit of the process's cgroup (a container's), v2 or v1, or null when there is none. */
 export function readCgroupMemoryLimit(pid: number): number | null {
-  try {
-    const cg = fs.readFileSync(procPath(pid, 'cgroup'), 'utf8');
-    const m = /^0::(.*)$/m.exec(cg);
-    if (!m) return null;
-    const v = fs.readFileSync(path.join('/sys/fs/cgroup', m[1] ?? '', 'memory.max'), 'utf8').trim();
-    return v === 'max' ? null : Number(v);
-  } catch {
-    return null;
-  }
+  return readMemoryLimit(pid);
 }
 
 /** Every pid on the host we can read, with its parent. */

@@ -11,6 +11,8 @@
 import * as fs from 'node:fs';
 import { inspectorHints } from '../inspector/locate';
 import * as proc from './proc';
+import { containerOf, type Container } from './cgroup';
+import { readNamespace } from './namespaces';
 
 export interface InspectorEvidence {
   /**
@@ -39,6 +41,10 @@ export interface NodeProcess {
   uptimeSec: number;
   threads: number;
   inspector: InspectorEvidence;
+  /** The container it runs in (from its cgroup path), or null. */
+  container: Container | null;
+  /** Whether it shares nodetop's network namespace (false: a container's, a PrivateNetwork service's); null when unreadable. */
+  sharesNetwork: boolean | null;
 }
 
 // ---- pure ------------------------------------------------------------------------------
@@ -130,6 +136,11 @@ interface Candidate {
   stat: proc.ProcStat;
 }
 
+/** A nodetop's relay into a container's network namespace (src/inspector/relayMain.ts): nodetop's own helper, not a service. */
+function isRelay(argv: string[]): boolean {
+  return argv.length === 3 && /\/dist\/src\/inspector\/relayMain\.js$/.test(argv[1] ?? '');
+}
+
 /** Pids whose executable (or, when the kernel hides it, argv[0]) is Node. Skips `exclude`. */
 function nodeCandidates(exclude: Set<number>): Candidate[] {
   const out: Candidate[] = [];
@@ -142,7 +153,7 @@ function nodeCandidates(exclude: Set<number>): Candidate[] {
       if (argv.length === 0) continue; // kernel thread or zombie
       const exe = proc.readExe(pid);
       const isNode = exe !== null ? proc.looksLikeNodeExecutable(exe) : proc.looksLikeNodeExecutable(argv[0] ?? '');
-      if (!isNode) continue;
+      if (!isNode || isRelay(argv)) continue;
       out.push({ pid, argv, exe, uid: proc.readStatus(pid).uid, stat: proc.readStat(pid) });
     } catch {
       // exited while we looked, or hidden: not listed
@@ -203,9 +214,17 @@ export async function listNodeProcesses(opts: ListOptions): Promise<NodeProcess[
       uptimeSec,
       threads: stat.numThreads,
       inspector: inspectorEvidence(sockets, c.argv, proc.readNodeOptions(c.pid)),
+      ...whereItRuns(c.pid),
     });
   }
   return out.sort((a, b) => a.pid - b.pid);
+}
+
+/** The container of a pid and whether it shares nodetop's network namespace (the ps columns). */
+function whereItRuns(pid: number): { container: Container | null; sharesNetwork: boolean | null } {
+  const mine = readNamespace('self', 'net');
+  const theirs = readNamespace(pid, 'net');
+  return { container: containerOf(pid), sharesNetwork: mine === null || theirs === null ? null : mine === theirs };
 }
 
 /** True while the pid runs: a zombie (exited, not yet reaped by its parent) does not count. */

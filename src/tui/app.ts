@@ -50,6 +50,8 @@ export interface TuiOptions {
   message?: string;
   /** Rows shown in the overview without a session (processes with no inspector open). */
   extraRows?: ProcessRow[];
+  /** The container of each pid that runs in one (the overview shows it before the command). */
+  where?: Map<number, string>;
 }
 
 const HISTORY = 300;
@@ -162,6 +164,7 @@ export async function runTui(initial: Attachment[], opts: TuiOptions): Promise<n
         title: x.att.identity.argv.slice(1).join(' ') || x.att.identity.title,
         sample: x.sample,
         note: x.error ? 'not answering' : x.sample ? null : 'attaching',
+        where: opts.where?.get(x.att.pid) ?? null,
       }));
       rows.push(...(opts.extraRows ?? []).filter((r) => !targets.has(r.pid)));
       ov.paused = st.paused;

@@ -13,8 +13,13 @@ import { spawn } from 'node:child_process';
 import { describe, it } from 'node:test';
 import { listeningSockets, processTable, readCmdline } from '../../src/platform/proc';
 import { pidInOwnNamespace, readNamespace } from '../../src/platform/namespaces';
+import { parseSnapshotFromFile } from 'v8-heapsnapshot';
+import { metricValue, startExporter } from '../helpers/exporter';
 import { eventually, NODETOP, parseJson, runCli, startTarget, type Target } from '../helpers/target';
 import type { Sample } from '../../src/model/sample';
+import type { SnapshotResult } from '../../src/commands/snapshot';
+import type { GcResult } from '../../src/commands/gc';
+import type { NodeProcess } from '../../src/platform/ps';
 
 const NOBODY = 65534;
 const ROOT_ONLY = process.getuid?.() === 0 ? false : 'needs root: the tests make namespaces (unshare) and enter them (nsenter)';
@@ -24,6 +29,8 @@ const LO_UP = ['sh', '-c', 'ip link set lo up && exec "$0" "$@"'];
 const NET = ['unshare', '--net', '--fork', ...LO_UP];
 const NET_MNT_PID = ['unshare', '--net', '--mount', '--pid', '--fork', '--mount-proc', ...LO_UP];
 const USER_NET = ['unshare', '--user', '--map-root-user', '--net', '--fork', ...LO_UP];
+/** A container's own /tmp: a path on the host is not a path in the target. */
+const CONTAINER = ['unshare', '--net', '--mount', '--pid', '--fork', '--mount-proc', 'sh', '-c', 'ip link set lo up && mount -t tmpfs tmpfs /tmp && exec "$0" "$@"'];
 
 /** Relays (nodetop's helper in the target's namespace) still running on this host. */
 function relays(): number[] {
@@ -146,6 +153,69 @@ describe('containers: nodetop SIGKILLed mid-session', { skip: ROOT_ONLY }, () =>
       await assertNoTrace(t, dirs);
     } finally {
       await t.kill();
+    }
+  });
+});
+
+describe('containers: every command from the host', { skip: ROOT_ONLY }, () => {
+  it('gc, profile, snapshot, watch, export and ps reach a target in its own network, mount and pid namespaces and its own /tmp', async () => {
+    const dirs = relayDirs();
+    const out = fs.mkdtempSync(path.join(os.tmpdir(), 'nodetop-ct-'));
+    const t = await startTarget('leaky.js', { prefix: CONTAINER, args: ['123', '0'] });
+    try {
+      assert.notEqual(t.facts.pid, t.pid);
+      assert.ok(!fs.existsSync(`/proc/${t.pid}/root${out}`), "the host's output directory is not in the target's file system");
+
+      const gc = await runCli(['gc', String(t.pid), '--json']);
+      assert.equal(gc.code, 0, gc.stderr);
+      const g = parseJson<GcResult>(gc);
+      assert.equal(g.pid, t.pid);
+      assert.equal(g.isolates[0]?.state, 'collected');
+
+      const prof = path.join(out, 'p.cpuprofile');
+      const pr = await runCli(['profile', String(t.pid), '--duration', '300', '-o', prof, '--json']);
+      assert.equal(pr.code, 0, pr.stderr);
+      assert.equal(parseJson<{ pid: number }>(pr).pid, t.pid);
+      assert.ok(Array.isArray((JSON.parse(fs.readFileSync(prof, 'utf8')) as { nodes: unknown[] }).nodes));
+
+      const snap = path.join(out, 's.heapsnapshot');
+      const sr = await runCli(['snapshot', String(t.pid), '-o', snap, '--yes', '--json'], { hangGuardMs: 60_000 });
+      assert.equal(sr.code, 0, sr.stderr);
+      const res = parseJson<SnapshotResult>(sr);
+      assert.equal(res.path, snap);
+      assert.equal(res.writtenBy, 'nodetop', 'streamed: the target cannot see the host path');
+      assert.equal(res.bytes, fs.statSync(snap).size);
+      const parsed = await parseSnapshotFromFile(snap);
+      assert.equal(parsed.nodes.filter((n) => n.type === 'object' && n.name === 'LeakyThing').length, 123);
+      assert.deepEqual(fs.readdirSync(`/proc/${t.pid}/root/tmp`), [], "nothing in the container's /tmp");
+
+      const w = await runCli(['watch', String(t.pid), '--count', '2', '--interval', '200', '--json']);
+      assert.equal(w.code, 0, w.stderr);
+      const lines = w.stdout.trim().split('\n').map((l) => JSON.parse(l) as { pid?: number; target?: { pid: number } });
+      assert.equal(lines.length, 2, w.stdout);
+      for (const l of lines) assert.equal(l.target?.pid ?? l.pid, t.pid);
+
+      const e = await startExporter([String(t.pid), '--interval', '300']);
+      try {
+        const m = await eventually(() => e.scrape(), (r) => metricValue(r.body, 'nodejs_gc_duration_seconds_count', { pid: String(t.pid) }) !== null, 10_000);
+        assert.notEqual(metricValue(m.body, 'nodejs_gc_duration_seconds_count', { pid: String(t.pid) }), null, m.body.slice(0, 500));
+      } finally {
+        assert.equal(await e.stop(), 143, e.stderr()); // SIGTERM's documented code
+      }
+
+      const ps = await runCli(['ps', '--json']);
+      assert.equal(ps.code, 0, ps.stderr);
+      const list = parseJson<NodeProcess[]>(ps);
+      const row = list.find((p) => p.pid === t.pid);
+      assert.equal(row?.sharesNetwork, false);
+      assert.ok(!list.some((p) => p.argv.some((a) => a.endsWith('relayMain.js'))), 'a relay is not a service');
+      const text = await runCli(['ps']);
+      assert.match(text.stdout, new RegExp(`^\\s*${t.pid}\\s+\\d+\\s+root\\s+own netns\\s`, 'm'));
+
+      await assertNoTrace(t, dirs);
+    } finally {
+      await t.kill();
+      fs.rmSync(out, { recursive: true, force: true });
     }
   });
 });

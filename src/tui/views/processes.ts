@@ -11,6 +11,8 @@ export interface ProcessRow {
   sample: Sample | null;
   /** Why there is no fresh sample (not answering, attaching). */
   note: string | null;
+  /** Its container, when it runs in one (platform/cgroup.ts containerLabel): shown before the command. */
+  where?: string | null;
 }
 
 export interface Column {
@@ -95,7 +97,8 @@ export function renderProcessesScreen(rows: ProcessRow[], st: OverviewState, opt
       const t = c.text(r).padStart(c.width).slice(-c.width);
       return i === sel ? t : p.paint(t, c.level?.(r) ?? 'info');
     });
-    const cmd = esc(r.note ? `${r.title}  (${r.note})` : r.title).slice(0, cmdWidth);
+    const title = r.where ? `[${r.where}] ${r.title}` : r.title;
+    const cmd = esc(r.note ? `${title}  (${r.note})` : title).slice(0, cmdWidth);
     const line = `${String(r.pid).padStart(7)} ${cells.join(' ')} ${cmd}`;
     out.push(fit(i === sel ? p.paint(line, 'inverse') : line, w));
   }
