@@ -10,6 +10,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { listeningSockets, processTable, readCmdline } from '../../src/platform/proc';
 import { pidInOwnNamespace, readNamespace } from '../../src/platform/namespaces';
@@ -216,6 +217,49 @@ describe('containers: every command from the host', { skip: ROOT_ONLY }, () => {
     } finally {
       await t.kill();
       fs.rmSync(out, { recursive: true, force: true });
+    }
+  });
+});
+
+/** A cgroup v1 memory hierarchy this test may create directories in, or null. */
+function memoryCgroupRoot(): string | null {
+  const root = '/sys/fs/cgroup/memory';
+  try {
+    const probe = fs.mkdtempSync(path.join(root, 'nodetop-probe-'));
+    fs.rmdirSync(probe);
+    return root;
+  } catch {
+    return null;
+  }
+}
+
+describe('containers: the cgroup says which container, and its memory limit', { skip: ROOT_ONLY || (memoryCgroupRoot() === null ? 'no writable cgroup v1 memory hierarchy here' : false) }, () => {
+  it("ps names a pod's container and its pod; snapshot refuses what the container's limit (on an ancestor cgroup) cannot hold", async () => {
+    const id = randomBytes(32).toString('hex');
+    const top = fs.mkdtempSync(path.join(memoryCgroupRoot()!, 'nodetop-test-'));
+    const leaf = path.join(top, 'kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod1b2c3d4e_0000_1111_2222_333344445555.slice', `cri-containerd-${id}.scope`);
+    fs.mkdirSync(leaf, { recursive: true });
+    const t = await startTarget('leaky.js', { prefix: NET, args: ['10', '0', '4'], env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOSTNAME: 'web-7d4b9-xk2lp' } });
+    try {
+      // the pod's limit, on an ancestor of the container's cgroup: 32 MiB more than nothing
+      fs.writeFileSync(path.join(top, 'memory.limit_in_bytes'), String(32 * 1024 * 1024));
+      fs.writeFileSync(path.join(leaf, 'cgroup.procs'), String(t.pid));
+      const ps = await runCli(['ps']);
+      assert.equal(ps.code, 0, ps.stderr);
+      assert.match(ps.stdout, new RegExp(`^\\s*${t.pid}\\s+\\d+\\s+root\\s+containerd:${id.slice(0, 12)} web-7d4b9-xk2lp\\s`, 'm'), ps.stdout);
+      const list = parseJson<NodeProcess[]>(await runCli(['ps', '--json']));
+      assert.deepEqual(list.find((p) => p.pid === t.pid)?.container, { runtime: 'containerd', id, name: 'web-7d4b9-xk2lp', podUid: '1b2c3d4e-0000-1111-2222-333344445555' });
+
+      const out = path.join(os.tmpdir(), `nodetop-ct-${id.slice(0, 8)}.heapsnapshot`);
+      const r = await runCli(['snapshot', String(t.pid), '-o', out, '--yes', '--json']);
+      assert.equal(r.code, 11, r.stderr);
+      assert.match(r.stderr, /whose cgroup uses .* of its 32(\.0)? MiB limit/);
+      assert.ok(!fs.existsSync(out));
+      assert.ok(t.alive());
+    } finally {
+      await t.kill();
+      await eventually(() => fs.readFileSync(path.join(leaf, 'cgroup.procs'), 'utf8'), (v) => v.trim() === '');
+      for (let d = leaf; d.startsWith(top); d = path.dirname(d)) fs.rmdirSync(d);
     }
   });
 });
