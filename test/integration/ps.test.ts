@@ -47,7 +47,7 @@ describe('nodetop ps', () => {
       const h = await runCli(['ps']);
       assert.equal(h.code, 0, h.stderr);
       const lines = h.stdout.trim().split('\n');
-      assert.match(lines[0] ?? '', /^\s*PID\s+PPID\s+USER\s+CPU\s+RSS\s+UP\s+INSPECTOR\s+COMMAND$/);
+      assert.match(lines[0] ?? '', /^\s*PID\s+PPID\s+USER\s+CONTAINER\s+CPU\s+RSS\s+UP\s+INSPECTOR\s+COMMAND$/);
       const lo = lines.find((l) => l.trimStart().startsWith(`${open.pid} `));
       assert.ok(lo, h.stdout);
       assert.match(lo, new RegExp(`\\b${port} \\(likely\\)`));
