@@ -288,7 +288,8 @@ export function parseCommandLine(argv: string[]): Invocation {
           .default(1000)
           .argParser((v) => parseDurationMs(v, '--interval', 100, 600_000)),
       )
-      .option('--readonly', 'disable every key that changes the target (GC, snapshot)', false),
+      .option('--readonly', 'disable every key that changes the target (GC, snapshot)', false)
+      .option('-y, --yes', 'do not ask before a GC or a snapshot freezes the target', false),
   ).action((pidArgs: string[], o: Record<string, unknown>) => {
     const c = common(o);
     const pids = pidArgs.map((p) => {
@@ -304,7 +305,7 @@ export function parseCommandLine(argv: string[]): Invocation {
     }
     if (new Set(pids).size !== pids.length) throw new NodetopError('a pid is given twice', { exitCode: ExitCode.Usage });
     requirePidOrEndpoint(pids[0] ?? cluster, c);
-    result = { command: 'attach', pids, intervalMs: o.interval as number, readonly: Boolean(o.readonly), common: c, ...(cluster !== undefined ? { cluster } : {}) };
+    result = { command: 'attach', pids, intervalMs: o.interval as number, readonly: Boolean(o.readonly), yes: Boolean(o.yes), common: c, ...(cluster !== undefined ? { cluster } : {}) };
   });
 
   addCommon(

@@ -8,10 +8,11 @@ import * as proc from '../platform/proc';
 import { clusterPids } from '../platform/ps';
 import { spawn } from 'node:child_process';
 import * as path from 'node:path';
-import { gcOne, type GcIsolateResult } from './gc';
+import { expectedGcPauseMs, gcOne, type GcIsolateResult } from './gc';
+import { estimateSnapshot } from './snapshotSafety';
 import type { IsolateTarget } from '../inspector/isolates';
 import { onExit } from '../lifecycle';
-import { bytes } from '../model/units';
+import { bytes, ms } from '../model/units';
 import type { Sampler } from '../sampler';
 import { gcResultLine, runTui, type Actions, type SnapshotProgress } from '../tui/app';
 
@@ -20,6 +21,8 @@ export interface AttachCommandOptions extends Omit<AttachOptions, 'pid'> {
   cluster?: number;
   intervalMs: number;
   readonly: boolean;
+  /** Do not ask before a GC or a snapshot (--yes). */
+  yes?: boolean;
 }
 
 /** What the keys do to the target: the same code as `nodetop gc` and `nodetop snapshot`. */
@@ -49,6 +52,12 @@ export function actionsFor(att: Attachment, sampler: Sampler): Actions {
     },
     snapshot(selectedWorker, progress) {
       return snapshotInChild(att, selectedWorker, progress);
+    },
+    estimate(what, heapUsedBytes) {
+      // the same estimates `nodetop gc` and `nodetop snapshot` print before they act
+      if (what === 'gc') return `Heap used ${bytes(heapUsedBytes)}: a pause of ~${ms(expectedGcPauseMs(heapUsedBytes))}.`;
+      const est = estimateSnapshot(heapUsedBytes);
+      return `Heap used ${bytes(heapUsedBytes)}: frozen ~${ms(est.frozenMsLow)} to ~${ms(est.frozenMsHigh)}, up to ~${bytes(est.peakGrowthBytes)} more memory meanwhile.`;
     },
   };
 }
@@ -149,6 +158,7 @@ export async function attachCommand(opts: AttachCommandOptions): Promise<number>
       ...(message ? { message } : {}),
       intervalMs: opts.intervalMs,
       readonly: opts.readonly,
+      yes: opts.yes === true,
       actions: actionsFor,
       title: opts.cluster !== undefined ? `cluster of pid ${opts.cluster}` : 'overview',
       overview: opts.cluster !== undefined || pids.length > 1,

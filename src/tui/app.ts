@@ -7,13 +7,29 @@
 import { ExitCode, NodetopError } from '../errors';
 import type { Attachment } from '../inspector/attach';
 import { onExit } from '../lifecycle';
+import { EventDetector, EventLog, type EventKind, type EventLevel } from '../model/events';
 import type { Sample } from '../model/sample';
 import { Series } from '../model/series';
 import { bytes } from '../model/units';
 import * as proc from '../platform/proc';
 import { Sampler } from '../sampler';
-import { initialState, PAGES, renderScreen, type History, type Level, type PageId, type PageRenderer, type RenderOptions, type ViewState } from './render';
-import { renderProcessesScreen, selectedPid, SORT_KEYS, type OverviewState, type ProcessRow } from './views/processes';
+import {
+  formatInterval,
+  initialState,
+  newHistory,
+  PAGES,
+  renderScreen,
+  stepInterval,
+  WINDOWS_MS,
+  type History,
+  type Level,
+  type PageId,
+  type PageRenderer,
+  type RenderOptions,
+  type ViewState,
+} from './render';
+import { eventsPage } from './views/events';
+import { movePid, renderProcessesScreen, selectedPid, SORT_KEYS, type OverviewState, type ProcessRow } from './views/processes';
 import { overviewPage } from './views/overview';
 import { HANDLE_SORTS, handlesPage } from './views/handles';
 import { poolsPage } from './views/pools';
@@ -31,11 +47,18 @@ export interface Actions {
   gc?(all: boolean, selectedWorker: number | null): Promise<string>;
   /** Heap snapshot, with its progress as it goes; resolves to a one-line result. */
   snapshot?(selectedWorker: number | null, progress: (p: SnapshotProgress) => void): Promise<string>;
+  /**
+   * What a GC or a snapshot of a heap of this size will cost, in one sentence (the CLI's own
+   * estimate), for the question asked before it.
+   */
+  estimate?(what: 'gc' | 'snapshot', heapUsedBytes: number): string;
 }
 
 export interface TuiOptions {
   intervalMs: number;
   readonly: boolean;
+  /** Do not ask before a GC or a snapshot (--yes). */
+  yes?: boolean;
   /** What the keys do to one target. */
   actions: (att: Attachment, sampler: Sampler) => Actions;
   /** Extra pages supplied by samplers that are not part of every build. */
@@ -54,11 +77,17 @@ export interface TuiOptions {
   where?: Map<number, string>;
 }
 
-const HISTORY = 300;
 const DISCOVER_EVERY_MS = 2000;
 
-function envColor(): boolean {
-  return !('NO_COLOR' in process.env) && process.env.TERM !== 'dumb';
+/**
+ * Colours the terminal has: 0 (NO_COLOR, dumb), 256 (TERM says 256 colours, or COLORTERM says
+ * more), else 8. Decided here rather than by blessed, which cannot read the terminfo entries of
+ * tmux-256color and screen-256color and falls back to 8 colours for them.
+ */
+export function colorDepth(env: NodeJS.ProcessEnv): 0 | 8 | 256 {
+  if (('NO_COLOR' in env && env.NO_COLOR !== '') || env.TERM === 'dumb') return 0;
+  if (/256col|direct|truecolor/.test(env.TERM ?? '') || /^(truecolor|24bit)$/i.test(env.COLORTERM ?? '')) return 256;
+  return 8;
 }
 
 function envUnicode(): boolean {
@@ -74,6 +103,9 @@ interface Target {
   prev: Sample | null;
   hist: History;
   rttMs: number | null;
+  /** nodetop's clock when the last sample arrived. */
+  answeredAtMs: number | null;
+  events: EventDetector;
   error: string | null;
   /** Interval this target asked for by being slow; null when not backing off. */
   backoffMs: number | null;
@@ -85,9 +117,7 @@ interface Target {
 /** Sockets and pools are walked on every tick of the pages that show them, else every 5th. */
 const NET_EVERY = 5;
 
-function newHistory(): History {
-  return { heapUsed: new Series(HISTORY), lagP99: new Series(HISTORY), elu: new Series(HISTORY), cpu: new Series(HISTORY), rss: new Series(HISTORY) };
-}
+
 
 /**
  * Runs the live view until the user quits or the targets go. One target opens its full view;
@@ -98,8 +128,16 @@ export async function runTui(initial: Attachment[], opts: TuiOptions): Promise<n
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const blessed = require('blessed') as typeof import('blessed');
   const unicode = envUnicode();
-  const color = envColor();
+  const colors = colorDepth(process.env);
+  const color = colors > 0;
   const screen = blessed.screen({ smartCSR: true, fullUnicode: unicode, title: 'nodetop', warnings: false, autoPadding: false });
+  // blessed reduces every colour to what it read from terminfo (8 for tmux-256color): tell it
+  const tput = screen.tput as unknown as { colors: number; brokenACS: boolean };
+  if (colors === 256 && tput.colors < 256) tput.colors = 256;
+  // in a UTF-8 terminal the charts' axes are written as they are, as ncurses does there
+  // (NCURSES_NO_UTF8_ACS): blessed would switch to the line-drawing charset for them, which
+  // tmux's copy of the screen keeps as letters (u, x, m)
+  if (unicode) tput.brokenACS = true;
   const box = blessed.box({ top: 0, left: 0, width: '100%', height: '100%', tags: true, wrap: false });
   screen.append(box);
 
@@ -124,15 +162,17 @@ export async function runTui(initial: Attachment[], opts: TuiOptions): Promise<n
 
   const multi = initial.length > 1 || opts.overview === true || opts.discover !== undefined;
   const st: ViewState = initialState(opts.intervalMs);
-  const ov: OverviewState = { sortKey: 'c', selected: 0, message: null, paused: false, intervalMs: opts.intervalMs };
+  const ov: OverviewState = { sortKey: 'c', selectedPid: null, message: null, paused: false, intervalMs: opts.intervalMs };
   const pages: Record<PageId, PageRenderer> = {
     overview: overviewPage,
     handles: handlesPage,
     sockets: socketsPage,
     workers: workersPage,
     pools: poolsPage,
+    events: eventsPage,
     ...opts.pages,
   };
+  const log = new EventLog();
   const targets = new Map<number, Target>();
   /** The pid whose full view is open; null in the overview. */
   let viewing: number | null = multi ? null : (initial[0]?.pid ?? null);
@@ -148,15 +188,21 @@ export async function runTui(initial: Attachment[], opts: TuiOptions): Promise<n
     finish(code);
   };
 
-  const renderOpts = (): RenderOptions => ({ width: screen.width as number, height: screen.height as number, color, unicode, readonly: opts.readonly });
+  const renderOpts = (): RenderOptions => ({ width: screen.width as number, height: screen.height as number, color, colors, unicode, readonly: opts.readonly });
+  let lastDraw = 0;
   const draw = (): void => {
     if (destroyed) return;
+    lastDraw = Date.now();
     const t = viewing !== null ? targets.get(viewing) : undefined;
     let lines: string[];
     if (t) {
       st.rttMs = t.rttMs;
       st.sampleError = t.error;
       st.backoffMs = t.backoffMs;
+      st.nowMs = lastDraw;
+      st.pid = t.att.pid;
+      st.answeredAtMs = t.answeredAtMs;
+      st.events = log.list(t.att.pid);
       lines = renderScreen(t.sample, t.prev, t.hist, st, renderOpts(), pages);
     } else {
       const rows: ProcessRow[] = [...targets.values()].map((x) => ({
@@ -182,10 +228,29 @@ export async function runTui(initial: Attachment[], opts: TuiOptions): Promise<n
     draw();
   };
 
+  /** Something the user did or saw, into the session's event log. */
+  const note = (t: Target | undefined, kind: EventKind, level: EventLevel, text: string): void => {
+    if (t) log.add(t.events.event(Date.now(), kind, level, text));
+  };
+
   const add = (att: Attachment): void => {
     if (targets.has(att.pid)) return;
     const sampler = new Sampler(att, { net: { top: 50, groups: 50 }, workers: true });
-    const t: Target = { att, sampler, actions: opts.actions(att, sampler), sample: null, prev: null, hist: newHistory(), rttMs: null, error: null, backoffMs: null, lastNet: null, ticks: 0 };
+    const t: Target = {
+      att,
+      sampler,
+      actions: opts.actions(att, sampler),
+      sample: null,
+      prev: null,
+      hist: newHistory(),
+      rttMs: null,
+      answeredAtMs: null,
+      events: new EventDetector(att.pid),
+      error: null,
+      backoffMs: null,
+      lastNet: null,
+      ticks: 0,
+    };
     targets.set(att.pid, t);
     att.session.onClose(() => void closed(att));
   };
@@ -195,12 +260,12 @@ export async function runTui(initial: Attachment[], opts: TuiOptions): Promise<n
     const alive = await proc.processExistsSettled(att.pid);
     if (stopped || !targets.has(att.pid)) return;
     const why = alive ? `the connection to pid ${att.pid} closed` : `pid ${att.pid} exited`;
+    note(targets.get(att.pid), 'exit', 'bad', why);
     if (!multi) {
-      // the single view stays on the screen with its last numbers and the news
+      // the single view stays on the screen with its last numbers and the news until a key
       st.exited = why;
+      clearTimeout(timer);
       draw();
-      // leave the last screen up long enough to be read, then restore and exit
-      setTimeout(() => stop(ExitCode.TargetExited), 1500);
       return;
     }
     targets.delete(att.pid);
@@ -228,11 +293,17 @@ export async function runTui(initial: Attachment[], opts: TuiOptions): Promise<n
       t.sample = s;
       t.error = null;
       t.rttMs = t.sampler.lastRoundTripMs;
-      t.hist.heapUsed.push(s.memory.heapUsedBytes);
-      t.hist.lagP99.push(s.eventLoop.lagMs?.p99);
-      t.hist.elu.push(s.eventLoop.utilization);
-      t.hist.cpu.push(s.process.cpuPercent);
-      t.hist.rss.push(s.process.rssBytes);
+      const now = Date.now();
+      t.answeredAtMs = now;
+      const h = t.hist;
+      h.heapUsed.push(s.memory.heapUsedBytes, now);
+      h.heapTotal.push(s.memory.heapTotalBytes, now);
+      h.lagP99.push(s.eventLoop.lagMs?.p99, now);
+      h.lagMax.push(s.eventLoop.lagMs?.max, now);
+      h.elu.push(s.eventLoop.utilization, now);
+      h.cpu.push(s.process.cpuPercent, now);
+      h.rss.push(s.process.rssBytes, now);
+      log.add(...t.events.fromSample(s));
       // Back off when serving us costs the target: a slow round trip means its main thread
       // is busy, and our sample waits in line with its work.
       const rtt = t.rttMs ?? 0;
@@ -242,14 +313,26 @@ export async function runTui(initial: Attachment[], opts: TuiOptions): Promise<n
     } catch (e) {
       if (t.att.gone || (e instanceof NodetopError && e.exitCode === ExitCode.TargetExited)) return; // onClose handles it
       t.error = e instanceof Error ? e.message : String(e);
-      for (const series of Object.values(t.hist)) (series as Series).push(null);
+      const now = Date.now();
+      for (const series of Object.values(t.hist)) (series as Series).push(null, now);
+      log.add(...t.events.noAnswer(now, t.error));
     }
   };
 
   let lastDiscover = 0;
+  let inFlight = false;
+  let lastTickAt = 0;
+  /** The next tick one interval after the last began: a new interval takes effect at once. */
+  const schedule = (): void => {
+    clearTimeout(timer);
+    if (stopped || inFlight || st.exited) return;
+    timer = setTimeout(() => void tick(), Math.max(0, lastTickAt + st.intervalMs - Date.now()));
+  };
   const tick = async (): Promise<void> => {
-    if (stopped) return;
+    if (stopped || inFlight || st.exited) return;
+    inFlight = true;
     const started = Date.now();
+    lastTickAt = started;
     if (opts.discover && started - lastDiscover >= DISCOVER_EVERY_MS) {
       lastDiscover = started;
       void opts.discover().then(
@@ -264,11 +347,16 @@ export async function runTui(initial: Attachment[], opts: TuiOptions): Promise<n
     }
     if (!st.paused) {
       // each target on its own schedule when it backed off; otherwise all together
-      await Promise.all([...targets.values()].map((t) => (t.backoffMs && started - (t.sample ? Date.parse(t.sample.time) : 0) < t.backoffMs ? undefined : sampleOne(t))));
+      await Promise.all([...targets.values()].map((t) => (t.backoffMs && started - (t.answeredAtMs ?? 0) < t.backoffMs ? undefined : sampleOne(t))));
     }
+    inFlight = false;
     draw();
-    if (!stopped) timer = setTimeout(() => void tick(), Math.max(0, st.intervalMs - (Date.now() - started)));
+    schedule();
   };
+  // ages and "no answer for N s" go on while a sample waits on a target that does not answer
+  const ageClock = setInterval(() => {
+    if (Date.now() - lastDraw >= 1000) draw();
+  }, 1000);
 
   let busy = false;
   let actionStarted = 0;
@@ -283,10 +371,15 @@ export async function runTui(initial: Attachment[], opts: TuiOptions): Promise<n
       st.progress.elapsedMs = Date.now() - actionStarted;
       draw();
     }, 500);
+    const t = current();
+    const kind: EventKind = label.startsWith('snapshot') ? 'snapshot' : 'gc';
     try {
-      say(await fn(), 'good');
+      const result = await fn();
+      say(result, 'good');
+      note(t, kind, 'info', result);
     } catch (e) {
       say(`${label} failed: ${e instanceof Error ? e.message : String(e)}`, 'bad');
+      note(t, kind, 'warn', `${label} failed: ${e instanceof Error ? e.message : String(e)}`);
     } finally {
       clearInterval(clock);
       st.progress = null;
@@ -304,20 +397,64 @@ export async function runTui(initial: Attachment[], opts: TuiOptions): Promise<n
   };
   const inOverview = (): boolean => viewing === null;
 
-  screen.key(['q', 'C-c'], () => stop(ExitCode.Ok));
-  screen.key(['p', 'space'], () => {
+  // A key that answers a question (the exit, a confirmation) is not also a command: the
+  // keypress handler runs before the key handlers and marks the key as used.
+  let consumed = false;
+  let askYes = opts.yes === true;
+  let pending: (() => void) | null = null;
+  screen.on('keypress', (_ch: unknown, key: { full?: string; name?: string }) => {
+    consumed = false;
+    if (st.exited && !multi) {
+      consumed = true;
+      stop(ExitCode.TargetExited);
+      return;
+    }
+    if (st.confirm) {
+      consumed = true;
+      const run = pending;
+      st.confirm = null;
+      pending = null;
+      if (key.full === 'y' || key.full === 'a') {
+        if (key.full === 'a') askYes = true;
+        run?.();
+      } else say('cancelled: nothing was done to the target', 'info');
+      draw();
+    }
+  });
+  const onKey = (keys: string[], fn: (ch: unknown, key: { name?: string; full?: string }) => void): void => {
+    screen.key(keys, (ch: unknown, key: { name?: string; full?: string }) => {
+      if (!consumed) fn(ch, key);
+    });
+  };
+  /** Runs `fn` now, or after y at a question that says what it costs. */
+  const confirmFirst = (question: { question: string; cost: string }, fn: () => void): void => {
+    if (askYes) return fn();
+    pending = fn;
+    st.confirm = question;
+    draw();
+  };
+
+  onKey(['q', 'C-c'], () => stop(ExitCode.Ok));
+  onKey(['p', 'space'], () => {
     st.paused = !st.paused;
     draw();
   });
-  screen.key(['+', '='], () => {
-    st.intervalMs = Math.max(250, st.intervalMs / 2);
+  const setInterval_ = (ms: number): void => {
+    st.intervalMs = ms;
     for (const t of targets.values()) t.backoffMs = null;
-    draw();
-  });
-  screen.key(['-', '_'], () => {
-    st.intervalMs = Math.min(60_000, st.intervalMs * 2);
-    draw();
-  });
+    say(`sampling every ${formatInterval(ms)}`, 'info');
+    // at once: the next tick is one new interval after the last began (now, if that is past)
+    schedule();
+  };
+  onKey(['+', '='], () => setInterval_(stepInterval(st.intervalMs, -1)));
+  onKey(['-', '_'], () => setInterval_(stepInterval(st.intervalMs, 1)));
+  const setWindow = (dir: 1 | -1): void => {
+    const i = WINDOWS_MS.findIndex((w) => w >= st.windowMs);
+    st.windowMs = WINDOWS_MS[Math.min(WINDOWS_MS.length - 1, Math.max(0, (i < 0 ? WINDOWS_MS.length - 1 : i) + dir))]!;
+    say(`charts show the last ${formatInterval(st.windowMs)}`, 'info');
+  };
+  onKey(['<', ','], () => setWindow(-1));
+  onKey(['>', '.'], () => setWindow(1));
   const showPage = (id: PageId): void => {
     st.page = id;
     st.selected = 0;
@@ -326,20 +463,20 @@ export async function runTui(initial: Attachment[], opts: TuiOptions): Promise<n
     if (id === 'workers') current()?.sampler.readAllWorkersNext();
   };
   for (const pg of PAGES) {
-    screen.key([pg.key], () => {
+    onKey([pg.key], () => {
       if (inOverview()) return;
       showPage(pg.id);
       st.help = false;
       draw();
     });
   }
-  screen.key(['tab'], () => {
+  onKey(['tab'], () => {
     if (inOverview()) return;
     const i = PAGES.findIndex((x) => x.id === st.page);
     showPage(PAGES[(i + 1) % PAGES.length]!.id);
     draw();
   });
-  screen.key(['s'], () => {
+  onKey(['s'], () => {
     if (inOverview()) {
       const i = SORT_KEYS.indexOf(ov.sortKey);
       ov.sortKey = SORT_KEYS[(i + 1) % SORT_KEYS.length]!;
@@ -352,28 +489,27 @@ export async function runTui(initial: Attachment[], opts: TuiOptions): Promise<n
     draw();
   });
   for (const key of SORT_KEYS) {
-    screen.key([key.length === 1 && key === key.toUpperCase() ? `S-${key.toLowerCase()}` : key], () => {
+    onKey([key.length === 1 && key === key.toUpperCase() ? `S-${key.toLowerCase()}` : key], () => {
       if (!inOverview()) return;
       ov.sortKey = key;
-      ov.selected = 0;
       draw();
     });
   }
-  screen.key(['up', 'k'], () => {
-    if (inOverview()) ov.selected = Math.max(0, ov.selected - 1);
-    else st.selected = Math.max(0, st.selected - 1);
-    draw();
-  });
-  screen.key(['down', 'j'], () => {
-    if (inOverview()) ov.selected = Math.min(Math.max(0, targets.size + (opts.extraRows?.length ?? 0) - 1), ov.selected + 1);
-    else st.selected++;
-    draw();
-  });
-  screen.key(['enter'], () => {
-    if (!inOverview()) return;
+  const overviewRows = (): ProcessRow[] => {
     const rows: ProcessRow[] = [...targets.values()].map((x) => ({ pid: x.att.pid, title: '', sample: x.sample, note: null }));
     rows.push(...(opts.extraRows ?? []).filter((r) => !targets.has(r.pid)));
-    const pid = selectedPid(rows, ov);
+    return rows;
+  };
+  const move = (by: number): void => {
+    if (inOverview()) ov.selectedPid = movePid(overviewRows(), ov, by);
+    else st.selected = Math.max(0, st.selected + by);
+    draw();
+  };
+  onKey(['up', 'k'], () => move(-1));
+  onKey(['down', 'j'], () => move(1));
+  onKey(['enter'], () => {
+    if (!inOverview()) return;
+    const pid = selectedPid(overviewRows(), ov);
     if (pid !== null && !targets.has(pid)) return say(`pid ${pid} has no inspector open: quit and run nodetop attach ${pid}`, 'warn');
     viewing = pid;
     st.page = 'overview';
@@ -381,7 +517,7 @@ export async function runTui(initial: Attachment[], opts: TuiOptions): Promise<n
     st.message = null;
     draw();
   });
-  screen.key(['?', 'h', 'escape'], (_ch: unknown, key: { name?: string }) => {
+  onKey(['?', 'h', 'escape'], (_ch, key) => {
     if (key.name === 'escape') {
       if (st.help) st.help = false;
       else if (multi) viewing = null;
@@ -389,37 +525,53 @@ export async function runTui(initial: Attachment[], opts: TuiOptions): Promise<n
     draw();
   });
   const readonlyRefusal = (): void => say('read-only: this key changes the target and is disabled (--readonly)', 'warn');
-  screen.key(['g'], () => {
+  /** Heap used of what a key acts on: the selected worker, every thread, or the main thread. */
+  const heapOf = (t: Target, all: boolean, worker: number | null): number => {
+    const s = t.sample;
+    if (!s) return 0;
+    const workers = s.workers ?? [];
+    if (all) return s.memory.heapUsedBytes + workers.reduce((n, w) => n + (w.heapUsedBytes ?? 0), 0);
+    if (worker !== null) return workers.find((w) => w.threadId === worker)?.heapUsedBytes ?? 0;
+    return s.memory.heapUsedBytes;
+  };
+  const question = (t: Target, what: 'gc' | 'snapshot', all: boolean, worker: number | null): { question: string; cost: string } => {
+    const who = all ? 'every thread' : worker !== null ? `worker ${worker}` : 'the main thread';
+    const verb = what === 'gc' ? `Force a full GC on ${who}` : `Write a heap snapshot of ${who}`;
+    const cost = t.actions.estimate?.(what, heapOf(t, all, worker)) ?? '';
+    return { question: `${verb} of pid ${t.att.pid}?`, cost };
+  };
+  const gcKey = (all: boolean): void => {
     const t = current();
     if (!t) return;
     if (opts.readonly) return readonlyRefusal();
     const gc = t.actions.gc;
-    if (gc) void act('GC', () => gc(false, selectedWorker()));
-  });
-  screen.key(['S-g'], () => {
-    const t = current();
-    if (!t) return;
-    if (opts.readonly) return readonlyRefusal();
-    const gc = t.actions.gc;
-    if (gc) void act('GC (all threads)', () => gc(true, null));
-  });
-  screen.key(['S-s'], () => {
+    if (!gc) return;
+    const worker = all ? null : selectedWorker();
+    confirmFirst(question(t, 'gc', all, worker), () => void act(all ? 'GC (all threads)' : 'GC', () => gc(all, worker)));
+  };
+  onKey(['g'], () => gcKey(false));
+  onKey(['S-g'], () => gcKey(true));
+  onKey(['S-s'], () => {
     const t = current();
     if (!t) return;
     if (opts.readonly) return readonlyRefusal();
     const snap = t.actions.snapshot;
     if (!snap) return say('heap snapshots are not available in this build', 'warn');
-    void act('snapshot', () =>
-      snap(selectedWorker(), ({ done, detail }) => {
-        st.progress = { label: 'heap snapshot', done, detail, elapsedMs: Date.now() - actionStarted };
-        draw();
-      }),
+    const worker = selectedWorker();
+    confirmFirst(question(t, 'snapshot', false, worker), () =>
+      void act('snapshot', () =>
+        snap(worker, ({ done, detail }) => {
+          st.progress = { label: 'heap snapshot', done, detail, elapsedMs: Date.now() - actionStarted };
+          draw();
+        }),
+      ),
     );
   });
 
   draw();
   void tick();
   const code = await done;
+  clearInterval(ageClock);
   // what the samplers installed in workers goes before the attachments detach
   await Promise.all([...targets.values()].map((t) => t.sampler.close().catch(() => undefined)));
   process.removeListener('uncaughtException', panic);

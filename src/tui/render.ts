@@ -5,11 +5,15 @@
 // Each page is a view in views/; this file draws the frame around them (header, tabs, status,
 // footer) and decides colours by thresholds.
 
+import type { TargetEvent } from '../model/events';
 import type { Sample } from '../model/sample';
 import { bytes, duration, percent, printable } from '../model/units';
-import type { Series } from '../model/series';
+import { Series } from '../model/series';
+import { levelFor, THRESHOLDS } from '../model/events';
 
-export type PageId = 'overview' | 'handles' | 'sockets' | 'workers' | 'pools';
+export { levelFor, THRESHOLDS };
+
+export type PageId = 'overview' | 'handles' | 'sockets' | 'workers' | 'pools' | 'events';
 
 export const PAGES: Array<{ id: PageId; key: string; title: string }> = [
   { id: 'overview', key: '1', title: 'Overview' },
@@ -17,22 +21,36 @@ export const PAGES: Array<{ id: PageId; key: string; title: string }> = [
   { id: 'sockets', key: '3', title: 'Sockets' },
   { id: 'workers', key: '4', title: 'Workers' },
   { id: 'pools', key: '5', title: 'Pools' },
+  { id: 'events', key: '6', title: 'Events' },
 ];
 
 export interface RenderOptions {
   width: number;
   height: number;
   color: boolean;
+  /**
+   * Colours the terminal has: 256 (a grey for dim text), 8 or 16 (dim text in the default
+   * colour: blessed turns grey into black there), 0 (NO_COLOR: warnings get a mark, ! or !!).
+   * Default 8 when color is true.
+   */
+  colors?: number;
   unicode: boolean;
   readonly: boolean;
 }
 
 export interface History {
   heapUsed: Series;
+  heapTotal: Series;
   lagP99: Series;
+  lagMax: Series;
   elu: Series;
   cpu: Series;
   rss: Series;
+}
+
+export function newHistory(capacity?: number): History {
+  const n = (): Series => new Series(capacity);
+  return { heapUsed: n(), heapTotal: n(), lagP99: n(), lagMax: n(), elu: n(), cpu: n(), rss: n() };
 }
 
 export type Level = 'info' | 'good' | 'warn' | 'bad';
@@ -56,6 +74,17 @@ export interface ViewState {
   rttMs: number | null;
   sampleError: string | null;
   exited: string | null;
+  /** nodetop's clock at this render, and when the shown sample arrived (ms since the epoch). */
+  nowMs: number;
+  answeredAtMs: number | null;
+  /** The charts' time window. */
+  windowMs: number;
+  /** The events of the target shown, oldest first. */
+  events: TargetEvent[];
+  /** The pid shown, before its first sample. */
+  pid?: number;
+  /** A question waiting for y/n (a GC or a snapshot freezes the target), and what it costs. */
+  confirm: { question: string; cost: string } | null;
 }
 
 export function initialState(intervalMs: number): ViewState {
@@ -64,7 +93,7 @@ export function initialState(intervalMs: number): ViewState {
     paused: false,
     intervalMs,
     backoffMs: null,
-    sort: { overview: 0, handles: 0, sockets: 0, workers: 0, pools: 0 },
+    sort: { overview: 0, handles: 0, sockets: 0, workers: 0, pools: 0, events: 0 },
     selected: 0,
     help: false,
     message: null,
@@ -72,12 +101,51 @@ export function initialState(intervalMs: number): ViewState {
     rttMs: null,
     sampleError: null,
     exited: null,
+    nowMs: Date.now(),
+    answeredAtMs: null,
+    windowMs: 5 * 60_000,
+    events: [],
+    confirm: null,
   };
+}
+
+/** The sampling intervals + and - step through. */
+export const INTERVALS_MS = [250, 500, 1000, 2000, 5000, 10_000, 30_000, 60_000];
+
+/** The next interval up (+1: slower) or down (-1: faster) the ladder, from any value. */
+export function stepInterval(current: number, dir: 1 | -1): number {
+  if (dir < 0) return [...INTERVALS_MS].reverse().find((v) => v < current) ?? INTERVALS_MS[0]!;
+  return INTERVALS_MS.find((v) => v > current) ?? INTERVALS_MS[INTERVALS_MS.length - 1]!;
+}
+
+/** "250 ms", "1 s", "2.5 s", "1 min". */
+export function formatInterval(msValue: number): string {
+  if (msValue < 1000) return `${Math.round(msValue)} ms`;
+  if (msValue < 60_000) return `${Number((msValue / 1000).toFixed(1))} s`;
+  return `${Number((msValue / 60_000).toFixed(1))} min`;
+}
+
+/** The chart windows < and > step through: at least ten minutes at 1 s are kept. */
+export const WINDOWS_MS = [60_000, 5 * 60_000, 10 * 60_000, 30 * 60_000, 60 * 60_000];
+
+/** How old a value is, when it is older than two intervals: " (12 s old)"; else "". */
+export function ageNote(st: ViewState): string {
+  if (st.answeredAtMs === null) return '';
+  const age = st.nowMs - st.answeredAtMs;
+  const every = st.backoffMs ?? st.intervalMs;
+  return age > 2 * every && age >= 1000 ? ` (${formatAge(age)} old)` : '';
+}
+
+export function formatAge(msValue: number): string {
+  const s = Math.round(msValue / 1000);
+  return s < 120 ? `${s} s` : s < 7200 ? `${Math.round(s / 60)} min` : `${Math.round(s / 3600)} h`;
 }
 
 export interface Painter {
   paint(text: string, level: Level | 'dim' | 'bold' | 'inverse'): string;
   unicode: boolean;
+  /** 0 (no colour: warnings are marked with ! and !!), 8 or 256. */
+  colors: number;
 }
 
 const TAGS: Record<string, [string, string]> = {
@@ -85,21 +153,39 @@ const TAGS: Record<string, [string, string]> = {
   warn: ['{yellow-fg}', '{/yellow-fg}'],
   bad: ['{red-fg}{bold}', '{/bold}{/red-fg}'],
   info: ['', ''],
-  dim: ['{gray-fg}', '{/gray-fg}'],
+  // grey 245 of the 256 palette; on 8 and 16 colours blessed turns every grey (8, 90) into
+  // black (30), so there dim text keeps the terminal's own colour
+  dim: ['{245-fg}', '{/245-fg}'],
   bold: ['{bold}', '{/bold}'],
   inverse: ['{inverse}', '{/inverse}'],
 };
+
+/** Without colour a warning needs a mark: "!" for a warning, "!!" for a problem. */
+const MARKS: Record<string, string> = { warn: '!', bad: '!!' };
+
+/** Marks a text without changing its width when it starts with spaces (a row), else after it. */
+function mark(text: string, m: string): string {
+  const lead = /^ */.exec(text)![0].length;
+  return lead >= m.length ? m + text.slice(m.length) : text + m;
+}
 
 /** Escapes text for blessed tags. Every dynamic string goes through this once. */
 export function esc(text: string): string {
   return printable(text).replace(/[{}]/g, (c) => (c === '{' ? '{open}' : '{close}'));
 }
 
-export function painter(opts: { color: boolean; unicode: boolean }): Painter {
+export function painter(opts: { color: boolean; colors?: number; unicode: boolean }): Painter {
+  const colors = opts.color ? (opts.colors ?? 8) : 0;
   return {
     unicode: opts.unicode,
+    colors,
     paint(text, level) {
-      if (!opts.color && level !== 'inverse') return text;
+      if (text === '') return text;
+      if (colors === 0) {
+        if (level === 'inverse' || level === 'bold') return `${TAGS[level]![0]}${text}${TAGS[level]![1]}`;
+        return MARKS[level] && text.trim() ? mark(text, MARKS[level]!) : text;
+      }
+      if (level === 'dim' && colors < 256) return text;
       const t = TAGS[level] ?? ['', ''];
       return `${t[0]}${text}${t[1]}`;
     },
@@ -154,24 +240,15 @@ export function spread(left: string, right: string, width: number): string {
   return fit(left, width - r - 1) + ' ' + right;
 }
 
-export function levelFor(value: number | null | undefined, warn: number, bad: number): Level {
-  if (value === null || value === undefined || !Number.isFinite(value)) return 'info';
-  return value >= bad ? 'bad' : value >= warn ? 'warn' : 'good';
-}
-
-export const THRESHOLDS = {
-  lagP99Ms: { warn: 20, bad: 100 },
-  heapOfLimit: { warn: 0.7, bad: 0.85 },
-  fdsOfLimit: { warn: 0.75, bad: 0.9 },
-  elu: { warn: 0.7, bad: 0.9 },
-  cpuPercent: { warn: 70, bad: 90 },
-};
 
 function header(s: Sample | null, pid: number, st: ViewState, p: Painter, width: number): string[] {
   if (!s) return [spread(p.paint(`nodetop  pid ${pid}`, 'bold'), 'attaching…', width), '', tabs(st, p, width)];
   const t = s.target;
   const cmd = esc(t.argv.slice(1).join(' ') || t.title);
-  const line1 = spread(`${p.paint('nodetop', 'bold')}  pid ${p.paint(String(t.pid), 'bold')}  ${cmd}`, `node ${esc(t.nodeVersion)}  up ${duration(t.uptimeSec)}`, width);
+  const age = ageNote(st);
+  // a target that does not answer: the header says so, and every number below carries its age
+  const silent = age && !st.paused && !st.exited ? p.paint(`no answer for ${formatAge(st.nowMs - st.answeredAtMs!)}`, 'bad') : '';
+  const line1 = spread(`${p.paint('nodetop', 'bold')}  pid ${p.paint(String(t.pid), 'bold')}  ${cmd}`, silent || `node ${esc(t.nodeVersion)}  up ${duration(t.uptimeSec)}`, width);
   const pr = s.process;
   const cpu = p.paint(`CPU ${percent(pr.cpuPercent, 0)}`, levelFor(pr.cpuPercent, THRESHOLDS.cpuPercent.warn, THRESHOLDS.cpuPercent.bad));
   const fdsRatio = pr.fds.open !== null && pr.fds.limit ? pr.fds.open / pr.fds.limit : null;
@@ -182,7 +259,7 @@ function header(s: Sample | null, pid: number, st: ViewState, p: Painter, width:
   const host = s.host
     ? `load ${s.host.loadAvg[0].toFixed(2)}  mem ${bytes(s.host.memAvailableBytes)} free/${bytes(s.host.memTotalBytes)}`
     : 'host n/a';
-  const line2 = fit(`${cpu}  RSS ${bytes(pr.rssBytes)}  ${fds}  ${host}`, width);
+  const line2 = age ? spread(`${cpu}  RSS ${bytes(pr.rssBytes)}  ${fds}  ${host}`, p.paint(`values${age}`, 'warn'), width) : fit(`${cpu}  RSS ${bytes(pr.rssBytes)}  ${fds}  ${host}`, width);
   return [line1, line2, tabs(st, p, width)];
 }
 
@@ -191,8 +268,8 @@ function tabs(st: ViewState, p: Painter, width: number): string {
     const label = `${pg.key} ${pg.title}`;
     return pg.id === st.page ? p.paint(` ${label} `, 'inverse') : ` ${label} `;
   }).join('');
-  const every = st.backoffMs ? `every ${st.backoffMs / 1000}s (backed off)` : `every ${st.intervalMs / 1000}s`;
-  const right = st.paused ? p.paint('PAUSED', 'warn') : every;
+  const every = st.backoffMs ? `every ${formatInterval(st.backoffMs)} (backed off)` : `every ${formatInterval(st.intervalMs)}`;
+  const right = st.paused ? p.paint('PAUSED', 'warn') : visibleLength(left) + every.length + 1 > width ? every.replace(/^every /, '') : every;
   return spread(left, right, width);
 }
 
@@ -207,21 +284,27 @@ function statusLine(st: ViewState, p: Painter, width: number): string {
     return fit(`${esc(label)} [${bar}] ${Math.round(done * 100)}%${tail}`, width);
   }
   const cost = st.rttMs !== null ? `sample ${st.rttMs.toFixed(1)} ms` : '';
-  if (st.exited) return spread(p.paint(esc(st.exited), 'bad'), cost, width);
+  if (st.exited) return spread(p.paint(`${esc(st.exited)}: the last numbers stay; any key quits`, 'bad'), cost, width);
+  if (st.confirm) return fit(p.paint(`${esc(st.confirm.question)} [y/N, a: always]`, 'warn'), width);
   if (st.sampleError) return spread(p.paint(`sample failed: ${esc(st.sampleError)}`, 'warn'), cost, width);
   const msg = st.message ? p.paint(esc(st.message.text), st.message.level) : '';
   return spread(msg, p.paint(cost, 'dim'), width);
 }
 
 function footer(opts: RenderOptions, p: Painter, width: number): string {
-  const wide = width >= 100;
-  const keys = opts.readonly
-    ? wide
-      ? 'q quit  p pause  +/- interval  1-5 page  s sort  ↑↓ select  ? help  (read-only)'
-      : 'q quit p pause +/- rate 1-5 page s sort ↑↓ row ? help (read-only)'
-    : wide
-      ? 'q quit  p pause  +/- interval  1-5 page  s sort  ↑↓ select  g GC  G GC all  S snapshot  ? help'
-      : 'q quit p pause +/- rate 1-5 page s sort g GC G all S snapshot ? help';
+  // the longest list of keys that fits
+  const variants = opts.readonly
+    ? [
+        'q quit  p pause  +/- interval  </> window  1-6 page  s sort  ↑↓ select  Enter open  / filter  ? help  (read-only)',
+        'q quit  p pause  +/- interval  </> window  1-6 page  s sort  Enter open  / filter  ? help  (read-only)',
+        'q quit p pause +/- rate </> window 1-6 page s sort / filter ? help (read-only)',
+      ]
+    : [
+        'q quit  p pause  +/- interval  </> window  1-6 page  s sort  ↑↓ select  Enter open  / filter  g GC  G GC all  S snapshot  ? help',
+        'q quit  p pause  +/- interval  </> window  1-6 page  s sort  Enter open  / filter  g GC  G all  S snapshot  ? help',
+        'q quit p pause +/- rate </> window 1-6 page s sort g GC G all S snapshot ? help',
+      ];
+  const keys = variants.find((v) => v.length <= width) ?? variants[variants.length - 1]!;
   return fit(p.paint(p.unicode ? keys : keys.replace('↑↓', 'j/k'), 'dim'), width);
 }
 
@@ -237,8 +320,9 @@ export function renderScreen(
 ): string[] {
   const p = painter(opts);
   const w = Math.max(20, opts.width);
-  const top = header(s, s?.target.pid ?? 0, st, p, w);
-  const bottom = [statusLine(st, p, w), footer(opts, p, w)];
+  const top = header(s, s?.target.pid ?? st.pid ?? 0, st, p, w);
+  // a question takes the key line for what the action costs
+  const bottom = [statusLine(st, p, w), st.confirm ? fit(p.paint(esc(st.confirm.cost), 'warn'), w) : footer(opts, p, w)];
   const bodyHeight = Math.max(0, opts.height - top.length - bottom.length);
   let body: string[];
   if (st.help) body = helpLines(opts);
@@ -257,16 +341,22 @@ export function helpLines(opts: RenderOptions): string[] {
     'Keys',
     '  q, Ctrl-C     quit (detaches; closes an inspector nodetop opened)',
     '  p, space      pause / resume sampling',
-    '  + / -         sample more / less often',
-    '  1..5, Tab     switch page: Overview, Handles, Sockets, Workers, Pools',
+    '  + / -         sample more / less often (takes effect at once)',
+    '  < / >         charts: a shorter / longer time window (1 min to 1 h)',
+    '  1..6, Tab     switch page: Overview, Handles, Sockets, Workers, Pools, Events',
     '  s             change the sort column of the page',
-    '  ↑/↓, j/k      select a row (the worker for g and S on the Workers page)',
+    '  ↑/↓, j/k      select a row (the worker for g and S on the Workers page); the mouse too',
+    '  Enter         open the selected row: a socket group\'s connections, a pool\'s origins,',
+    '                a worker\'s charts; Esc goes back',
+    '  /             filter the rows of the page (Esc clears)',
+    '  c             Sockets and Pools: run the heap census (finds pools JavaScript cannot reach)',
   ];
   if (!opts.readonly) {
     lines.push(
-      '  g             force a full GC on the main thread (or the selected worker)',
-      '  G             force a full GC on every thread',
-      '  S             write a heap snapshot (main thread, or the selected worker)',
+      '  g             force a full GC on the main thread (or the selected worker); asks first',
+      '  G             force a full GC on every thread; asks first',
+      '  S             write a heap snapshot (main thread, or the selected worker); asks first',
+      '                (at the question: y does it, a does it and stops asking, --yes never asks)',
     );
   } else lines.push('  (read-only: GC and snapshot keys are disabled)');
   lines.push('  ?, h, Esc     close this help');

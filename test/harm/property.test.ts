@@ -6,10 +6,10 @@ import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { buildSample } from '../../src/model/sample';
-import { Series } from '../../src/model/series';
 import type { RawSample } from '../../src/probes/sample';
 import { renderStats } from '../../src/sinks/text';
-import { initialState, PAGES, renderScreen, stripTags, type History, type PageId, type PageRenderer } from '../../src/tui/render';
+import { initialState, newHistory, PAGES, renderScreen, stripTags, type History, type PageId, type PageRenderer } from '../../src/tui/render';
+import { eventsPage } from '../../src/tui/views/events';
 import { overviewPage } from '../../src/tui/views/overview';
 import { handlesPage } from '../../src/tui/views/handles';
 import { poolsPage } from '../../src/tui/views/pools';
@@ -63,6 +63,7 @@ const pages: Record<PageId, PageRenderer> = {
   sockets: socketsPage,
   workers: workersPage,
   pools: poolsPage,
+  events: eventsPage,
 };
 
 describe('property: odd samples', () => {
@@ -84,7 +85,7 @@ describe('property: odd samples', () => {
           assert.equal(typeof json, 'string');
           JSON.parse(json);
           assert.equal(typeof renderStats(s), 'string');
-          const hist: History = { heapUsed: new Series(20), lagP99: new Series(20), elu: new Series(20), cpu: new Series(20), rss: new Series(20) };
+          const hist: History = newHistory(20);
           for (const x of [prev, s]) {
             if (!x) continue;
             hist.heapUsed.push(x.memory.heapUsedBytes);

@@ -3,8 +3,9 @@
 import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
 import { buildSample, buildWorkerRow, type Sample } from '../../src/model/sample';
-import { Series, sparkline } from '../../src/model/series';
-import { fit, initialState, renderScreen, stripTags, visibleLength, type History } from '../../src/tui/render';
+import { Series } from '../../src/model/series';
+import { fit, initialState, newHistory, renderScreen, stripTags, visibleLength, type History } from '../../src/tui/render';
+import { eventsPage } from '../../src/tui/views/events';
 import { handleRows, handlesPage } from '../../src/tui/views/handles';
 import { overviewPage } from '../../src/tui/views/overview';
 import { poolsPage } from '../../src/tui/views/pools';
@@ -52,12 +53,12 @@ function sample(over: Partial<RawSample> = {}, prev: RawSample | null = null): S
 }
 
 function history(): History {
-  const h = { heapUsed: new Series(10), lagP99: new Series(10), elu: new Series(10), cpu: new Series(10), rss: new Series(10) };
+  const h = newHistory(10);
   for (const v of [1, 2, null, 4]) h.heapUsed.push(v);
   return h;
 }
 
-const pages = { overview: overviewPage, handles: handlesPage, sockets: socketsPage, workers: workersPage, pools: poolsPage };
+const pages = { overview: overviewPage, handles: handlesPage, sockets: socketsPage, workers: workersPage, pools: poolsPage, events: eventsPage };
 
 describe('live view rendering', () => {
   it('fills an 80x24 screen exactly, no line wider than the terminal', () => {
@@ -88,11 +89,11 @@ describe('live view rendering', () => {
   });
 
   it('colours what needs attention: fds near the limit, lag, heap near its limit, ELU', () => {
-    const lines = renderScreen(sample(), null, history(), initialState(1000), { width: 100, height: 30, color: true, unicode: true, readonly: false }, pages);
+    const lines = renderScreen(sample(), null, history(), initialState(1000), { width: 100, height: 30, color: true, colors: 256, unicode: true, readonly: false }, pages);
     const all = lines.join('\n');
     assert.match(all, /\{red-fg\}\{bold\}fds 1000\/1024/);
     assert.match(all, /p99 \{red-fg\}\{bold\}200 ms/);
-    assert.match(all, /used \{yellow-fg\}50\.0 MiB/); // 78% of the limit: warn
+    assert.match(all, /heap ▕\{yellow-fg\}█+\{\/yellow-fg\}\{245-fg\}░+\{\/245-fg\}▏ \{yellow-fg\}78% of 64\.0 MiB/); // 78% of the limit: warn
     assert.match(all, /utilization \{red-fg\}\{bold\}0\.95/);
   });
 
@@ -112,7 +113,7 @@ describe('live view rendering', () => {
     assert.equal(workersAge({ ...s, workers: [row(1, 0), row(2, 900)] }), null);
     const note = workersAge({ ...s, workers: [row(1, 0), row(2, 2000), row(3, 3800), row(4, 9000, 'gone')] });
     assert.match(note!, new RegExp(`2 of 3 rows read up to 4 s ago \\(worker reads are held to ${WORKER_READS_PER_S} a second`));
-    const lines = workersPage({ ...s, workers: [row(1, 0), row(2, 2000)] }, null, history(), { ...initialState(1000), page: 'workers' }, { paint: (t: string) => t, unicode: true }, 100, 20);
+    const lines = workersPage({ ...s, workers: [row(1, 0), row(2, 2000)] }, null, history(), { ...initialState(1000), page: 'workers' }, { paint: (t: string) => t, unicode: true, colors: 0 }, 100, 20);
     assert.ok(lines.some((l) => /1 of 2 rows read up to 2 s ago/.test(l)), lines.join('\n'));
   });
 
@@ -120,8 +121,12 @@ describe('live view rendering', () => {
     const lines = renderScreen(sample(), null, history(), initialState(1000), { width: 80, height: 24, color: false, unicode: false, readonly: true }, pages);
     const all = lines.join('\n');
     assert.doesNotMatch(all, /\{(red|green|yellow|gray)-fg\}/);
-    assert.doesNotMatch(all, /[▁▂▃▄▅▆▇█↑↓]/);
+    assert.doesNotMatch(all, /[▁▂▃▄▅▆▇█↑↓⠀-⣿]/);
     assert.match(all, /read-only/);
+    // warnings without colour: a mark, ! or !!
+    assert.match(all, /fds 1000\/1024!!/);
+    assert.match(all, /p99 200 ms!!/);
+    assert.match(all, /heap \[#+\.*\] 78%!/);
   });
 
   it('renders a sample with missing readings as n/a, never as zero', () => {
@@ -148,9 +153,7 @@ describe('live view rendering', () => {
     assert.equal(stripTags(fit('a{open}b{close}', 8)), 'a{b}    ');
   });
 
-  it('draws sparklines with gaps for missing readings', () => {
-    assert.equal(sparkline([0, 1, null, 7], 4, { min: 0, max: 7 }), '▁▂ █');
-    assert.equal(sparkline([0, 7], 2, { unicode: false, min: 0, max: 7 }), '_#');
+  it('keeps a bounded series, oldest dropped first', () => {
     const s = new Series(3);
     for (const v of [1, 2, 3, 4]) s.push(v);
     assert.deepEqual(s.toArray(), [2, 3, 4]);

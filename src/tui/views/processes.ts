@@ -3,7 +3,7 @@
 
 import type { Sample } from '../../model/sample';
 import { bytes, ms, ratio } from '../../model/units';
-import { esc, fit, levelFor, painter, spread, THRESHOLDS, type Level, type RenderOptions } from '../render';
+import { esc, fit, formatInterval, levelFor, painter, spread, THRESHOLDS, type Level, type RenderOptions } from '../render';
 
 export interface ProcessRow {
   pid: number;
@@ -70,7 +70,8 @@ export function sortRows(rows: ProcessRow[], sortKey: string): ProcessRow[] {
 
 export interface OverviewState {
   sortKey: string;
-  selected: number;
+  /** The selected process: a pid, not a row, so that a re-sort does not move the selection. */
+  selectedPid: number | null;
   message: { text: string; level: Level } | null;
   paused: boolean;
   intervalMs: number;
@@ -82,14 +83,14 @@ export function renderProcessesScreen(rows: ProcessRow[], st: OverviewState, opt
   const sorted = sortRows(rows, st.sortKey);
   const sortCol = COLUMNS.find((c) => c.key === st.sortKey) ?? COLUMNS[0]!;
   const out: string[] = [];
-  out.push(spread(`${p.paint('nodetop', 'bold')}  ${esc(title)}: ${rows.length} Node process${rows.length === 1 ? '' : 'es'}`, st.paused ? p.paint('PAUSED', 'warn') : `every ${st.intervalMs / 1000}s`, w));
+  out.push(spread(`${p.paint('nodetop', 'bold')}  ${esc(title)}: ${rows.length} Node process${rows.length === 1 ? '' : 'es'}`, st.paused ? p.paint('PAUSED', 'warn') : `every ${formatInterval(st.intervalMs)}`, w));
   out.push(fit(p.paint(`sorted by ${sortCol.title} (keys: ${COLUMNS.map((c) => `${c.key} ${c.title}`).join(', ')})`, 'dim'), w));
   const fixed = COLUMNS.reduce((n, c) => n + c.width + 1, 0);
   const cmdWidth = Math.max(8, w - 8 - fixed - 1);
   const head = `${'PID'.padStart(7)} ${COLUMNS.map((c) => (c.key === st.sortKey ? `${c.title}▾` : c.title).padStart(c.width)).join(' ')} ${'COMMAND'.padEnd(cmdWidth)}`;
   out.push(fit(p.paint(p.unicode ? head : head.replace('▾', '*'), 'bold'), w));
   const bodyHeight = Math.max(1, opts.height - out.length - 2);
-  const sel = Math.min(st.selected, Math.max(0, sorted.length - 1));
+  const sel = selectedIndex(sorted, st);
   const first = Math.max(0, Math.min(sel - bodyHeight + 1, sorted.length - bodyHeight));
   for (let i = first; i < sorted.length && out.length < 3 + bodyHeight; i++) {
     const r = sorted[i]!;
@@ -108,8 +109,22 @@ export function renderProcessesScreen(rows: ProcessRow[], st: OverviewState, opt
   return out.slice(0, opts.height);
 }
 
-/** The selected row's pid after sorting, for Enter. */
+/** Where the selected pid is in sorted rows; the first row when it is gone or none is chosen. */
+function selectedIndex(sorted: ProcessRow[], st: OverviewState): number {
+  const i = sorted.findIndex((r) => r.pid === st.selectedPid);
+  return i < 0 ? 0 : i;
+}
+
+/** The selected row's pid, for Enter. */
 export function selectedPid(rows: ProcessRow[], st: OverviewState): number | null {
   const sorted = sortRows(rows, st.sortKey);
-  return sorted[Math.min(st.selected, sorted.length - 1)]?.pid ?? null;
+  return sorted[selectedIndex(sorted, st)]?.pid ?? null;
+}
+
+/** The pid `by` rows above (-) or below (+) the selected one in the current order. */
+export function movePid(rows: ProcessRow[], st: OverviewState, by: number): number | null {
+  const sorted = sortRows(rows, st.sortKey);
+  if (sorted.length === 0) return null;
+  const i = Math.min(sorted.length - 1, Math.max(0, selectedIndex(sorted, st) + by));
+  return sorted[i]!.pid;
 }
