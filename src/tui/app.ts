@@ -28,13 +28,11 @@ import {
   type RenderOptions,
   type ViewState,
 } from './render';
-import { eventsPage } from './views/events';
 import { movePid, renderProcessesScreen, selectedPid, SORT_KEYS, type OverviewState, type ProcessRow } from './views/processes';
-import { overviewPage } from './views/overview';
-import { HANDLE_SORTS, handlesPage } from './views/handles';
-import { poolsPage } from './views/pools';
-import { SOCKET_SORTS, socketsPage } from './views/sockets';
-import { selectedWorker as workerOnPage, WORKER_SORTS, workersPage } from './views/workers';
+import { HANDLE_SORTS } from './views/handles';
+import { SOCKET_SORTS } from './views/sockets';
+import { selectedWorker as workerOnPage, WORKER_SORTS } from './views/workers';
+import { PAGE_RENDERERS } from './pages';
 
 /** How far a snapshot is: 0..1 when V8 reports it (streaming), else null; and what it is doing. */
 export interface SnapshotProgress {
@@ -163,15 +161,7 @@ export async function runTui(initial: Attachment[], opts: TuiOptions): Promise<n
   const multi = initial.length > 1 || opts.overview === true || opts.discover !== undefined;
   const st: ViewState = initialState(opts.intervalMs);
   const ov: OverviewState = { sortKey: 'c', selectedPid: null, message: null, paused: false, intervalMs: opts.intervalMs };
-  const pages: Record<PageId, PageRenderer> = {
-    overview: overviewPage,
-    handles: handlesPage,
-    sockets: socketsPage,
-    workers: workersPage,
-    pools: poolsPage,
-    events: eventsPage,
-    ...opts.pages,
-  };
+  const pages: Record<PageId, PageRenderer> = { ...PAGE_RENDERERS, ...opts.pages };
   const log = new EventLog();
   const targets = new Map<number, Target>();
   /** The pid whose full view is open; null in the overview. */

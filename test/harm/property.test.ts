@@ -8,13 +8,8 @@ import fc from 'fast-check';
 import { buildSample } from '../../src/model/sample';
 import type { RawSample } from '../../src/probes/sample';
 import { renderStats } from '../../src/sinks/text';
-import { initialState, newHistory, PAGES, renderScreen, stripTags, type History, type PageId, type PageRenderer } from '../../src/tui/render';
-import { eventsPage } from '../../src/tui/views/events';
-import { overviewPage } from '../../src/tui/views/overview';
-import { handlesPage } from '../../src/tui/views/handles';
-import { poolsPage } from '../../src/tui/views/pools';
-import { socketsPage } from '../../src/tui/views/sockets';
-import { workersPage } from '../../src/tui/views/workers';
+import { initialState, newHistory, PAGES, renderScreen, stripTags, type History } from '../../src/tui/render';
+import { PAGE_RENDERERS } from '../../src/tui/pages';
 
 const odd = fc.oneof(
   fc.constantFrom(0, -1, NaN, Infinity, -Infinity, Number.MAX_SAFE_INTEGER, 1e300, -1e300, 2 ** 53 + 2),
@@ -57,14 +52,7 @@ const identity = {
   uptimeSec: 1, platform: 'linux', inspectorUrl: null, isMainThread: true, threadId: 0,
 };
 
-const pages: Record<PageId, PageRenderer> = {
-  overview: overviewPage,
-  handles: handlesPage,
-  sockets: socketsPage,
-  workers: workersPage,
-  pools: poolsPage,
-  events: eventsPage,
-};
+const pages = PAGE_RENDERERS;
 
 describe('property: odd samples', () => {
   it('build, serialise, print and render at any size without throwing', () => {
