@@ -9,7 +9,7 @@ import { clusterPids } from '../platform/ps';
 import { spawn } from 'node:child_process';
 import * as path from 'node:path';
 import { expectedGcPauseMs, gcOne, type GcIsolateResult } from './gc';
-import { estimateSnapshot } from './snapshotSafety';
+import { estimateSnapshot } from '../model/snapshotEstimate';
 import type { IsolateTarget } from '../inspector/isolates';
 import { onExit } from '../lifecycle';
 import { bytes, ms } from '../model/units';
