@@ -33,7 +33,7 @@ function blackish(params: string[]): string[] {
 function highlightedPid(screen: string): number | null {
   for (const line of screen.split('\n')) {
     // eslint-disable-next-line no-control-regex
-    if (!/\x1b\[7m/.test(line)) continue;
+    if (!/\x1b\[(?:[\d;]*;)?7m/.test(line)) continue;
     const m = /^\s*(\d+) /.exec(strip(line));
     if (m) return Number(m[1]);
   }

@@ -46,7 +46,7 @@ describe('nodetop attach (live view)', { skip: haveTmux() ? false : 'tmux is not
 
         // a resize redraws at the new size
         term.resize(size.cols + 20, size.rows + 6);
-        s = await term.waitFor(new RegExp(`^ 1 Overview.{${size.cols + 20 - 26},}every`, 'm'));
+        s = await term.waitFor(new RegExp(`^ 1 Overview.{${size.cols + 20 - 26},}(every )?[\\d.]+ m?s`, 'm'));
         assert.equal(s.replace(/\n$/, '').split('\n').length, size.rows + 6);
 
         term.keys('q');
