@@ -328,7 +328,12 @@ export function parseCommandLine(argv: string[]): Invocation {
           .default(15)
           .argParser((v) => parsePositiveInt(v, '--top', 1, 10_000)),
       )
-      .option('-o, --output <path>', 'where to write the .cpuprofile (default: <title>-<pid>-<time>.cpuprofile here)')
+      .option('-o, --output <path>', 'where to write the file (default: <title>-<pid>-<time>.cpuprofile or .collapsed here)')
+      .addOption(
+        new Option('--format <format>', 'cpuprofile (Chrome DevTools, VS Code) or collapsed (stacks for flamegraph.pl, inferno, speedscope)')
+          .choices(['cpuprofile', 'collapsed'])
+          .default('cpuprofile'),
+      )
       .option('--json', 'one JSON object: the path and the top functions (schema in the README)', false),
   ).action((pid: number | undefined, o: Record<string, unknown>) => {
     const c = common(o);
@@ -338,6 +343,7 @@ export function parseCommandLine(argv: string[]): Invocation {
       durationMs: o.duration as number,
       intervalUs: o.intervalUs as number,
       top: o.top as number,
+      format: o.format as 'cpuprofile' | 'collapsed',
       json: Boolean(o.json),
       common: c,
       ...(pid !== undefined ? { pid } : {}),

@@ -14,7 +14,7 @@ import { attach, explainCallFailure, type AttachOptions } from '../inspector/att
 import { ConnectionClosedError, type Session } from '../inspector/session';
 import { ExitCode, NodetopError } from '../errors';
 import { onExit, onInterrupt } from '../lifecycle';
-import { checkProfile, renderProfileSummary, summarizeProfile, type CpuProfile, type FunctionTime } from '../model/profile';
+import { checkProfile, collapsedStacks, renderProfileSummary, summarizeProfile, type CpuProfile, type FunctionTime, type RuntimeTime } from '../model/profile';
 import { AtomicFile, defaultBaseName, resolveOutputPath, usesDefaultName } from '../platform/outfile';
 import { printable } from '../model/text';
 import type { Output } from '../cli';
@@ -23,6 +23,8 @@ export interface ProfileOptions extends AttachOptions {
   durationMs: number;
   intervalUs: number;
   top: number;
+  /** cpuprofile: the profile as V8 gives it; collapsed: one line per stack (flame graphs) */
+  format: 'cpuprofile' | 'collapsed';
   output?: string;
   json: boolean;
 }
@@ -34,6 +36,9 @@ export interface ProfileResult {
   intervalUs: number;
   samples: number;
   bytes: number;
+  format: 'cpuprofile' | 'collapsed';
+  /** idle, native, GC and nodetop's own time: not in `top` */
+  runtime: RuntimeTime;
   top: FunctionTime[];
 }
 
@@ -64,7 +69,8 @@ function waitWhileConnected(session: Session, ms: number): Promise<void> {
 export async function profileCommand(opts: ProfileOptions, out: Output): Promise<ProfileResult> {
   // The output is checked before the target is touched (no SIGUSR1 for a run that cannot write):
   // the temporary file is created now, under a name that is final once the title is known.
-  const provisional = `${defaultBaseName('node', opts.pid ?? 0)}.cpuprofile`;
+  const ext = opts.format === 'collapsed' ? '.collapsed' : '.cpuprofile';
+  const provisional = `${defaultBaseName('node', opts.pid ?? 0)}${ext}`;
   const file = AtomicFile.create(resolveOutputPath(opts.output, provisional));
   // Ctrl-C while attaching must not leave the temporary file either
   const unregister = onExit(() => file.discard());
@@ -129,7 +135,7 @@ async function profileWithFile(opts: ProfileOptions, out: Output, file: AtomicFi
   try {
     if (usesDefaultName(opts.output)) {
       // a default name: now with the title and the pid that answered
-      file.retarget(path.join(path.dirname(file.finalPath), `${defaultBaseName(att.identity.title, pid)}.cpuprofile`));
+      file.retarget(path.join(path.dirname(file.finalPath), `${defaultBaseName(att.identity.title, pid)}${opts.format === 'collapsed' ? '.collapsed' : '.cpuprofile'}`));
     }
 
     let profile: CpuProfile;
@@ -160,7 +166,7 @@ async function profileWithFile(opts: ProfileOptions, out: Output, file: AtomicFi
     }
 
     const summary = summarizeProfile(profile);
-    const bytes = await file.commit(JSON.stringify(profile));
+    const bytes = await file.commit(opts.format === 'collapsed' ? collapsedStacks(profile) : JSON.stringify(profile));
     const result: ProfileResult = {
       path: file.finalPath,
       pid,
@@ -168,6 +174,8 @@ async function profileWithFile(opts: ProfileOptions, out: Output, file: AtomicFi
       intervalUs: opts.intervalUs,
       samples: summary.samples,
       bytes,
+      format: opts.format,
+      runtime: summary.runtime,
       top: summary.functions.slice(0, opts.top),
     };
     if (opts.json) {
@@ -177,7 +185,9 @@ async function profileWithFile(opts: ProfileOptions, out: Output, file: AtomicFi
       out.write(
         [
           `CPU profile of pid ${pid} (${printable(att.identity.title)}): ${(summary.durationMs / 1000).toFixed(2)} s, ${summary.samples} samples every ${opts.intervalUs} µs`,
-          `written to ${file.finalPath} (open it in Chrome DevTools > Performance, or VS Code)`,
+          opts.format === 'collapsed'
+            ? `written to ${file.finalPath} (collapsed stacks: flamegraph.pl, inferno-flamegraph, or speedscope.app)`
+            : `written to ${file.finalPath} (open it in Chrome DevTools > Performance, or VS Code)`,
           '',
           renderProfileSummary(summary, opts.top, cwdUrl),
         ].join('\n'),

@@ -12,6 +12,12 @@
 // where the function is anywhere on the stack, counted once per sample even when it recurses.
 // A function is identified by its name and where it is defined (script, line, column), so the
 // same function reached by several paths is one row.
+//
+// The ranking is of the target's own functions: V8's (idle), (program) and (garbage collector)
+// are a line of their own (idle 99% ranked first said nothing), and so is what nodetop's own
+// instruments ran: its callbacks are named nodetop* (src/probes/install.ts) and have no URL; a
+// Node-internal caller that ran nothing but them is theirs too, and so is Node's
+// performance-observer machinery (observerCallback, ...) when no frame of the target's is below it.
 
 import { printable } from './text';
 
@@ -53,11 +59,106 @@ export interface FunctionTime {
   totalPercent: number;
 }
 
+/** Time that is not the target's functions, ms and % of the sampled time. */
+export interface RuntimeTime {
+  idleMs: number;
+  idlePercent: number;
+  programMs: number;
+  programPercent: number;
+  gcMs: number;
+  gcPercent: number;
+  /** nodetop's own instruments (its GC observer) and the Node-internal frames that ran only them */
+  nodetopMs: number;
+  nodetopPercent: number;
+}
+
 export interface ProfileSummary {
   durationMs: number;
   samples: number;
-  /** every function that had at least one sample, by self time, largest first */
+  /** the sampled time, ms: what the percentages are of */
+  sampledMs: number;
+  runtime: RuntimeTime;
+  /** every function of the target that had at least one sample, by self time, largest first */
   functions: FunctionTime[];
+}
+
+const SPECIAL: Record<string, 'idle' | 'program' | 'gc'> = { '(idle)': 'idle', '(program)': 'program', '(garbage collector)': 'gc' };
+
+/** A callback of nodetop's instruments: evaluated code (no URL) named nodetop* by the probes. */
+export function isNodetopFrame(cf: CallFrame): boolean {
+  return cf.url === '' && /^nodetop[A-Z]/.test(cf.functionName);
+}
+
+function isNodeInternal(cf: CallFrame): boolean {
+  return cf.url.startsWith('node:');
+}
+
+/**
+ * Ids of the nodes that are nodetop's: its frames, everything under them, and Node-internal
+ * frames whose subtree runs JavaScript of nodetop's and of nobody else.
+ */
+export function nodetopNodes(p: CpuProfile): Set<number> {
+  const byId = new Map<number, ProfileNode>();
+  for (const n of p.nodes) byId.set(n.id, n);
+  const isChild = new Set<number>();
+  for (const n of p.nodes) for (const c of n.children ?? []) isChild.add(c);
+  const out = new Set<number>();
+  // per node: [has a nodetop frame below or at it, has another non-internal frame below or at it]
+  const memo = new Map<number, [boolean, boolean]>();
+  const order: ProfileNode[] = [];
+  const seen = new Set<number>();
+  for (const root of p.nodes.filter((n) => !isChild.has(n.id))) {
+    const stack = [root];
+    while (stack.length) {
+      const n = stack.pop()!;
+      if (seen.has(n.id)) continue;
+      seen.add(n.id);
+      order.push(n);
+      for (const c of n.children ?? []) {
+        const k = byId.get(c);
+        if (k) stack.push(k);
+      }
+    }
+  }
+  for (let i = order.length - 1; i >= 0; i--) {
+    const n = order[i]!;
+    let mine = isNodetopFrame(n.callFrame);
+    // the target's: its files, and code it evaluated (no URL, a script id); V8's natives (script
+    // 0, like toggleImmediateRef under Node's timers) belong to whoever called them
+    const cf = n.callFrame;
+    let other = !mine && !isNodeInternal(cf) && cf.functionName !== '(root)' && (cf.url !== '' || (cf.scriptId !== '0' && cf.scriptId !== ''));
+    for (const c of n.children ?? []) {
+      const m = memo.get(c);
+      if (m) {
+        mine ||= m[0];
+        other ||= m[1];
+      }
+    }
+    memo.set(n.id, [mine, other]);
+  }
+  const mark = (n: ProfileNode): void => {
+    const stack = [n];
+    while (stack.length) {
+      const x = stack.pop()!;
+      if (out.has(x.id)) continue;
+      out.add(x.id);
+      for (const c of x.children ?? []) {
+        const k = byId.get(c);
+        if (k) stack.push(k);
+      }
+    }
+  };
+  for (const n of order) {
+    const [mine, other] = memo.get(n.id)!;
+    // Node's performance-observer machinery (node:internal/perf/observe) runs for nodetop's GC
+    // observer: measured on Node 20, observerCallback (the native GC hook building the entries)
+    // runs under (root) with only Node's frames below it, and the delivery runs from an
+    // immediate, often sampled before it reaches nodetop's callback. A target that observes GC
+    // itself shares it; without a frame of the target's below it, it is counted as nodetop's.
+    const hook = n.callFrame.url === 'node:internal/perf/observe';
+    if (isNodetopFrame(n.callFrame) || (isNodeInternal(n.callFrame) && (mine || hook) && !other)) mark(n);
+  }
+  return out;
 }
 
 /** Checks the shape of what came back as a profile; throws a sentence when it is not one. */
@@ -109,14 +210,20 @@ export function summarizeProfile(p: CpuProfile): ProfileSummary {
   const samples = p.samples ?? [];
   const weights = sampleWeightsUs(p);
 
-  // self microseconds per node
+  // self microseconds per node; V8's own and nodetop's time apart
   const nodeSelf = new Map<number, number>();
+  const ours = nodetopNodes(p);
+  const rt = { idle: 0, program: 0, gc: 0, nodetop: 0 };
   let totalUs = 0;
   for (let i = 0; i < samples.length; i++) {
     const id = samples[i]!;
-    if (!byId.has(id)) continue;
-    nodeSelf.set(id, (nodeSelf.get(id) ?? 0) + weights[i]!);
+    const n = byId.get(id);
+    if (!n) continue;
     totalUs += weights[i]!;
+    const special = SPECIAL[n.callFrame.functionName];
+    if (special && n.callFrame.url === '') rt[special] += weights[i]!;
+    else if (ours.has(id)) rt.nodetop += weights[i]!;
+    else nodeSelf.set(id, (nodeSelf.get(id) ?? 0) + weights[i]!);
   }
 
   // the root: the node no one lists as a child (V8 puts it first)
@@ -182,6 +289,7 @@ export function summarizeProfile(p: CpuProfile): ProfileSummary {
   const functions: FunctionTime[] = [];
   for (const a of fns.values()) {
     if (a.frame.functionName === '(root)') continue;
+    if (SPECIAL[a.frame.functionName] && a.frame.url === '') continue;
     if (a.selfUs === 0 && a.totalUs === 0) continue;
     functions.push({
       function: a.frame.functionName || '(anonymous)',
@@ -197,6 +305,17 @@ export function summarizeProfile(p: CpuProfile): ProfileSummary {
   return {
     durationMs: round((p.endTime - p.startTime) / 1000, 3),
     samples: samples.length,
+    sampledMs: round(totalUs / 1000, 3),
+    runtime: {
+      idleMs: round(rt.idle / 1000, 3),
+      idlePercent: pct(rt.idle),
+      programMs: round(rt.program / 1000, 3),
+      programPercent: pct(rt.program),
+      gcMs: round(rt.gc / 1000, 3),
+      gcPercent: pct(rt.gc),
+      nodetopMs: round(rt.nodetop / 1000, 3),
+      nodetopPercent: pct(rt.nodetop),
+    },
     functions,
   };
 }
@@ -210,6 +329,12 @@ function round(v: number, digits: number): number {
 export function renderProfileSummary(s: ProfileSummary, top: number, cwdUrl?: string): string {
   const rows = s.functions.slice(0, top);
   const lines: string[] = [];
+  const r = s.runtime;
+  const part = (name: string, ms: number, p: number): string => `${name} ${ms.toFixed(1)} ms (${p.toFixed(1)}%)`;
+  lines.push(
+    `not the program's functions: ${part('idle', r.idleMs, r.idlePercent)}, ${part('native (program)', r.programMs, r.programPercent)}, ${part('GC', r.gcMs, r.gcPercent)}, ${part("nodetop's instruments", r.nodetopMs, r.nodetopPercent)}`,
+    '',
+  );
   lines.push('   self ms  self %   total ms total %  function (location)');
   for (const f of rows) {
     let where = f.url;
@@ -222,4 +347,47 @@ export function renderProfileSummary(s: ProfileSummary, top: number, cwdUrl?: st
   }
   if (s.functions.length > rows.length) lines.push(`  … ${s.functions.length - rows.length} more functions in the file`);
   return lines.join('\n');
+}
+
+/**
+ * Collapsed stacks ("folded", Brendan Gregg's format) for flamegraph.pl, inferno and speedscope:
+ * one line per distinct stack, root first, frames joined by `;`, then the number of samples.
+ * nodetop's own frames are left out; (idle), (program) and (garbage collector) are stacks of
+ * their own. A frame is `function file:line` (the file as a path when it is a file:// URL).
+ */
+export function collapsedStacks(p: CpuProfile): string {
+  const byId = new Map<number, ProfileNode>();
+  for (const n of p.nodes) byId.set(n.id, n);
+  const parent = new Map<number, number>();
+  for (const n of p.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  const ours = nodetopNodes(p);
+  const label = (cf: CallFrame): string => {
+    const name = cf.functionName || '(anonymous)';
+    let where = cf.url.startsWith('file://') ? cf.url.slice('file://'.length) : cf.url;
+    if (where && cf.lineNumber >= 0) where += `:${cf.lineNumber + 1}`;
+    // a `;` separates frames and the last space the count: neither may come from a name
+    return printable(where ? `${name} ${where}` : name).replace(/;/g, ':');
+  };
+  const stackOf = new Map<number, string>();
+  const stack = (id: number): string => {
+    let s = stackOf.get(id);
+    if (s !== undefined) return s;
+    const frames: string[] = [];
+    for (let x: number | undefined = id; x !== undefined; x = parent.get(x)) {
+      const n = byId.get(x);
+      if (!n || n.callFrame.functionName === '(root)') break;
+      frames.push(label(n.callFrame));
+    }
+    s = frames.reverse().join(';');
+    stackOf.set(id, s);
+    return s;
+  };
+  const counts = new Map<string, number>();
+  for (const id of p.samples ?? []) {
+    if (!byId.has(id) || ours.has(id)) continue;
+    const s = stack(id);
+    if (s === '') continue;
+    counts.set(s, (counts.get(s) ?? 0) + 1);
+  }
+  return [...counts].map(([s, n]) => `${s} ${n}\n`).join('');
 }

@@ -176,7 +176,8 @@ export const installProbe = defineProbe<InstallArg, InstallResult>(
     };
     let obs: import('perf_hooks').PerformanceObserver | null = null;
     try {
-      obs = new perf.PerformanceObserver((list) => {
+      // named: `nodetop profile` leaves nodetop* frames (and Node's caller of them) out of the ranking
+      obs = new perf.PerformanceObserver(function nodetopGcObserver(list) {
         try {
           const gc = st.gc;
           if (!gc) return;

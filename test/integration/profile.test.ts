@@ -104,6 +104,61 @@ describe('nodetop profile', () => {
     }
   });
 
+  it('ranks the target\'s own functions: idle, native, GC and nodetop\'s instruments are a line apart', async () => {
+    const t = await startTarget('hot.js', { nodeArgs: ['--inspect-port=0'] });
+    try {
+      const out = path.join(dir, 'own.cpuprofile');
+      const r = await runCli(['profile', String(t.pid), '--duration', '2s', '--interval-us', '200', '--json', '--top', '1000', '-o', out]);
+      assert.equal(r.code, 0, r.stderr);
+      const res = parseJson<ProfileResult>(r);
+      assert.equal(res.top[0]!.function, 'hotJsonDecode', JSON.stringify(res.top.slice(0, 3)));
+      for (const f of res.top) {
+        assert.ok(!['(idle)', '(program)', '(garbage collector)', '(root)'].includes(f.function), `${f.function} ranked among the functions`);
+        assert.ok(!/^nodetop/.test(f.function), `nodetop's own ${f.function} ranked among the target's`);
+        assert.ok(!(f.function === 'observerCallback' && f.url.startsWith('node:')) || res.runtime.nodetopMs === 0, 'observerCallback that ran only nodetop\'s observer');
+      }
+      assert.ok(res.runtime.idleMs > 0 && res.runtime.gcMs > 0, JSON.stringify(res.runtime));
+      // the GC observer nodetop installed is in the file when a tick caught it, and never in `top`
+      const file = JSON.parse(fs.readFileSync(out, 'utf8')) as { nodes: Array<{ callFrame: { functionName: string } }> };
+      const seen = file.nodes.some((n) => n.callFrame.functionName === 'nodetopGcObserver');
+      if (seen) assert.ok(!res.top.some((f) => f.function === 'nodetopGcObserver'));
+      const text = await runCli(['profile', String(t.pid), '--duration', '500ms', '-o', path.join(dir, 'own2.cpuprofile')]);
+      assert.equal(text.code, 0, text.stderr);
+      assert.match(text.stdout, /not the program's functions: idle [\d.]+ ms \([\d.]+%\), native \(program\) [\d.]+ ms \([\d.]+%\), GC [\d.]+ ms/);
+    } finally {
+      await t.kill();
+      fs.rmSync(path.join(dir, 'own.cpuprofile'), { force: true });
+      fs.rmSync(path.join(dir, 'own2.cpuprofile'), { force: true });
+    }
+  });
+
+  it('--format collapsed writes one line per stack with its sample count, for flame graphs', async () => {
+    const t = await startTarget('hot.js', { nodeArgs: ['--inspect-port=0'] });
+    const sub = fs.mkdtempSync(path.join(dir, 'collapsed-'));
+    try {
+      const r = await runCli(['profile', String(t.pid), '--duration', '1s', '--format', 'collapsed', '--json', '-o', sub]);
+      assert.equal(r.code, 0, r.stderr);
+      const res = parseJson<ProfileResult>(r);
+      assert.equal(res.format, 'collapsed');
+      assert.match(path.basename(res.path), new RegExp(`^node-${t.pid}-\\d{8}T\\d{6}Z\\.collapsed$`));
+      const lines = fs.readFileSync(res.path, 'utf8').trimEnd().split('\n');
+      let total = 0;
+      for (const l of lines) {
+        const m = /^(.+) (\d+)$/.exec(l);
+        assert.ok(m, `not a collapsed line: ${l}`);
+        total += Number(m[2]);
+        assert.ok(!m[1]!.includes('nodetopGcObserver'), l);
+      }
+      assert.ok(total > 0 && total <= res.samples, `${total} of ${res.samples} samples`);
+      assert.ok(lines.some((l) => /(^|;)hotJsonDecode \/.*test\/fixtures\/hot\.js:7(;| )/.test(l)), lines.slice(0, 5).join('\n'));
+      assert.equal(fs.statSync(res.path).mode & 0o777, 0o600);
+      const bad = await runCli(['profile', String(t.pid), '--format', 'svg']);
+      assert.equal(bad.code, 2, bad.stderr);
+    } finally {
+      await t.kill();
+    }
+  });
+
   it('prints the top functions as text and puts the default name in a directory given with -o', async () => {
     const t = await startTarget('hot.js', { nodeArgs: ['--inspect-port=0'] });
     const sub = fs.mkdtempSync(path.join(dir, 'text-'));

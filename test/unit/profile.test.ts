@@ -2,7 +2,7 @@
 
 import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
-import { checkProfile, renderProfileSummary, sampleWeightsUs, summarizeProfile, type CpuProfile, type ProfileNode } from '../../src/model/profile';
+import { checkProfile, collapsedStacks, renderProfileSummary, sampleWeightsUs, summarizeProfile, type CpuProfile, type ProfileNode } from '../../src/model/profile';
 import { defaultBaseName, resolveOutputPath } from '../../src/platform/outfile';
 import { parseCommandLine } from '../../src/cli';
 import { NodetopError } from '../../src/errors';
@@ -48,13 +48,47 @@ describe('cpu profile summary', () => {
       ['b', 21, 5, 5], // nodes 4, 5, 8
       ['main', 1, 3, 10], // everything but (idle)
       ['a', 11, 2, 6], // node 3's subtree; the recursive node 7 is not counted twice
-      ['(idle)', null, 2, 2],
     ]);
+    assert.equal(s.runtime.idleMs, 2); // a line of its own, not a function
+    assert.equal(s.runtime.idlePercent, 16.7);
+    assert.equal(s.sampledMs, 12);
     const b = s.functions[0]!;
     assert.equal(b.url, 'file:///app/x.js');
     assert.equal(b.selfPercent, 41.7); // 5 of 12 ms sampled
     assert.equal(s.functions[1]!.totalPercent, 83.3);
     assert.ok(!s.functions.some((f) => f.function === '(root)'));
+  });
+
+  it('puts nodetop\'s instruments and the Node-internal frames that ran only them apart from the target\'s functions', () => {
+    // (root) -> observerCallback (node:) -> nodetopGcObserver          nodetop's (Node's GC hook)
+    //        -> processTimers (node:)   -> handler (the target's)      the target's
+    //        -> (garbage collector), (program)
+    const p: CpuProfile = {
+      nodes: [
+        node(1, '(root)', -1, [2, 4, 6, 7], ''),
+        node(2, 'observerCallback', 30, [3], 'node:internal/perf/observe'),
+        node(3, 'nodetopGcObserver', 0, [], ''),
+        node(4, 'processTimers', 500, [5], 'node:internal/timers'),
+        node(5, 'handler', 5),
+        node(6, '(garbage collector)', -1, [], ''),
+        node(7, '(program)', -1, [], ''),
+      ],
+      startTime: 0,
+      endTime: 7000,
+      samples: [2, 3, 4, 5, 5, 6, 7],
+      timeDeltas: [0, 1000, 1000, 1000, 1000, 1000, 1000],
+    };
+    p.nodes[2]!.callFrame.scriptId = '99';
+    const s = summarizeProfile(p);
+    assert.deepEqual(s.functions.map((f) => [f.function, f.selfMs, f.totalMs]), [
+      ['handler', 2, 2],
+      ['processTimers', 1, 3],
+    ]);
+    assert.deepEqual([s.runtime.nodetopMs, s.runtime.gcMs, s.runtime.programMs, s.runtime.idleMs], [2, 1, 1, 0]);
+    assert.equal(
+      collapsedStacks(p),
+      ['processTimers node:internal/timers:501 1', 'processTimers node:internal/timers:501;handler /app/x.js:6 2', '(garbage collector) 1', '(program) 1', ''].join('\n'),
+    );
   });
 
   it('keeps two functions of the same name defined in different places apart', () => {
@@ -100,10 +134,11 @@ describe('cpu profile summary', () => {
   it('renders the top rows and says how many more there are', () => {
     const text = renderProfileSummary(summarizeProfile(profile), 2, 'file:///app/');
     const lines = text.split('\n');
-    assert.equal(lines.length, 4);
-    assert.match(lines[1]!, /^\s+5\.0\s+41\.7%\s+5\.0\s+41\.7%\s+b x\.js:21$/);
-    assert.match(lines[2]!, /main x\.js:1$/);
-    assert.match(lines[3]!, /2 more functions/);
+    assert.equal(lines.length, 6);
+    assert.match(lines[0]!, /^not the program's functions: idle 2\.0 ms \(16\.7%\), native \(program\) 0\.0 ms \(0\.0%\), GC 0\.0 ms \(0\.0%\), nodetop's instruments 0\.0 ms \(0\.0%\)$/);
+    assert.match(lines[3]!, /^\s+5\.0\s+41\.7%\s+5\.0\s+41\.7%\s+b x\.js:21$/);
+    assert.match(lines[4]!, /main x\.js:1$/);
+    assert.match(lines[5]!, /1 more functions/);
   });
 
   it('rejects what is not a profile', () => {
@@ -141,6 +176,7 @@ describe('profile command line', () => {
       durationMs: 5000,
       intervalUs: 1000,
       top: 15,
+      format: 'cpuprofile',
       json: false,
       common: { timeoutMs: 5000, allowRemote: false, keepInspector: false },
     });
