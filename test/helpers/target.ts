@@ -149,11 +149,12 @@ export interface CliResult {
  */
 export function runCli(
   args: string[],
-  opts: { env?: NodeJS.ProcessEnv; uid?: number; gid?: number; hangGuardMs?: number; node?: string; cwd?: string; program?: string } = {},
+  opts: { env?: NodeJS.ProcessEnv; uid?: number; gid?: number; hangGuardMs?: number; node?: string; cwd?: string; program?: string; prefix?: string[] } = {},
 ): Promise<CliResult> {
   return new Promise((resolve) => {
     // `program`: what starts nodetop instead of `node bin/nodetop.js` (the launcher, through a link)
-    const [cmd, ...pre] = opts.program ? [opts.program] : [opts.node ?? process.execPath, NODETOP];
+    // `prefix`: what nodetop runs under (`nsenter --target <pid> --net --mount --pid --`: inside a container)
+    const [cmd, ...pre] = [...(opts.prefix ?? []), ...(opts.program ? [opts.program] : [opts.node ?? process.execPath, NODETOP])];
     const child = spawn(cmd!, [...pre, ...args], {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: opts.env ?? process.env,

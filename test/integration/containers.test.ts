@@ -263,3 +263,48 @@ describe('containers: the cgroup says which container, and its memory limit', { 
     }
   });
 });
+
+describe('containers: nodetop inside the container, and an inspector opened from inside', { skip: ROOT_ONLY }, () => {
+  it('nodetop in the target\'s network, mount and pid namespaces (docker exec) works as on a plain host, by the pid it sees there', async () => {
+    const dirs = relayDirs();
+    const t = await startTarget('idle.js', { prefix: NET_MNT_PID });
+    try {
+      const inner = Number(t.facts.pid);
+      const exec = ['nsenter', '--target', String(t.pid), '--net', '--mount', '--pid', '--'];
+      const r = await runCli(['stats', String(inner), '--json', '--window', '200'], { prefix: exec });
+      assert.equal(r.code, 0, r.stderr);
+      const s = parseJson<Sample>(r);
+      assert.equal(s.target.pid, inner);
+      assert.match(s.target.inspector.url, /^ws:\/\/127\.0\.0\.1:\d+\//, 'reached directly: no relay inside the container');
+      assert.equal(s.handles?.byType.Timeout, 1);
+      assert.ok(s.process.fds.open! > 3, "its /proc is the container's, and nodetop reads it");
+      const ps = parseJson<NodeProcess[]>(await runCli(['ps', '--json'], { prefix: exec }));
+      const row = ps.find((p) => p.pid === inner);
+      assert.equal(row?.sharesNetwork, true);
+      await assertNoTrace(t, dirs);
+    } finally {
+      await t.kill();
+    }
+  });
+
+  it('a container started with --inspect is found by ps and attached without a signal, and its inspector stays open', async () => {
+    const t = await startTarget('idle.js', { prefix: CONTAINER, nodeArgs: ['--inspect=127.0.0.1:9229'] });
+    try {
+      const list = parseJson<NodeProcess[]>(await runCli(['ps', '--json']));
+      const row = list.find((p) => p.pid === t.pid);
+      assert.equal(row?.inspector.state, 'likely');
+      assert.deepEqual(row?.inspector.ports, [9229]);
+      assert.equal(row?.sharesNetwork, false);
+      const r = await runCli(['stats', String(t.pid), '--json', '--window', '200']);
+      assert.equal(r.code, 0, r.stderr);
+      const s = parseJson<Sample>(r);
+      assert.equal(s.target.pid, t.pid);
+      assert.equal(s.target.inspector.openedByNodetop, false);
+      assert.deepEqual(listeningSockets(t.pid).map((x) => x.port), [9229], 'its own inspector is left open');
+      assert.equal(t.stderr().match(/Debugger listening/g)?.length, 1, 'no second inspector: nothing was signalled');
+      assert.deepEqual(await eventually(() => relays(), (x) => x.length === 0), []);
+    } finally {
+      await t.kill();
+    }
+  });
+});
