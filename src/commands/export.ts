@@ -15,6 +15,7 @@ import { checkListen, parseListen } from '../listen';
 import { onExit } from '../lifecycle';
 import { listNodeProcesses, processAlive } from '../platform/ps';
 import * as proc from '../platform/proc';
+import { howItEnded } from '../inspector/ended';
 import { Sampler } from '../sampler';
 import { renderPrometheus, scriptLabel, type PromTarget } from '../sinks/prometheus';
 import { Ticker } from '../ticker';
@@ -67,6 +68,20 @@ export async function exportCommand(opts: ExportOptions, _out: Output): Promise<
   /** Pids --all could not attach to, and when to try again (its "inspector" may be an app port). */
   const failed = new Map<number, number>();
 
+  /** nodetop is shutting down: its own detaches close the sessions, nothing to report. */
+  let leaving = false;
+  const drop = (t: Target, why: string): void => {
+    if (targets.get(t.key) !== t) return; // dropped already (the close and a failed sample both tell)
+    targets.delete(t.key);
+    log(`pid ${t.att.pid} ${why}: its series stop`);
+    void t.att.detach();
+  };
+  const dropEnded = async (t: Target): Promise<void> => {
+    if (leaving || targets.get(t.key) !== t) return; // dropped already, or nodetop is leaving
+    const end = await howItEnded(t.att);
+    drop(t, end.exited ? 'exited' : 'closed the inspector connection');
+  };
+
   const add = async (key: string, a: AttachOptions, named: boolean): Promise<void> => {
     const att = await attach(a);
     if ([...targets.values()].some((t) => t.att.pid === att.pid)) {
@@ -75,15 +90,18 @@ export async function exportCommand(opts: ExportOptions, _out: Output): Promise<
     }
     const sampler = new Sampler(att, { promCompat: true });
     await sampler.baseline().catch(() => undefined);
-    targets.set(key, {
+    const t: Target = {
       key,
       named,
       att,
       sampler,
       inFlight: false,
       prom: { labels: { pid: att.pid, script: scriptLabel(att.identity.argv, att.identity.title), thread: 'main', extra: labelsFor(att.pid) }, up: true, sample: null, raw: null, sampleDurationSeconds: null },
-    });
+    };
+    targets.set(key, t);
     log(`sampling pid ${att.pid} (${att.identity.title}) every ${opts.intervalMs} ms`);
+    // a target that exits (or says it is exiting: the session leaves at once) is dropped now
+    att.session.onClose(() => void dropEnded(t));
   };
 
   // Named targets first: a wrong pid is the user's mistake and ends the command here.
@@ -130,12 +148,6 @@ export async function exportCommand(opts: ExportOptions, _out: Output): Promise<
   };
   if (opts.all) await scan();
 
-  const drop = (t: Target, why: string): void => {
-    targets.delete(t.key);
-    log(`pid ${t.att.pid} ${why}: its series stop`);
-    void t.att.detach();
-  };
-
   const sampleOne = async (t: Target): Promise<void> => {
     try {
       const s = await t.sampler.sample();
@@ -143,7 +155,7 @@ export async function exportCommand(opts: ExportOptions, _out: Output): Promise<
       t.prom = { ...t.prom, up: true, sample: s, raw: t.sampler.lastRaw, vm, sampleDurationSeconds: t.sampler.lastRoundTripMs === null ? null : t.sampler.lastRoundTripMs / 1000 };
     } catch (e) {
       if (t.att.gone || !processAlive(t.att.pid) || (isNodetopError(e) && e.exitCode === ExitCode.TargetExited)) {
-        drop(t, (await proc.processExistsSettled(t.att.pid)) ? 'closed the inspector connection' : 'exited');
+        await dropEnded(t);
         return;
       }
       if (t.prom.up) log(`pid ${t.att.pid} is not answering: ${e instanceof Error ? e.message : String(e)}`);
@@ -207,6 +219,7 @@ export async function exportCommand(opts: ExportOptions, _out: Output): Promise<
   // each attachment's own detach, then exits.
   await new Promise<void>(() => {
     onExit(async () => {
+      leaving = true;
       ticker.stop();
       server.closeAllConnections?.();
       await new Promise<void>((r) => server.close(() => r()));

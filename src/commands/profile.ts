@@ -11,7 +11,7 @@
 
 import * as path from 'node:path';
 import { attach, explainCallFailure, type AttachOptions } from '../inspector/attach';
-import { ConnectionClosedError, type Session } from '../inspector/session';
+import { waitWhileConnected } from '../inspector/session';
 import { ExitCode, NodetopError } from '../errors';
 import { onExit, onInterrupt } from '../lifecycle';
 import { checkProfile, collapsedStacks, renderProfileSummary, summarizeProfile, type CpuProfile, type FunctionTime, type RuntimeTime } from '../model/profile';
@@ -48,23 +48,6 @@ export interface ProfileResult {
  * machine. It gets a generous bound of its own, never below --timeout.
  */
 export const STOP_TIMEOUT_MS = 60_000;
-
-/** Waits `ms`, or rejects as soon as the inspector connection closes (the target exited). */
-function waitWhileConnected(session: Session, ms: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    let settled = false;
-    const timer = setTimeout(() => {
-      settled = true;
-      resolve();
-    }, ms);
-    session.onClose(() => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      reject(new ConnectionClosedError('the profile'));
-    });
-  });
-}
 
 export async function profileCommand(opts: ProfileOptions, out: Output): Promise<ProfileResult> {
   // The output is checked before the target is touched (no SIGUSR1 for a run that cannot write):
@@ -148,7 +131,7 @@ async function profileWithFile(opts: ProfileOptions, out: Output, file: AtomicFi
       if (!opts.json && process.stderr.isTTY) {
         process.stderr.write(`profiling pid ${pid} for ${(opts.durationMs / 1000).toFixed(1)} s (Ctrl-C stops without writing)\n`);
       }
-      await waitWhileConnected(session, opts.durationMs);
+      await waitWhileConnected(session, opts.durationMs, 'the profile');
       const stopTimeoutMs = Math.max(opts.timeoutMs, STOP_TIMEOUT_MS);
       const res = await session.send<{ profile: unknown }>('Profiler.stop', {}, { timeoutMs: stopTimeoutMs, label: 'Profiler.stop (V8 builds and sends the whole profile)' });
       started = false;

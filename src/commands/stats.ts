@@ -1,6 +1,7 @@
 // `nodetop stats <pid>`: attach, measure one window, print, detach.
 
-import { attach, type AttachOptions } from '../inspector/attach';
+import { attach, explainCallFailure, type AttachOptions } from '../inspector/attach';
+import { waitWhileConnected } from '../inspector/session';
 import { Sampler } from '../sampler';
 import { renderStats } from '../sinks/text';
 import { errLine } from '../sinks/terminal';
@@ -27,7 +28,10 @@ export async function statsCommand(opts: StatsOptions, out: Output): Promise<voi
     try {
       await sampler.baseline();
       const windowEnds = Date.now() + opts.windowMs;
-      await new Promise((r) => setTimeout(r, Math.max(0, windowEnds - Date.now())));
+      // a target that exits during the window is let go at once (and the command says so)
+      await waitWhileConnected(att.session, Math.max(0, windowEnds - Date.now()), 'the measured window').catch(async (e: unknown) => {
+        throw await explainCallFailure(e, att.pid, `pid ${att.pid}`);
+      });
       const sample = await sampler.sample();
       out.write(opts.json ? JSON.stringify(sample) : renderStats(sample));
       // the sample stands without them; say why they are missing (null in JSON)

@@ -10,7 +10,7 @@ import { ExitCode, NodetopError, isNodetopError } from '../errors';
 import { attach, type AttachOptions, type Attachment } from '../inspector/attach';
 import { onExit } from '../lifecycle';
 import { processAlive } from '../platform/ps';
-import * as proc from '../platform/proc';
+import { howItEnded } from '../inspector/ended';
 import type { Sample } from '../model/sample';
 import { Sampler } from '../sampler';
 import { watchEventLine, watchHeader, watchLine, type WatchField } from '../sinks/line';
@@ -47,6 +47,8 @@ interface Target {
   skipped: number;
   done: boolean;
   exited: boolean;
+  /** Its `exited` (or `disconnected`) record is written, or being written: once per target. */
+  endWritten: boolean;
   /** Recording (a sub-second interval): ticks since the last collect. */
   sinceCollect: number;
 }
@@ -92,6 +94,7 @@ export async function watchCommand(opts: WatchOptions, out: Output): Promise<voi
     skipped: 0,
     done: false,
     exited: false,
+    endWritten: false,
     sinceCollect: 0,
   }));
   const recording = opts.intervalMs < RECORD_BELOW_MS;
@@ -100,6 +103,20 @@ export async function watchCommand(opts: WatchOptions, out: Output): Promise<voi
   let ticker = null as Ticker | null;
   // registered after the attachments, so it runs first on Ctrl-C: no tick after a detach
   const unregister = onExit(() => ticker?.stop());
+  // A target that exits (or says it is exiting: the session leaves at once, see
+  // src/inspector/session.ts) ends its stream now, not at its next tick.
+  let detaching = false;
+  let streaming = false;
+  let afterEnd = (): void => {};
+  for (const t of targets) {
+    t.att.session.onClose(() => {
+      if (detaching || t.done) return;
+      t.exited = true;
+      t.done = true;
+      // before the header, the loop after the baselines writes it
+      if (streaming) void writeExited(t, opts, out).then(() => afterEnd());
+    });
+  }
   try {
     await Promise.all(
       targets.map(async (t) => {
@@ -112,12 +129,14 @@ export async function watchCommand(opts: WatchOptions, out: Output): Promise<voi
       }),
     );
     if (!opts.json) out.write(watchHeader(opts.fields));
+    streaming = true;
     for (const t of targets) if (t.exited) await writeExited(t, opts, out);
 
     await new Promise<void>((resolve) => {
       // --duration D means the ticks due within D: floor(D / interval) of them
       const lastTick = opts.durationMs !== null ? Math.floor(opts.durationMs / opts.intervalMs) - 1 : null;
       let stopping = false;
+      afterEnd = () => finishIfDone();
       const finishIfDone = (): void => {
         if (stopping) for (const t of targets) if (!t.inFlight) t.done = true;
         if (targets.every((t) => t.done)) {
@@ -202,6 +221,7 @@ export async function watchCommand(opts: WatchOptions, out: Output): Promise<voi
       else ticker.start();
     });
   } finally {
+    detaching = true;
     ticker?.stop();
     unregister();
     await Promise.all(targets.map((t) => t.att.detach()));
@@ -227,8 +247,10 @@ function endStream(t: Target, e: unknown): void {
 }
 
 async function writeExited(t: Target, opts: WatchOptions, out: Output): Promise<void> {
-  const alive = await proc.processExistsSettled(t.att.pid);
-  const event = alive ? 'disconnected' : 'exited';
+  if (t.endWritten) return;
+  t.endWritten = true;
+  const end = await howItEnded(t.att);
+  const event = end.exited ? 'exited' : 'disconnected';
   if (opts.json) out.write(JSON.stringify({ pid: t.att.pid, event, index: t.index }));
-  else out.write(watchEventLine(new Date().toISOString(), t.att.pid, alive ? 'closed the inspector connection: no more samples' : 'exited', opts.fields));
+  else out.write(watchEventLine(new Date().toISOString(), t.att.pid, end.exited ? 'exited' : 'closed the inspector connection: no more samples', opts.fields));
 }

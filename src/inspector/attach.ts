@@ -18,7 +18,7 @@ import { locateInspector, waitForMovedInspector, type Located } from './locate';
 import { pidInOwnNamespace, ppidInOwnNamespace } from '../platform/namespaces';
 import type { Relay } from './relay';
 import { debugTrace } from '../debug';
-import { CallTimeoutError, ConnectionClosedError, evaluate, listTargets, Session } from './session';
+import { CallTimeoutError, ConnectionClosedError, evaluate, listTargets, Session, TargetExitingError } from './session';
 
 export interface AttachOptions {
   pid?: number;
@@ -332,6 +332,8 @@ function pickTarget<T extends { webSocketDebuggerUrl: string }>(targets: T[]): T
  * thread is not answering (with what the kernel says it is doing), or the call itself failed.
  */
 export async function explainCallFailure(e: unknown, pid: number | null, what: string): Promise<Error> {
+  // it said it is exiting: its pid may outlive the notice by a moment (or for good, after exec)
+  if (e instanceof TargetExitingError) return new NodetopError(`${pid !== null ? `pid ${pid}` : what} exited`, { exitCode: ExitCode.TargetExited });
   if (e instanceof ConnectionClosedError || (e instanceof NodetopError && e.exitCode === ExitCode.TargetExited)) {
     if (pid !== null && !(await proc.processExistsSettled(pid))) {
       return new NodetopError(`pid ${pid} exited`, { exitCode: ExitCode.TargetExited });

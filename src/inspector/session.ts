@@ -53,6 +53,35 @@ export class ConnectionClosedError extends NodetopError {
   }
 }
 
+/**
+ * Waits `ms`, or rejects with ConnectionClosedError as soon as the connection closes (the
+ * target exited, or told nodetop it is exiting): a command that waits out a window or a profile
+ * must not keep an exiting process waiting, nor itself.
+ */
+export function waitWhileConnected(session: Session, ms: number, label = 'the wait'): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let settled = false;
+    const timer = setTimeout(() => {
+      settled = true;
+      resolve();
+    }, ms);
+    session.onClose(() => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      reject(session.closedError(label));
+    });
+  });
+}
+
+/** The connection closed because the target said it is exiting (see Session.leaveWhenTargetExits). */
+export class TargetExitingError extends ConnectionClosedError {
+  constructor(label: string) {
+    super(label);
+    this.message = `the target exited during ${label}`;
+  }
+}
+
 /** The most a /json/list answer may be: Node's is a few hundred bytes per target. */
 const MAX_LIST_BYTES = 1 << 20;
 
@@ -184,6 +213,7 @@ export class Session implements Sender {
   private nudgeId: unknown = null;
   private readonly closeListeners: Array<() => void> = [];
   private readonly eventListeners = new Map<string, Set<(params: unknown) => void>>();
+  private exitingSince: number | null = null;
 
   private constructor(
     private readonly client: CriClient,
@@ -258,7 +288,9 @@ export class Session implements Sender {
     );
     try {
       const client = await Promise.race([connecting, timeout]);
-      return new Session(client, wsUrl, timeoutMs);
+      const session = new Session(client, wsUrl, timeoutMs);
+      session.leaveWhenTargetExits();
+      return session;
     } catch (e) {
       if (e instanceof NodetopError) throw e;
       const msg = e instanceof Error ? e.message : String(e);
@@ -290,6 +322,51 @@ export class Session implements Sender {
     return this.unanswered;
   }
   private unanswered = 0;
+
+  /**
+   * The target told nodetop it is exiting (or its context is gone): when, by performance.now().
+   * The session was closed at that moment; the process may still be on its way out (or have
+   * replaced itself with exec), but the Node program nodetop attached to has ended.
+   */
+  get targetExitingSince(): number | null {
+    return this.exitingSince;
+  }
+
+  /**
+   * Node holds an exiting process ("Waiting for the debugger to disconnect...") for as long as
+   * an inspector client is connected: at exit (natural end, process.exit(), an uncaught
+   * exception, and process.execve() on Node 22.15-24) it runs a nested message loop until every
+   * WebSocket session is gone. NodeRuntime.notifyWhenWaitingForDisconnect (Node 12 and later,
+   * every supported version) makes it send NodeRuntime.waitingForDisconnect at that moment; it
+   * is a method that sets a flag in the session (src/inspector/runtime_agent.cc), not a domain:
+   * it costs the target nothing per request. nodetop then leaves at once. A Node or an endpoint
+   * that lacks it answers with an error, ignored: the other tell, a destroyed context, remains
+   * (see exitTell). Sent on the main thread's session only: a worker's session with the flag set
+   * would make the worker wait for its sessions too (WaitForDisconnect in inspector_agent.cc).
+   */
+  private leaveWhenTargetExits(): void {
+    this.on('NodeRuntime.waitingForDisconnect', () => this.targetExiting('it is waiting for the debugger to disconnect'));
+    if (debugProtocol) trace('-> NodeRuntime.notifyWhenWaitingForDisconnect {"enabled":true}\n');
+    // not counted in unansweredCalls: an endpoint that never answers it must not stop sampling
+    this.client.send('NodeRuntime.notifyWhenWaitingForDisconnect', { enabled: true }).catch(() => undefined);
+  }
+
+  /** The target is exiting: close the socket now (a graceful close would wait on the target), then tell everyone. */
+  private targetExiting(why: string): void {
+    if (this.closed) return;
+    this.exitingSince = performance.now();
+    debugTrace(`the target is exiting (${why}): leaving at once`);
+    this.closeReason = `the target is exiting: ${why}`;
+    const ws = this.client._ws;
+    void this.client.close().catch(() => undefined);
+    setTimeout(() => ws?.terminate(), 1000).unref();
+    this.markClosed(this.closeReason);
+  }
+
+  /** What a call pending or made after the close fails with. */
+  closedError(label: string): Error {
+    return this.closeError ?? (this.exitingSince !== null ? new TargetExitingError(label) : new ConnectionClosedError(label));
+  }
 
   /** Why the session closed, when nodetop knows better than "disconnected". */
   get closedBecause(): string | null {
@@ -357,12 +434,12 @@ export class Session implements Sender {
   send<T = unknown>(method: string, params: object = {}, opts: CallOptions = {}): Promise<T> {
     const label = opts.label ?? method;
     const timeoutMs = opts.timeoutMs ?? this.defaultTimeoutMs;
-    if (this.closed) return Promise.reject(this.closeError ?? new ConnectionClosedError(label));
+    if (this.closed) return Promise.reject(this.closedError(label));
     if (debugProtocol) trace(`-> ${method} ${JSON.stringify(params).slice(0, 300)}\n`);
     return new Promise<T>((resolve, reject) => {
       const onClose = (err: Error): void => {
         clearTimeout(timer);
-        reject(err instanceof NodetopError ? err : new ConnectionClosedError(label));
+        reject(err instanceof NodetopError ? err : this.closedError(label));
       };
       const timer = setTimeout(() => {
         this.pending.delete(onClose);
@@ -381,7 +458,8 @@ export class Session implements Sender {
           this.unanswered--;
           clearTimeout(timer);
           this.pending.delete(onClose);
-          if (this.closed) reject(this.closeError ?? new ConnectionClosedError(label));
+          if (!this.closed && exitTell(e)) this.targetExiting('its context is gone');
+          if (this.closed) reject(this.closedError(label));
           else reject(protocolError(label, e));
         },
       );
@@ -400,6 +478,17 @@ export class Session implements Sender {
     this.markClosed('closed by nodetop');
     debugTrace('session closed');
   }
+}
+
+/**
+ * "Cannot find context with specified id": the target destroyed its context, which Node does
+ * when it exits with a client connected that did not ask to be told (a Node without
+ * NodeRuntime, or the notice lost). Nothing else nodetop sends gets this answer: its calls run
+ * in the one main context (remote objects that are gone get "Could not find object").
+ */
+function exitTell(e: unknown): boolean {
+  const msg = (e as { response?: { message?: string } })?.response?.message;
+  return typeof msg === 'string' && /^Cannot find context with specified id/.test(msg);
 }
 
 function protocolError(label: string, e: unknown): Error {

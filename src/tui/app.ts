@@ -11,7 +11,7 @@ import { EventDetector, EventLog, type EventKind, type EventLevel } from '../mod
 import type { Sample } from '../model/sample';
 import { Series } from '../model/series';
 import { bytes } from '../model/units';
-import * as proc from '../platform/proc';
+import { howItEnded } from '../inspector/ended';
 import { Sampler } from '../sampler';
 import {
   formatInterval,
@@ -246,10 +246,9 @@ export async function runTui(initial: Attachment[], opts: TuiOptions): Promise<n
   };
   const closed = async (att: Attachment): Promise<void> => {
     if (stopped || !targets.has(att.pid)) return;
-    // the socket of a dying process closes a moment before the process is gone: settle first
-    const alive = await proc.processExistsSettled(att.pid);
+    // exited (it said so, or its process is gone) or only disconnected: see src/inspector/ended.ts
+    const why = (await howItEnded(att)).text;
     if (stopped || !targets.has(att.pid)) return;
-    const why = alive ? `the connection to pid ${att.pid} closed` : `pid ${att.pid} exited`;
     note(targets.get(att.pid), 'exit', 'bad', why);
     if (!multi) {
       // the single view stays on the screen with its last numbers and the news until a key

@@ -23,6 +23,9 @@ function methods(traceText: string): string[] {
 // NodeWorker domain reaches worker threads: it forwards no console messages and enables nothing
 // in the workers (README, "Worker threads", with its measured cost); it is disabled on detach.
 const PROBES = ['NodeWorker.disable', 'NodeWorker.enable', 'Runtime.callFunctionOn'];
+// NodeRuntime.notifyWhenWaitingForDisconnect sets a flag in the session, once (no domain, no
+// event per request): the target says when it exits, and nodetop leaves instead of holding it.
+const EXIT_NOTICE = 'NodeRuntime.notifyWhenWaitingForDisconnect';
 
 const FORBIDDEN = /^(Runtime\.enable|Debugger\.|Profiler\.|HeapProfiler\.(enable|startTrackingHeapObjects|startSampling)|Runtime\.queryObjects)/;
 
@@ -33,7 +36,7 @@ describe('protocol methods nodetop sends', () => {
       const r = await runCli(['stats', String(t.pid), '--window', '100'], { env: { ...process.env, NODETOP_DEBUG: 'protocol' } });
       assert.equal(r.code, 0, r.stderr);
       const m = methods(r.stderr);
-      assert.deepEqual(m, [...PROBES, 'Runtime.discardConsoleEntries', 'Runtime.evaluate'].sort());
+      assert.deepEqual(m, [EXIT_NOTICE, ...PROBES, 'Runtime.discardConsoleEntries', 'Runtime.evaluate'].sort());
       for (const x of m) assert.doesNotMatch(x, FORBIDDEN);
       // the sample probe is compiled once per connection, then called through its handle
       // (src/inspector/session.ts, probeHandle): the baseline and the sample both went that way
@@ -60,7 +63,7 @@ describe('protocol methods nodetop sends', () => {
       term.keys('q');
       assert.equal(await term.exitCode(), 0);
       const m = methods(fs.readFileSync(file, 'utf8'));
-      assert.deepEqual(m, [...PROBES, 'Runtime.discardConsoleEntries', 'Runtime.evaluate'].sort());
+      assert.deepEqual(m, [EXIT_NOTICE, ...PROBES, 'Runtime.discardConsoleEntries', 'Runtime.evaluate'].sort());
       for (const x of m) assert.doesNotMatch(x, FORBIDDEN);
     } finally {
       term.close();
