@@ -1,13 +1,14 @@
 // `nodetop heap-diff <a.heapsnapshot> <b.heapsnapshot>`: which constructors grew between two
-// heap snapshots, by count and self size. No target is touched: it reads two files, one after
-// the other, as streams (model/heapsnapshot.ts), so nodetop's memory does not grow with them.
+// heap snapshots, by count and self size, and who holds what grew. No target is touched. `a` is
+// streamed (only its summary and node ids are kept); `b` is read whole into typed arrays
+// (model/heapgraph.ts) for the retaining paths and the dominator tree, unless --no-paths.
 
-import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { ExitCode, NodetopError, errnoCode } from '../errors';
-import { diffHeapSummaries, HeapSnapshotSummarizer, SnapshotFormatError, type HeapDiffRow, type HeapSummary } from '../model/heapsnapshot';
+import { HeapGraphLoader, analyzeHeap, growerRetainers, summarizeGraph, type GrowerRetainers } from '../model/heapgraph';
+import { diffHeapSummaries, HeapSnapshotSummarizer, type HeapDiffRow, type HeapSummary } from '../model/heapsnapshot';
 import { bytes } from '../model/units';
 import { printable } from '../model/text';
+import { readHeapFile } from '../platform/heapfile';
 import type { Output } from '../cli';
 
 export interface HeapDiffOptions {
@@ -15,62 +16,51 @@ export interface HeapDiffOptions {
   b: string;
   top: number;
   json: boolean;
+  /** retaining paths shown per grower; 0 = none (b is then only streamed, as a is) */
+  paths: number;
 }
+
+/** How many of the top growers get their retainers traced. */
+const TRACED_GROWERS = 5;
 
 export interface HeapDiffResult {
   a: { path: string; nodes: number; selfSizeBytes: number };
   b: { path: string; nodes: number; selfSizeBytes: number };
   /** groups in either snapshot */
   groups: number;
-  top: HeapDiffRow[];
+  top: Array<HeapDiffRow & { retainers?: GrowerRetainers }>;
 }
 
-function describeReadError(e: unknown): string {
-  switch (errnoCode(e)) {
-    case 'ENOENT':
-      return 'no such file';
-    case 'EACCES':
-    case 'EPERM':
-      return 'permission denied';
-    case 'EISDIR':
-      return 'it is a directory';
-    case 'ENOTDIR':
-      return 'a part of the path is not a directory';
-    default:
-      return e instanceof Error ? e.message : String(e);
-  }
-}
-
-/** Streams one file through the summarizer. A file that is not a heap snapshot is a usage error. */
-export async function summarizeFile(file: string): Promise<HeapSummary> {
-  const s = new HeapSnapshotSummarizer();
-  try {
-    const st = fs.statSync(file);
-    if (st.isDirectory()) throw Object.assign(new Error('directory'), { code: 'EISDIR' });
-    const stream = fs.createReadStream(file, { highWaterMark: 1 << 20 });
-    for await (const chunk of stream) s.write(chunk as Buffer);
-    return s.end();
-  } catch (e) {
-    if (e instanceof SnapshotFormatError) {
-      throw new NodetopError(`${file} is not a V8 heap snapshot: ${e.message}`, {
-        exitCode: ExitCode.Usage,
-        hint: 'give two .heapsnapshot files, as nodetop snapshot, DevTools or v8.writeHeapSnapshot() write them',
-      });
-    }
-    if (errnoCode(e) !== undefined) throw new NodetopError(`cannot read ${file}: ${describeReadError(e)}`, { exitCode: ExitCode.Usage });
-    throw e;
-  }
+/** Streams one file through the summarizer (keeping node ids when asked). */
+export function summarizeFile(file: string, wantIds = false): Promise<HeapSummary> {
+  return readHeapFile(file, new HeapSnapshotSummarizer(wantIds));
 }
 
 export async function heapDiffCommand(opts: HeapDiffOptions, out: Output): Promise<HeapDiffResult> {
-  const a = await summarizeFile(opts.a);
-  const b = await summarizeFile(opts.b);
-  const rows = diffHeapSummaries(a, b);
+  const withPaths = opts.paths > 0;
+  const a = await summarizeFile(opts.a, withPaths);
+  let b: HeapSummary;
+  let traced: GrowerRetainers[] = [];
+  let rows: HeapDiffRow[];
+  if (withPaths) {
+    const graph = await readHeapFile(opts.b, new HeapGraphLoader());
+    b = summarizeGraph(graph);
+    rows = diffHeapSummaries(a, b);
+    const growers = rows.slice(0, Math.min(opts.top, TRACED_GROWERS)).filter((r) => r.countDelta > 0);
+    traced = growerRetainers(analyzeHeap(graph), growers.map((r) => r.name), a.ids ?? null, opts.paths);
+  } else {
+    b = await summarizeFile(opts.b);
+    rows = diffHeapSummaries(a, b);
+  }
+  const byName = new Map(traced.map((t) => [t.name, t]));
   const result: HeapDiffResult = {
     a: { path: path.resolve(opts.a), nodes: a.nodes, selfSizeBytes: a.selfSizeBytes },
     b: { path: path.resolve(opts.b), nodes: b.nodes, selfSizeBytes: b.selfSizeBytes },
     groups: rows.length,
-    top: rows.slice(0, opts.top),
+    top: rows.slice(0, opts.top).map((r) => {
+      const t = byName.get(r.name);
+      return t ? { ...r, retainers: t } : r;
+    }),
   };
   out.write(opts.json ? JSON.stringify(result) : renderHeapDiff(result, opts));
   return result;
@@ -80,7 +70,12 @@ function signed(n: number, fmt: (v: number) => string): string {
   return n > 0 ? `+${fmt(n)}` : n < 0 ? `-${fmt(-n)}` : fmt(0);
 }
 
-const count = (n: number): string => n.toLocaleString('en-US');
+export const count = (n: number): string => n.toLocaleString('en-US');
+
+/** `Map 'sessions' <- SessionStore 'store' <- (Stack roots)` */
+export function pathText(p: string[]): string {
+  return p.length === 0 ? '(a GC root)' : p.map(printable).join(' <- ');
+}
 
 export function renderHeapDiff(r: HeapDiffResult, opts: { a: string; b: string }): string {
   const lines: string[] = [];
@@ -109,5 +104,28 @@ export function renderHeapDiff(r: HeapDiffResult, opts: { a: string; b: string }
     );
   }
   if (r.groups > r.top.length) lines.push(`… ${r.groups - r.top.length} more groups (--top, --json)`);
+  const traced = r.top.filter((x) => x.retainers);
+  if (traced.length > 0) {
+    lines.push('');
+    lines.push('who holds what grew (objects of b not in a; shortest paths from the GC roots, nearest holder first):');
+    for (const x of traced) lines.push(...renderRetainers(x.retainers!));
+  }
   return lines.join('\n');
+}
+
+export function renderRetainers(t: GrowerRetainers): string[] {
+  const lines: string[] = [];
+  const sampled = t.traced < t.newObjects ? ` (paths of ${count(t.traced)} of them, scaled)` : '';
+  const name = printable(t.name);
+  lines.push(`  ${name}: ${count(t.newObjects)} new${sampled}`);
+  for (const p of t.paths) {
+    lines.push(`    ${count(p.count)} ${name} (${bytes(p.retainedBytes)} retained) <- ${pathText(p.path)}`);
+  }
+  if (t.suspect) {
+    const s = t.suspect;
+    lines.push(`    suspect: ${printable(s.label)} retains ${bytes(s.retainedBytes)} and holds ${Math.round(s.dominatesShare * 100)}% of them alone${s.path.length ? ` (<- ${pathText(s.path)})` : ''}`);
+  } else if (t.newObjects > 0) {
+    lines.push('    no single object holds most of them alone: they are held on more than one path');
+  }
+  return lines;
 }

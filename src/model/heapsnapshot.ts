@@ -376,12 +376,15 @@ export interface HeapSummary {
   nodes: number;
   selfSizeBytes: number;
   groups: HeapGroup[];
+  /** every node's id, sorted (only when the aggregator was asked for them) */
+  ids?: Uint32Array;
 }
 
 interface Meta {
   stride: number;
   typeOff: number;
   nameOff: number;
+  idOff: number;
   sizeOff: number;
   typeNames: string[];
   objectType: number;
@@ -390,14 +393,46 @@ interface Meta {
 
 type Section = 'none' | 'snapshot' | 'nodes' | 'strings' | 'other';
 
+/** Builds one small JSON value (`snapshot`, with its meta) from scanner events. */
+export class ValueBuilder {
+  private readonly stack: Array<{ v: Record<string, unknown> | unknown[]; k: string | null }> = [];
+  /** The finished value, once its last container closed. */
+  value: unknown = undefined;
+
+  open(isObject: boolean): void {
+    const v: Record<string, unknown> | unknown[] = isObject ? {} : [];
+    if (this.stack.length > 0) this.add(v);
+    this.stack.push({ v, k: null });
+  }
+
+  /** true when the outermost container closed: `value` holds it. */
+  close(): boolean {
+    const done = this.stack.pop();
+    if (this.stack.length > 0) return false;
+    this.value = done?.v;
+    return true;
+  }
+
+  key(k: string): void {
+    this.stack[this.stack.length - 1]!.k = k;
+  }
+
+  add(v: unknown): void {
+    const top = this.stack[this.stack.length - 1];
+    if (!top) throw new SnapshotFormatError('"snapshot" is not an object');
+    if (Array.isArray(top.v)) top.v.push(v);
+    else if (top.k !== null) top.v[top.k] = v;
+  }
+}
+
 /** A JsonHandler that aggregates a heap snapshot as it streams by. */
 export class HeapSnapshotAggregator implements JsonHandler {
+  constructor(private readonly wantIds = false) {}
+
   private depth = 0;
   private section: Section = 'none';
   private readonly seen = new Set<string>();
-  // building `snapshot` (small) as a plain value
-  private build: Array<{ v: Record<string, unknown> | unknown[]; k: string | null }> = [];
-  private snapshotValue: unknown = undefined;
+  private readonly build = new ValueBuilder();
   private meta: Meta | null = null;
   // nodes
   private field = 0;
@@ -410,6 +445,8 @@ export class HeapSnapshotAggregator implements JsonHandler {
   private byTypeCount: number[] = [];
   private byTypeSize: number[] = [];
   private nodesDone = false;
+  /** Node ids (V8 keeps an object's id from one snapshot to the next), when asked for. */
+  private ids: Uint32Array | null = null;
   // strings
   private stringIndex = 0;
   private readonly names = new Map<number, string>();
@@ -430,9 +467,7 @@ export class HeapSnapshotAggregator implements JsonHandler {
       return;
     }
     if (this.section === 'snapshot') {
-      const v: Record<string, unknown> | unknown[] = isObject ? {} : [];
-      if (this.build.length > 0) this.addValue(v);
-      this.build.push({ v, k: null });
+      this.build.open(isObject);
       return;
     }
     if (this.depth === 2 && this.section === 'nodes') {
@@ -454,10 +489,8 @@ export class HeapSnapshotAggregator implements JsonHandler {
 
   private close(): void {
     if (this.section === 'snapshot') {
-      const done = this.build.pop();
-      if (this.build.length === 0) {
-        this.snapshotValue = done?.v;
-        this.meta = readMeta(this.snapshotValue);
+      if (this.build.close()) {
+        this.meta = readMeta(this.build.value);
         this.section = 'none';
       }
     } else if (this.depth === 2 && this.section === 'nodes') {
@@ -478,7 +511,7 @@ export class HeapSnapshotAggregator implements JsonHandler {
 
   key(k: string): void {
     if (this.section === 'snapshot') {
-      this.build[this.build.length - 1]!.k = k;
+      this.build.key(k);
       return;
     }
     if (this.depth !== 1) return;
@@ -493,13 +526,21 @@ export class HeapSnapshotAggregator implements JsonHandler {
       if (f === this.meta!.typeOff) this.curType = v;
       else if (f === this.meta!.nameOff) this.curName = v;
       else if (f === this.meta!.sizeOff) this.curSize = v;
+      if (f === this.meta!.idOff && this.ids) {
+        if (this.nodeCount >= this.ids.length) {
+          const more = new Uint32Array(Math.max(1024, this.ids.length * 2));
+          more.set(this.ids);
+          this.ids = more;
+        }
+        this.ids[this.nodeCount] = v;
+      }
       if (++this.field === this.meta!.stride) {
         this.field = 0;
         this.addNode();
       }
       return;
     }
-    if (this.section === 'snapshot') this.addValue(v);
+    if (this.section === 'snapshot') this.build.add(v);
     else if (this.section === 'strings' && this.depth === 2) throw new SnapshotFormatError('"strings" holds a number');
     else this.topLevelScalar();
   }
@@ -515,7 +556,7 @@ export class HeapSnapshotAggregator implements JsonHandler {
   }
 
   string(s: string): void {
-    if (this.section === 'snapshot') this.addValue(s);
+    if (this.section === 'snapshot') this.build.add(s);
     else if (this.section === 'strings' && this.depth === 2) this.names.set(this.stringIndex++, s);
     else this.topLevelScalar();
   }
@@ -526,7 +567,7 @@ export class HeapSnapshotAggregator implements JsonHandler {
   }
 
   literal(v: boolean | null): void {
-    if (this.section === 'snapshot') this.addValue(v);
+    if (this.section === 'snapshot') this.build.add(v);
     else if ((this.section === 'nodes' || this.section === 'strings') && this.depth === 2) throw new SnapshotFormatError(`"${this.section}" holds a ${String(v)}`);
     else this.topLevelScalar();
   }
@@ -545,16 +586,10 @@ export class HeapSnapshotAggregator implements JsonHandler {
     if (this.depth === 1) this.section = 'none';
   }
 
-  private addValue(v: unknown): void {
-    const top = this.build[this.build.length - 1];
-    if (!top) throw new SnapshotFormatError('"snapshot" is not an object');
-    if (Array.isArray(top.v)) top.v.push(v);
-    else if (top.k !== null) top.v[top.k] = v;
-  }
-
   private startNodes(): void {
     if (!this.meta) throw new SnapshotFormatError('"nodes" comes before snapshot.meta');
     const t = this.meta.typeNames.length;
+    if (this.wantIds) this.ids = new Uint32Array(this.meta.nodeCount ?? 1024);
     this.byTypeCount = new Array<number>(t).fill(0);
     this.byTypeSize = new Array<number>(t).fill(0);
   }
@@ -603,7 +638,8 @@ export class HeapSnapshotAggregator implements JsonHandler {
       groups.push({ name: `(${type})`, type, count, selfSizeBytes: this.byTypeSize[t]! });
     }
     groups.sort((a, b) => b.selfSizeBytes - a.selfSizeBytes || b.count - a.count || a.name.localeCompare(b.name));
-    return { nodes: this.nodeCount, selfSizeBytes: this.totalSize, groups };
+    const ids = this.ids ? this.ids.slice(0, this.nodeCount).sort() : undefined;
+    return { nodes: this.nodeCount, selfSizeBytes: this.totalSize, groups, ...(ids ? { ids } : {}) };
   }
 }
 
@@ -617,6 +653,7 @@ function readMeta(snapshot: unknown): Meta {
   const typeOff = fields.indexOf('type');
   const nameOff = fields.indexOf('name');
   const sizeOff = fields.indexOf('self_size');
+  const idOff = fields.indexOf('id');
   if (typeOff < 0 || nameOff < 0 || sizeOff < 0) throw new SnapshotFormatError('snapshot.meta.node_fields lacks type, name or self_size');
   const typeNames = (m.node_types as unknown[])[typeOff];
   if (!Array.isArray(typeNames) || !typeNames.every((t) => typeof t === 'string')) {
@@ -627,6 +664,7 @@ function readMeta(snapshot: unknown): Meta {
     stride: fields.length,
     typeOff,
     nameOff,
+    idOff,
     sizeOff,
     typeNames: typeNames as string[],
     objectType,
@@ -636,8 +674,14 @@ function readMeta(snapshot: unknown): Meta {
 
 /** A streaming summarizer: write() chunks in any sizes, then end(). */
 export class HeapSnapshotSummarizer {
-  private readonly agg = new HeapSnapshotAggregator();
-  private readonly scanner = new JsonScanner(this.agg);
+  private readonly agg: HeapSnapshotAggregator;
+  private readonly scanner: JsonScanner;
+
+  /** wantIds: also keep every node's id, to tell which objects of a later snapshot are new. */
+  constructor(wantIds = false) {
+    this.agg = new HeapSnapshotAggregator(wantIds);
+    this.scanner = new JsonScanner(this.agg);
+  }
 
   write(chunk: Buffer): void {
     this.scanner.write(chunk);
