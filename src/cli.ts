@@ -18,6 +18,7 @@ import type { AttachCommandOptions } from './commands/attach';
 import type { ExportOptions } from './commands/export';
 import type { GcOptions } from './commands/gc';
 import type { HeapDiffOptions } from './commands/heapdiff';
+import type { HeapSummaryOptions } from './commands/heapsummary';
 import type { ProfileOptions } from './commands/profile';
 import type { PsOptions } from './commands/ps';
 import type { SnapshotOptions } from './commands/snapshot';
@@ -53,6 +54,7 @@ export type Invocation =
   | OnTarget<'snapshot', SnapshotOptions>
   | OnTarget<'profile', ProfileOptions>
   | ({ command: 'heap-diff' } & HeapDiffOptions)
+  | ({ command: 'heap-summary' } & HeapSummaryOptions)
   | { command: 'help'; text: string }
   | { command: 'version'; text: string };
 
@@ -353,7 +355,7 @@ export function parseCommandLine(argv: string[]): Invocation {
 
   program
     .command('heap-diff')
-    .description('which constructors grew between two heap snapshots: counts and self sizes, b - a')
+    .description('which constructors grew between two heap snapshots (b - a), and who holds what grew')
     .argument('<a>', 'the earlier .heapsnapshot')
     .argument('<b>', 'the later .heapsnapshot')
     .addOption(
@@ -361,9 +363,28 @@ export function parseCommandLine(argv: string[]): Invocation {
         .default(20)
         .argParser((v) => parsePositiveInt(v, '--top', 1, 1_000_000)),
     )
-    .option('--json', 'one JSON object (schema in the README)', false)
+    .addOption(
+      new Option('--paths <n>', 'retaining paths shown per grower (0: none, and b is only streamed)')
+        .default(3)
+        .argParser((v) => parsePositiveInt(v, '--paths', 0, 100)),
+    )
+    .option('--json', 'one JSON object (schema in docs/json.md)', false)
     .action((a: string, b: string, o: Record<string, unknown>) => {
-      result = { command: 'heap-diff', a, b, top: o.top as number, json: Boolean(o.json) };
+      result = { command: 'heap-diff', a, b, top: o.top as number, json: Boolean(o.json), paths: o.paths as number };
+    });
+
+  program
+    .command('heap-summary')
+    .description('what one heap snapshot holds: the largest retainers and constructors')
+    .argument('<file>', 'a .heapsnapshot')
+    .addOption(
+      new Option('--top <n>', 'how many retainers and groups to list')
+        .default(10)
+        .argParser((v) => parsePositiveInt(v, '--top', 1, 1_000_000)),
+    )
+    .option('--json', 'one JSON object (schema in docs/json.md)', false)
+    .action((file: string, o: Record<string, unknown>) => {
+      result = { command: 'heap-summary', file, top: o.top as number, json: Boolean(o.json) };
     });
 
   program
@@ -572,6 +593,11 @@ async function dispatch(inv: Invocation, out: Output): Promise<number | void> {
     case 'heap-diff': {
       const { heapDiffCommand } = await import('./commands/heapdiff.js');
       await heapDiffCommand(inv, out);
+      return;
+    }
+    case 'heap-summary': {
+      const { heapSummaryCommand } = await import('./commands/heapsummary.js');
+      await heapSummaryCommand(inv, out);
       return;
     }
     case 'demo': {

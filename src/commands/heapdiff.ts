@@ -20,8 +20,8 @@ export interface HeapDiffOptions {
   paths: number;
 }
 
-/** How many of the top growers get their retainers traced. */
-const TRACED_GROWERS = 5;
+/** How many constructors, among the top growers, get their retainers traced. */
+const TRACED_GROWERS = 8;
 
 export interface HeapDiffResult {
   a: { path: string; nodes: number; selfSizeBytes: number };
@@ -46,7 +46,8 @@ export async function heapDiffCommand(opts: HeapDiffOptions, out: Output): Promi
     const graph = await readHeapFile(opts.b, new HeapGraphLoader());
     b = summarizeGraph(graph);
     rows = diffHeapSummaries(a, b);
-    const growers = rows.slice(0, Math.min(opts.top, TRACED_GROWERS)).filter((r) => r.countDelta > 0);
+    // constructors (objects) are what a developer can act on; "(string)" is held by one of them
+    const growers = rows.slice(0, opts.top).filter((r) => r.type === 'object' && r.countDelta > 0).slice(0, TRACED_GROWERS);
     traced = growerRetainers(analyzeHeap(graph), growers.map((r) => r.name), a.ids ?? null, opts.paths);
   } else {
     b = await summarizeFile(opts.b);

@@ -329,6 +329,9 @@ export class HeapGraphLoader {
 
 const NONE = 0xffffffff;
 
+/** Root categories that hold what the code running at the snapshot's moment holds. */
+const MOMENTARY_ROOTS = new Set(['(Handle scope)', '(Stack roots)']);
+
 export interface HeapAnalysis {
   graph: HeapGraph;
   /** retaining edge on a shortest path from the root (NONE for the root and the unreachable) */
@@ -376,27 +379,48 @@ export function analyzeHeap(g: HeapGraph): HeapAnalysis {
     }
   }
 
-  // Shortest paths from the root (BFS).
+  // Shortest paths from the root (BFS). The roots of the moment the snapshot was taken (the
+  // stack and handle scopes of the code that asked for it) are entered last: a path through
+  // them says nothing about why the object lives on, so any other path is preferred (DevTools
+  // likewise measures distances from the user's roots first).
   const distance = new Int32Array(n).fill(-1);
   const parentEdge = new Uint32Array(n).fill(NONE);
   const parentNode = new Uint32Array(n).fill(NONE);
   const queue = new Uint32Array(n);
+  const deferred: Array<[number, number]> = [];
   let head = 0;
   let tail = 0;
   if (n > 0) {
     distance[0] = 0;
     queue[tail++] = 0;
   }
-  while (head < tail) {
-    const from = queue[head++]!;
-    for (let e = g.firstEdge[from]!; e < g.firstEdge[from + 1]!; e++) {
-      if (!essential(from, e)) continue;
-      const to = g.edgeTo[e]!;
-      if (distance[to] !== -1) continue;
-      distance[to] = distance[from]! + 1;
-      parentEdge[to] = e;
-      parentNode[to] = from;
-      queue[tail++] = to;
+  const syntheticType = g.typeNames.indexOf('synthetic');
+  for (let pass = 0; pass < 2; pass++) {
+    if (pass === 1) {
+      for (const [from, e] of deferred) {
+        const to = g.edgeTo[e]!;
+        if (distance[to] !== -1) continue;
+        distance[to] = distance[from]! + 1;
+        parentEdge[to] = e;
+        parentNode[to] = from;
+        queue[tail++] = to;
+      }
+    }
+    while (head < tail) {
+      const from = queue[head++]!;
+      for (let e = g.firstEdge[from]!; e < g.firstEdge[from + 1]!; e++) {
+        if (!essential(from, e)) continue;
+        const to = g.edgeTo[e]!;
+        if (distance[to] !== -1) continue;
+        if (pass === 0 && g.nodeType[to] === syntheticType && MOMENTARY_ROOTS.has(g.strings[g.nodeName[to]!] ?? '')) {
+          deferred.push([from, e]);
+          continue;
+        }
+        distance[to] = distance[from]! + 1;
+        parentEdge[to] = e;
+        parentNode[to] = from;
+        queue[tail++] = to;
+      }
     }
   }
 
@@ -585,6 +609,20 @@ export function nodeLabel(g: HeapGraph, i: number, heldAs: string | null): strin
   return heldAs !== null && heldAs !== name && t !== 'synthetic' ? `${base} '${heldAs}'` : base;
 }
 
+/** The closure nearest the roots among those whose scope is `context`, or null. */
+function closureOver(a: HeapAnalysis, context: number): number | null {
+  const g = a.graph;
+  const closureType = g.typeNames.indexOf('closure');
+  let best: number | null = null;
+  for (let r = a.firstRetainer[context]!; r < a.firstRetainer[context + 1]!; r++) {
+    const from = a.retainerNode[r]!;
+    if (g.nodeType[from] !== closureType || a.distance[from] === -1) continue;
+    if (g.strings[g.edgeName[a.retainerEdge[r]!]!] !== 'context') continue;
+    if (best === null || a.distance[from]! < a.distance[best]!) best = from;
+  }
+  return best;
+}
+
 /**
  * The path that holds `from` (a retainer of the object the path is for): the meaningful nodes
  * on the shortest path from the root, nearest first, each with the name it is held under.
@@ -594,23 +632,82 @@ export function retainerPath(a: HeapAnalysis, from: number): string[] {
   const out: string[] = [];
   let node = from;
   let pending: string | null = null;
+  const visited = new Set<number>([from]);
   for (let steps = 0; steps < 1000 && out.length < MAX_HOPS; steps++) {
-    const pe = a.parentEdge[node]!;
-    const held = pe === NONE ? null : edgeLabel(g, pe);
+    if (g.strings[g.nodeName[node]!] === CONTEXT) {
+        const c = closureOver(a, node);
+      if (isOutermostScope(g, node)) {
+        const where = c === null ? null : closureWhere(g, c);
+        out.push(`(module) ${where ? where.replace(/:\d+$/, '') : 'scope'}`);
+        return out;
+      }
+      // Any other scope is named by a function that closes over it, and the path goes on from
+      // there: the shortest way to a scope often runs through compiled code and (Strong roots).
+      if (c !== null && !visited.has(c)) {
+        visited.add(c);
+        node = c;
+        continue;
+      }
+    }
+    const hop = nextHop(a, node, visited);
+    const held = hop === null ? null : edgeLabel(g, hop[1]);
     if (typeOf(g, node) === 'synthetic') {
       // the first root category under (GC roots) says what kind of root holds it
       if (node !== 0) out.push(nodeLabel(g, node, null));
       return out;
     }
     if (!isNoise(g, node)) {
-      out.push(nodeLabel(g, node, held ?? pending));
+      const label = nodeLabel(g, node, held ?? pending);
+      // a linked list (timers, a hand-made queue) would fill the path with one hop: say it once
+      const last = out[out.length - 1];
+      if (last === label) out[out.length - 1] = `${label} (a chain)`;
+      else if (last !== `${label} (a chain)`) out.push(label);
       pending = null;
     } else if (held !== null && pending === null) pending = held;
-    if (pe === NONE) return out;
-    node = a.parentNode[node]!;
+    if (hop === null) return out;
+    node = hop[0];
+    visited.add(node);
   }
-  if (out.length >= MAX_HOPS) out.push('…');
+  out.push('…'); // more hops than are worth printing
   return out;
+}
+
+const CONTEXT = 'system / Context';
+
+/**
+ * The next holder of `node` on its way to the roots: the shortest path's, unless that edge has
+ * no name a developer wrote and another holder nearly as near holds it by a property or a
+ * variable (`items`, `sessions`): that path is as true and says more.
+ */
+function nextHop(a: HeapAnalysis, node: number, visited: Set<number>): [number, number] | null {
+  const g = a.graph;
+  const pe = a.parentEdge[node]!;
+  if (pe === NONE) return null;
+  const parent = a.parentNode[node]!;
+  if (edgeLabel(g, pe) !== null) return [parent, pe];
+  const limit = a.distance[node]! + 1;
+  let best: [number, number] | null = null;
+  for (let r = a.firstRetainer[node]!; r < a.firstRetainer[node + 1]!; r++) {
+    const from = a.retainerNode[r]!;
+    const e = a.retainerEdge[r]!;
+    const d = a.distance[from]!;
+    if (d === -1 || d > limit || visited.has(from) || edgeLabel(g, e) === null) continue;
+    if (best === null || d < a.distance[best[0]]!) best = [from, e];
+  }
+  return best ?? [parent, pe];
+}
+
+/**
+ * A scope whose enclosing one is the native context: the outermost function's, which for
+ * CommonJS is the module wrapper's (its variables are the module's top-level ones).
+ */
+function isOutermostScope(g: HeapGraph, context: number): boolean {
+  for (let e = g.firstEdge[context]!; e < g.firstEdge[context + 1]!; e++) {
+    if (g.strings[g.edgeName[e]!] === 'previous' && g.edgeTypeNames[g.edgeType[e]!] === 'internal') {
+      return g.strings[g.nodeName[g.edgeTo[e]!]!] === 'system / NativeContext';
+    }
+  }
+  return false;
 }
 
 // ---------------------------------------------------------------------------------------------

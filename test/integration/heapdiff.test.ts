@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parseJson, runCli, startTarget, type CliResult } from '../helpers/target';
 import type { HeapDiffResult } from '../../src/commands/heapdiff';
+import type { HeapSummaryResult } from '../../src/commands/heapsummary';
 
 function oneSentence(r: CliResult): void {
   assert.doesNotMatch(r.stderr, /\n\s+at /, `no stack trace: ${r.stderr}`);
@@ -94,5 +95,95 @@ describe('nodetop heap-diff', () => {
       oneSentence(r);
       assert.equal(r.stdout, '');
     }
+  });
+});
+
+describe('nodetop heap-diff: who holds what grew', () => {
+  const N = 50;
+  const M = 1500;
+  let dir: string;
+  let a: string;
+  let b: string;
+  before(async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nodetop-retainers-'));
+    const t = await startTarget('retainers.js', { args: [String(N)] });
+    try {
+      a = (await t.ask(`snapshot ${path.join(dir, 'a.heapsnapshot')}`, 60_000)).path as string;
+      await t.ask(`grow ${M}`);
+      b = (await t.ask(`snapshot ${path.join(dir, 'b.heapsnapshot')}`, 60_000)).path as string;
+    } finally {
+      await t.kill();
+    }
+  });
+  after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  const grower = (d: HeapDiffResult, name: string) => {
+    const row = d.top.find((x) => x.name === name);
+    assert.ok(row?.retainers, `${name} is traced: ${JSON.stringify(d.top.map((x) => [x.name, x.countDelta]))}`);
+    assert.equal(row.retainers.newObjects, M, `${name}: exactly the objects the fixture added`);
+    return row.retainers;
+  };
+  const paths = (r: { paths: Array<{ path: string[]; count: number }> }) => r.paths.map((p) => `${p.count} ${p.path.join(' <- ')}`);
+
+  it('names the holder of each leak the fixture built, with counts and retained bytes', async () => {
+    const r = await runCli(['heap-diff', a, b, '--json', '--top', '40']);
+    assert.equal(r.code, 0, r.stderr);
+    const d = parseJson<HeapDiffResult>(r);
+
+    // a module-level Map
+    const sessions = grower(d, 'SessionRecord');
+    assert.deepEqual(sessions.paths[0]!.path, ["Map 'sessions'", '(module) retainers.js'], paths(sessions).join('\n'));
+    assert.equal(sessions.paths[0]!.count, M);
+    assert.ok(sessions.paths[0]!.retainedBytes >= sessions.paths[0]!.selfBytes && sessions.paths[0]!.selfBytes > 0);
+    assert.equal(sessions.suspect?.label, "Map 'sessions'");
+    assert.equal(sessions.suspect?.dominatesShare, 1);
+
+    // listeners added per request to a long-lived emitter
+    const ctx = grower(d, 'RequestContext');
+    assert.match(ctx.paths[0]!.path.join(' <- '), /^\(closure\) onTick retainers\.js:\d+ <- Array 'tick' <- Object '_events' <- EventEmitter 'bus' <- \(module\) retainers\.js$/, paths(ctx).join('\n'));
+    assert.equal(ctx.paths[0]!.count, M);
+    assert.equal(ctx.suspect?.label, "Array 'tick'");
+
+    // a closure capturing a growing array
+    const items = grower(d, 'ClosureItem');
+    assert.match(items.paths[0]!.path.join(' <- '), /^Array 'items' <- \(closure\) collect retainers\.js:\d+ <- \(module\) retainers\.js$/, paths(items).join('\n'));
+    assert.equal(items.suspect?.label, "Array 'items'");
+
+    // held both by a Map and by a timer: both paths, and no single holder
+    const dual = grower(d, 'DualRecord');
+    const text = paths(dual);
+    assert.ok(text.some((p) => p === `${M} Map 'dual' <- (module) retainers.js`), text.join('\n'));
+    const byTimer = dual.paths.filter((p) => /^\(closure\) keep retainers\.js:\d+ '_onTimeout' <- Timeout/.test(p.path.join(' <- ')));
+    assert.ok(byTimer.length > 0, text.join('\n'));
+    assert.equal(dual.suspect, null, 'two holders: neither alone retains them');
+
+    // values of a WeakMap whose keys died: not a leak, not traced
+    const cache = d.top.find((x) => x.name === 'CacheEntry');
+    assert.ok(!cache || (cache.countDelta <= 0 && !cache.retainers), JSON.stringify(cache));
+  });
+
+  it('prints the paths under the table; --paths 0 prints none', async () => {
+    const r = await runCli(['heap-diff', a, b, '--top', '40']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, new RegExp(`\\n  SessionRecord: ${M.toLocaleString('en-US')} new\\n    ${M.toLocaleString('en-US')} SessionRecord \\(.+ retained\\) <- Map 'sessions' <- \\(module\\) retainers\\.js\\n    suspect: Map 'sessions' retains `));
+    const none = await runCli(['heap-diff', a, b, '--top', '40', '--paths', '0']);
+    assert.equal(none.code, 0, none.stderr);
+    assert.doesNotMatch(none.stdout, /who holds/);
+    assert.equal(none.stdout.split('who holds')[0], r.stdout.split('\n\nwho holds')[0] + (none.stdout.endsWith('\n') ? '\n' : ''));
+  });
+
+  it('heap-summary lists the largest retainers of one snapshot', async () => {
+    const r = await runCli(['heap-summary', b, '--json', '--top', '15']);
+    assert.equal(r.code, 0, r.stderr);
+    const s = parseJson<HeapSummaryResult>(r);
+    assert.equal(s.path, b);
+    const map = s.retainers.find((x) => x.label === "Map 'sessions'");
+    assert.ok(map, JSON.stringify(s.retainers.map((x) => x.label)));
+    assert.deepEqual(map.path, ['(module) retainers.js']);
+    for (let i = 1; i < s.retainers.length; i++) assert.ok(s.retainers[i - 1]!.retainedBytes >= s.retainers[i]!.retainedBytes);
+    const text = await runCli(['heap-summary', b, '--top', '15']);
+    assert.equal(text.code, 0, text.stderr);
+    assert.match(text.stdout, /largest retainers/);
+    assert.match(text.stdout, /Map 'sessions' <- \(module\) retainers\.js/);
   });
 });

@@ -181,10 +181,11 @@ describe('heap snapshot reader', () => {
 });
 
 describe('heap-diff command line', () => {
-  it('takes two files, --top (default 20) and --json', () => {
-    assert.deepEqual(parseCommandLine(['heap-diff', 'a.heapsnapshot', 'b.heapsnapshot']), { command: 'heap-diff', a: 'a.heapsnapshot', b: 'b.heapsnapshot', top: 20, json: false });
-    assert.deepEqual(parseCommandLine(['heap-diff', 'x', 'y', '--top', '3', '--json']), { command: 'heap-diff', a: 'x', b: 'y', top: 3, json: true });
-    for (const argv of [['heap-diff', 'x'], ['heap-diff', 'x', 'y', 'z'], ['heap-diff', 'x', 'y', '--top', 'many']]) {
+  it('takes two files, --top (default 20), --paths (default 3) and --json', () => {
+    assert.deepEqual(parseCommandLine(['heap-diff', 'a.heapsnapshot', 'b.heapsnapshot']), { command: 'heap-diff', a: 'a.heapsnapshot', b: 'b.heapsnapshot', top: 20, json: false, paths: 3 });
+    assert.deepEqual(parseCommandLine(['heap-diff', 'x', 'y', '--top', '3', '--json', '--paths', '0']), { command: 'heap-diff', a: 'x', b: 'y', top: 3, json: true, paths: 0 });
+    assert.deepEqual(parseCommandLine(['heap-summary', 'x']), { command: 'heap-summary', file: 'x', top: 10, json: false });
+    for (const argv of [['heap-diff', 'x'], ['heap-diff', 'x', 'y', 'z'], ['heap-diff', 'x', 'y', '--top', 'many'], ['heap-diff', 'x', 'y', '--paths', '-1'], ['heap-summary']]) {
       assert.throws(() => parseCommandLine(argv), (e: unknown) => e instanceof NodetopError && e.exitCode === 2, argv.join(' '));
     }
   });
