@@ -4,7 +4,7 @@
 // (model/heapgraph.ts) for the retaining paths and the dominator tree, unless --no-paths.
 
 import * as path from 'node:path';
-import { HeapGraphLoader, analyzeHeap, growerRetainers, summarizeGraph, type GrowerRetainers } from '../model/heapgraph';
+import { HeapGraphLoader, analyzeHeap, growerRetainers, idsComparable, summarizeGraph, type GrowerRetainers } from '../model/heapgraph';
 import { diffHeapSummaries, HeapSnapshotSummarizer, type HeapDiffRow, type HeapSummary } from '../model/heapsnapshot';
 import { bytes } from '../model/units';
 import { printable } from '../model/text';
@@ -28,6 +28,12 @@ export interface HeapDiffResult {
   b: { path: string; nodes: number; selfSizeBytes: number };
   /** groups in either snapshot */
   groups: number;
+  /**
+   * With paths: true when V8's node ids name the same objects in both snapshots, so the paths
+   * are those of the objects new in b; false when they were renumbered in between (another
+   * inspector session), so the paths are those of all of the group's objects in b.
+   */
+  newById?: boolean;
   top: Array<HeapDiffRow & { retainers?: GrowerRetainers }>;
 }
 
@@ -42,13 +48,15 @@ export async function heapDiffCommand(opts: HeapDiffOptions, out: Output): Promi
   let b: HeapSummary;
   let traced: GrowerRetainers[] = [];
   let rows: HeapDiffRow[];
+  let newById = false;
   if (withPaths) {
     const graph = await readHeapFile(opts.b, new HeapGraphLoader());
     b = summarizeGraph(graph);
     rows = diffHeapSummaries(a, b);
     // constructors (objects) are what a developer can act on; "(string)" is held by one of them
     const growers = rows.slice(0, opts.top).filter((r) => r.type === 'object' && r.countDelta > 0).slice(0, TRACED_GROWERS);
-    traced = growerRetainers(analyzeHeap(graph), growers.map((r) => r.name), a.ids ?? null, opts.paths);
+    newById = idsComparable(graph, a.ids!);
+    traced = growerRetainers(analyzeHeap(graph), growers.map((r) => r.name), newById ? a.ids! : null, opts.paths);
   } else {
     b = await summarizeFile(opts.b);
     rows = diffHeapSummaries(a, b);
@@ -58,6 +66,7 @@ export async function heapDiffCommand(opts: HeapDiffOptions, out: Output): Promi
     a: { path: path.resolve(opts.a), nodes: a.nodes, selfSizeBytes: a.selfSizeBytes },
     b: { path: path.resolve(opts.b), nodes: b.nodes, selfSizeBytes: b.selfSizeBytes },
     groups: rows.length,
+    ...(withPaths ? { newById } : {}),
     top: rows.slice(0, opts.top).map((r) => {
       const t = byName.get(r.name);
       return t ? { ...r, retainers: t } : r;
@@ -108,24 +117,28 @@ export function renderHeapDiff(r: HeapDiffResult, opts: { a: string; b: string }
   const traced = r.top.filter((x) => x.retainers);
   if (traced.length > 0) {
     lines.push('');
-    lines.push('who holds what grew (objects of b not in a; shortest paths from the GC roots, nearest holder first):');
-    for (const x of traced) lines.push(...renderRetainers(x.retainers!));
+    lines.push(
+      r.newById
+        ? 'who holds what grew (objects of b not in a; paths from the GC roots, nearest holder first):'
+        : 'who holds them (all of them in b: the two snapshots number objects differently, so new ones cannot be told apart; paths from the GC roots, nearest holder first):',
+    );
+    for (const x of traced) lines.push(...renderRetainers(x.retainers!, r.newById === true));
   }
   return lines.join('\n');
 }
 
-export function renderRetainers(t: GrowerRetainers): string[] {
+export function renderRetainers(t: GrowerRetainers, newById: boolean): string[] {
   const lines: string[] = [];
-  const sampled = t.traced < t.newObjects ? ` (paths of ${count(t.traced)} of them, scaled)` : '';
+  const sampled = t.traced < t.objects ? ` (paths of ${count(t.traced)} of them, scaled)` : '';
   const name = printable(t.name);
-  lines.push(`  ${name}: ${count(t.newObjects)} new${sampled}`);
+  lines.push(`  ${name}: ${count(t.objects)}${newById ? ' new' : ''}${sampled}`);
   for (const p of t.paths) {
     lines.push(`    ${count(p.count)} ${name} (${bytes(p.retainedBytes)} retained) <- ${pathText(p.path)}`);
   }
   if (t.suspect) {
     const s = t.suspect;
     lines.push(`    suspect: ${printable(s.label)} retains ${bytes(s.retainedBytes)} and holds ${Math.round(s.dominatesShare * 100)}% of them alone${s.path.length ? ` (<- ${pathText(s.path)})` : ''}`);
-  } else if (t.newObjects > 0) {
+  } else if (t.objects > 0) {
     lines.push('    no single object holds most of them alone: they are held on more than one path');
   }
   return lines;

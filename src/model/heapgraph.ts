@@ -10,7 +10,7 @@
 // What "essential" means follows DevTools (HeapSnapshot.ts isEssentialEdge): weak edges hold
 // nothing, and a shortcut edge counts only from the root (it marks the user's global objects).
 
-import { JsonScanner, SnapshotFormatError, ValueBuilder, type HeapGroup, type HeapSummary, type JsonHandler } from './heapsnapshot';
+import { fingerprint, fingerprintOf, JsonScanner, SnapshotFormatError, ValueBuilder, type HeapGroup, type HeapSummary, type JsonHandler } from './heapsnapshot';
 
 /** Names longer than this are cut: a string node's name is the string itself. */
 const NAME_CHARS = 160;
@@ -23,7 +23,8 @@ export interface HeapGraph {
   nodeType: Uint8Array;
   nodeName: Uint32Array;
   nodeId: Uint32Array;
-  selfSize: Float64Array;
+  /** V8's objects are smaller than 4 GiB */
+  selfSize: Uint32Array;
   /** edges of node i are firstEdge[i] .. firstEdge[i+1]-1 */
   firstEdge: Uint32Array;
   edgeType: Uint8Array;
@@ -182,7 +183,7 @@ export class HeapGraphReader implements JsonHandler {
       nodeType: new Uint8Array(n),
       nodeName: new Uint32Array(n),
       nodeId: new Uint32Array(n),
-      selfSize: new Float64Array(n),
+      selfSize: new Uint32Array(n),
       firstEdge: new Uint32Array(n + 1),
       edgeType: new Uint8Array(e),
       edgeName: new Uint32Array(e),
@@ -329,6 +330,18 @@ export class HeapGraphLoader {
 
 const NONE = 0xffffffff;
 
+/** The node an edge comes from (edges are stored by source, in node order). */
+export function sourceOf(g: HeapGraph, e: number): number {
+  let lo = 0;
+  let hi = g.nodeCount - 1;
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >> 1;
+    if (g.firstEdge[mid]! <= e) lo = mid;
+    else hi = mid - 1;
+  }
+  return lo;
+}
+
 /** Root categories that hold what the code running at the snapshot's moment holds. */
 const MOMENTARY_ROOTS = new Set(['(Handle scope)', '(Stack roots)']);
 
@@ -336,16 +349,14 @@ export interface HeapAnalysis {
   graph: HeapGraph;
   /** retaining edge on a shortest path from the root (NONE for the root and the unreachable) */
   parentEdge: Uint32Array;
-  parentNode: Uint32Array;
   /** BFS distance from the root over essential edges; -1 unreachable */
   distance: Int32Array;
   /** immediate dominator; the root for itself and for nodes held only by weak edges */
   idom: Uint32Array;
   retainedSize: Float64Array;
-  /** retainers of node i: retainerEdge[firstRetainer[i] .. firstRetainer[i+1]-1], and their nodes */
+  /** retainers of node i: the edges retainerEdge[firstRetainer[i] .. firstRetainer[i+1]-1] */
   firstRetainer: Uint32Array;
   retainerEdge: Uint32Array;
-  retainerNode: Uint32Array;
   weakType: number;
   shortcutType: number;
 }
@@ -368,14 +379,12 @@ export function analyzeHeap(g: HeapGraph): HeapAnalysis {
   for (let i = 0; i < n; i++) firstRetainer[i + 1]! += firstRetainer[i]!;
   const total = firstRetainer[n]!;
   const retainerEdge = new Uint32Array(total);
-  const retainerNode = new Uint32Array(total);
   const fill = firstRetainer.slice(0, n);
   for (let from = 0; from < n; from++) {
     for (let e = g.firstEdge[from]!; e < g.firstEdge[from + 1]!; e++) {
       if (!essential(from, e)) continue;
       const at = fill[g.edgeTo[e]!]!++;
       retainerEdge[at] = e;
-      retainerNode[at] = from;
     }
   }
 
@@ -385,8 +394,8 @@ export function analyzeHeap(g: HeapGraph): HeapAnalysis {
   // likewise measures distances from the user's roots first).
   const distance = new Int32Array(n).fill(-1);
   const parentEdge = new Uint32Array(n).fill(NONE);
-  const parentNode = new Uint32Array(n).fill(NONE);
-  const queue = new Uint32Array(n);
+  // memory is the limit on large snapshots: the scratch arrays are reused from step to step
+  const queue = fill;
   const deferred: Array<[number, number]> = [];
   let head = 0;
   let tail = 0;
@@ -402,7 +411,6 @@ export function analyzeHeap(g: HeapGraph): HeapAnalysis {
         if (distance[to] !== -1) continue;
         distance[to] = distance[from]! + 1;
         parentEdge[to] = e;
-        parentNode[to] = from;
         queue[tail++] = to;
       }
     }
@@ -418,7 +426,6 @@ export function analyzeHeap(g: HeapGraph): HeapAnalysis {
         }
         distance[to] = distance[from]! + 1;
         parentEdge[to] = e;
-        parentNode[to] = from;
         queue[tail++] = to;
       }
     }
@@ -427,13 +434,14 @@ export function analyzeHeap(g: HeapGraph): HeapAnalysis {
   // Dominators: Lengauer and Tarjan's algorithm with path compression, over a DFS preorder
   // numbering. (The iterative algorithm DevTools uses needed 500 rounds on a 50,000-node heap
   // with a 500-timer list: quadratic on the long chains real heaps have.)
+  const scratch = new Uint32Array(n);
   const dfn = new Uint32Array(n).fill(NONE);
   const vert = new Uint32Array(n);
   const par = new Uint32Array(n);
   let count = 0;
   if (n > 0) {
-    const stackNode = new Uint32Array(n);
-    const stackEdge = new Uint32Array(n);
+    const stackNode = queue;
+    const stackEdge = scratch;
     let sp = 0;
     stackNode[0] = 0;
     stackEdge[0] = g.firstEdge[0]!;
@@ -465,8 +473,8 @@ export function analyzeHeap(g: HeapGraph): HeapAnalysis {
   const ancestor = new Uint32Array(count).fill(NONE);
   const dom = new Uint32Array(count);
   const bucketHead = new Uint32Array(count).fill(NONE);
-  const bucketNext = new Uint32Array(count);
-  const path = new Uint32Array(count);
+  const bucketNext = scratch;
+  const path = queue;
   for (let i = 0; i < count; i++) semi[i] = label[i] = i;
   const evaluate = (v: number): number => {
     if (ancestor[v] === NONE) return v;
@@ -483,7 +491,7 @@ export function analyzeHeap(g: HeapGraph): HeapAnalysis {
   for (let w = count - 1; w >= 1; w--) {
     const node = vert[w]!;
     for (let r = firstRetainer[node]!; r < firstRetainer[node + 1]!; r++) {
-      const v = dfn[retainerNode[r]!]!;
+      const v = dfn[sourceOf(g, retainerEdge[r]!)]!;
       if (v === NONE) continue;
       const u = evaluate(v);
       if (semi[u]! < semi[w]!) semi[w] = semi[u]!;
@@ -514,13 +522,15 @@ export function analyzeHeap(g: HeapGraph): HeapAnalysis {
   }
   for (let i = 1; i < n; i++) if (dfn[i] === NONE) retainedSize[0]! += g.selfSize[i]!;
 
-  return { graph: g, parentEdge, parentNode, distance, idom, retainedSize, firstRetainer, retainerEdge, retainerNode, weakType, shortcutType };
+  return { graph: g, parentEdge, distance, idom, retainedSize, firstRetainer, retainerEdge, weakType, shortcutType };
 }
 
 // ---------------------------------------------------------------------------------------------
 // Names a developer recognises
 
 const MAX_HOPS = 8;
+/** Nodes walked for one path: a linked list of 130,000 timers is not walked to its end. */
+const MAX_STEPS = 100;
 
 function typeOf(g: HeapGraph, i: number): string {
   return g.typeNames[g.nodeType[i]!] ?? '?';
@@ -609,13 +619,26 @@ export function nodeLabel(g: HeapGraph, i: number, heldAs: string | null): strin
   return heldAs !== null && heldAs !== name && t !== 'synthetic' ? `${base} '${heldAs}'` : base;
 }
 
+/** closureOver's answers: a module's scope is retained by every scope created inside it. */
+const closureOverCache = new WeakMap<HeapAnalysis, Map<number, number | null>>();
+
 /** The closure nearest the roots among those whose scope is `context`, or null. */
 function closureOver(a: HeapAnalysis, context: number): number | null {
+  let cache = closureOverCache.get(a);
+  if (!cache) closureOverCache.set(a, (cache = new Map()));
+  const known = cache.get(context);
+  if (known !== undefined) return known;
+  const found = findClosureOver(a, context);
+  cache.set(context, found);
+  return found;
+}
+
+function findClosureOver(a: HeapAnalysis, context: number): number | null {
   const g = a.graph;
   const closureType = g.typeNames.indexOf('closure');
   let best: number | null = null;
   for (let r = a.firstRetainer[context]!; r < a.firstRetainer[context + 1]!; r++) {
-    const from = a.retainerNode[r]!;
+    const from = sourceOf(g, a.retainerEdge[r]!);
     if (g.nodeType[from] !== closureType || a.distance[from] === -1) continue;
     if (g.strings[g.edgeName[a.retainerEdge[r]!]!] !== 'context') continue;
     if (best === null || a.distance[from]! < a.distance[best]!) best = from;
@@ -633,7 +656,7 @@ export function retainerPath(a: HeapAnalysis, from: number): string[] {
   let node = from;
   let pending: string | null = null;
   const visited = new Set<number>([from]);
-  for (let steps = 0; steps < 1000 && out.length < MAX_HOPS; steps++) {
+  for (let steps = 0; steps < MAX_STEPS && out.length < MAX_HOPS; steps++) {
     if (g.strings[g.nodeName[node]!] === CONTEXT) {
         const c = closureOver(a, node);
       if (isOutermostScope(g, node)) {
@@ -683,12 +706,12 @@ function nextHop(a: HeapAnalysis, node: number, visited: Set<number>): [number, 
   const g = a.graph;
   const pe = a.parentEdge[node]!;
   if (pe === NONE) return null;
-  const parent = a.parentNode[node]!;
+  const parent = sourceOf(g, pe);
   if (edgeLabel(g, pe) !== null) return [parent, pe];
   const limit = a.distance[node]! + 1;
   let best: [number, number] | null = null;
   for (let r = a.firstRetainer[node]!; r < a.firstRetainer[node + 1]!; r++) {
-    const from = a.retainerNode[r]!;
+    const from = sourceOf(g, a.retainerEdge[r]!);
     const e = a.retainerEdge[r]!;
     const d = a.distance[from]!;
     if (d === -1 || d > limit || visited.has(from) || edgeLabel(g, e) === null) continue;
@@ -734,8 +757,8 @@ export interface LeakSuspect {
 
 export interface GrowerRetainers {
   name: string;
-  /** objects of this group in b that were not in a (by V8's node id) */
-  newObjects: number;
+  /** objects of this group in b: those not in a when ids allow (HeapDiffResult.newById), else all */
+  objects: number;
   /** how many of them the paths were traced for (all, up to a cap) */
   traced: number;
   paths: RetainerPathGroup[];
@@ -745,31 +768,36 @@ export interface GrowerRetainers {
 const TRACE_CAP = 200_000;
 const PATHS_PER_OBJECT = 3;
 
-function binaryHas(sorted: Uint32Array, v: number): boolean {
-  let lo = 0;
-  let hi = sorted.length - 1;
-  while (lo <= hi) {
-    const mid = (lo + hi) >> 1;
-    const x = sorted[mid]!;
-    if (x === v) return true;
-    if (x < v) lo = mid + 1;
-    else hi = mid - 1;
+/**
+ * Whether the ids of b name the same objects as in a (see heapsnapshot.ts): of the nodes whose
+ * id is in both, nearly all have the same type and size. Ids renumbered from scratch match by
+ * chance only (about a third of them in the snapshots measured).
+ */
+export function idsComparable(g: HeapGraph, idsA: Float64Array): boolean {
+  let shared = 0;
+  let same = 0;
+  for (let i = 0; i < g.nodeCount; i++) {
+    const fp = fingerprintOf(idsA, g.nodeId[i]!);
+    if (fp < 0) continue;
+    shared++;
+    if (fp === fingerprint(g.nodeType[i]!, g.selfSize[i]!)) same++;
   }
-  return false;
+  return shared > 0 && same >= 0.9 * shared;
 }
 
 /**
  * For each group name, the retaining paths of its objects in b that were not in a (ids not in
- * `idsA`; all of the group's objects when idsA is null), aggregated by path, largest first.
+ * `idsA`; all of the group's objects when idsA is null: see idsComparable), aggregated by path,
+ * largest first.
  */
-export function growerRetainers(a: HeapAnalysis, names: string[], idsA: Uint32Array | null, maxPaths = 3): GrowerRetainers[] {
+export function growerRetainers(a: HeapAnalysis, names: string[], idsA: Float64Array | null, maxPaths = 3): GrowerRetainers[] {
   const g = a.graph;
   const wanted = new Map<string, number[]>();
   for (const name of names) wanted.set(name, []);
   for (let i = 1; i < g.nodeCount; i++) {
     const list = wanted.get(groupOf(g, i));
     if (!list || a.distance[i] === -1) continue;
-    if (idsA && binaryHas(idsA, g.nodeId[i]!)) continue;
+    if (idsA && fingerprintOf(idsA, g.nodeId[i]!) >= 0) continue;
     list.push(i);
   }
   const pathCache = new Map<number, string[]>();
@@ -789,7 +817,7 @@ export function growerRetainers(a: HeapAnalysis, names: string[], idsA: Uint32Ar
       traced++;
       const seen = new Set<string>();
       for (let r = a.firstRetainer[o]!; r < a.firstRetainer[o + 1]! && seen.size < PATHS_PER_OBJECT; r++) {
-        const from = a.retainerNode[r]!;
+        const from = sourceOf(g, a.retainerEdge[r]!);
         if (a.distance[from] === -1) continue;
         // one path per distinct way it is held: two retainers that lead the same way count once
         const path = pathOf(from);
@@ -804,7 +832,7 @@ export function growerRetainers(a: HeapAnalysis, names: string[], idsA: Uint32Ar
       }
     }
     const paths = [...groups.values()].sort((x, y) => y.count - x.count || y.retainedBytes - x.retainedBytes).slice(0, maxPaths);
-    out.push({ name, newObjects: objects.length, traced, paths, suspect: suspectFor(a, objects, step) });
+    out.push({ name, objects: objects.length, traced, paths, suspect: suspectFor(a, objects, step) });
   }
   return out;
 }

@@ -376,8 +376,38 @@ export interface HeapSummary {
   nodes: number;
   selfSizeBytes: number;
   groups: HeapGroup[];
-  /** every node's id, sorted (only when the aggregator was asked for them) */
-  ids?: Uint32Array;
+  /** every node's id and fingerprint (idWithFingerprint), sorted by id; only when asked for */
+  ids?: Float64Array;
+}
+
+// V8 keeps an object's id from one snapshot to the next only while its heap profiler keeps its
+// id map: an inspector session that ends clears it (V8HeapProfilerAgentImpl::disable), so two
+// snapshots taken by two nodetop runs may number the same objects differently. A fingerprint
+// of each node (type and self size) beside its id lets a reader check whether ids still name
+// the same objects. Packed in one double: id * 2^20 + 20 bits of fingerprint (ids are < 2^32).
+const FP_BITS = 2 ** 20;
+
+export function idWithFingerprint(id: number, type: number, size: number): number {
+  return id * FP_BITS + ((Math.imul(type + 1, 0x9e3779b1) ^ size) >>> 0) % FP_BITS;
+}
+
+/** The fingerprint of node `id` in `sorted` (a HeapSummary's ids), or -1 when it has none. */
+export function fingerprintOf(sorted: Float64Array, id: number): number {
+  let lo = 0;
+  let hi = sorted.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    const v = sorted[mid]!;
+    const vid = Math.floor(v / FP_BITS);
+    if (vid === id) return v - vid * FP_BITS;
+    if (vid < id) lo = mid + 1;
+    else hi = mid - 1;
+  }
+  return -1;
+}
+
+export function fingerprint(type: number, size: number): number {
+  return idWithFingerprint(0, type, size);
 }
 
 interface Meta {
@@ -445,8 +475,9 @@ export class HeapSnapshotAggregator implements JsonHandler {
   private byTypeCount: number[] = [];
   private byTypeSize: number[] = [];
   private nodesDone = false;
-  /** Node ids (V8 keeps an object's id from one snapshot to the next), when asked for. */
-  private ids: Uint32Array | null = null;
+  /** Node ids with a fingerprint of each node (idWithFingerprint), when asked for. */
+  private ids: Float64Array | null = null;
+  private curId = 0;
   // strings
   private stringIndex = 0;
   private readonly names = new Map<number, string>();
@@ -526,14 +557,7 @@ export class HeapSnapshotAggregator implements JsonHandler {
       if (f === this.meta!.typeOff) this.curType = v;
       else if (f === this.meta!.nameOff) this.curName = v;
       else if (f === this.meta!.sizeOff) this.curSize = v;
-      if (f === this.meta!.idOff && this.ids) {
-        if (this.nodeCount >= this.ids.length) {
-          const more = new Uint32Array(Math.max(1024, this.ids.length * 2));
-          more.set(this.ids);
-          this.ids = more;
-        }
-        this.ids[this.nodeCount] = v;
-      }
+      else if (f === this.meta!.idOff) this.curId = v;
       if (++this.field === this.meta!.stride) {
         this.field = 0;
         this.addNode();
@@ -589,12 +613,20 @@ export class HeapSnapshotAggregator implements JsonHandler {
   private startNodes(): void {
     if (!this.meta) throw new SnapshotFormatError('"nodes" comes before snapshot.meta');
     const t = this.meta.typeNames.length;
-    if (this.wantIds) this.ids = new Uint32Array(this.meta.nodeCount ?? 1024);
+    if (this.wantIds) this.ids = new Float64Array(this.meta.nodeCount ?? 1024);
     this.byTypeCount = new Array<number>(t).fill(0);
     this.byTypeSize = new Array<number>(t).fill(0);
   }
 
   private addNode(): void {
+    if (this.ids) {
+      if (this.nodeCount >= this.ids.length) {
+        const more = new Float64Array(Math.max(1024, this.ids.length * 2));
+        more.set(this.ids);
+        this.ids = more;
+      }
+      this.ids[this.nodeCount] = idWithFingerprint(this.curId, this.curType, this.curSize);
+    }
     this.nodeCount++;
     const size = this.curSize;
     this.totalSize += size;

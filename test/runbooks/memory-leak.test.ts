@@ -60,6 +60,11 @@ describe('runbook 1: memory grows until the process dies', () => {
       assert.equal(diff.code, 0, diff.stderr);
       capture('1-heap-diff', diff.stdout);
       assert.match(diff.stdout, /^\s*\+[\d.]+ \w+ +\+3,000 +4,000 → 7,000 .* SessionRecord$/m);
+      // and who holds them: the module-level Map, alone. Two nodetop runs took the snapshots, and
+      // V8 numbers objects anew for each inspector session: the paths are of all 7,000
+      assert.match(diff.stdout, /^who holds them \(all of them in b: the two snapshots number objects differently/m);
+      assert.match(diff.stdout, /^ {4}7,000 SessionRecord \([\d.]+ \w+ retained\) <- Map 'registry' <- \(module\) session-leak\.js$/m);
+      assert.match(diff.stdout, /^ {4}suspect: Map 'registry' retains [\d.]+ MiB and holds 100% of them alone/m);
       assert.ok(t.alive());
     } finally {
       await t.kill();
