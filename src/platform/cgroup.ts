@@ -1,7 +1,7 @@
 // A process's cgroup, from /proc/<pid>/cgroup: the memory limit it runs under (a container's, a
 // systemd unit's), on cgroup v2 and v1, and which container it is in, by the path the runtimes
 // give their cgroups (docker-<id>.scope, cri-containerd-<id>.scope, crio-<id>.scope,
-// libpod-<id>.scope, /docker/<id>, /kubepods/.../<id>, /lxc/<name>). Paths in /proc/<pid>/cgroup
+// libpod-<id>.scope, /libpod_parent/libpod-<id>, /docker/<id>, /kubepods/.../<id>, /lxc/<name>). Paths in /proc/<pid>/cgroup
 // are relative to nodetop's own cgroup namespace root, which is what its /sys/fs/cgroup shows.
 //
 // Every string read here (a container's name, a path) is someone else's: callers print it only
@@ -133,8 +133,8 @@ export function containerFromCgroupPath(p: string): Omit<Container, 'name'> | nu
     [new RegExp(`(?:^|/)docker/(${HEX64})(?:/|$)`), 'docker'],
     [new RegExp(`(?:^|/)cri-containerd-(${HEX64})\\.scope(?:/|$)`), 'containerd'],
     [new RegExp(`(?:^|/)crio-(${HEX64})\\.scope(?:/|$)`), 'cri-o'],
-    [new RegExp(`(?:^|/)libpod-(${HEX64})\\.scope(?:/|$)`), 'podman'],
-    [new RegExp(`(?:^|/)machine\\.slice/libpod-(${HEX64})`), 'podman'],
+    // systemd's libpod-<id>.scope, and cgroupfs's /libpod_parent/libpod-<id> (not libpod-conmon-<id>)
+    [new RegExp(`(?:^|/)libpod-(${HEX64})(?:\\.scope)?(?:/|$)`), 'podman'],
     [new RegExp(`(?:^|/)kubepods[^/]*/(?:[^/]+/)*(${HEX64})(?:/|$)`), 'kubernetes'],
     [/(?:^|\/)lxc(?:\.payload)?[./]([A-Za-z0-9_.-]{1,64})(?:\/|$)/, 'lxc'],
   ];

@@ -9,7 +9,7 @@ import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { listeningSockets, processTable, readCmdline } from '../../src/platform/proc';
@@ -305,6 +305,73 @@ describe('containers: nodetop inside the container, and an inspector opened from
       assert.deepEqual(await eventually(() => relays(), (x) => x.length === 0), []);
     } finally {
       await t.kill();
+    }
+  });
+});
+
+// A real container runtime: podman runs a root file system assembled here (this Node binary and
+// the libraries it links, two fixture files). This machine (cgroup v1/v2 hybrid, no
+// CAP_SYS_RESOURCE) needs runc (crun refuses hybrid cgroups), the cgroupfs manager, file events,
+// `--ulimit host` (raising a limit is not permitted) and `--network none` (no bridge): the
+// container still has a network, mount, pid, ipc and uts namespace and a cgroup of its own.
+const PODMAN = ['podman', '--runtime', '/usr/sbin/runc', '--cgroup-manager=cgroupfs', '--events-backend=file'];
+function podmanMissing(): string | false {
+  if (ROOT_ONLY) return ROOT_ONLY;
+  for (const f of ['/usr/bin/podman', '/usr/sbin/runc']) if (!fs.existsSync(f)) return `${f} is not installed (apt-get install podman runc); the namespace tests above stand for it`;
+  return false;
+}
+
+describe('containers: a real container runtime (podman --rootfs)', { skip: podmanMissing() }, () => {
+  it('ps names the podman container; stats and snapshot reach it by host pid from the host; nothing left', async () => {
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'nodetop-rootfs-'));
+    const name = `nodetop-e2e-${randomBytes(4).toString('hex')}`;
+    const conf = path.join(root, '..', `${path.basename(root)}.conf`);
+    fs.writeFileSync(conf, '[containers]\ndefault_ulimits = []\n');
+    const env = { ...process.env, CONTAINERS_CONF: conf };
+    const podman = (...args: string[]): string => execFileSync(PODMAN[0]!, [...PODMAN.slice(1), ...args], { env, encoding: 'utf8', timeout: 60_000 }).trim();
+    try {
+      const node = fs.realpathSync(process.execPath);
+      const libs = execFileSync('ldd', [node], { encoding: 'utf8' }).match(/\/\S+/g) ?? [];
+      for (const f of [node, ...libs]) {
+        fs.mkdirSync(path.join(root, path.dirname(f)), { recursive: true });
+        fs.copyFileSync(f, path.join(root, f));
+      }
+      fs.chmodSync(path.join(root, node), 0o755);
+      fs.mkdirSync(path.join(root, 'app'));
+      for (const f of ['idle.js', 'lib.js']) fs.copyFileSync(path.join(__dirname, '../../../test/fixtures', f), path.join(root, 'app', f));
+      for (const d of ['tmp', 'proc', 'dev', 'sys', 'etc']) fs.mkdirSync(path.join(root, d), { recursive: true });
+
+      const id = podman('run', '-d', '--name', name, '--network', 'none', '--ulimit', 'host', '--rootfs', root, node, '/app/idle.js');
+      const pid = Number(await eventually(() => podman('inspect', '--format', '{{.State.Pid}}', name), (v) => Number(v) > 0));
+      await eventually(() => podman('logs', name), (l) => l.includes('"ready":true'));
+      assert.equal(pidInOwnNamespace(pid), 1);
+
+      const ps = await runCli(['ps']);
+      assert.match(ps.stdout, new RegExp(`^\\s*${pid}\\s+\\d+\\s+root\\s+podman:${id.slice(0, 12)}`, 'm'), ps.stdout);
+
+      const r = await runCli(['stats', String(pid), '--json', '--window', '200']);
+      assert.equal(r.code, 0, r.stderr);
+      const s = parseJson<Sample>(r);
+      assert.equal(s.target.pid, pid);
+      assert.equal(s.handles?.byType.Timeout, 1);
+
+      const snap = path.join(root, '..', `${name}.heapsnapshot`);
+      const sr = await runCli(['snapshot', String(pid), '-o', snap, '--yes', '--json'], { hangGuardMs: 60_000 });
+      assert.equal(sr.code, 0, sr.stderr);
+      assert.equal(parseJson<SnapshotResult>(sr).writtenBy, 'nodetop');
+      assert.ok((await parseSnapshotFromFile(snap)).nodes.length > 1000);
+      fs.rmSync(snap);
+      assert.deepEqual(fs.readdirSync(path.join(root, 'tmp')), [], "nothing in the container's /tmp");
+      assert.deepEqual(await eventually(() => relays(), (x) => x.length === 0), []);
+      assert.deepEqual(await eventually(() => listeningSockets(pid), (x) => x.length === 0), []);
+    } finally {
+      try {
+        podman('rm', '-f', '-t', '0', name);
+      } catch {
+        /* never started */
+      }
+      fs.rmSync(root, { recursive: true, force: true });
+      fs.rmSync(conf, { force: true });
     }
   });
 });

@@ -37,6 +37,8 @@ describe('cgroup paths', () => {
       [`/machine.slice/libpod-${id}.scope/container`, 'podman'],
       [`/user.slice/user-1000.slice/user@1000.service/user.slice/libpod-${id}.scope`, 'podman'],
       [`/kubepods/burstable/pod1b2c3d4e-0000-1111-2222-333344445555/${id}`, 'kubernetes'],
+      [`/libpod_parent/libpod-${id}`, 'podman'],
+      [`/machine.slice/libpod-conmon-${id}.scope`, null],
       ['/lxc.payload.web1', 'lxc'],
       ['/system.slice/my.service', null],
       ['/', null],
