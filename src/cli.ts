@@ -34,6 +34,7 @@ export interface CommonOptions {
   endpoint?: string;
   allowRemote: boolean;
   keepInspector: boolean;
+  forceSignal: boolean;
 }
 
 /**
@@ -146,7 +147,8 @@ function addCommon(cmd: Command): Command {
     )
     .option('--endpoint <host:port|ws-url>', 'attach to an inspector that is already open (a tunnel, a container)')
     .option('--allow-remote', 'allow a non-loopback --endpoint (the inspector is remote code execution)', false)
-    .option('--keep-inspector', 'leave open an inspector that nodetop opened', false);
+    .option('--keep-inspector', 'leave open an inspector that nodetop opened', false)
+    .option('--force-signal', 'send SIGUSR1 even when the main thread is blocked outside JavaScript (the inspector then opens late; the watchdog closes it)', false);
 }
 
 function common(o: Record<string, unknown>): CommonOptions {
@@ -154,6 +156,7 @@ function common(o: Record<string, unknown>): CommonOptions {
     timeoutMs: o.timeout as number,
     allowRemote: Boolean(o.allowRemote),
     keepInspector: Boolean(o.keepInspector),
+    forceSignal: Boolean(o.forceSignal),
   };
   if (typeof o.endpoint === 'string') c.endpoint = o.endpoint;
   return c;

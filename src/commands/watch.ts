@@ -22,6 +22,7 @@ export interface WatchOptions {
   endpoint?: string;
   allowRemote: boolean;
   keepInspector: boolean;
+  forceSignal?: boolean;
   timeoutMs: number;
   intervalMs: number;
   count: number | null;
@@ -59,6 +60,7 @@ async function attachAll(opts: WatchOptions): Promise<Attachment[]> {
     timeoutMs: opts.timeoutMs,
     allowRemote: opts.allowRemote,
     keepInspector: opts.keepInspector,
+    forceSignal: opts.forceSignal ?? false,
     // the instruments outlive nodetop by at most this long if it is killed with SIGKILL; they
     // are renewed by every sample, so the lease must outlast a few intervals
     leaseMs: Math.max(60_000, opts.intervalMs * 3),

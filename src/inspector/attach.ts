@@ -14,6 +14,7 @@ import { uninstallProbe } from '../probes/uninstall';
 import { onExit } from '../lifecycle';
 import { relocateProbe } from '../probes/relocate';
 import { recordOpened } from './opened';
+import type { WatchdogTicket } from './guard';
 import { locateInspector, waitForMovedInspector, type Located } from './locate';
 import { pidInOwnNamespace, ppidInOwnNamespace } from '../platform/namespaces';
 import type { Relay } from './relay';
@@ -28,6 +29,8 @@ export interface AttachOptions {
   timeoutMs: number;
   keepInspector?: boolean;
   noSignal?: boolean;
+  /** Send SIGUSR1 even to a main thread blocked outside JavaScript (--force-signal). */
+  forceSignal?: boolean;
   /** Lease: instruments remove themselves when not sampled for this long (nodetop died). */
   leaseMs?: number;
 }
@@ -80,6 +83,8 @@ export class Attachment {
     readonly reach: { port: number; relay: Relay | null } = { port: 0, relay: null },
     /** The pid the target reports for itself (process.pid): its pid inside its own pid namespace. */
     readonly pidInTarget: number = identity.pid,
+    /** The watchdog's ticket when nodetop opened this inspector. */
+    private readonly guard: WatchdogTicket | null = null,
   ) {
     this.unregister = onExit(() => this.detach());
   }
@@ -108,6 +113,9 @@ export class Attachment {
     if (this.detached) return;
     this.detached = true;
     this.unregister();
+    // what the watchdog is told: keep (stays open on purpose), release (nodetop's close is
+    // scheduled: check it happens), abandon (nodetop could not ask: close it)
+    let handover: 'keep' | 'release' | 'abandon' = 'abandon';
     if (!this.session.isClosed) {
       const timeoutMs = Math.min(this.timeoutMs, 2000);
       // inspector.close() drops every client: a debugger that connected to the inspector
@@ -115,6 +123,7 @@ export class Attachment {
       const keep = this.keepInspector || this.otherClients() > 0;
       try {
         await evaluate(this.session, uninstallProbe, { key: this.key, closeInspectorAfterMs: keep ? null : 100 }, { timeoutMs });
+        handover = keep ? 'keep' : 'release';
       } catch {
         // a target that does not answer keeps its instruments until their lease runs out
       }
@@ -127,6 +136,7 @@ export class Attachment {
       }
     }
     await this.session.close();
+    this.guard?.[handover]();
   }
 }
 
@@ -175,7 +185,21 @@ export async function attach(opts: AttachOptions): Promise<Attachment> {
   }
 }
 
+/**
+ * One attach. Whatever fails once nodetop has signalled the pid hands the inspector to the
+ * watchdog, which closes it (it may open after nodetop has given up on it).
+ */
 async function attachOnce(opts: AttachOptions): Promise<Attachment> {
+  const held: { guard: WatchdogTicket | null } = { guard: null };
+  try {
+    return await attachGuarded(opts, held);
+  } catch (e) {
+    held.guard?.abandon();
+    throw e;
+  }
+}
+
+async function attachGuarded(opts: AttachOptions, held: { guard: WatchdogTicket | null }): Promise<Attachment> {
   let host: string;
   let port: number;
   let wsUrl: string;
@@ -195,7 +219,8 @@ async function attachOnce(opts: AttachOptions): Promise<Attachment> {
     if (ep.wsUrl) wsUrl = ep.wsUrl;
     else wsUrl = pickTarget(await listTargets(host, port, opts.timeoutMs)).webSocketDebuggerUrl;
   } else if (opts.pid !== undefined) {
-    const loc = await locateInspector(opts.pid, { timeoutMs: opts.timeoutMs, noSignal: opts.noSignal ?? false });
+    const loc = await locateInspector(opts.pid, { timeoutMs: opts.timeoutMs, noSignal: opts.noSignal ?? false, forceSignal: opts.forceSignal ?? false });
+    held.guard = loc.guard ?? null;
     try {
       host = loc.host;
       port = loc.port;
@@ -203,7 +228,7 @@ async function attachOnce(opts: AttachOptions): Promise<Attachment> {
       relay = loc.route.relay;
       wsUrl = pickTarget(loc.targets).webSocketDebuggerUrl;
       if (loc.openedByNodetop && loc.port === DEFAULT_INSPECTOR_PORT) {
-        const moved = await moveOffSharedPort(opts.pid, loc, opts.timeoutMs);
+        const moved = await moveOffSharedPort(opts.pid, loc, opts.timeoutMs, held.guard);
         if (moved) {
           host = moved.host;
           port = moved.port;
@@ -282,7 +307,9 @@ async function attachOnce(opts: AttachOptions): Promise<Attachment> {
     opts.timeoutMs,
     { port, relay },
     pidInTarget,
+    held.guard,
   );
+  held.guard?.attached(key, port);
   try {
     await evaluate(
       session,
@@ -306,11 +333,12 @@ const DEFAULT_INSPECTOR_PORT = 9229;
  * free loopback port, and follow it there. Null when it could not move (its main thread is
  * stuck, say): nodetop then stays on 9229, which still works for this one process.
  */
-async function moveOffSharedPort(pid: number, loc: Located, timeoutMs: number): Promise<Located | null> {
+async function moveOffSharedPort(pid: number, loc: Located, timeoutMs: number, guard: WatchdogTicket | null): Promise<Located | null> {
   const first = await Session.connect(pickTarget(loc.targets).webSocketDebuggerUrl, timeoutMs);
   try {
     const who = await evaluate(first, identityProbe, null, { timeoutMs });
     if (who.pid !== (pidInOwnNamespace(pid) ?? pid)) return null; // the pid check after connecting reports this
+    guard?.moving();
     await evaluate(first, relocateProbe, { delayMs: 30 }, { timeoutMs });
   } catch {
     await first.close();

@@ -9,9 +9,14 @@
 //      "whatever answers on 9229": that may be another process.
 // The caller then checks process.pid through the inspector (attach.ts).
 
+import * as fs from 'node:fs';
 import { debugTrace } from '../debug';
 import { ExitCode, NodetopError, errnoCode } from '../errors';
+import { nodeVerdict } from '../platform/nodebin';
 import * as proc from '../platform/proc';
+import { acquirePortLock, lockHolder, lockName, type PortLock } from '../platform/portlock';
+import { armWatchdog, type WatchdogTicket } from './guard';
+import { describeBlocked, sendSigusr1, type CheckedProcess } from './signal';
 import { forgetOpened, openedPort } from './opened';
 import { routeTo, type Route } from './relay';
 import type { InspectorTarget } from './session';
@@ -25,6 +30,8 @@ export interface Located {
   release: () => void;
   /** How host:port is reached: directly, or through a relay into the target's network namespace. */
   route: Route;
+  /** The watchdog's ticket for an inspector nodetop opened (null: nodetop did not open it). */
+  guard?: WatchdogTicket | null;
 }
 
 // One SIGUSR1 at a time from this nodetop: each process it signals binds the same default
@@ -52,6 +59,8 @@ export interface LocateOptions {
   timeoutMs: number;
   /** Test hook and escape hatch: never send SIGUSR1, fail instead. */
   noSignal?: boolean;
+  /** Signal a main thread blocked outside JavaScript too (see signal.ts). */
+  forceSignal?: boolean;
 }
 
 const LOOPBACK_V4 = /^127\./;
@@ -130,7 +139,15 @@ function hintsFor(pid: number, cmdline: string[]): InspectorHints {
 }
 
 
-export function checkPid(pid: number): { exe: string | null; cmdline: string[] } {
+export interface CheckedPid {
+  exe: string | null;
+  cmdline: string[];
+  /** Start time and executable identity, re-read right before any signal (signal.ts). */
+  process: CheckedProcess;
+}
+
+/** Step 1: the pid exists, nodetop may look at it, and the OS says its executable is Node. */
+export function checkPid(pid: number): CheckedPid {
   if (pid === process.pid) {
     throw new NodetopError(`pid ${pid} is this nodetop process`, { exitCode: ExitCode.Usage });
   }
@@ -138,40 +155,66 @@ export function checkPid(pid: number): { exe: string | null; cmdline: string[] }
     throw new NodetopError(`no process with pid ${pid}`, { exitCode: ExitCode.NoSuchProcess, hint: 'nodetop ps lists the Node processes you can attach to' });
   }
   let cmdline: string[] = [];
-  let status: proc.ProcStatus | null = null;
+  let status: proc.ProcStatus;
+  let startTicks: number;
   try {
     cmdline = proc.readCmdline(pid);
     status = proc.readStatus(pid);
+    startTicks = proc.readStat(pid).startTimeTicks;
   } catch (e) {
     if (!proc.processExists(pid)) throw new NodetopError(`no process with pid ${pid}`, { exitCode: ExitCode.NoSuchProcess });
     throw new NodetopError(`cannot read /proc/${pid}: ${errnoCode(e) ?? String(e)}`, { exitCode: ExitCode.PermissionDenied });
   }
   const exe = proc.readExe(pid);
-  const nodeByExe = exe !== null && proc.looksLikeNodeExecutable(exe);
-  const nodeByArgv = cmdline.length > 0 && proc.looksLikeNodeExecutable(cmdline[0] ?? '');
-  if (exe === null) {
-    // The kernel hides another user's executable; the command line is still visible.
-    const who = status ? ` (it belongs to uid ${status.uid}, you are uid ${process.getuid?.() ?? '?'})` : '';
+  const verdict = nodeVerdict(pid);
+  if (verdict.fileId === null) {
     if (cmdline.length === 0) {
       throw new NodetopError(`pid ${pid} is a kernel thread or a zombie, not a Node process`, { exitCode: ExitCode.NotNode });
     }
-    throw new NodetopError(`permission denied reading pid ${pid}${who}`, {
-      exitCode: ExitCode.PermissionDenied,
-      hint: 'run nodetop as the user that owns the process (or as root)',
-    });
+    throw exeHidden(pid, status, verdict.why);
   }
-  if (!nodeByExe && !nodeByArgv) {
-    throw new NodetopError(`pid ${pid} is not a Node process (it runs ${exe}); nodetop sent it nothing`, {
+  if (!verdict.node) {
+    throw new NodetopError(`pid ${pid} is not a Node process (it runs ${JSON.stringify(exe ?? '?')}: ${verdict.why}); nodetop sent it nothing`, {
       exitCode: ExitCode.NotNode,
     });
   }
-  if (status && process.getuid && status.uid !== process.getuid() && process.getuid() !== 0) {
+  if (process.getuid && status.uid !== process.getuid() && process.getuid() !== 0) {
     throw new NodetopError(`pid ${pid} belongs to uid ${status.uid}, you are uid ${process.getuid()}`, {
       exitCode: ExitCode.PermissionDenied,
       hint: 'run nodetop as the user that owns the process (or as root)',
     });
   }
-  return { exe, cmdline };
+  return { exe, cmdline, process: { pid, startTicks, fileId: verdict.fileId } };
+}
+
+/**
+ * The kernel will not show nodetop the pid's executable: the sentence says why, because "you are
+ * uid 0" is no reason when nodetop is root. The kernel's ptrace access check also refuses a
+ * process that holds capabilities the reader lacks (a VM's or container's init, run with more
+ * than nodetop's own bounding set), or one a security module protects.
+ */
+function exeHidden(pid: number, status: proc.ProcStatus, why: string): NodetopError {
+  const me = process.getuid?.() ?? -1;
+  if (status.uid !== me && me !== 0) {
+    return new NodetopError(`permission denied reading pid ${pid} (it belongs to uid ${status.uid}, you are uid ${me})`, {
+      exitCode: ExitCode.PermissionDenied,
+      hint: 'run nodetop as the user that owns the process (or as root)',
+    });
+  }
+  let mine: bigint | null = null;
+  try {
+    mine = proc.readStatus(process.pid).capPrm;
+  } catch {
+    /* no /proc/self: say less */
+  }
+  const extra = mine !== null && status.capPrm >= 0n ? status.capPrm & ~mine : 0n;
+  const reason =
+    extra !== 0n
+      ? `it holds capabilities this nodetop does not (0x${extra.toString(16)} beyond nodetop's), and the kernel hides a more privileged process's executable even from uid ${me}`
+      : `the kernel refuses uid ${me} access to it (a security module, or a process that made itself undumpable)`;
+  return new NodetopError(`${why}: ${reason}; nodetop cannot confirm pid ${pid} is Node and sent it nothing`, {
+    exitCode: ExitCode.PermissionDenied,
+  });
 }
 
 /**
@@ -234,13 +277,14 @@ function sleep(ms: number): Promise<void> {
 /** Steps 1-4 above. Returns where the pid's inspector listens, opening it if need be. */
 export async function locateInspector(pid: number, opts: LocateOptions): Promise<Located> {
   debugTrace(`locating the inspector of pid ${pid}`);
-  const { cmdline } = checkPid(pid);
+  const checked = checkPid(pid);
+  const { cmdline } = checked;
   const hints = hintsFor(pid, cmdline);
   debugTrace(`hints: ports [${hints.ports.join(', ')}]${hints.randomPort ? ', random port' : ''}${hints.active ? ', opened at start' : ''}`);
   try {
     // before any signal: an inspector in a network namespace nodetop cannot enter is never opened
     const route = await routeTo(pid, opts.timeoutMs);
-    return await locateWith(pid, cmdline, hints, opts, route);
+    return await locateWith(pid, checked, hints, opts, route);
   } catch (e) {
     // /proc/<pid> vanishing under any of the reads above means the process exited meanwhile
     if (!(e instanceof NodetopError) && !proc.processExists(pid)) throw exited(pid);
@@ -268,7 +312,8 @@ export async function waitForMovedInspector(pid: number, oldPort: number, timeou
   return null;
 }
 
-async function locateWith(pid: number, cmdline: string[], hints: InspectorHints, opts: LocateOptions, route: Route): Promise<Located> {
+async function locateWith(pid: number, checked: CheckedPid, hints: InspectorHints, opts: LocateOptions, route: Route): Promise<Located> {
+  const { cmdline } = checked;
   // Take a turn for SIGUSR1 now, in the order attaches were asked for (a cluster's workers before
   // its primary), and give it up at once if no signal is needed.
   const turn = opts.noSignal ? null : acquireSignalLock();
@@ -308,54 +353,140 @@ async function locateWith(pid: number, cmdline: string[], hints: InspectorHints,
 
   const release = await turn!;
   try {
-    return await signalAndWait(pid, hints, opts, release, route);
+    return await signalAndWait(pid, checked.process, hints, opts, release, route);
   } catch (e) {
     release();
     throw e;
   }
 }
 
+/** The network namespace of a pid, as the kernel names it (net:[4026531840] -> 4026531840). */
+function netnsOf(pid: number): string {
+  try {
+    return /\[(\d+)\]/.exec(fs.readlinkSync(`/proc/${pid}/ns/net`))?.[1] ?? 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
+
+function describeHolder(h: { pid: number | null; uid?: number | null; comm: string | null } | null): string {
+  if (!h || h.pid === null) return 'a process nodetop cannot see';
+  return `pid ${h.pid}${h.comm ? ` (${JSON.stringify(h.comm)}${h.uid !== undefined && h.uid !== null ? `, uid ${h.uid}` : ''})` : ''}`;
+}
+
+/**
+ * Steps 3-4: one SIGUSR1, under a host-wide lock on the port it binds (portlock.ts), with the
+ * watchdog armed first (guard.ts), then a bounded wait for the new socket.
+ */
 async function signalAndWait(
   pid: number,
+  target: CheckedProcess,
   hints: InspectorHints,
   opts: LocateOptions,
-  release: () => void,
+  releaseTurn: () => void,
   route: Route,
 ): Promise<Located> {
-  // another nodetop attach may have opened it while we waited for the lock
-  const meanwhile = await findOpenInspector(pid, hints, opts.timeoutMs, route);
-  if (meanwhile) {
-    release();
-    return meanwhile;
-  }
   const port = hints.randomPort ? 0 : (hints.ports[0] ?? 9229);
   const deadline = Date.now() + opts.timeoutMs;
-  // the port SIGUSR1 binds is in the target's network namespace (a container has its own 9229)
-  const holderOf = (): ReturnType<typeof proc.listenerOfPort> => (port === 0 ? null : proc.listenerOfPort(port, route.relay ? pid : 'self'));
-  const before = new Set(proc.listeningSockets(pid).map((s) => s.inode));
-  let signalled = false;
+  let lock: PortLock | null = null;
+  if (port !== 0) {
+    const name = lockName(netnsOf(pid), port);
+    lock = await acquirePortLock(name, deadline);
+    if (!lock) {
+      throw new NodetopError(
+        `pid ${pid} was not signalled: for ${opts.timeoutMs} ms another process kept opening an inspector on port ${port} (it holds nodetop's lock @${name}: ${describeHolder(lockHolder(name))})`,
+        { exitCode: ExitCode.InspectorUnavailable, hint: 'try again, or raise --timeout; a holder that is not a nodetop is squatting the lock' },
+      );
+    }
+  }
+  const release = (): void => {
+    lock?.release();
+    releaseTurn();
+  };
+  let ticket: WatchdogTicket | null = null;
+  try {
+    // another nodetop may have opened it while we waited for the lock
+    const meanwhile = await findOpenInspector(pid, hints, opts.timeoutMs, route);
+    if (meanwhile) {
+      release();
+      return meanwhile;
+    }
+    // the port SIGUSR1 binds is in the target's network namespace (a container has its own 9229)
+    const holderOf = (): ReturnType<typeof proc.listenerOfPort> => (port === 0 ? null : proc.listenerOfPort(port, route.relay ? pid : 'self'));
+    // The port SIGUSR1 will bind is held by another process (an inspector nodetop did not open
+    // moving off it, or an application): signalling now would only fail in the target, so wait.
+    for (let h = holderOf(); h && h.pid !== pid; h = holderOf()) {
+      if (Date.now() >= deadline) throw portHeld(pid, port, h);
+      await sleep(20);
+    }
+    const before = proc.listeningSockets(pid).map((s) => s.inode);
+    ticket = await armWatchdog(pid, target.startTicks, port, before, opts.timeoutMs);
+    if (!ticket && !opts.forceSignal) {
+      throw new NodetopError(`pid ${pid} was not signalled: nodetop could not start its watchdog, which closes the inspector if nodetop cannot`, {
+        exitCode: ExitCode.NotSignalled,
+        hint: 'pass --force-signal to signal without it',
+      });
+    }
+    const { loopFd } = await sendSigusr1(target, opts.forceSignal ?? false);
+    ticket?.signalled(loopFd);
+    const found = await waitForNewInspector(pid, hints, new Set(before), deadline, loopFd, route);
+    if (found.located) return { ...found.located, openedByNodetop: true, release, guard: ticket };
+
+    if (hints.randomPort && !hints.active) {
+      // no new socket: the inspector may have been open all along (left open by --keep-inspector,
+      // or inspector.open() in the code) on a random port; now look at every loopback port
+      const late = await findOpenInspector(pid, { ...hints, active: true }, Math.min(opts.timeoutMs, 1000), route);
+      if (late) {
+        ticket?.keep();
+        release();
+        return late;
+      }
+    }
+    // consumed: the port was free just before the signal and the loop went on without opening
+    // anything (a process that took the port in the few ms since is the one case told wrong)
+    if (found.consumed) throw handledItself(pid);
+    const holder = holderOf();
+    if (holder && holder.pid !== pid) throw portHeld(pid, port, holder);
+    const a = proc.mainThreadActivity(pid, loopFd);
+    if (a === 'blocked') {
+      throw new NodetopError(
+        `pid ${pid} did not open an inspector within ${opts.timeoutMs} ms of SIGUSR1: its main thread is blocked outside JavaScript (the kernel says: ${describeBlocked(pid)}), and Node opens the inspector from it when that call returns`,
+        {
+          exitCode: ExitCode.InspectorUnavailable,
+          hint: 'nodetop’s watchdog closes that inspector when it opens (for up to an hour); try again when the process is free',
+        },
+      );
+    }
+    throw new NodetopError(`pid ${pid} did not open an inspector within ${opts.timeoutMs} ms of SIGUSR1`, {
+      exitCode: ExitCode.InspectorUnavailable,
+      hint: 'its main thread may be in native code that does not return to JavaScript, or it runs a Node built without the inspector; raise --timeout',
+    });
+  } catch (e) {
+    ticket?.abandon();
+    release();
+    throw e;
+  }
+}
+
+/**
+ * After the signal: the new listening socket of the pid that is an inspector, or evidence that
+ * the signal was spent without opening one (consumed): the main thread seen in its event loop
+ * twice, 200 ms apart, at least 200 ms after the signal, with no new socket. Node opens the
+ * inspector from the loop before it waits again, so by then it would be listening.
+ */
+async function waitForNewInspector(
+  pid: number,
+  hints: InspectorHints,
+  before: Set<number>,
+  deadline: number,
+  loopFd: number | null,
+  route: Route,
+): Promise<{ located: Located | null; consumed: boolean }> {
+  const signalledAt = Date.now();
+  let loopSince: number | null = null;
   let polls = 0;
   while (Date.now() < deadline) {
     if (!proc.processExists(pid)) throw exited(pid);
-    if (!signalled) {
-      // The port SIGUSR1 will bind is held (another nodetop is moving an inspector off it, or
-      // another process owns it): signalling now would only fail in the target. Wait for it.
-      const h = holderOf();
-      if (h && h.pid !== pid) {
-        await sleep(20);
-        continue;
-      }
-      try {
-        process.kill(pid, 'SIGUSR1');
-        signalled = true;
-      } catch (e) {
-        if (errnoCode(e) === 'ESRCH') throw exited(pid);
-        throw new NodetopError(`not allowed to signal pid ${pid} (${errnoCode(e) ?? String(e)})`, {
-          exitCode: ExitCode.PermissionDenied,
-          hint: 'run nodetop as the user that owns the process (or as root)',
-        });
-      }
-    }
     // the port is up 5-15 ms after the signal (measured, Node 20): look often at first
     await sleep(polls++ < 10 ? 5 : 20);
     let now: proc.ListeningSocket[];
@@ -367,45 +498,38 @@ async function signalAndWait(
     const fresh = new Set(now.filter((s) => !before.has(s.inode)).map((s) => s.inode));
     if (fresh.size > 0) {
       const found = await findOpenInspector(pid, hints, Math.max(200, deadline - Date.now()), route, fresh);
-      if (found) return { ...found, openedByNodetop: true, release };
-    } else {
-      // Lost a race for the port to another process: signal again once it is free.
-      const h = holderOf();
-      if (h && h.pid !== pid) signalled = false;
+      if (found) return { located: found, consumed: false };
+      continue;
     }
+    const t = Date.now();
+    if (proc.mainThreadActivity(pid, loopFd) === 'loop' && t - signalledAt >= 200) {
+      loopSince ??= t;
+      if (t - loopSince >= 200) return { located: null, consumed: true };
+    } else loopSince = null;
   }
-  if (hints.randomPort && !hints.active) {
-    // no new socket: the inspector may have been open all along (left open by --keep-inspector,
-    // or inspector.open() in the code) on a random port; now look at every loopback port
-    const late = await findOpenInspector(pid, { ...hints, active: true }, Math.min(opts.timeoutMs, 1000), route);
-    if (late) {
-      release();
-      return late;
-    }
-  }
+  return { located: null, consumed: false };
+}
 
-  const holder = holderOf();
-  if (holder) {
-    const who = holder.pid === null ? 'a process nodetop cannot see' : `pid ${holder.pid}${holder.comm ? ` (${holder.comm})` : ''}`;
-    throw new NodetopError(`pid ${pid} could not open its inspector: port ${port} is already held by ${who}`, {
-      exitCode: ExitCode.InspectorUnavailable,
-      hint: 'start the service with NODE_OPTIONS=--inspect-port=0 so each process picks a free port, or free the port',
-    });
-  }
-  let others: number[] = [];
-  try {
-    others = proc.listeningSockets(pid).filter((s) => connectHostFor(s.address) !== null).map((s) => s.port);
-  } catch {
-    /* gone or hidden */
-  }
-  const main = proc.threadState(pid);
-  const stuck = main.syscall && !/epoll|running/.test(main.syscall);
-  throw new NodetopError(`pid ${pid} did not open an inspector within ${opts.timeoutMs} ms of SIGUSR1`, {
+function portHeld(pid: number, port: number, holder: { pid: number | null; comm: string | null }): NodetopError {
+  return new NodetopError(`pid ${pid} could not open its inspector: port ${port} is already held by ${describeHolder(holder)}`, {
     exitCode: ExitCode.InspectorUnavailable,
-    hint: stuck
-      ? `its main thread is blocked outside JavaScript (the kernel says: in ${main.syscall}), and Node opens the inspector from it; try again when it is free`
-      : others.length > 0 && !route.relay
-        ? `if it opened an inspector itself (inspector.open), pass --endpoint 127.0.0.1:PORT; it listens on ${[...new Set(others)].join(', ')}`
-        : 'it may handle SIGUSR1 itself, be stuck outside JavaScript, or run a Node built without the inspector; raise --timeout or give --endpoint',
+    hint: 'start the service with NODE_OPTIONS=--inspect-port=0 so each process picks a free port, or free the port',
   });
+}
+
+/**
+ * The signal was delivered and the main thread went back to its loop, but no inspector opened:
+ * a process.on('SIGUSR1') listener replaces the handler Node opens the inspector from (log
+ * reopening is a common use). /proc cannot tell the two handlers apart (SigCgt has SIGUSR1
+ * either way), so this is known only after the fact. Never suggests one of the application's
+ * ports: an inspector would have been found on it.
+ */
+function handledItself(pid: number): NodetopError {
+  return new NodetopError(
+    `pid ${pid} handles SIGUSR1 itself: the signal went to its own handler (which ran once) and did not open the inspector, though its main thread was free`,
+    {
+      exitCode: ExitCode.InspectorUnavailable,
+      hint: 'ways in: restart it with NODE_OPTIONS="--inspect-port=0 --inspect" (a free loopback port that nodetop finds by pid), or have it call inspector.open() on a trigger of its own and pass that port with --endpoint',
+    },
+  );
 }

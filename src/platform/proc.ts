@@ -452,9 +452,118 @@ export function threadState(pid: number): { state: string; wchan: string | null;
   return { state, wchan: wchan && wchan !== '0' ? wchan : null, syscall: sc ? syscallName(sc) : null };
 }
 
+/**
+ * Whether the main thread would act on SIGUSR1 now. Node opens the inspector from the main
+ * thread: a V8 interrupt (served between JavaScript instructions, and in Atomics.wait) or a
+ * wake-up of the event loop. Waiting in epoll in its own loop ('loop') wakes at once. Running in
+ * user space is JavaScript, or native code that returns to it. Any other wait (a loop nested by
+ * execSync, wait4, read, a futex of a native lock) may last any time, and the inspector opens
+ * when it returns: 'blocked'. A futex is also how Atomics.wait waits, which V8 does interrupt, but the
+ * two cannot be told apart from outside.
+ */
+export type MainThreadActivity = 'loop' | 'running' | 'blocked' | 'gone';
+
+// epoll_wait, epoll_pwait, epoll_pwait2 (x64); epoll_pwait, epoll_pwait2 (arm64)
+const EPOLL_SYSCALLS: Record<string, Set<number>> = { x64: new Set([232, 281, 441]), arm64: new Set([22, 441]) };
+
+/** The thread's syscall number and first argument (the epoll fd for an epoll wait); null: running or unreadable. */
+function threadSyscall(pid: number, tid: number): { nr: number; arg0: number } | 'running' | null {
+  let text: string;
+  try {
+    text = fs.readFileSync(procPath(pid, 'task', String(tid), 'syscall'), 'utf8').trim();
+  } catch {
+    return null;
+  }
+  if (text === 'running') return 'running';
+  const [nr, arg0] = text.split(/\s+/);
+  return { nr: Number(nr), arg0: parseInt(arg0 ?? '', 16) };
+}
+
+function isEpollWait(sc: ReturnType<typeof threadSyscall>): sc is { nr: number; arg0: number } {
+  return sc !== null && sc !== 'running' && !!EPOLL_SYSCALLS[process.arch]?.has(sc.nr);
+}
+
+/** The epoll fd the main thread waits in now, or null when it is not in an epoll wait. */
+export function mainThreadEpoll(pid: number): number | null {
+  const sc = threadSyscall(pid, pid);
+  return isEpollWait(sc) ? sc.arg0 : null;
+}
+
+/**
+ * Is `epfd` the epoll of the main thread's own event loop, rather than a loop nested in it?
+ * execSync and spawnSync run a libuv loop of their own on the main thread, in epoll too (measured,
+ * Node 20: epoll_pwait on fd 18 during execFileSync, fd 14 when idle); SIGUSR1 is acted on only
+ * when it returns. Node's loop is created at start-up, so its epoll has the lowest number among
+ * the epolls that watch an eventfd (a libuv loop's wake-up) and that no other thread waits in
+ * (Node's platform thread and the inspector's have loops of their own, each waited in by its
+ * thread). A nested loop is made later and gets a higher number, unless the application closed
+ * a descriptor below Node's own: then this says "nested", and nodetop refuses to signal.
+ */
+function isMainLoopEpoll(pid: number, epfd: number): boolean {
+  let names: string[];
+  try {
+    names = fs.readdirSync(procPath(pid, 'fd'));
+  } catch {
+    return false;
+  }
+  const waitedByOthers = new Set<number>();
+  try {
+    for (const tid of fs.readdirSync(procPath(pid, 'task'))) {
+      if (Number(tid) === pid) continue;
+      const sc = threadSyscall(pid, Number(tid));
+      if (isEpollWait(sc)) waitedByOthers.add(sc.arg0);
+    }
+  } catch {
+    return false;
+  }
+  const lower = names.map(Number).filter((n) => Number.isInteger(n) && n <= epfd).sort((a, b) => a - b);
+  for (const fd of lower) {
+    if (waitedByOthers.has(fd)) continue;
+    let link: string;
+    try {
+      link = fs.readlinkSync(procPath(pid, 'fd', String(fd)));
+    } catch {
+      continue;
+    }
+    if (link !== 'anon_inode:[eventpoll]' || !watchesEventfd(pid, fd)) continue;
+    return fd === epfd; // the first such epoll is the main loop's
+  }
+  return false;
+}
+
+function watchesEventfd(pid: number, epfd: number): boolean {
+  let info: string;
+  try {
+    info = fs.readFileSync(procPath(pid, 'fdinfo', String(epfd)), 'utf8');
+  } catch {
+    return false;
+  }
+  for (const m of info.matchAll(/^tfd:\s*(\d+)/gm)) {
+    try {
+      if (fs.readlinkSync(procPath(pid, 'fd', m[1]!)) === 'anon_inode:[eventfd]') return true;
+    } catch {
+      /* closed meanwhile */
+    }
+  }
+  return false;
+}
+
+/**
+ * What the main thread is doing, for SIGUSR1. `mainLoopFd`: the main loop's epoll when known
+ * (seen before the signal), else it is worked out (isMainLoopEpoll).
+ */
+export function mainThreadActivity(pid: number, mainLoopFd: number | null = null): MainThreadActivity {
+  const sc = threadSyscall(pid, pid);
+  if (sc === null) return processExists(pid) ? 'blocked' : 'gone';
+  if (sc === 'running') return 'running';
+  if (!isEpollWait(sc)) return 'blocked';
+  if (mainLoopFd !== null) return sc.arg0 === mainLoopFd ? 'loop' : 'blocked';
+  return isMainLoopEpoll(pid, sc.arg0) ? 'loop' : 'blocked';
+}
+
 const SYSCALLS_X64: Record<number, string> = {
   0: 'read', 1: 'write', 7: 'poll', 23: 'select', 35: 'nanosleep', 202: 'futex', 232: 'epoll_wait',
-  230: 'clock_nanosleep', 281: 'epoll_pwait', 61: 'wait4', 17: 'pread64', 18: 'pwrite64', 74: 'fsync',
+  230: 'clock_nanosleep', 281: 'epoll_pwait', 441: 'epoll_pwait2', 61: 'wait4', 17: 'pread64', 18: 'pwrite64', 74: 'fsync',
 };
 
 function syscallName(text: string): string {

@@ -23,8 +23,7 @@ describe('targets with their own SIGUSR1 handler or inspector', () => {
       const stateBefore = await t.ask('state');
       const r = await runCli(['stats', String(t.pid), '--window', '50', '--timeout', '1500']);
       assert.equal(r.code, 6, r.stderr);
-      assert.match(r.stderr, /did not open an inspector within 1500 ms of SIGUSR1/);
-      assert.match(r.stderr, /handle SIGUSR1 itself/);
+      assert.match(r.stderr, new RegExp(`pid ${t.pid} handles SIGUSR1 itself`));
       assert.doesNotMatch(r.stderr, /\n\s+at /);
       // the signal reached the application's handler once (documented), and nothing else changed
       assert.equal((await t.ask('received')).received, 1);

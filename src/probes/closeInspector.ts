@@ -1,0 +1,52 @@
+import { defineProbe } from './probe';
+
+export interface CloseInspectorArg {
+  /** The session of a nodetop that is gone (killed, gave up): its instruments go now. */
+  deadKey: string | null;
+  /** Close this many ms later: after the watchdog's own socket is gone. */
+  afterMs: number;
+}
+
+export interface CloseInspectorResult {
+  pid: number;
+  closing: boolean;
+  /** nodetop sessions still installed (a live nodetop that found the inspector open). */
+  sessions: number;
+}
+
+/**
+ * Run by nodetop's watchdog in an inspector that nodetop caused to open and can no longer close
+ * itself (nodetop gave up, was killed, or the signal was acted on late). Removes a dead nodetop's
+ * instruments, then closes the inspector once the watchdog's socket is gone, unless a live
+ * nodetop session is installed: that session is handed the duty to close it when it leaves (the
+ * uninstall probe does). The timer re-checks and catches everything. Cost: a few property reads,
+ * one one-shot unref'd timer.
+ */
+export const closeInspectorProbe = defineProbe<CloseInspectorArg, CloseInspectorResult>(
+  'close-inspector',
+  'a few property reads; one one-shot unref’d timer',
+  function nodetopCloseInspector(arg: CloseInspectorArg): CloseInspectorResult {
+    const S = Symbol.for('nodetop');
+    type Reg = { openedByNodetop: boolean; sessions: Record<string, unknown>; remove(k: string): unknown };
+    const g = globalThis as unknown as Record<symbol, Reg | undefined>;
+    const reg = g[S];
+    if (reg && arg.deadKey !== null && arg.deadKey in reg.sessions) reg.remove(arg.deadKey);
+    const live = g[S];
+    if (live) {
+      live.openedByNodetop = true;
+      return { pid: process.pid, closing: false, sessions: Object.keys(live.sessions).length };
+    }
+    const inspector = require('inspector') as typeof import('inspector');
+    const t = setTimeout(() => {
+      try {
+        const next = g[S];
+        if (!next) inspector.close();
+        else next.openedByNodetop = true;
+      } catch {
+        /* never throw into the target */
+      }
+    }, arg.afterMs);
+    t.unref();
+    return { pid: process.pid, closing: true, sessions: 0 };
+  },
+);
