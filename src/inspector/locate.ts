@@ -16,7 +16,7 @@ import { nodeVerdict } from '../platform/nodebin';
 import * as proc from '../platform/proc';
 import { acquirePortLock, lockHolder, lockName, type PortLock } from '../platform/portlock';
 import { armWatchdog, type WatchdogTicket } from './guard';
-import { describeBlocked, sendSigusr1, type CheckedProcess } from './signal';
+import { assertSignallable, describeBlocked, sendSigusr1, type CheckedProcess } from './signal';
 import { forgetOpened, openedPort } from './opened';
 import { routeTo, type Route } from './relay';
 import type { InspectorTarget } from './session';
@@ -419,6 +419,8 @@ async function signalAndWait(
       if (Date.now() >= deadline) throw portHeld(pid, port, h);
       await sleep(20);
     }
+    // refuse a blocked main thread before starting a watchdog for nothing (checked again at the kill)
+    await assertSignallable(target, opts.forceSignal ?? false);
     const before = proc.listeningSockets(pid).map((s) => s.inode);
     ticket = await armWatchdog(pid, target.startTicks, port, before, opts.timeoutMs);
     if (!ticket && !opts.forceSignal) {
@@ -447,8 +449,13 @@ async function signalAndWait(
     if (found.consumed) throw handledItself(pid);
     const holder = holderOf();
     if (holder && holder.pid !== pid) throw portHeld(pid, port, holder);
-    const a = proc.mainThreadActivity(pid, loopFd);
-    if (a === 'blocked') {
+    // three looks 10 ms apart: a signal taken by the main thread interrupts its wait for an instant
+    let blocked = false;
+    for (let i = 0; i < 3 && !blocked; i++) {
+      if (i > 0) await sleep(10);
+      blocked = proc.mainThreadActivity(pid, loopFd) === 'blocked';
+    }
+    if (blocked) {
       throw new NodetopError(
         `pid ${pid} did not open an inspector within ${opts.timeoutMs} ms of SIGUSR1: its main thread is blocked outside JavaScript (the kernel says: ${describeBlocked(pid)}), and Node opens the inspector from it when that call returns`,
         {

@@ -82,6 +82,21 @@ const FREE_WAIT_MS = 250;
  * it was seen there: afterwards, the main thread back in that epoll means the signal was acted on.
  */
 export async function sendSigusr1(p: CheckedProcess, force: boolean): Promise<{ loopFd: number | null }> {
+  const { loopFd } = await assertSignallable(p, force);
+  try {
+    process.kill(p.pid, 'SIGUSR1');
+  } catch (e) {
+    if (errnoCode(e) === 'ESRCH') throw new NodetopError(`pid ${p.pid} exited`, { exitCode: ExitCode.TargetExited });
+    throw new NodetopError(`not allowed to signal pid ${p.pid} (${errnoCode(e) ?? String(e)})`, {
+      exitCode: ExitCode.PermissionDenied,
+      hint: 'run nodetop as the user that owns the process (or as root)',
+    });
+  }
+  return { loopFd };
+}
+
+/** The checks of sendSigusr1 without the signal: throws what it would (exit 8, 6 or 14). */
+export async function assertSignallable(p: CheckedProcess, force: boolean): Promise<{ loopFd: number | null }> {
   recheck(p);
   const { free, loopFd } = await mainThreadFree(p.pid, FREE_WAIT_MS);
   if (!free && !force) {
@@ -94,14 +109,5 @@ export async function sendSigusr1(p: CheckedProcess, force: boolean): Promise<{ 
     );
   }
   recheck(p);
-  try {
-    process.kill(p.pid, 'SIGUSR1');
-  } catch (e) {
-    if (errnoCode(e) === 'ESRCH') throw new NodetopError(`pid ${p.pid} exited`, { exitCode: ExitCode.TargetExited });
-    throw new NodetopError(`not allowed to signal pid ${p.pid} (${errnoCode(e) ?? String(e)})`, {
-      exitCode: ExitCode.PermissionDenied,
-      hint: 'run nodetop as the user that owns the process (or as root)',
-    });
-  }
   return { loopFd };
 }
