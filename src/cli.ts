@@ -17,6 +17,7 @@ import type { AttachOptions } from './inspector/attach';
 import type { AttachCommandOptions } from './commands/attach';
 import type { ExportOptions } from './commands/export';
 import type { GcOptions } from './commands/gc';
+import type { ArmOptions } from './commands/arm';
 import type { HeapDiffOptions } from './commands/heapdiff';
 import type { HeapSummaryOptions } from './commands/heapsummary';
 import type { ProfileOptions } from './commands/profile';
@@ -52,6 +53,7 @@ export type Invocation =
   | ({ command: 'export' } & ExportOptions)
   | { command: 'top'; intervalMs: number; timeoutMs: number }
   | OnTarget<'gc', Omit<GcOptions, 'notice'>>
+  | OnTarget<'arm', ArmOptions>
   | OnTarget<'snapshot', SnapshotOptions>
   | OnTarget<'profile', ProfileOptions>
   | ({ command: 'heap-diff' } & HeapDiffOptions)
@@ -247,6 +249,32 @@ export function parseCommandLine(argv: string[]): Invocation {
     const c = common(o);
     requirePidOrEndpoint(pid, c);
     result = { command: 'gc', select: isolateSelection(o, true), json: Boolean(o.json), common: c, ...(pid !== undefined ? { pid } : {}) };
+  });
+
+  addCommon(
+    program
+      .command('arm')
+      .description('arm the target for its own death: a heap snapshot near its heap limit, a report on a fatal error (outlives nodetop)')
+      .argument('[pid]', 'process id', parsePid)
+      .option('--oom-snapshot', 'write one heap snapshot when the heap nears its limit (cannot be disarmed)', false)
+      .option('--report-on-fatal', 'write a diagnostic report on a fatal error (OOM included)', false)
+      .option('--dir <dir>', "the report's directory (the snapshot goes to the target's diagnostic directory: arm says where)")
+      .option('--off', 'restore the report settings arm changed (a near-limit snapshot stays armed)', false)
+      .option('--json', 'one JSON object (schema in docs/json.md)', false),
+  ).action((pid: number | undefined, o: Record<string, unknown>) => {
+    const c = common(o);
+    requirePidOrEndpoint(pid, c);
+    if (o.off && (o.oomSnapshot || o.reportOnFatal)) throw new InvalidArgumentError('--off cannot be given with --oom-snapshot or --report-on-fatal');
+    result = {
+      command: 'arm',
+      oomSnapshot: Boolean(o.oomSnapshot),
+      reportOnFatal: Boolean(o.reportOnFatal),
+      dir: typeof o.dir === 'string' ? o.dir : null,
+      off: Boolean(o.off),
+      json: Boolean(o.json),
+      common: c,
+      ...(pid !== undefined ? { pid } : {}),
+    };
   });
 
   addCommon(
@@ -569,6 +597,11 @@ async function dispatch(inv: Invocation, out: Output): Promise<number | void> {
     case 'version':
       out.write(inv.text);
       return;
+    case 'arm': {
+      const { armCommand } = await import('./commands/arm.js');
+      await armCommand(targetOptions(inv), out);
+      return;
+    }
     case 'gc': {
       const { gcCommand } = await import('./commands/gc.js');
       await gcCommand(targetOptions(inv), out);

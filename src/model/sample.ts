@@ -38,6 +38,8 @@ export interface Sample {
     v8Version: string;
     uptimeSec: number;
     inspector: { url: string; openedByNodetop: boolean };
+    /** set for its death (nodetop arm, or its command line); outlives nodetop */
+    armed: { oomSnapshot: 'nodetop' | 'flag' | null; reportOnFatalError: boolean } | null;
   };
   process: {
     rssBytes: number;
@@ -270,6 +272,7 @@ export function buildSample({ identity, inspector, prev, raw, proc, host, net, w
       v8Version: identity.v8Version,
       uptimeSec: raw.uptimeSec,
       inspector,
+      armed: identity.armed ?? null,
     },
     process: {
       rssBytes: raw.memory.rss,

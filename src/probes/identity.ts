@@ -13,6 +13,8 @@ export interface Identity {
   inspectorUrl: string | null;
   isMainThread: boolean;
   threadId: number;
+  /** what `nodetop arm` (or the command line) armed for the process's death */
+  armed?: { oomSnapshot: 'nodetop' | 'flag' | null; reportOnFatalError: boolean };
 }
 
 /** Who is on the other end of the socket. Cost: a few property reads, no allocation to speak of. */
@@ -35,6 +37,12 @@ export const identityProbe = defineProbe<null, Identity>(
     } catch {
       /* very old Node */
     }
+    const args = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)];
+    const reg = (globalThis as unknown as Record<symbol, { oomSnapshotArmedAt?: number | null } | undefined>)[Symbol.for('nodetop.armed')];
+    const armed = {
+      oomSnapshot: args.some((a) => /^--heapsnapshot-near-heap-limit(=|$)/.test(a)) ? ('flag' as const) : reg && reg.oomSnapshotArmedAt != null ? ('nodetop' as const) : null,
+      reportOnFatalError: Boolean(process.report && process.report.reportOnFatalError),
+    };
     return {
       pid: process.pid,
       ppid: process.ppid,
@@ -48,6 +56,7 @@ export const identityProbe = defineProbe<null, Identity>(
       inspectorUrl,
       isMainThread,
       threadId,
+      armed,
     };
   },
 );

@@ -25,6 +25,8 @@ function renderLines(s: Sample): string[] {
   lines.push(
     `node ${t.nodeVersion}  v8 ${t.v8Version}  up ${duration(t.uptimeSec)}  inspector ${t.inspector.openedByNodetop ? 'opened by nodetop (closed on exit)' : 'already open'}`,
   );
+  const armed = t.armed ? [t.armed.oomSnapshot ? `a heap snapshot near the heap limit (${t.armed.oomSnapshot === 'flag' ? 'its command line' : 'nodetop arm'})` : '', t.armed.reportOnFatalError ? 'a report on a fatal error' : ''].filter(Boolean) : [];
+  if (armed.length) lines.push(`armed    ${armed.join(', ')}: written when it dies (nodetop arm --off restores the report)`);
   // Near the soft limit the next connections fail with EMFILE: say so in words (the live view
   // colours the same thresholds: 75% and 90%).
   const fdsShare = p.fds.open !== null && p.fds.limit ? p.fds.open / p.fds.limit : null;

@@ -1,0 +1,95 @@
+// nodetop arm: a process armed at run time, with no flag and no restart, leaves a heap snapshot
+// and a fatal-error report when it dies of heap exhaustion, where arm said they would be, and
+// the snapshot names what filled the heap. --off restores the report settings, and says that
+// the near-limit snapshot stays armed (Node allows one call).
+
+import { strict as assert } from 'node:assert';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { describe, it } from 'node:test';
+import { parseJson, runCli, startTarget } from '../helpers/target';
+import type { ArmResult } from '../../src/commands/arm';
+import type { HeapSummaryResult } from '../../src/commands/heapsummary';
+
+describe('nodetop arm', () => {
+  it('a process armed at run time leaves its snapshot and report when the heap runs out', async () => {
+    const cwd = fs.mkdtempSync(path.join(os.tmpdir(), 'nodetop-arm-cwd-'));
+    const reports = fs.mkdtempSync(path.join(os.tmpdir(), 'nodetop-arm-reports-'));
+    const t = await startTarget('oom-leak.js', { nodeArgs: ['--max-old-space-size=48'], spawn: { cwd } });
+    try {
+      const r = await runCli(['arm', String(t.pid), '--oom-snapshot', '--report-on-fatal', '--dir', reports, '--json']);
+      assert.equal(r.code, 0, r.stderr);
+      const armed = parseJson<ArmResult>(r);
+      assert.equal(armed.pid, t.pid);
+      assert.equal(armed.state.oomSnapshot, 'nodetop');
+      assert.equal(armed.state.reportOnFatalError, true);
+      assert.equal(armed.state.reportDirectory, reports);
+      assert.equal(armed.state.snapshotDirectory, fs.realpathSync(cwd));
+      assert.ok(armed.snapshotCost && armed.snapshotCost.diskBytes === armed.state.heapLimitBytes);
+      // the text form says where, and what it cannot undo
+      const text = await runCli(['arm', String(t.pid)]);
+      assert.equal(text.code, 0, text.stderr);
+      assert.match(text.stdout, new RegExp(`near-limit heap snapshot: armed\\. .* into ${fs.realpathSync(cwd).replace(/[/.]/g, '\\$&')} `));
+      assert.match(text.stdout, /cannot be disarmed/);
+      assert.match(text.stdout, /report on a fatal error: armed, into /);
+
+      await t.ask('leak');
+      const end = await t.exited;
+      assert.ok(end.signal === 'SIGABRT' || end.code === 134, JSON.stringify(end));
+      const snaps = fs.readdirSync(cwd).filter((f) => /^Heap\..*\.heapsnapshot$/.test(f));
+      assert.equal(snaps.length, 1, fs.readdirSync(cwd).join(' '));
+      const reps = fs.readdirSync(reports).filter((f) => /^report\..*\.json$/.test(f));
+      assert.equal(reps.length, 1, fs.readdirSync(reports).join(' '));
+      const report = JSON.parse(fs.readFileSync(path.join(reports, reps[0]!), 'utf8')) as { header: { event: string; processId: number } };
+      assert.equal(report.header.processId, t.pid);
+      assert.match(report.header.event, /heap/i);
+      // what filled the heap, from the snapshot: the module-level array of DoomedRecord
+      const s = await runCli(['heap-summary', path.join(cwd, snaps[0]!), '--json', '--top', '5'], { hangGuardMs: 120_000 });
+      assert.equal(s.code, 0, s.stderr);
+      const sum = parseJson<HeapSummaryResult>(s);
+      assert.deepEqual(sum.retainers[0]!.label, "Array 'doomed'", JSON.stringify(sum.retainers.slice(0, 3)));
+      assert.ok(sum.groups.some((g) => g.name === 'DoomedRecord'), JSON.stringify(sum.groups));
+    } finally {
+      await t.kill();
+      fs.rmSync(cwd, { recursive: true, force: true });
+      fs.rmSync(reports, { recursive: true, force: true });
+    }
+  });
+
+  it('--off restores the report settings and leaves the snapshot armed', async () => {
+    const t = await startTarget('idle.js');
+    try {
+      assert.equal((await runCli(['arm', String(t.pid), '--oom-snapshot', '--report-on-fatal'])).code, 0);
+      const off = await runCli(['arm', String(t.pid), '--off', '--json']);
+      assert.equal(off.code, 0, off.stderr);
+      const s = parseJson<ArmResult>(off).state;
+      assert.equal(s.reportOnFatalError, false);
+      assert.equal(s.reportWas, null);
+      assert.equal(s.oomSnapshot, 'nodetop');
+      const bad = await runCli(['arm', String(t.pid), '--off', '--oom-snapshot']);
+      assert.equal(bad.code, 2);
+      assert.match(bad.stderr, /--off cannot be given with --oom-snapshot/);
+      assert.ok(t.alive());
+    } finally {
+      await t.kill();
+    }
+  });
+});
+
+describe('stats shows what is armed', () => {
+  it('in the text and in --json, from the process itself', async () => {
+    const t = await startTarget('idle.js');
+    try {
+      const before = parseJson<{ target: { armed: unknown } }>(await runCli(['stats', String(t.pid), '--json', '--window', '200']));
+      assert.deepEqual(before.target.armed, { oomSnapshot: null, reportOnFatalError: false });
+      assert.equal((await runCli(['arm', String(t.pid), '--oom-snapshot', '--report-on-fatal'])).code, 0);
+      const after = parseJson<{ target: { armed: unknown } }>(await runCli(['stats', String(t.pid), '--json', '--window', '200']));
+      assert.deepEqual(after.target.armed, { oomSnapshot: 'nodetop', reportOnFatalError: true });
+      const text = await runCli(['stats', String(t.pid), '--window', '200']);
+      assert.match(text.stdout, /^armed {4}a heap snapshot near the heap limit \(nodetop arm\), a report on a fatal error: written when it dies/m);
+    } finally {
+      await t.kill();
+    }
+  });
+});
