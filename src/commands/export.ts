@@ -19,6 +19,7 @@ import { howItEnded } from '../inspector/ended';
 import { Sampler } from '../sampler';
 import { renderPrometheus, scriptLabel, type PromTarget } from '../sinks/prometheus';
 import { Ticker } from '../ticker';
+import { exposedWarning } from '../loopback';
 import { errLine } from '../sinks/terminal';
 import type { Output } from '../cli';
 
@@ -102,6 +103,7 @@ export async function exportCommand(opts: ExportOptions, _out: Output): Promise<
     log(`sampling pid ${att.pid} (${att.identity.title}) every ${opts.intervalMs} ms`);
     // a target that exits (or says it is exiting: the session leaves at once) is dropped now
     att.session.onClose(() => void dropEnded(t));
+    if (att.inspector.exposedOn?.length) log(exposedWarning(att.pid, att.inspector.exposedOn));
   };
 
   // Named targets first: a wrong pid is the user's mistake and ends the command here.

@@ -5,6 +5,7 @@ import { listNodeProcesses, type NodeProcess } from '../platform/ps';
 import { containerLabel } from '../platform/cgroup';
 import { bytes, duration, percent } from '../model/units';
 import { printable } from '../model/text';
+import { exposedWarning } from '../loopback';
 import type { Output } from '../cli';
 
 export interface PsOptions {
@@ -18,7 +19,8 @@ export function inspectorText(p: NodeProcess): string {
   const i = p.inspector;
   if (i.state === 'unknown') return '?';
   if (i.state === 'none') return '-';
-  return i.ports.length === 1 ? `${i.ports[0]} (likely)` : `${i.ports.join(',')} (one of)`;
+  const ports = i.ports.length === 1 ? `${i.ports[0]} (likely)` : `${i.ports.join(',')} (one of)`;
+  return i.exposed.length ? `${ports} EXPOSED` : ports;
 }
 
 export function renderPs(list: NodeProcess[], cpuWindowMs: number): string {
@@ -43,7 +45,9 @@ export function renderPs(list: NodeProcess[], cpuWindowMs: number): string {
       .join('  ')
       .trimEnd();
   if (list.length === 0) return 'no Node processes visible to you';
-  return [line(head), ...rows.map(line)].join('\n');
+  // an inspector off loopback: said in a sentence under the table, not only in a column
+  const warnings = list.filter((p) => p.inspector.exposed.length).map((p) => exposedWarning(p.pid, p.inspector.exposed));
+  return [line(head), ...rows.map(line), ...(warnings.length ? ['', ...warnings] : [])].join('\n');
 }
 
 export async function psCommand(opts: PsOptions, out: Output): Promise<void> {

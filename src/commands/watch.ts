@@ -15,6 +15,8 @@ import type { Sample } from '../model/sample';
 import { Sampler } from '../sampler';
 import { watchEventLine, watchHeader, watchLine, type WatchField } from '../sinks/line';
 import { Ticker, type Tick } from '../ticker';
+import { exposedWarning } from '../loopback';
+import { errLine } from '../sinks/terminal';
 import type { Output } from '../cli';
 
 export interface WatchOptions {
@@ -87,6 +89,8 @@ async function attachAll(opts: WatchOptions): Promise<Attachment[]> {
 
 export async function watchCommand(opts: WatchOptions, out: Output): Promise<void> {
   const atts = await attachAll(opts);
+  // stderr: the lines (or NDJSON, where target.inspector.exposedOn says it) stay parseable
+  for (const a of atts) if (a.inspector.exposedOn?.length) errLine(`nodetop: ${exposedWarning(a.pid, a.inspector.exposedOn)}`);
   const targets: Target[] = atts.map((att) => ({
     label: `pid ${att.pid}`,
     att,

@@ -7,6 +7,8 @@
 import { randomBytes } from 'node:crypto';
 import { ExitCode, NodetopError } from '../errors';
 import { isLoopbackHost } from '../loopback';
+import type { InspectorInfo } from '../model/sample';
+import { inspectorExposure } from './exposure';
 import * as proc from '../platform/proc';
 import { identityProbe, type Identity } from '../probes/identity';
 import { installProbe, LAG_RESOLUTION_MS } from '../probes/install';
@@ -73,7 +75,7 @@ export class Attachment {
   constructor(
     readonly session: Session,
     readonly identity: Identity,
-    readonly inspector: { url: string; openedByNodetop: boolean },
+    readonly inspector: InspectorInfo,
     /** /proc/<pid> is this very process: nodetop can read CPU, fds and RSS without asking it. */
     readonly local: boolean,
     readonly key: string,
@@ -292,6 +294,9 @@ async function attachGuarded(opts: AttachOptions, held: { guard: WatchdogTicket 
     }
   }
 
+  // an inspector on 0.0.0.0 answers on 127.0.0.1 too: only the kernel tells who else reaches it
+  const exposedOn = local ? inspectorExposure(identity.pid, port) : null;
+
   // another nodetop (or this one's snapshot child) must find a port nothing else names
   if (openedByNodetop && opts.pid !== undefined) recordOpened(opts.pid, port);
 
@@ -300,7 +305,7 @@ async function attachGuarded(opts: AttachOptions, held: { guard: WatchdogTicket 
   const att = new Attachment(
     session,
     identity,
-    { url: wsUrl, openedByNodetop },
+    { url: wsUrl, openedByNodetop, exposedOn },
     local,
     key,
     opts.keepInspector ?? false,

@@ -12,6 +12,18 @@ import { buildNet, type HttpPool, type Sockets } from './net';
 
 export const SCHEMA = 1;
 
+/** The inspector nodetop is attached through. */
+export interface InspectorInfo {
+  url: string;
+  openedByNodetop: boolean;
+  /**
+   * Where else it listens, read from the kernel (/proc/<pid>/net/tcp{,6}): addresses off
+   * loopback ("0.0.0.0:9229"), where anyone who reaches the host can run code in the target.
+   * [] when it listens on loopback only; null when nodetop cannot tell (not a local process).
+   */
+  exposedOn: string[] | null;
+}
+
 export interface LagMs {
   p50: number;
   p90: number;
@@ -37,7 +49,7 @@ export interface Sample {
     nodeVersion: string;
     v8Version: string;
     uptimeSec: number;
-    inspector: { url: string; openedByNodetop: boolean };
+    inspector: InspectorInfo;
     /** set for its death (nodetop arm, or its command line); outlives nodetop */
     armed: { oomSnapshot: 'nodetop' | 'flag' | null; reportOnFatalError: boolean } | null;
   };
@@ -242,7 +254,8 @@ function isoTime(ms: number): string {
 
 export interface BuildInput {
   identity: Identity;
-  inspector: { url: string; openedByNodetop: boolean };
+  /** exposedOn absent: unknown (null). */
+  inspector: Omit<InspectorInfo, 'exposedOn'> & { exposedOn?: string[] | null };
   prev: RawSample | null;
   raw: RawSample;
   proc: ProcReading | null;
@@ -271,7 +284,7 @@ export function buildSample({ identity, inspector, prev, raw, proc, host, net, w
       nodeVersion: identity.nodeVersion,
       v8Version: identity.v8Version,
       uptimeSec: raw.uptimeSec,
-      inspector,
+      inspector: { url: inspector.url, openedByNodetop: inspector.openedByNodetop, exposedOn: inspector.exposedOn ?? null },
       armed: identity.armed ?? null,
     },
     process: {

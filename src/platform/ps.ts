@@ -10,6 +10,7 @@
 
 import * as fs from 'node:fs';
 import { inspectorHints } from '../inspector/locate';
+import { exposedAddresses } from '../loopback';
 import * as proc from './proc';
 import { containerOf, type Container } from './cgroup';
 import { readNamespace } from './namespaces';
@@ -24,6 +25,8 @@ export interface InspectorEvidence {
   ports: number[];
   /** What the evidence was, for people: "--inspect=…:0 and a loopback listener", "port 9229". */
   evidence: string | null;
+  /** Those ports' listening addresses off loopback ("0.0.0.0:9229"): reachable from the network. */
+  exposed: string[];
 }
 
 export interface NodeProcess {
@@ -92,7 +95,7 @@ const LOOPBACK = /^(127\.|::1$|::ffff:127\.|0\.0\.0\.0$|::$)/;
  * asked for (port 0), any port on a loopback or wildcard address.
  */
 export function inspectorEvidence(sockets: proc.ListeningSocket[] | null, argv: string[], nodeOptions: string): InspectorEvidence {
-  if (sockets === null) return { state: 'unknown', ports: [], evidence: null };
+  if (sockets === null) return { state: 'unknown', ports: [], evidence: null, exposed: [] };
   const hints = inspectorHints(argv, nodeOptions);
   const preferred = [...hints.ports, 9229];
   const rank = (p: number): number => {
@@ -106,11 +109,12 @@ export function inspectorEvidence(sockets: proc.ListeningSocket[] | null, argv: 
         .map((s) => s.port),
     ),
   ].sort((a, b) => rank(a) - rank(b) || a - b);
-  if (ports.length === 0) return { state: 'none', ports: [], evidence: null };
+  if (ports.length === 0) return { state: 'none', ports: [], evidence: null, exposed: [] };
   const why = ports.map((p) =>
     hints.ports.includes(p) ? `port ${p} named on its command line` : p === 9229 ? 'port 9229 (the default)' : `port ${p} (asked for a random inspector port)`,
   );
-  return { state: 'likely', ports, evidence: why.join('; ') };
+  const exposed = ports.flatMap((p) => exposedAddresses(sockets, p));
+  return { state: 'likely', ports, evidence: why.join('; '), exposed };
 }
 
 // ---- reading ---------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 // The human-readable `nodetop stats` summary. Pure: Sample in, lines out.
 
 import type { HttpPool, Sockets } from '../model/net';
+import { exposedWarning } from '../loopback';
 import type { Sample, WorkerRow } from '../model/sample';
 import { bytes, countsLine, duration, ms, percent, printable, ratio } from '../model/units';
 
@@ -25,6 +26,7 @@ function renderLines(s: Sample): string[] {
   lines.push(
     `node ${t.nodeVersion}  v8 ${t.v8Version}  up ${duration(t.uptimeSec)}  inspector ${t.inspector.openedByNodetop ? 'opened by nodetop (closed on exit)' : 'already open'}`,
   );
+  if (t.inspector.exposedOn?.length) lines.push(exposedWarning(t.pid, t.inspector.exposedOn));
   const armed = t.armed ? [t.armed.oomSnapshot ? `a heap snapshot near the heap limit (${t.armed.oomSnapshot === 'flag' ? 'its command line' : 'nodetop arm'})` : '', t.armed.reportOnFatalError ? 'a report on a fatal error' : ''].filter(Boolean) : [];
   if (armed.length) lines.push(`armed    ${armed.join(', ')}: written when it dies (nodetop arm --off restores the report)`);
   // Near the soft limit the next connections fail with EMFILE: say so in words (the live view

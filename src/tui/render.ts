@@ -7,6 +7,7 @@
 
 import type { TargetEvent } from '../model/events';
 import type { Sample } from '../model/sample';
+import { exposedWarning } from '../loopback';
 import { bytes, duration, percent, printable } from '../model/units';
 import { Series } from '../model/series';
 import { levelFor, THRESHOLDS } from '../model/events';
@@ -260,7 +261,9 @@ function header(s: Sample | null, pid: number, st: ViewState, p: Painter, width:
     ? `load ${s.host.loadAvg[0].toFixed(2)}  mem ${bytes(s.host.memAvailableBytes)} free/${bytes(s.host.memTotalBytes)}`
     : 'host n/a';
   const line2 = age ? spread(`${cpu}  RSS ${bytes(pr.rssBytes)}  ${fds}  ${host}`, p.paint(`values${age}`, 'warn'), width) : fit(`${cpu}  RSS ${bytes(pr.rssBytes)}  ${fds}  ${host}`, width);
-  return [line1, line2, tabs(st, p, width)];
+  // an inspector off loopback is remote code execution for the network: a line of its own
+  const exposed = t.inspector.exposedOn?.length ? [fit(p.paint(esc(exposedWarning(t.pid, t.inspector.exposedOn)), 'bad'), width)] : [];
+  return [line1, ...exposed, line2, tabs(st, p, width)];
 }
 
 function tabs(st: ViewState, p: Painter, width: number): string {
