@@ -20,10 +20,11 @@ import { explainCallFailure, type AttachOptions } from '../inspector/attach';
 import { readMemory, withIsolates, type IsolateSelection, type IsolateTarget } from '../inspector/isolates';
 import { evaluate } from '../inspector/session';
 import { WorkerGoneError } from '../inspector/workers';
-import { bytes, ms, printable } from '../model/units';
+import { bytes, bytes as fmtBytes, ms, printable } from '../model/units';
 import { gcProbe } from '../probes/gc';
 import type { MemoryReading } from '../probes/memory';
 import { errLine } from '../sinks/terminal';
+import { invalidMemoryReading, reading } from '../model/readings';
 import type { Output } from '../cli';
 
 export const GC_MS_PER_MIB = 3;
@@ -129,19 +130,25 @@ export async function gcOne(
   try {
     const before = await readMemory(t, timeoutMs);
     res.before = figures(before);
-    res.expectedPauseMs = expectedGcPauseMs(before.heapUsed);
+    // a heap the target reports as NaN or negative gives no expected pause (null), not "~NaN ms"
+    const nonsense = invalidMemoryReading(before);
+    const heapUsed = nonsense === null ? before.heapUsed : 0;
+    res.expectedPauseMs = nonsense === null ? expectedGcPauseMs(heapUsed) : null;
     notice?.(
-      `nodetop: forcing a full GC on the ${label} of pid ${pid} (heap used ${bytes(before.heapUsed)}): it will pause that thread for ~${ms(res.expectedPauseMs)}`,
+      nonsense === null
+        ? `nodetop: forcing a full GC on the ${label} of pid ${pid} (heap used ${bytes(heapUsed)}): it will pause that thread for ~${ms(res.expectedPauseMs)}`
+        : `nodetop: forcing a full GC on the ${label} of pid ${pid}: its heap reading is invalid (${nonsense}), so how long it pauses that thread is unknown`,
     );
     // the bound scales with the heap: the worst shape measured, three times over, plus --timeout
-    const gcTimeoutMs = timeoutMs + Math.ceil((before.heapUsed / (1024 * 1024)) * GC_MS_PER_MIB_RANGE[1] * 3);
+    // (at most setTimeout's largest delay: a longer one fires at once)
+    const gcTimeoutMs = Math.min(2 ** 31 - 1, timeoutMs + Math.ceil((heapUsed / (1024 * 1024)) * GC_MS_PER_MIB_RANGE[1] * 3));
     const t0 = performance.now();
     const g = await evaluate(t.sender, gcProbe, null, { timeoutMs: gcTimeoutMs, label: `the forced GC of the ${label}` });
     res.pauseMs = performance.now() - t0;
     res.gcMs = g.pauseMs;
     const after = await readMemory(t, timeoutMs);
     res.after = figures(after);
-    res.freedBytes = before.heapUsed - after.heapUsed;
+    res.freedBytes = reading(before.heapUsed) !== null && reading(after.heapUsed) !== null ? before.heapUsed - after.heapUsed : null;
     return res;
   } catch (e) {
     if (e instanceof WorkerGoneError || t.worker?.gone) {
@@ -156,6 +163,8 @@ export async function gcOne(
 
 export function renderGc(r: GcResult): string {
   const lines: string[] = [];
+  // a figure the target reported that is not a size (NaN, -5, 1e300) reads "invalid"
+  const bytes = (n: number | null): string => (reading(n) === null ? 'invalid' : fmtBytes(n!));
   for (const i of r.isolates) {
     const who = i.thread === 'main' ? 'main thread' : `worker ${i.threadId} ${printable(i.name) || '(unnamed)'}`;
     if (i.state === 'failed') {
@@ -167,7 +176,7 @@ export function renderGc(r: GcResult): string {
       continue;
     }
     lines.push(
-      `${who}: heap used ${bytes(i.before.heapUsedBytes)} -> ${bytes(i.after.heapUsedBytes)}, freed ${bytes(i.freedBytes)}; pause ${ms(i.pauseMs)} (expected ~${ms(i.expectedPauseMs)})`,
+      `${who}: heap used ${bytes(i.before.heapUsedBytes)} -> ${bytes(i.after.heapUsedBytes)}, freed ${i.freedBytes === null ? 'n/a' : fmtBytes(i.freedBytes)}; pause ${ms(i.pauseMs)} (expected ~${ms(i.expectedPauseMs)})`,
     );
     lines.push(
       `  heap total ${bytes(i.before.heapTotalBytes)} -> ${bytes(i.after.heapTotalBytes)}, external ${bytes(i.before.externalBytes)} -> ${bytes(i.after.externalBytes)}, arrayBuffers ${bytes(i.before.arrayBuffersBytes)} -> ${bytes(i.after.arrayBuffersBytes)}`,

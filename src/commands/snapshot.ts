@@ -28,6 +28,7 @@ import { streamSnapshot, targetWrites } from '../inspector/heapSnapshot';
 import { readMemory, withIsolates, type IsolateSelection } from '../inspector/isolates';
 import { WorkerGoneError } from '../inspector/workers';
 import { onExit, onInterrupt } from '../lifecycle';
+import { invalidMemoryReading } from '../model/readings';
 import { estimateSnapshot, SNAPSHOT_MS_PER_MIB, SNAPSHOT_PEAK_FACTOR, unsafeReason } from '../model/snapshotEstimate';
 import { bytes, ms } from '../model/units';
 import { readCgroupMemoryCurrent, readHostMemAvailable } from '../platform/hostMemory';
@@ -97,6 +98,15 @@ export async function snapshotCommand(opts: SnapshotOptions, out: Output): Promi
       mem = await readMemory(target, att.timeoutMs);
     } catch (e) {
       throw await fail(e);
+    }
+    // a NaN or negative heap made every check below pass ("~0.00 ms"): no estimate from nonsense,
+    // and no --force either (the copy's size bound comes from it too)
+    const nonsense = invalidMemoryReading(mem);
+    if (nonsense !== null) {
+      throw new NodetopError(`refusing to snapshot the ${who} of pid ${att.pid}: its memory reading makes no sense (${nonsense}), so nodetop cannot tell what a snapshot would cost it`, {
+        exitCode: ExitCode.RefusedUnsafe,
+        hint: 'a Node process never reports such figures: check what answers on that inspector port (--force does not override this)',
+      });
     }
     const est = estimateSnapshot(mem.heapUsed);
     const reason = unsafeReason(est, {

@@ -116,7 +116,7 @@ export class EventDetector {
       up ? `CPU ${v.toFixed(0)}% of a core` : `CPU back to ${v.toFixed(0)}% after ${seconds(since)} (peak ${peak.toFixed(0)}%)`,
     );
     const m = s.memory;
-    const heapRatio = m.heapLimitBytes > 0 ? m.heapUsedBytes / m.heapLimitBytes : null;
+    const heapRatio = m.heapLimitBytes !== null && m.heapUsedBytes !== null && m.heapLimitBytes > 0 ? m.heapUsedBytes / m.heapLimitBytes : null;
     this.cross('heap', heapRatio, THRESHOLDS.heapOfLimit, at, ev, (v, _peak, up) =>
       up ? `heap ${bytes(m.heapUsedBytes)} is ${(v * 100).toFixed(0)}% of its limit ${bytes(m.heapLimitBytes)}` : `heap back to ${(v * 100).toFixed(0)}% of its limit`,
     );

@@ -9,6 +9,7 @@ import type { RawNet } from '../probes/net';
 import type { RawLag, RawSample } from '../probes/sample';
 import type { Connection } from '../platform/proc';
 import { buildNet, type HttpPool, type Sockets } from './net';
+import { notAReading, reading } from './readings';
 
 export const SCHEMA = 1;
 
@@ -53,8 +54,9 @@ export interface Sample {
     /** set for its death (nodetop arm, or its command line); outlives nodetop */
     armed: { oomSnapshot: 'nodetop' | 'flag' | null; reportOnFatalError: boolean } | null;
   };
+  /** Every size and count below is null when the target's figure was not one (see model/readings.ts). */
   process: {
-    rssBytes: number;
+    rssBytes: number | null;
     cpuPercent: number | null;
     cpuUserPercent: number | null;
     cpuSystemPercent: number | null;
@@ -62,15 +64,15 @@ export interface Sample {
     threads: number | null;
   };
   memory: {
-    heapUsedBytes: number;
-    heapTotalBytes: number;
-    heapLimitBytes: number;
-    externalBytes: number;
-    arrayBuffersBytes: number;
-    mallocedBytes: number;
-    nativeContexts: number;
-    detachedContexts: number;
-    spaces: Array<{ name: string; sizeBytes: number; usedBytes: number; availableBytes: number }>;
+    heapUsedBytes: number | null;
+    heapTotalBytes: number | null;
+    heapLimitBytes: number | null;
+    externalBytes: number | null;
+    arrayBuffersBytes: number | null;
+    mallocedBytes: number | null;
+    nativeContexts: number | null;
+    detachedContexts: number | null;
+    spaces: Array<{ name: string; sizeBytes: number | null; usedBytes: number | null; availableBytes: number | null }>;
   };
   gc: null | {
     count: number;
@@ -196,7 +198,7 @@ const NS_PER_MS = 1e6;
 export function lagFromHistogram(h: RawLag | undefined, resolutionMs: number): LagMs | null {
   const ok = (v: number): boolean => Number.isFinite(v) && v >= 0 && v < 9e15;
   if (!h || h.count === 0 || !ok(h.max) || !ok(h.min) || h.max === 0) return null;
-  const res = Number.isFinite(resolutionMs) ? resolutionMs : 0;
+  const res = reading(resolutionMs) ?? 0; // the timer's period: a negative one would add lag
   const ms = (v: number): number => (ok(v) ? Math.max(0, v / NS_PER_MS - res) : 0);
   return { p50: ms(h.p50), p90: ms(h.p90), p99: ms(h.p99), max: ms(h.max), mean: ms(h.mean), min: ms(h.min) };
 }
@@ -236,7 +238,7 @@ function finite(v: unknown): number | null {
 
 /** CPU % of one core over the interval between two process.cpuUsage() readings. */
 export function cpuPercent(prevMicros: number, curMicros: number, wallMs: number): number | null {
-  if (!(wallMs > 0) || curMicros < prevMicros) return null;
+  if (!(wallMs > 0) || !(curMicros >= prevMicros)) return null; // NaN too
   return ((curMicros - prevMicros) / 1000 / wallMs) * 100;
 }
 
@@ -269,10 +271,50 @@ export interface BuildInput {
 
 export function buildSample({ identity, inspector, prev, raw, proc, host, net, workers, kernel }: BuildInput): Sample {
   const netView = net ? buildNet(net, kernel ?? null, raw.timeMs) : null;
+  // every figure the target reports is checked: one that is not a size is null, with the reason
+  const invalid: Record<string, string> = {};
+  const size = (path: string, v: unknown): number | null => {
+    const why = notAReading(v);
+    if (why === null) return v as number;
+    invalid[path] = `invalid: the target reported ${why}`;
+    return null;
+  };
+  const count = (path: string, v: unknown): number | null => {
+    const n = size(path, v);
+    if (n === null || Number.isInteger(n)) return n;
+    invalid[path] = `invalid: the target reported ${n}, not a whole number`;
+    return null;
+  };
+  const ratio = (path: string, v: unknown): number | null => {
+    const n = size(path, v);
+    if (n === null || n <= 1) return n;
+    invalid[path] = `invalid: the target reported ${n}, over 1`;
+    return null;
+  };
+  // cumulative GC counters: one that is not a count makes the window's GC unknown (null)
+  const gcReadings = (path: string, rec: Record<string, { count: number; ms: number }>): boolean => {
+    for (const [k, v] of Object.entries(rec ?? {})) {
+      // an absent field counts 0 (gcDelta); a present one must be a count
+      const why = (v?.count !== undefined ? notAReading(v.count) : null) ?? (v?.ms !== undefined ? notAReading(v.ms) : null);
+      if (why !== null) {
+        invalid[path] = `invalid: the target reported ${why} for ${k}`;
+        return false;
+      }
+    }
+    return true;
+  };
+  const counts = (path: string, rec: Record<string, number>): Record<string, number> => {
+    const out: Record<string, number> = {};
+    for (const [k, v] of Object.entries(rec)) {
+      const n = count(`${path}.${k}`, v);
+      if (n !== null) out[k] = n;
+    }
+    return out;
+  };
   const w = raw.window;
   const wallMs = prev ? raw.timeMs - prev.timeMs : null;
   const cpu = (pick: (c: RawSample['cpuUsageMicros']) => number): number | null =>
-    prev && wallMs !== null ? cpuPercent(pick(prev.cpuUsageMicros), pick(raw.cpuUsageMicros), wallMs) : null;
+    prev && wallMs !== null ? cpuPercent(reading(pick(prev.cpuUsageMicros)) ?? NaN, reading(pick(raw.cpuUsageMicros)) ?? NaN, wallMs) : null;
   return {
     schema: SCHEMA,
     time: isoTime(raw.timeMs),
@@ -283,43 +325,56 @@ export function buildSample({ identity, inspector, prev, raw, proc, host, net, w
       execPath: identity.execPath,
       nodeVersion: identity.nodeVersion,
       v8Version: identity.v8Version,
-      uptimeSec: raw.uptimeSec,
+      uptimeSec: size('target.uptimeSec', raw.uptimeSec) ?? 0,
       inspector: { url: inspector.url, openedByNodetop: inspector.openedByNodetop, exposedOn: inspector.exposedOn ?? null },
       armed: identity.armed ?? null,
     },
     process: {
-      rssBytes: raw.memory.rss,
+      rssBytes: size('process.rssBytes', raw.memory.rss),
       cpuPercent: cpu((c) => c.user + c.system),
       cpuUserPercent: cpu((c) => c.user),
       cpuSystemPercent: cpu((c) => c.system),
-      fds: { open: proc?.fdsOpen ?? raw.fds?.open ?? null, limit: proc?.fdsLimit ?? raw.fds?.limit ?? null },
+      fds: {
+        open: proc?.fdsOpen ?? (raw.fds?.open != null ? count('process.fds.open', raw.fds.open) : null),
+        limit: proc?.fdsLimit ?? (raw.fds?.limit != null ? count('process.fds.limit', raw.fds.limit) : null),
+      },
       threads: proc?.threads ?? null,
     },
     memory: {
-      heapUsedBytes: raw.memory.heapUsed,
-      heapTotalBytes: raw.memory.heapTotal,
-      heapLimitBytes: raw.heap.heapSizeLimit,
-      externalBytes: raw.memory.external,
-      arrayBuffersBytes: raw.memory.arrayBuffers,
-      mallocedBytes: raw.heap.mallocedMemory,
-      nativeContexts: raw.heap.numberOfNativeContexts,
-      detachedContexts: raw.heap.numberOfDetachedContexts,
-      spaces: raw.spaces.map((s) => ({ name: s.name, sizeBytes: s.size, usedBytes: s.used, availableBytes: s.available })),
+      heapUsedBytes: size('memory.heapUsedBytes', raw.memory.heapUsed),
+      heapTotalBytes: size('memory.heapTotalBytes', raw.memory.heapTotal),
+      heapLimitBytes: size('memory.heapLimitBytes', raw.heap.heapSizeLimit),
+      externalBytes: size('memory.externalBytes', raw.memory.external),
+      arrayBuffersBytes: size('memory.arrayBuffersBytes', raw.memory.arrayBuffers),
+      mallocedBytes: size('memory.mallocedBytes', raw.heap.mallocedMemory),
+      nativeContexts: count('memory.nativeContexts', raw.heap.numberOfNativeContexts),
+      detachedContexts: count('memory.detachedContexts', raw.heap.numberOfDetachedContexts),
+      spaces: raw.spaces.map((s, i) => ({
+        name: String(s.name),
+        sizeBytes: size(`memory.spaces.${i}.sizeBytes`, s.size),
+        usedBytes: size(`memory.spaces.${i}.usedBytes`, s.used),
+        availableBytes: size(`memory.spaces.${i}.availableBytes`, s.available),
+      })),
     },
-    gc: w?.gc ? gcDelta(prev?.window?.gc ?? null, w.gc) : null,
+    gc: w?.gc && gcReadings('gc', w.gc) && (!prev?.window?.gc || gcReadings('gc', prev.window.gc)) ? gcDelta(prev?.window?.gc ?? null, w.gc) : null,
     eventLoop: {
-      windowMs: w ? finite(w.ms) : null,
+      windowMs: w && w.ms != null ? size('eventLoop.windowMs', w.ms) : null,
       lagMs: w?.lag ? lagFromHistogram(w.lag, w.resolutionMs) : null,
-      utilization: w?.elu ? finite(w.elu.utilization) : null,
-      blocked: raw.blocked && Array.isArray(raw.blocked.stack) ? { forMs: finite(raw.blocked.forMs) ?? 0, stack: raw.blocked.stack.map(String) } : null,
+      // a share of the window's time: 0 to 1
+      utilization: w?.elu && w.elu.utilization != null ? ratio('eventLoop.utilization', w.elu.utilization) : null,
+      blocked: raw.blocked && Array.isArray(raw.blocked.stack) ? { forMs: size('eventLoop.blocked.forMs', raw.blocked.forMs) ?? 0, stack: raw.blocked.stack.map(String) } : null,
     },
-    handles: raw.handles ? { total: sum(raw.handles), byType: raw.handles } : null,
-    requests: raw.requests ? { total: sum(raw.requests), byType: raw.requests } : null,
+    handles: raw.handles ? withTotal(counts('handles.byType', raw.handles)) : null,
+    requests: raw.requests ? withTotal(counts('requests.byType', raw.requests)) : null,
     sockets: netView ? netView.sockets : null,
     httpPools: netView ? netView.httpPools : null,
     host,
     workers: workers ? workers.map(buildWorkerRow) : null,
     // an older nodetop's probe (a lingering session) may not send it
-    unavailable: { ...(raw.unavailable ?? {}) },
+    unavailable: { ...(raw.unavailable ?? {}), ...invalid },
   };
+}
+
+function withTotal(byType: Record<string, number>): { total: number; byType: Record<string, number> } {
+  return { total: sum(byType), byType };
 }

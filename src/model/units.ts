@@ -1,6 +1,7 @@
 // Formatting for people: bytes, durations, percentages. Pure; every sink uses these so that a
 // number reads the same on every screen.
 
+import { MAX_READING } from './readings';
 import { printable } from './text';
 
 // the one sanitizer lives in text.ts; re-exported for the sinks and views that import it here
@@ -8,6 +9,8 @@ export { printable };
 
 export function bytes(n: number | null | undefined): string {
   if (n === null || n === undefined || !Number.isFinite(n)) return 'n/a';
+  // no process has 8 PiB: a figure beyond it is a reading that makes no sense, not "9.09e+287 TiB"
+  if (Math.abs(n) > MAX_READING) return 'invalid';
   const neg = n < 0;
   let v = Math.abs(n);
   const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];

@@ -272,19 +272,19 @@ export const FAMILIES: Family[] = [
     name: 'nodejs_heap_space_size_total_bytes',
     type: 'gauge',
     help: 'Process heap space size total from Node.js in bytes.',
-    series: (_t, s) => s.memory.spaces.map((x) => [{ space: spaceName(x.name) }, x.sizeBytes]),
+    series: (_t, s) => s.memory.spaces.flatMap((x): Series => (x.sizeBytes === null ? [] : [[{ space: spaceName(x.name) }, x.sizeBytes]])),
   },
   {
     name: 'nodejs_heap_space_size_used_bytes',
     type: 'gauge',
     help: 'Process heap space size used from Node.js in bytes.',
-    series: (_t, s) => s.memory.spaces.map((x) => [{ space: spaceName(x.name) }, x.usedBytes]),
+    series: (_t, s) => s.memory.spaces.flatMap((x): Series => (x.usedBytes === null ? [] : [[{ space: spaceName(x.name) }, x.usedBytes]])),
   },
   {
     name: 'nodejs_heap_space_size_available_bytes',
     type: 'gauge',
     help: 'Process heap space size available from Node.js in bytes.',
-    series: (_t, s) => s.memory.spaces.map((x) => [{ space: spaceName(x.name) }, x.availableBytes]),
+    series: (_t, s) => s.memory.spaces.flatMap((x): Series => (x.availableBytes === null ? [] : [[{ space: spaceName(x.name) }, x.availableBytes]])),
   },
   {
     name: 'nodejs_version_info',

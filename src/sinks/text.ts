@@ -21,6 +21,8 @@ function renderLines(s: Sample): string[] {
   const m = s.memory;
   const el = s.eventLoop;
   const lines: string[] = [];
+  // a figure the target reported that is not a size reads "invalid" (the JSON: null, and why)
+  const size = (path: string, v: number | null): string => (v === null && s.unavailable[path] !== undefined ? 'invalid' : bytes(v));
   const cmd = t.argv.slice(1).join(' ');
   lines.push(`pid ${t.pid}  ${t.title}  ${cmd}`.trimEnd());
   lines.push(
@@ -34,11 +36,11 @@ function renderLines(s: Sample): string[] {
   const fdsShare = p.fds.open !== null && p.fds.limit ? p.fds.open / p.fds.limit : null;
   const fdsNote = fdsShare !== null && fdsShare >= 0.75 ? ` (${Math.floor(fdsShare * 100)}% of ulimit -n${fdsShare >= 0.9 ? ': EMFILE is near' : ''})` : '';
   const fds = p.fds.open === null ? 'n/a' : `${p.fds.open}/${p.fds.limit ?? 'unlimited'}${fdsNote}`;
-  lines.push(`process  cpu ${percent(p.cpuPercent)}  rss ${bytes(p.rssBytes)}  fds ${fds}${p.threads !== null ? `  threads ${p.threads}` : ''}`);
+  lines.push(`process  cpu ${percent(p.cpuPercent)}  rss ${size('process.rssBytes', p.rssBytes)}  fds ${fds}${p.threads !== null ? `  threads ${p.threads}` : ''}`);
   lines.push(
-    `heap     used ${bytes(m.heapUsedBytes)} / total ${bytes(m.heapTotalBytes)} / limit ${bytes(m.heapLimitBytes)}  external ${bytes(m.externalBytes)}  arrayBuffers ${bytes(m.arrayBuffersBytes)}`,
+    `heap     used ${size('memory.heapUsedBytes', m.heapUsedBytes)} / total ${size('memory.heapTotalBytes', m.heapTotalBytes)} / limit ${size('memory.heapLimitBytes', m.heapLimitBytes)}  external ${size('memory.externalBytes', m.externalBytes)}  arrayBuffers ${size('memory.arrayBuffersBytes', m.arrayBuffersBytes)}`,
   );
-  const spaces = m.spaces.filter((x) => x.sizeBytes > 0).map((x) => `${x.name.replace(/_space$/, '')} ${bytes(x.usedBytes)}`);
+  const spaces = m.spaces.filter((x) => (x.sizeBytes ?? 0) > 0).map((x, i) => `${x.name.replace(/_space$/, '')} ${size(`memory.spaces.${i}.usedBytes`, x.usedBytes)}`);
   if (spaces.length) lines.push(`spaces   ${spaces.join(', ')}`);
   if (s.gc) {
     const k = s.gc.byKind;
@@ -59,6 +61,9 @@ function renderLines(s: Sample): string[] {
   for (const k of ['eventLoop.lagMs', 'eventLoop.utilization'] as const) {
     if (s.unavailable[k]) lines.push(`n/a      ${k}: ${s.unavailable[k]}`);
   }
+  // figures the target reported that make no sense: named once, the JSON says each one's value
+  const invalid = Object.keys(s.unavailable).filter((k) => k !== 'eventLoop.utilization' && s.unavailable[k]!.startsWith('invalid:'));
+  if (invalid.length) lines.push(`invalid  ${invalid.join(', ')}: figures from the target that make no sense (null in --json, with each value)`);
   if (s.sockets) lines.push(...renderSockets(s.sockets));
   if (s.httpPools) lines.push(...renderPools(s.httpPools, s.sockets?.poolsOmitted));
   if (s.sockets?.findings.length) {

@@ -519,9 +519,9 @@ export async function runTui(initial: Attachment[], opts: TuiOptions): Promise<n
     const s = t.sample;
     if (!s) return 0;
     const workers = s.workers ?? [];
-    if (all) return s.memory.heapUsedBytes + workers.reduce((n, w) => n + (w.heapUsedBytes ?? 0), 0);
+    if (all) return (s.memory.heapUsedBytes ?? 0) + workers.reduce((n, w) => n + (w.heapUsedBytes ?? 0), 0);
     if (worker !== null) return workers.find((w) => w.threadId === worker)?.heapUsedBytes ?? 0;
-    return s.memory.heapUsedBytes;
+    return s.memory.heapUsedBytes ?? 0;
   };
   const question = (t: Target, what: 'gc' | 'snapshot', all: boolean, worker: number | null): { question: string; cost: string } => {
     const who = all ? 'every thread' : worker !== null ? `worker ${worker}` : 'the main thread';

@@ -98,3 +98,43 @@ describe('property: odd samples', () => {
     );
   });
 });
+
+describe('property: readings that make no sense', () => {
+  // what a size or count the target reported may be once built: a reading, or null with the reason
+  const fine = (v: number | null): boolean => v === null || (Number.isFinite(v) && v >= 0 && v <= 2 ** 53);
+  it('every size and count is a reading or null with its reason; the text prints none of them', () => {
+    fc.assert(
+      fc.property(rawArb, (raw) => {
+        const s = buildSample({ identity, inspector: { url: 'ws://x', openedByNodetop: true }, prev: null, raw, proc: null, host: null });
+        const m = s.memory;
+        const fields: Array<[string, number | null]> = [
+          ['process.rssBytes', s.process.rssBytes],
+          ['memory.heapUsedBytes', m.heapUsedBytes],
+          ['memory.heapTotalBytes', m.heapTotalBytes],
+          ['memory.heapLimitBytes', m.heapLimitBytes],
+          ['memory.externalBytes', m.externalBytes],
+          ['memory.arrayBuffersBytes', m.arrayBuffersBytes],
+          ['memory.mallocedBytes', m.mallocedBytes],
+          ['memory.nativeContexts', m.nativeContexts],
+          ['memory.detachedContexts', m.detachedContexts],
+          ...m.spaces.flatMap((x, i): Array<[string, number | null]> => [
+            [`memory.spaces.${i}.sizeBytes`, x.sizeBytes],
+            [`memory.spaces.${i}.usedBytes`, x.usedBytes],
+            [`memory.spaces.${i}.availableBytes`, x.availableBytes],
+          ]),
+        ];
+        for (const [path, v] of fields) {
+          assert.ok(fine(v), `${path}: ${v}`);
+          if (v === null) assert.match(s.unavailable[path] ?? '', /^invalid: the target reported /, path);
+        }
+        for (const rec of [s.handles?.byType, s.requests?.byType]) for (const v of Object.values(rec ?? {})) assert.ok(fine(v), String(v));
+        // the reasons may quote the figure ("(invalid: the target reported NaN ...)"): not a value
+        const text = renderStats(s)
+          .replace(/\(invalid: [^)]*\)/g, '')
+          .replace(/^n\/a {6}\S+: invalid: .*$/gm, '');
+        assert.doesNotMatch(text, /(\de\+\d+|NaN|Infinity) ?(B|KiB|MiB|GiB|TiB|ms|s|%)(?!\w)|(^|\s)-\d[\d.]* (B|KiB|MiB|GiB|TiB)\b/m, text);
+      }),
+      { numRuns: 1000 },
+    );
+  });
+});

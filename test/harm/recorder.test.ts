@@ -116,8 +116,8 @@ describe('sub-second watch: readings recorded in the target', () => {
         assert.ok(x.eventLoop.utilization !== null && x.gc !== null && x.eventLoop.windowMs !== null, `light reading at ${x.time}: ${JSON.stringify(x.eventLoop)}`);
         if (x.eventLoop.lagMs) lagged++;
         // and reads what moves itself: the heap in the target, the RSS from nodetop's own reads of /proc
-        if (x.memory.heapUsedBytes >= f.memory.heapUsedBytes + 8 * 2 ** 20) grewHeap++;
-        if (x.process.rssBytes >= f.process.rssBytes + 8 * 2 ** 20) grewRss++;
+        if (x.memory.heapUsedBytes! >= f.memory.heapUsedBytes! + 8 * 2 ** 20) grewHeap++;
+        if (x.process.rssBytes! >= f.process.rssBytes! + 8 * 2 ** 20) grewRss++;
       }
       assert.ok(lagged >= light.length / 4, `${lagged} of ${light.length} light readings with a lag window`);
       assert.ok(grewHeap >= 2, `${grewHeap} light readings show the heap grown by 8 MiB past their full reading`);
@@ -153,7 +153,7 @@ describe('sub-second watch: readings recorded in the target', () => {
       const light = recs.filter((r) => r.fullAt !== null);
       assert.ok(light.length >= 15, `${light.length} light readings`);
       const full = new Map(recs.filter((r) => r.fullAt === null).map((r) => [Date.parse(r.sample.time), r.sample]));
-      const grew = light.filter((r) => r.sample.process.rssBytes >= full.get(r.fullAt!)!.process.rssBytes + 8 * 2 ** 20);
+      const grew = light.filter((r) => r.sample.process.rssBytes! >= full.get(r.fullAt!)!.process.rssBytes! + 8 * 2 ** 20);
       assert.ok(grew.length >= 2, `${grew.length} light readings show the RSS grown by 8 MiB past their full reading`);
     } finally {
       await real.detach();

@@ -118,7 +118,7 @@ describe('containers: attaching from the host by host pid', { skip: ROOT_ONLY },
         assert.equal(s.target.inspector.openedByNodetop, true);
         assert.equal(s.handles?.byType.Timeout, 1, "idle.js's one interval");
         assert.ok(s.process.fds.open! > 3, 'fds read from the host /proc of the target');
-        assert.ok(s.process.rssBytes > s.memory.heapUsedBytes);
+        assert.ok(s.process.rssBytes! > s.memory.heapUsedBytes!);
         await assertNoTrace(t, dirs);
       } finally {
         await t.kill();

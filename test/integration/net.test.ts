@@ -289,7 +289,7 @@ describe('sockets, TLS and HTTP pools', () => {
       if (Date.now() - walkedAt < holdMs) {
         assert.equal(sampler.netRationed, true);
         assert.equal(next.sockets, null);
-        assert.ok(next.memory.heapUsedBytes > 0);
+        assert.ok(next.memory.heapUsedBytes! > 0);
       }
       // once its cost is paid off, the next sample walks again
       await new Promise((r) => setTimeout(r, holdMs + 20));

@@ -59,7 +59,7 @@ describe('nodetop stats: worker threads', () => {
         assert.equal(row.handles!.byType.Timeout, 1);
       }
       // the main thread's heap is not any worker's: it holds none of the arrays
-      assert.ok(s.memory.heapUsedBytes < 20 * MiB);
+      assert.ok(s.memory.heapUsedBytes! < 20 * MiB);
       const text = await runCli(['stats', String(t.pid), '--window', '50']);
       assert.equal(text.code, 0, text.stderr);
       assert.match(text.stdout, /^workers {2}4$/m);

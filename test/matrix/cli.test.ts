@@ -60,7 +60,7 @@ describe(`a target on Node ${WITNESS_MAJOR}, which lacks parts of the sample`, (
       assert.deepEqual(Object.keys(s.unavailable), ['handles']);
       // the rest is read: requests, memory, the loop, and GC from the pre-`detail` gc entry
       assert.ok(s.requests);
-      assert.ok(s.memory.heapUsedBytes > 0);
+      assert.ok(s.memory.heapUsedBytes! > 0);
       assert.ok(s.eventLoop.lagMs);
       assert.equal(typeof s.eventLoop.utilization, 'number');
       assert.ok(s.gc && s.gc.byKind.major.count >= 2, JSON.stringify(s.gc));

@@ -67,8 +67,8 @@ function checkStats(json: Record<string, unknown>, t: Target, ctx: Ctx): void {
   assert.ok(s.gc, 'gc observed');
   assert.ok(s.eventLoop.lagMs, 'event-loop lag measured');
   assert.equal(typeof s.eventLoop.utilization, 'number');
-  assert.ok(s.memory.heapUsedBytes > 0 && s.memory.heapUsedBytes <= s.memory.heapTotalBytes);
-  assert.ok(s.memory.spaces.some((x) => x.name === 'old_space' && x.usedBytes > 0));
+  assert.ok(s.memory.heapUsedBytes! > 0 && s.memory.heapUsedBytes! <= s.memory.heapTotalBytes!);
+  assert.ok(s.memory.spaces.some((x) => x.name === 'old_space' && x.usedBytes! > 0));
 }
 
 /** One line per command; each runs against every Node of the matrix. */
@@ -142,8 +142,8 @@ export const COMMANDS: CommandCase[] = [
         assert.equal(l.handles?.byType.TCPSocketWrap, t.facts.sockets);
         // a 100 ms window may end with no tick of the 50 ms timer completed in it (lag null)
         assert.ok(l.eventLoop.windowMs !== null && l.eventLoop.utilization !== null, 'loop window measured');
-        assert.ok(l.memory.heapUsedBytes > 0 && l.memory.heapUsedBytes <= l.memory.heapTotalBytes, `heap ${l.memory.heapUsedBytes} of ${l.memory.heapTotalBytes}`);
-        assert.ok(l.process.rssBytes > l.memory.heapUsedBytes && l.memory.externalBytes > 0, `rss ${l.process.rssBytes}, external ${l.memory.externalBytes}`);
+        assert.ok(l.memory.heapUsedBytes! > 0 && l.memory.heapUsedBytes! <= l.memory.heapTotalBytes!, `heap ${l.memory.heapUsedBytes} of ${l.memory.heapTotalBytes}`);
+        assert.ok(l.process.rssBytes! > l.memory.heapUsedBytes! && l.memory.externalBytes! > 0, `rss ${l.process.rssBytes}, external ${l.memory.externalBytes}`);
       }
     },
   },

@@ -60,7 +60,7 @@ describe('a part of the sample this Node lacks', () => {
         assert.deepEqual(Object.keys(s.unavailable), ['handles']);
         assert.match(s.unavailable.handles!, /process\.getActiveResourcesInfo\(\) is missing: added in Node 17\.3 and 16\.14/);
         assert.ok(s.requests, 'requests are still read');
-        assert.ok(s.memory.heapUsedBytes > 0);
+        assert.ok(s.memory.heapUsedBytes! > 0);
         assert.equal(typeof s.eventLoop.utilization, 'number');
         assert.match(renderStats(s), /^handles {2}n\/a \(process\.getActiveResourcesInfo\(\) is missing/m);
       });

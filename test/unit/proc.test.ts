@@ -237,7 +237,7 @@ describe('ps helpers', () => {
 
   it('finds inspector evidence the way locate does, without probing', () => {
     const s = (address: string, port: number): { address: string; port: number; inode: number } => ({ address, port, inode: port });
-    assert.deepEqual(ps.inspectorEvidence(null, ['node'], ''), { state: 'unknown', ports: [], evidence: null });
+    assert.deepEqual(ps.inspectorEvidence(null, ['node'], ''), { state: 'unknown', ports: [], evidence: null, exposed: [] });
     assert.equal(ps.inspectorEvidence([s('0.0.0.0', 3000)], ['node', 'app.js'], '').state, 'none');
     const d = ps.inspectorEvidence([s('0.0.0.0', 3000), s('127.0.0.1', 9229)], ['node', 'app.js'], '');
     assert.deepEqual(d.ports, [9229]);
@@ -247,5 +247,8 @@ describe('ps helpers', () => {
     // a random port: any loopback listener is a candidate, a public one is not
     const r = ps.inspectorEvidence([s('127.0.0.1', 41000), s('10.0.0.5', 8080)], ['node', '--inspect=127.0.0.1:0', 'x.js'], '');
     assert.deepEqual(r.ports, [41000]);
+    assert.deepEqual(r.exposed, []);
+    // --inspect=0.0.0.0:9229: the port is exposed
+    assert.deepEqual(ps.inspectorEvidence([s('0.0.0.0', 9229)], ['node', '--inspect=0.0.0.0:9229', 'x.js'], '').exposed, ['0.0.0.0:9229']);
   });
 });

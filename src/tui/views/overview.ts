@@ -49,7 +49,7 @@ export function charts(hist: History, s: Sample | null, st: ViewState): LineChar
       toMs,
       min: 0,
       atLeast: 1024 * 1024,
-      ...(m ? { limit: m.heapLimitBytes } : {}),
+      ...(m && m.heapLimitBytes !== null ? { limit: m.heapLimitBytes } : {}),
       format: shortBytes,
       nice: niceBytes,
     },
@@ -147,7 +147,7 @@ export function overviewPage(s: Sample, _prev: Sample | null, hist: History, st:
   }
 
   // gauges: heap of its limit, fds of ulimit -n, CPU
-  const heapRatio = m.heapLimitBytes > 0 ? m.heapUsedBytes / m.heapLimitBytes : null;
+  const heapRatio = m.heapLimitBytes !== null && m.heapUsedBytes !== null && m.heapLimitBytes > 0 ? m.heapUsedBytes / m.heapLimitBytes : null;
   const heapLevel = levelFor(heapRatio, THRESHOLDS.heapOfLimit.warn, THRESHOLDS.heapOfLimit.bad);
   const fds = s.process.fds;
   const fdsRatio = fds.open !== null && fds.limit ? fds.open / fds.limit : null;

@@ -35,7 +35,7 @@ export const COLUMNS: Column[] = [
     width: 9,
     value: (r) => num(r.sample?.memory.heapUsedBytes),
     text: (r) => bytes(r.sample?.memory.heapUsedBytes),
-    level: (r) => (r.sample ? levelFor(r.sample.memory.heapUsedBytes / r.sample.memory.heapLimitBytes, THRESHOLDS.heapOfLimit.warn, THRESHOLDS.heapOfLimit.bad) : 'info'),
+    level: (r) => (r.sample && r.sample.memory.heapUsedBytes !== null && r.sample.memory.heapLimitBytes ? levelFor(r.sample.memory.heapUsedBytes / r.sample.memory.heapLimitBytes, THRESHOLDS.heapOfLimit.warn, THRESHOLDS.heapOfLimit.bad) : 'info'),
   },
   { key: 'l', title: 'LAG99', width: 8, value: (r) => num(r.sample?.eventLoop.lagMs?.p99), text: (r) => ms(r.sample?.eventLoop.lagMs?.p99), level: (r) => levelFor(r.sample?.eventLoop.lagMs?.p99, THRESHOLDS.lagP99Ms.warn, THRESHOLDS.lagP99Ms.bad) },
   { key: 'u', title: 'ELU', width: 5, value: (r) => num(r.sample?.eventLoop.utilization), text: (r) => ratio(r.sample?.eventLoop.utilization), level: (r) => levelFor(r.sample?.eventLoop.utilization, THRESHOLDS.elu.warn, THRESHOLDS.elu.bad) },
