@@ -87,6 +87,10 @@ export function pathText(p: string[]): string {
   return p.length === 0 ? '(a GC root)' : p.map(printable).join(' <- ');
 }
 
+function cutName(name: string): string {
+  return name.length > 200 ? `${name.slice(0, 199)}…` : name;
+}
+
 export function renderHeapDiff(r: HeapDiffResult, opts: { a: string; b: string }): string {
   const lines: string[] = [];
   lines.push(`a: ${printable(opts.a)}  ${count(r.a.nodes)} nodes, ${bytes(r.a.selfSizeBytes)}`);
@@ -100,8 +104,9 @@ export function renderHeapDiff(r: HeapDiffResult, opts: { a: string; b: string }
       signed(x.countDelta, count),
       `${count(x.countA)} → ${count(x.countB)}`,
       `${bytes(x.sizeBytesA)} → ${bytes(x.sizeBytesB)}`,
-      // constructor names come from the file: anything a program named a class or a function
-      printable(x.name),
+      // constructor names come from the file: anything a program named a class or a function,
+      // of any length (the JSON keeps up to 64 KiB of each; a table row, 200 characters)
+      cutName(printable(x.name)),
     ]);
   }
   const widths = [0, 1, 2, 3].map((c) => Math.max(...table.map((row) => row[c]!.length)));

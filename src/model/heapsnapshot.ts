@@ -23,6 +23,16 @@
 // A generic streaming parser from npm builds a JS value per token and keeps a path for each;
 // over the ~10^8 numbers of a large snapshot that is several times slower than this loop.
 
+/** The most of one string nodetop keeps from a snapshot file (names; the rest is skipped). */
+export const MAX_STRING_BYTES = 64 * 1024;
+
+/** Backslashes right before `end` in `text`: an odd count escapes what follows. */
+function countBackslashesBefore(text: string, end: number): number {
+  let n = 0;
+  while (end - n - 1 >= 0 && text[end - n - 1] === '\\') n++;
+  return n;
+}
+
 export class SnapshotFormatError extends Error {
   override name = 'SnapshotFormatError';
 }
@@ -78,6 +88,7 @@ export class JsonScanner {
   private strWanted = false;
   private strEscaped = false;
   private strParts: Buffer[] = [];
+  private strBytes = 0;
   private strHasEscape = false;
   // number in progress
   private numInt = 0;
@@ -213,10 +224,10 @@ export class JsonScanner {
             i++;
           }
           if (end < 0) {
-            if (this.strWanted) this.strParts.push(Buffer.from(chunk.subarray(start, n)));
+            if (this.strWanted) this.keepStringPart(chunk.subarray(start, n), true);
             continue;
           }
-          if (this.strWanted) this.strParts.push(chunk.subarray(start, end));
+          if (this.strWanted) this.keepStringPart(chunk.subarray(start, end), false);
           i = end + 1;
           this.endString(this.offset + end);
           continue;
@@ -333,6 +344,20 @@ export class JsonScanner {
     this.strEscaped = false;
     this.strHasEscape = false;
     this.strParts = [];
+    this.strBytes = 0;
+  }
+
+  /**
+   * Keeps a wanted string's bytes up to MAX_STRING_BYTES: a file's string (a constructor name)
+   * can be any length, and a 600 MB one made nodetop allocate it twice and fail past V8's string
+   * limit. The rest is skipped; the string ends in "…".
+   */
+  private keepStringPart(part: Buffer, copy: boolean): void {
+    const room = MAX_STRING_BYTES + 1 - this.strBytes;
+    if (room <= 0) return;
+    const kept = part.length > room ? part.subarray(0, room) : part;
+    this.strParts.push(copy || kept !== part ? Buffer.from(kept) : kept);
+    this.strBytes += kept.length;
   }
 
   private endString(at: number): void {
@@ -341,8 +366,12 @@ export class JsonScanner {
       this.afterValue();
       return;
     }
-    const raw = this.strParts.length === 1 ? this.strParts[0]!.toString('utf8') : Buffer.concat(this.strParts).toString('utf8');
+    let raw = this.strParts.length === 1 ? this.strParts[0]!.toString('utf8') : Buffer.concat(this.strParts).toString('utf8');
+    const cut = this.strBytes > MAX_STRING_BYTES;
     this.strParts = [];
+    this.strBytes = 0;
+    // a cut string may end inside an escape (\ or \u12): drop that tail before decoding
+    if (cut) raw = raw.replace(/\\(u[0-9a-fA-F]{0,3})?$/, (m, _u, off: number) => (countBackslashesBefore(raw, off) % 2 === 0 ? '' : m));
     let s = raw;
     if (this.strHasEscape) {
       try {
@@ -351,6 +380,7 @@ export class JsonScanner {
         this.fail('a bad string escape', at);
       }
     }
+    if (cut) s += '…';
     if (this.strIsKey) {
       this.h.key(s);
       this.state = St.Colon;
