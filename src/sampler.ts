@@ -8,7 +8,7 @@ import { explainCallFailure, type Attachment } from './inspector/attach';
 import { evaluate, ProbeFailedError } from './inspector/session';
 import { buildSample, type HostReading, type ProcReading, type Sample, type WorkerReading } from './model/sample';
 import * as proc from './platform/proc';
-import { netCensus } from './inspector/census';
+import { netCensus, netWithUndiciOwners } from './inspector/census';
 import { composeProbes, partFailure } from './probes/probe';
 import { netProbe, type NetArg, type RawNet } from './probes/net';
 import { recordProbe, type RecordResult } from './probes/record';
@@ -139,6 +139,9 @@ export class Sampler {
       const netFailed = partFailure(r.net);
       this.lastNetError = netFailed ? `the socket walk failed in the target: ${netFailed}` : null;
       let rawNet = netFailed ? null : ((r.net as RawNet | undefined) ?? null);
+      // undici clients whose Pool or Agent the walk did not reach (held in a closure): look for
+      // it through the clients' listeners and read again (src/inspector/census.ts)
+      if (net && rawNet && rawNet.undiciUnowned > 0) rawNet = (await netWithUndiciOwners(this.att.session, net).catch(() => null)) ?? rawNet;
       const spent = (part.spentMs ?? 0) + (rawNet?.probeMs ?? 0);
       if (Number.isFinite(spent) && spent > 0) this.sampleSpentMs += spent;
       if (rawNet && Number.isFinite(rawNet.probeMs)) this.netNotBefore = Date.now() + rawNet.probeMs / (this.opts.netShare ?? NET_SHARE);

@@ -12,6 +12,7 @@
 
 import { PROBE_ERROR_KEY } from '../probes/probe';
 import { netProbe, type NetArg, type RawNet } from '../probes/net';
+import { undiciListenersProbe } from '../probes/undiciListeners';
 import { ProbeFailedError, type CallOptions, type Sender } from './session';
 
 const GROUP = 'nodetop-census';
@@ -66,3 +67,111 @@ export async function netCensus(sender: Sender, arg: NetArg, opts: CallOptions =
     await sender.send('Runtime.releaseObjectGroup', { objectGroup: GROUP }, { ...call, label: `${label} (release)` }).catch(() => undefined);
   }
 }
+
+const OWNERS_GROUP = 'nodetop-undici-owners';
+
+interface PropertyDescriptor {
+  name: string;
+  value?: { type?: string; objectId?: string; className?: string; description?: string };
+}
+
+/**
+ * undici Pools, BalancedPools and (undici 5, 6) Agents the program holds only in a closure, found
+ * from the clients the net probe reached through their sockets (`undiciUnowned`): each client's
+ * 'drain' listener is its Pool's method bound to the Pool (undici 7: [[BoundThis]]) or a closure
+ * over `pool`/`agent` (undici 5, 6: [[Scopes]]); Runtime.getProperties shows both without any
+ * domain enabled. The owners found are handed to the same net probe, which reads them as it
+ * reads fetch's dispatcher. Two levels: a Pool an Agent made leads to the Agent. undici 7's Agent
+ * registers arrow functions, whose `this` no scope shows: its Pools are then read on their own.
+ * Returns null when no owner was found. Cost: ~4 round trips per Pool, plus the probe; the objects
+ * live in one object group, released at the end.
+ */
+export async function netWithUndiciOwners(sender: Sender, arg: NetArg, opts: CallOptions = {}): Promise<RawNet | null> {
+  const label = opts.label ?? 'undici owners';
+  const call = { ...opts, label };
+  const t0 = performance.now();
+  const props = async (objectId: string): Promise<{ result: PropertyDescriptor[]; internalProperties?: PropertyDescriptor[] }> =>
+    sender.send('Runtime.getProperties', { objectId, ownProperties: true, generatePreview: false }, call);
+  const elements = async (arrayId: string): Promise<string[]> =>
+    (await props(arrayId)).result.filter((p) => /^\d+$/.test(p.name) && p.value?.objectId).map((p) => p.value!.objectId!);
+  const listenersOf = async (objectId: string | null): Promise<string[]> => {
+    const fn = objectId === null ? undiciListenersProbe.fn.toString() : LISTENERS_OF_OWNER;
+    const r = objectId === null
+      ? await sender.send<{ result: { objectId?: string } }>(
+          'Runtime.evaluate',
+          { expression: `(${fn})()`, objectGroup: OWNERS_GROUP, silent: true, returnByValue: false },
+          call,
+        )
+      : await sender.send<{ result: { objectId?: string } }>(
+          'Runtime.callFunctionOn',
+          { functionDeclaration: fn, objectId, objectGroup: OWNERS_GROUP, silent: true, returnByValue: false },
+          call,
+        );
+    return r.result.objectId ? elements(r.result.objectId) : [];
+  };
+  // the object a listener leads to: its bound this, or an object in its closure
+  const ownerOf = async (fnId: string): Promise<string[]> => {
+    const p = await props(fnId);
+    const internal = p.internalProperties ?? [];
+    const bound = internal.find((x) => x.name === '[[BoundThis]]')?.value;
+    if (bound?.type === 'object' && bound.objectId) return [bound.objectId];
+    const scopes = internal.find((x) => x.name === '[[Scopes]]')?.value?.objectId;
+    if (!scopes) return [];
+    const out: string[] = [];
+    const list = (await props(scopes)).result.filter((x) => /^\d+$/.test(x.name) && x.value?.objectId && /^Closure/.test(x.value.description ?? ''));
+    for (const scope of list.slice(0, 2)) {
+      for (const v of (await props(scope.value!.objectId!)).result) {
+        if (v.value?.type === 'object' && v.value.objectId && OWNER_CLASSES.test(v.value.className ?? '')) out.push(v.value.objectId);
+      }
+    }
+    return out.slice(0, 4);
+  };
+  try {
+    const owners: string[] = [];
+    let frontier: Array<string | null> = [null];
+    for (let level = 0; level < 2 && frontier.length > 0; level++) {
+      const next: string[] = [];
+      for (const from of frontier) {
+        for (const f of (await listenersOf(from)).slice(0, 32)) next.push(...(await ownerOf(f)));
+      }
+      owners.push(...next);
+      frontier = next.slice(0, 8);
+    }
+    if (owners.length === 0) return null;
+    const modules = await sender.send<{ result: { objectId?: string } }>(
+      'Runtime.evaluate',
+      { expression: "({net:require('net'),tls:require('tls'),http:require('http'),https:require('https')})", objectGroup: OWNERS_GROUP, includeCommandLineAPI: true, silent: true },
+      call,
+    );
+    if (!modules.result.objectId) return null;
+    const k = JSON.stringify(PROBE_ERROR_KEY);
+    const fn =
+      `function(m,...d){try{return (${netProbe.fn.toString()})(${JSON.stringify(arg)},{modules:m,sockets:[],agents:[],dispatchers:d,census:false});}` +
+      `catch(e){return {[${k}]:String((e&&e.stack)||e)};}}`;
+    const r = await sender.send<{ result: { value?: unknown }; exceptionDetails?: { text?: string } }>(
+      'Runtime.callFunctionOn',
+      {
+        functionDeclaration: fn,
+        objectId: modules.result.objectId,
+        arguments: [{ objectId: modules.result.objectId }, ...owners.slice(0, 64).map((objectId) => ({ objectId }))],
+        returnByValue: true,
+        silent: true,
+      },
+      call,
+    );
+    const v = r.result.value as Record<string, unknown> | undefined;
+    if (r.exceptionDetails || !v || PROBE_ERROR_KEY in v) return null;
+    const raw = v as unknown as RawNet;
+    // the ration (src/sampler.ts) counts what the target spent: every round trip of this search
+    return { ...raw, probeMs: Math.max(raw.probeMs, performance.now() - t0) };
+  } finally {
+    await sender.send('Runtime.releaseObjectGroup', { objectGroup: OWNERS_GROUP }, { ...call, label: `${label} (release)` }).catch(() => undefined);
+  }
+}
+
+/** undici's dispatcher classes (and the proxies and wrappers built on them). */
+const OWNER_CLASSES = /^(Pool|BalancedPool|Agent|Client|ProxyAgent|RetryAgent|EnvHttpProxyAgent|RoundRobinPool|H2CClient)$/;
+
+/** A Pool's own 'drain'/'connect' listeners (registered by the Agent that made it). */
+const LISTENERS_OF_OWNER =
+  'function(){const e=this&&this._events||{};const f=(v)=>(Array.isArray(v)?v:[v]).filter((x)=>typeof x==="function");return [...f(e.drain).slice(0,1),...f(e.connect).slice(0,1)];}';

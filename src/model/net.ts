@@ -76,7 +76,7 @@ export interface Sockets {
 export type HttpPoolOrigin = RawPoolOrigin;
 
 export interface HttpPool {
-  kind: 'http.Agent' | 'fetch';
+  kind: RawPool['kind'];
   name: string;
   protocol: string | null;
   /** Per origin. null: unlimited. */
@@ -312,7 +312,9 @@ export function findings(sockets: Sockets, pools: HttpPool[]): string[] {
     const parts = Object.entries(g.byPool)
       .sort((a, b) => b[1] - a[1])
       .map(([n, c]) => {
-        const lim = pools.find((p) => p.name === n)?.maxSockets;
+        const pool = pools.find((p) => p.name === n || (n === 'fetch' && p.kind === 'fetch'));
+        // a pool whose owner was not reached has no known limit: say nothing rather than "unlimited"
+        const lim = pool && !pool.name.includes('not reached') ? pool.maxSockets : undefined;
         return `${n} ${c}${lim !== undefined ? ` (maxSockets ${lim ?? 'unlimited'})` : ''}`;
       });
     let line = `${g.endpoint}: ${g.count} client connection${g.count === 1 ? '' : 's'}${g.tls ? ` (${g.tls} TLS)` : ''}: ${parts.join(', ')}`;

@@ -7,7 +7,10 @@ export interface NetArg {
   groups: number;
 }
 
-/** What an explicit census (Runtime.queryObjects) found, handed to the probe by nodetop. */
+/**
+ * What nodetop found by protocol and hands to the probe: an explicit census (Runtime.queryObjects)
+ * or undici dispatchers reached through their clients' listeners (src/inspector/census.ts).
+ */
 export interface NetCensus {
   /** net, tls, http, https: callFunctionOn has no `require`. */
   modules: { net: unknown; tls: unknown; http: unknown; https: unknown };
@@ -15,6 +18,10 @@ export interface NetCensus {
   sockets: unknown[];
   /** Every object in the heap whose prototype chain holds http.Agent.prototype. */
   agents: unknown[];
+  /** undici dispatchers (Agent, Pool, BalancedPool, Client) the program holds where no property leads. */
+  dispatchers?: unknown[];
+  /** false: only `dispatchers` was looked for (no heap walk); sockets and agents are empty. */
+  census?: boolean;
 }
 
 export interface RawTls {
@@ -80,7 +87,8 @@ export interface RawPoolOrigin {
 }
 
 export interface RawPool {
-  kind: 'http.Agent' | 'fetch';
+  /** fetch: undici's global dispatcher (what fetch uses); undici: any other undici dispatcher. */
+  kind: 'http.Agent' | 'fetch' | 'undici';
   name: string;
   protocol: string | null;
   /** null: unlimited (Infinity) or not exposed. */
@@ -107,6 +115,11 @@ export interface RawNet {
   pools: RawPool[];
   /** Whether `fetch`'s global dispatcher exists and why its numbers may be missing. */
   fetch: { present: boolean; note: string | null };
+  /**
+   * undici clients found from their sockets whose Pool or Agent was not reached (it is held in a
+   * closure): nodetop then looks for it through the clients' listeners and reads again.
+   */
+  undiciUnowned: number;
   /** Pools left out (at most 50 come back: agent:false makes one agent per request), and origins left out of the listed ones. */
   poolsOmitted: { pools: number; origins: number };
   /** Where the sockets were found: handle list, agents, undici, census. */
@@ -151,9 +164,10 @@ export const netProbe = defineProbe<NetArg, RawNet>(
       top: [],
       pools: [],
       fetch: { present: false, note: null },
+      undiciUnowned: 0,
       poolsOmitted: { pools: 0, origins: 0 },
-      found: { handles: 0, agents: 0, fetch: 0, census: census ? 0 : null },
-      census: !!census,
+      found: { handles: 0, agents: 0, fetch: 0, census: census && census.census !== false ? 0 : null },
+      census: !!census && census.census !== false,
       censusWallMs: null,
       probeMs: 0,
       errors,
@@ -253,7 +267,7 @@ export const netProbe = defineProbe<NetArg, RawNet>(
     }
 
     // --- census: every socket and agent in the heap (explicit option) ---
-    if (census) {
+    if (census && census.census !== false) {
       try {
         for (const s of census.sockets) {
           try {
@@ -339,118 +353,215 @@ export const netProbe = defineProbe<NetArg, RawNet>(
       }
     }
 
-    // --- fetch: undici's global dispatcher (Node 18+, once fetch has been used) ---
+    // --- undici (npm 5, 6, 7 and the copy bundled for fetch): fetch's global dispatcher, the
+    // dispatchers nodetop handed in, and clients found from their sockets. Read by the symbols'
+    // descriptions (each undici copy has its own symbols): an Agent keeps Map<origin, Pool|Client>
+    // (5: WeakRefs; 7: {count, dispatcher}); a Pool and a BalancedPool keep an array (of Clients;
+    // of Pools); a Client holds one socket, which points back to it ('client'). ---
     try {
-      const d = (globalThis as any)[Symbol.for('undici.globalDispatcher.1')];
-      if (!d || typeof d !== 'object') {
-        out.fetch.note = 'no global fetch dispatcher: fetch has not been used in this process (or this Node has none)';
-      } else {
-        out.fetch.present = true;
-        const sym = (o: any, n: string): symbol | undefined =>
-          o && typeof o === 'object' ? Object.getOwnPropertySymbols(o).find((s) => s.description === n) : undefined;
-        const protoSym = (o: any, n: string): symbol | undefined => {
-          for (let p = o && Object.getPrototypeOf(o), i = 0; p && i < 4; p = Object.getPrototypeOf(p), i++) {
-            const s = Object.getOwnPropertySymbols(p).find((x) => x.description === n);
-            if (s) return s;
-          }
-          return undefined;
-        };
-        const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
-        const kClients = sym(d, 'clients');
-        const opts = (sym(d, 'options') && d[sym(d, 'options')!]) || {};
+      const sym = (o: any, n: string): symbol | undefined =>
+        o && typeof o === 'object' ? Object.getOwnPropertySymbols(o).find((x) => x.description === n) : undefined;
+      const protoSym = (o: any, n: string): symbol | undefined => {
+        for (let p = o && Object.getPrototypeOf(o), i = 0; p && i < 6; p = Object.getPrototypeOf(p), i++) {
+          const x = Object.getOwnPropertySymbols(p).find((y) => y.description === n);
+          if (x) return x;
+        }
+        return undefined;
+      };
+      const get = (o: any, n: string): any => {
+        const k = sym(o, n) ?? protoSym(o, n);
+        return k ? o[k] : undefined;
+      };
+      const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
+      const isClient = (c: any): boolean => !!c && typeof c === 'object' && !!sym(c, 'url') && !Array.isArray(get(c, 'clients')) && !(get(c, 'clients') instanceof Map);
+      const seen = new Set<any>();
+      const seenClients = new Set<any>();
+      const originOf = (d: any): string => {
+        const u = get(d, 'url');
+        return u && typeof u.origin === 'string' ? u.origin : '?';
+      };
+      // one Client: its counters, its socket into the pool's sockets
+      const readClient = (c: any, poolName: string, sockets: any[]): { connected: number; free: number; pending: number; running: number; size: number } => {
+        seenClients.add(c);
+        const connected = get(c, 'connected') ? 1 : 0;
+        const pending = num(get(c, 'pending')) ?? 0;
+        const running = num(get(c, 'running')) ?? 0;
+        const busy = !!get(c, 'busy');
+        const sock = get(c, 'socket');
+        // a connected client with nothing running or pending idles in the pool (unref'd)
+        if (sock && add(sock, poolName, connected === 1 && pending + running === 0)) {
+          out.found.fetch++;
+          sockets.push(sock);
+        }
+        return { connected, free: connected && !busy ? 1 : 0, pending, running, size: num(get(c, 'size')) ?? pending + running };
+      };
+      const row = (origin: string, key: string): RawPoolOrigin => ({
+        origin,
+        endpoint: null,
+        servername: null,
+        key,
+        inUse: null,
+        free: null,
+        queued: null,
+        connected: null,
+        pending: null,
+        running: null,
+        size: null,
+      });
+      // the rows of one Pool, BalancedPool or Client (an Agent's member, or standing alone)
+      const rowsOf = (d: any, key: string, poolName: string, notes: Set<string>): RawPoolOrigin[] => {
+        seen.add(d);
+        const list = get(d, 'clients');
+        if (Array.isArray(list) && list.length > 0 && list.every((x: any) => Array.isArray(get(x, 'clients')))) {
+          // a BalancedPool: one row per upstream Pool
+          const rows: RawPoolOrigin[] = [];
+          for (const sub of list) rows.push(...rowsOf(sub, originOf(sub), poolName, notes));
+          // its own queue (requests no upstream took yet) is no upstream's: a row of its own
+          const q = num(get(d, 'queued'));
+          if (q) rows.push({ ...row(`(balanced over ${list.length} upstreams)`, 'queue'), queued: q, pending: q });
+          return rows;
+        }
+        const r = row(originOf(d) !== '?' ? originOf(d) : key, key);
+        const sockets: any[] = [];
+        if (Array.isArray(list)) {
+          // a Pool: its own stats (what dispatcher.stats says), else its counter getters
+          for (const c of list) readClient(c, poolName, sockets);
+          const st = d.stats;
+          const from = st && typeof st === 'object' && num(st.connected) !== null ? st : null;
+          r.connected = num(from ? from.connected : get(d, 'connected'));
+          r.free = num(from ? from.free : get(d, 'free'));
+          r.pending = num(from ? from.pending : get(d, 'pending'));
+          r.queued = num(from ? from.queued : get(d, 'queued'));
+          r.running = num(from ? from.running : get(d, 'running'));
+          r.size = num(from ? from.size : get(d, 'size'));
+          if (r.queued === null) notes.add('queued not exposed by this undici');
+        } else if (isClient(d)) {
+          const c = readClient(d, poolName, sockets);
+          r.connected = c.connected;
+          r.free = c.free;
+          r.pending = c.pending;
+          r.running = c.running;
+          r.size = c.size;
+          // a Client has no queue of its own but its pending requests: they wait for its one socket
+          r.queued = c.pending;
+        } else notes.add('this undici exposes neither stats nor client counters');
+        if (r.connected !== null && r.free !== null) r.inUse = Math.max(0, r.connected - r.free);
+        r.endpoint = endpointOfSockets(sockets);
+        return [r];
+      };
+      const limitOf = (d: any): number | null => {
+        const list = get(d, 'clients');
+        if (Array.isArray(list)) return num(get(d, 'connections'));
+        return isClient(d) ? 1 : null;
+      };
+      const readDispatcher = (d: any, name: string, kind: 'fetch' | 'undici'): void => {
+        if (!d || typeof d !== 'object' || seen.has(d)) return;
         const pool: RawPool = {
-          kind: 'fetch',
-          name: `fetch (undici ${String(d.constructor?.name ?? 'dispatcher')})`,
+          kind,
+          name,
           protocol: null,
-          maxSockets: num(opts.connections),
+          maxSockets: null,
           maxFreeSockets: null,
           maxTotalSockets: null,
           keepAlive: true,
           origins: [],
           note: null,
         };
-        if (!kClients || !(d[kClients] instanceof Map)) {
-          pool.note = 'this undici keeps its clients where nodetop cannot see them';
-        } else {
-          const notes = new Set<string>();
-          for (const [origin, ref] of d[kClients] as Map<string, any>) {
-            const p = ref && typeof ref.deref === 'function' ? ref.deref() : ref;
-            if (!p) continue;
-            const row: RawPoolOrigin = {
-              origin: String(origin),
-              endpoint: null,
-              servername: null,
-              key: String(origin),
-              inUse: null,
-              free: null,
-              queued: null,
-              connected: null,
-              pending: null,
-              running: null,
-              size: null,
-            };
-            // a Pool keeps Clients; an Agent with connections: 1 keeps Clients directly
-            const kPoolClients = sym(p, 'clients');
-            const clients: any[] = kPoolClients && Array.isArray(p[kPoolClients]) ? p[kPoolClients] : [p];
-            const st = p.stats;
-            if (st && typeof st === 'object' && kPoolClients) {
-              row.connected = num(st.connected);
-              row.free = num(st.free);
-              row.pending = num(st.pending);
-              row.queued = num(st.queued);
-              row.running = num(st.running);
-              row.size = num(st.size);
-            } else {
-              // older undici: count from each client's symbol getters
-              const c0 = clients[0];
-              const kc = protoSym(c0, 'connected');
-              const kp = protoSym(c0, 'pending');
-              const kr = protoSym(c0, 'running');
-              const kb = protoSym(c0, 'busy');
-              if (kc && kp && kr) {
-                let connected = 0;
-                let free = 0;
-                let pending = 0;
-                let running = 0;
-                for (const c of clients) {
-                  const on = !!c[kc];
-                  if (on) connected++;
-                  if (on && kb && !c[kb]) free++;
-                  pending += num(c[kp]) ?? 0;
-                  running += num(c[kr]) ?? 0;
-                }
-                row.connected = connected;
-                row.free = kb ? free : null;
-                row.pending = pending;
-                row.running = running;
-                row.size = pending + running;
-                const kq = sym(p, 'queued');
-                row.queued = kq ? num(p[kq]) : null;
-                if (row.queued === null) notes.add('queued not exposed by this undici');
-              } else notes.add('this undici exposes neither stats nor client counters');
-            }
-            if (row.connected !== null && row.free !== null) row.inUse = Math.max(0, row.connected - row.free);
-            const socks: any[] = [];
-            const kRun = protoSym(clients[0], 'running');
-            const kPend = protoSym(clients[0], 'pending');
-            for (const c of clients) {
-              const ks = sym(c, 'socket');
-              // a connected client with nothing running or pending idles in the pool (unref'd)
-              const idle = !!kRun && !!kPend && (num(c[kRun]) ?? 1) + (num(c[kPend]) ?? 1) === 0;
-              if (ks && add(c[ks], 'fetch', idle)) {
-                out.found.fetch++;
-                socks.push(c[ks]);
-              }
-            }
-            row.endpoint = endpointOfSockets(socks);
-            pool.origins.push(row);
+        const notes = new Set<string>();
+        const list = get(d, 'clients');
+        // what its sockets' byPool says: "fetch" for fetch's (as before), else the pool's name
+        const tag = kind === 'fetch' ? 'fetch' : name;
+        if (list instanceof Map) {
+          seen.add(d);
+          const opts = get(d, 'options') || {};
+          pool.maxSockets = num(opts.connections);
+          for (const [key, v] of list as Map<string, any>) {
+            const sub = v && typeof v.deref === 'function' ? v.deref() : v && typeof v === 'object' && 'dispatcher' in v ? v.dispatcher : v;
+            if (!sub || typeof sub !== 'object') continue;
+            if (pool.maxSockets === null && isClient(sub)) pool.maxSockets = 1;
+            pool.origins.push(...rowsOf(sub, String(key), tag, notes));
           }
-          if (notes.size) pool.note = [...notes].join('; ');
+        } else {
+          pool.maxSockets = limitOf(d);
+          pool.origins.push(...rowsOf(d, originOf(d), tag, notes));
+        }
+        if (notes.size) pool.note = [...notes].join('; ');
+        out.pools.push(pool);
+      };
+      const ctor = (d: any): string => String(d?.constructor?.name ?? 'dispatcher');
+
+      // undici 8 (Node 26) keeps the dispatcher under .2 and a compatibility wrapper under .1
+      const g2 = (globalThis as any)[Symbol.for('undici.globalDispatcher.2')];
+      const g1 = (globalThis as any)[Symbol.for('undici.globalDispatcher.1')];
+      const gd = g2 && typeof g2 === 'object' ? g2 : g1;
+      if (!gd || typeof gd !== 'object') {
+        out.fetch.note = 'no global fetch dispatcher: fetch has not been used in this process (or this Node has none)';
+      } else {
+        out.fetch.present = true;
+        readDispatcher(gd, `fetch (undici ${ctor(gd)})`, 'fetch');
+        // an older undici's setGlobalDispatcher (npm) beside a newer Node's: both are read
+        if (g1 && typeof g1 === 'object' && g1 !== gd && sym(g1, 'clients')) readDispatcher(g1, `undici global dispatcher 1 (${ctor(g1)})`, 'undici');
+      }
+      // handed in: Agents first (their Pools and Clients are theirs), then BalancedPools, Pools, Clients
+      const rank = (d: any): number => {
+        const l = get(d, 'clients');
+        return l instanceof Map ? 0 : Array.isArray(l) ? (l.length > 0 && Array.isArray(get(l[0], 'clients')) ? 1 : 2) : 3;
+      };
+      const handed = (census?.dispatchers ?? []).filter((d: any) => !!d && typeof d === 'object' && (sym(d, 'url') !== undefined || sym(d, 'clients') !== undefined));
+      handed.sort((a, b) => rank(a) - rank(b));
+      const seq: Record<string, number> = {};
+      for (const d of handed) {
+        const c = ctor(d);
+        readDispatcher(d, `undici ${c}#${(seq[c] = (seq[c] ?? 0) + 1)}`, 'undici');
+      }
+      // clients found from their sockets whose dispatcher was not reached: their own rows, under
+      // one pool named for what is missing (nodetop then looks for the owners and reads again)
+      const orphans: any[] = [];
+      let standalone = 0;
+      for (const e of conns.values()) {
+        const c = get(e.sock, 'client');
+        if (!c || typeof c !== 'object' || !isClient(c) || seenClients.has(c) || get(c, 'socket') !== e.sock) continue;
+        // nothing listens for its 'drain': no Pool or Agent made it, the program uses it directly
+        const drain = c._events?.drain;
+        if (!drain || (Array.isArray(drain) && drain.length === 0)) readDispatcher(c, `undici Client#${++standalone}`, 'undici');
+        else orphans.push(c);
+      }
+      if (orphans.length) {
+        out.undiciUnowned = orphans.length;
+        const name = 'undici (its Pool or Agent not reached)';
+        const pool: RawPool = {
+          kind: 'undici',
+          name,
+          protocol: null,
+          maxSockets: null,
+          maxFreeSockets: null,
+          maxTotalSockets: null,
+          keepAlive: true,
+          origins: [],
+          note: 'these clients belong to a Pool or Agent nodetop did not reach: its queued requests are not counted (--census finds it)',
+        };
+        const byOrigin = new Map<string, RawPoolOrigin & { socks: any[] }>();
+        for (const c of orphans) {
+          const o = originOf(c);
+          let r = byOrigin.get(o);
+          if (!r) byOrigin.set(o, (r = { ...row(o, o), connected: 0, free: 0, pending: 0, running: 0, size: 0, socks: [] }));
+          const x = readClient(c, name, r.socks);
+          r.connected! += x.connected;
+          r.free! += x.free;
+          r.pending! += x.pending;
+          r.running! += x.running;
+          r.size! += x.size;
+        }
+        for (const r of byOrigin.values()) {
+          const { socks, ...rest } = r;
+          rest.inUse = Math.max(0, rest.connected! - rest.free!);
+          rest.endpoint = endpointOfSockets(socks);
+          pool.origins.push(rest);
         }
         out.pools.push(pool);
       }
     } catch (e) {
-      fail('fetch', e);
+      fail('undici', e);
     }
 
     // --- at most 50 pools of at most 50 origins come back: the busiest (queued first) ---

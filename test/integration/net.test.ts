@@ -272,6 +272,71 @@ describe('sockets, TLS and HTTP pools', () => {
     }
   });
 
+  // undici from npm (5, 6, 7: pinned dev dependencies), each dispatcher held only in a closure,
+  // 10 connections and 30 requests in flight: nodetop's figures are the dispatcher's own `stats`
+  // (its counters where that undici has no stats). Before: "(no pool) 10", the 20 queued nowhere,
+  // and a finding blaming net/tls.connect.
+  for (const major of ['5', '6', '7']) {
+    for (const kind of ['pool', 'agent', 'client', 'balanced']) {
+      it(`undici ${major} ${kind} held in a closure: the dispatcher's own figures`, async () => {
+        const t = await startTarget('undici.js', { args: [major, kind, '10', '30'], nodeArgs: NODE_ARGS });
+        try {
+          const origin = t.facts.origin as string;
+          const own = (await t.ask('stats')).stats as Record<string, number> | Array<Record<string, number>>;
+          const s = await stats(t.pid);
+          const pools = s.httpPools!.filter((p) => p.kind === 'undici');
+          assert.equal(pools.length, 1, JSON.stringify(s.httpPools));
+          const pool = pools[0]!;
+          assert.doesNotMatch(pool.name, /not reached/);
+          const g = s.sockets!.groups.find((x) => x.direction === 'client')!;
+          assert.equal(g.byPool['(no pool)'], undefined, JSON.stringify(g));
+          assert.equal(g.byPool[pool.name], kind === 'balanced' ? 20 : kind === 'client' ? 1 : 10);
+          assert.doesNotMatch(s.sockets!.findings.join('\n'), /belong to no pool/);
+          const sum = (k: 'connected' | 'running' | 'queued'): number => pool.origins.reduce((n, o) => n + (o[k] ?? 0), 0);
+          if (kind === 'client') {
+            const c = own as Record<string, number>;
+            assert.deepEqual([sum('connected'), sum('running'), pool.origins[0]!.pending], [c.connected, c.running, c.pending]);
+            assert.equal(pool.maxSockets, 1);
+          } else if (kind === 'balanced') {
+            const b = own as Record<string, number>;
+            assert.equal(sum('running'), b.running);
+            assert.equal(sum('queued'), b.queued);
+            assert.equal(sum('connected'), 20);
+          } else {
+            const p = (Array.isArray(own) ? own[0] : own) as Record<string, number>;
+            const o = pool.origins.find((x) => x.origin === origin)!;
+            assert.ok(o, JSON.stringify(pool));
+            assert.deepEqual(
+              [o.connected, o.free, o.pending, o.queued, o.running, o.size],
+              [p.connected, p.free, p.pending, p.queued, p.running, p.size],
+            );
+            assert.equal(pool.maxSockets, 10);
+            // the queue is a finding, named for the pool
+            assert.match(s.sockets!.findings.join('\n'), new RegExp(`${pool.name} ${origin}: 20 requests queued`));
+          }
+        } finally {
+          await t.kill();
+        }
+      });
+    }
+  }
+
+  // fetch on this Node: the bundled undici's global dispatcher (an Agent; undici 7 from Node 22)
+  it('fetch: the global dispatcher holds every connection, none queued', async () => {
+    const t = await startTarget('undici.js', { args: ['fetch', 'x', '10', '30'], nodeArgs: NODE_ARGS });
+    try {
+      const origin = t.facts.origin as string;
+      const s = await stats(t.pid);
+      const pool = s.httpPools!.find((p) => p.kind === 'fetch')!;
+      assert.equal(pool.note, null);
+      const o = pool.origins.find((x) => x.origin === origin)!;
+      assert.deepEqual([o.connected, o.running, o.queued, o.free], [30, 30, 0, 0]);
+      assert.equal(s.sockets!.groups.find((x) => x.direction === 'client')!.byPool.fetch, 30);
+    } finally {
+      await t.kill();
+    }
+  });
+
   it('rations the walk to 0.5% of a core: the next walk waits its own cost / 0.005', async () => {
     const t = await startTarget('tls-pool.js', { args: [certDir], nodeArgs: NODE_ARGS });
     const att = await attachTo(t.pid, { timeoutMs: 10_000 });

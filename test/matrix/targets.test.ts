@@ -75,6 +75,23 @@ function checkStats(json: Record<string, unknown>, t: Target, ctx: Ctx): void {
 export const COMMANDS: CommandCase[] = [
   { name: 'stats --json', fixture: handles, args: (pid) => ['stats', String(pid), '--json', '--window', '300'], check: checkStats },
   {
+    // the undici each Node bundles for fetch (5 on 18, 6 on 20, 7 from 22: an Agent whose client
+    // list holds {count, dispatcher}), 30 requests in flight on 30 connections
+    name: 'stats --json: fetch’s pool, as its bundled undici keeps it',
+    fixture: () => ({ file: 'undici.js', args: ['fetch', 'x', '10', '30'] }),
+    args: (pid) => ['stats', String(pid), '--json', '--window', '100'],
+    check: (json, t) => {
+      const s = json as unknown as Sample;
+      const pool = s.httpPools!.find((p) => p.kind === 'fetch')!;
+      assert.ok(pool, JSON.stringify(s.httpPools));
+      assert.equal(pool.note, null);
+      const o = pool.origins.find((x) => x.origin === t.facts.origin)!;
+      assert.ok(o, JSON.stringify(pool));
+      assert.deepEqual([o.connected, o.running, o.queued, o.free], [30, 30, 0, 0]);
+      assert.equal(s.sockets!.groups.find((x) => x.direction === 'client')!.byPool.fetch, 30);
+    },
+  },
+  {
     // 30 MiB dropped, 20 MiB held (test/fixtures/garbage.js): the GC gives back the first only
     name: 'gc --json',
     fixture: () => ({ file: 'garbage.js', args: ['30', '20'], nodeArgs: ['--expose-gc', '--no-memory-reducer'] }),

@@ -19,6 +19,7 @@ function raw(over: Partial<RawNet> = {}): RawNet {
     top: [],
     pools: [],
     fetch: { present: false, note: 'no dispatcher' },
+    undiciUnowned: 0,
     poolsOmitted: { pools: 0, origins: 0 },
     found: { handles: 0, agents: 0, fetch: 0, census: null },
     census: false,
