@@ -138,6 +138,8 @@ interface Candidate {
   exe: string | null;
   uid: number;
   stat: proc.ProcStat;
+  /** When `stat` was read (performance.now()): each process's CPU window is its own. */
+  statAt: number;
 }
 
 /** A nodetop's relay into a container's network namespace (src/inspector/relayMain.ts): nodetop's own helper, not a service. */
@@ -158,7 +160,8 @@ function nodeCandidates(exclude: Set<number>): Candidate[] {
       const exe = proc.readExe(pid);
       const isNode = exe !== null ? proc.looksLikeNodeExecutable(exe) : proc.looksLikeNodeExecutable(argv[0] ?? '');
       if (!isNode || isRelay(argv)) continue;
-      out.push({ pid, argv, exe, uid: proc.readStatus(pid).uid, stat: proc.readStat(pid) });
+      const uid = proc.readStatus(pid).uid;
+      out.push({ pid, argv, exe, uid, stat: proc.readStat(pid), statAt: performance.now() });
     } catch {
       // exited while we looked, or hidden: not listed
     }
@@ -179,20 +182,33 @@ export interface ListOptions {
 export async function listNodeProcesses(opts: ListOptions): Promise<NodeProcess[]> {
   let cands = nodeCandidates(new Set(opts.exclude ?? [process.pid]));
   if (opts.uid !== undefined) cands = cands.filter((c) => c.uid === opts.uid);
-  const t0 = performance.now();
+  // Each process's CPU is its two readings' ticks over the time between those two readings.
+  // Dividing by the sleep alone inflated it: the first readings spread over the candidate walk,
+  // and a second reading taken after the slow work for earlier processes (their sockets) counted
+  // that time as CPU within the window (330-470% for a process at 100% among 36-46 processes).
+  // The second readings are therefore all taken first, in one tight pass, each timed.
   if (opts.cpuWindowMs > 0) await new Promise((r) => setTimeout(r, opts.cpuWindowMs));
-  const elapsed = performance.now() - t0;
+  const second = new Map<number, { stat: proc.ProcStat; at: number }>();
+  if (opts.cpuWindowMs > 0) {
+    for (const c of cands) {
+      try {
+        second.set(c.pid, { stat: proc.readStat(c.pid), at: performance.now() });
+      } catch {
+        // exited during the window: not listed
+      }
+    }
+  }
   const boot = parseUptime(fs.readFileSync('/proc/uptime', 'utf8'));
   const out: NodeProcess[] = [];
   for (const c of cands) {
     let stat = c.stat;
+    let elapsed = 0;
     if (opts.cpuWindowMs > 0) {
-      try {
-        stat = proc.readStat(c.pid);
-      } catch {
-        continue; // exited during the window
-      }
-      if (stat.startTimeTicks !== c.stat.startTimeTicks) continue; // the pid was reused
+      const s2 = second.get(c.pid);
+      if (!s2) continue; // exited during the window
+      if (s2.stat.startTimeTicks !== c.stat.startTimeTicks) continue; // the pid was reused
+      stat = s2.stat;
+      elapsed = s2.at - c.statAt;
     }
     const uptimeSec = processUptimeSec(stat.startTimeTicks, boot);
     const ticks = stat.utimeTicks + stat.stimeTicks;

@@ -60,4 +60,30 @@ describe('nodetop ps', () => {
       await open.kill();
     }
   });
+
+  // A process at 100% in top read 330-470% beside 36-46 Node processes: the second /proc
+  // reading came after the slow work for earlier processes (their sockets and fds), divided by
+  // the sleep alone. Here 12 processes with 920 fds each make that work slow, and the CPU-bound
+  // fixture (about 75% of one core: 15 ms of every 20) starts last, so it is read last.
+  it('measures each process over its own window: a busy process among many reads no more than one core', async () => {
+    const crowd = [];
+    try {
+      for (let i = 0; i < 12; i++) crowd.push(await startTarget('fds.js', { args: ['460'] }));
+      const hot = await startTarget('hot.js');
+      crowd.push(hot);
+      for (let round = 0; round < 2; round++) {
+        const r = await runCli(['ps', '--json']);
+        assert.equal(r.code, 0, r.stderr);
+        const list = parseJson<NodeProcess[]>(r);
+        const h = list.find((p) => p.pid === hot.pid)!;
+        assert.ok(h, 'the hot fixture is listed');
+        // one busy thread: at most one core, with a tick of slack at each end of the window (how
+        // much it gets of a shared machine is not the fixture's to say: more than nothing)
+        assert.ok(h.cpuPercent! > 0 && h.cpuPercent! <= 110, `hot fixture read ${h.cpuPercent}% over ${h.cpuWindowMs} ms`);
+        for (const p of list) assert.ok(p.cpuPercent === null || p.cpuPercent <= 110 * p.threads, `pid ${p.pid}: ${p.cpuPercent}%`);
+      }
+    } finally {
+      for (const t of crowd) await t.kill();
+    }
+  });
 });
