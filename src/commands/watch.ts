@@ -12,7 +12,7 @@ import { onExit } from '../lifecycle';
 import { processAlive } from '../platform/ps';
 import { howItEnded } from '../inspector/ended';
 import type { Sample } from '../model/sample';
-import { Sampler } from '../sampler';
+import { Sampler, type SamplerOptions } from '../sampler';
 import { watchEventLine, watchHeader, watchLine, type WatchField } from '../sinks/line';
 import { Ticker, type Tick } from '../ticker';
 import { exposedWarning } from '../loopback';
@@ -54,6 +54,27 @@ interface Target {
   endWritten: boolean;
   /** Recording (a sub-second interval): ticks since the last collect. */
   sinceCollect: number;
+  /** --json: the last socket walk, repeated (with its own sockets.readAt) on ticks the ration skips it. */
+  lastNet: Pick<Sample, 'sockets' | 'httpPools'> | null;
+}
+
+/**
+ * --json writes what `stats --json` writes: sockets, httpPools and workers too, rationed as the
+ * live view reads them (the socket walk at most 0.5% of a core, workers a few reads a second,
+ * each reading keeping the time it was made: sockets.readAt, workers[].readAt). The text line
+ * needs none of them. Records made inside the target below one second carry null for the three.
+ */
+export function jsonSamplerOptions(opts: Pick<WatchOptions, 'json'>): SamplerOptions {
+  return opts.json ? { net: { top: 50, groups: 50 }, workers: true } : {};
+}
+
+/** As the live view does: a tick the walk's ration skips repeats the last walk (its readAt says when). */
+function withLastNet(t: Pick<Target, 'lastNet'>, s: Sample): void {
+  if (s.sockets || s.httpPools) t.lastNet = { sockets: s.sockets, httpPools: s.httpPools };
+  else if (t.lastNet) {
+    s.sockets = t.lastNet.sockets;
+    s.httpPools = t.lastNet.httpPools;
+  }
 }
 
 /** Attaches to every target, or to none: a failure detaches the ones already attached. */
@@ -94,7 +115,7 @@ export async function watchCommand(opts: WatchOptions, out: Output): Promise<voi
   const targets: Target[] = atts.map((att) => ({
     label: `pid ${att.pid}`,
     att,
-    sampler: new Sampler(att),
+    sampler: new Sampler(att, jsonSamplerOptions(opts)),
     index: 0,
     inFlight: false,
     skipped: 0,
@@ -102,6 +123,7 @@ export async function watchCommand(opts: WatchOptions, out: Output): Promise<voi
     exited: false,
     endWritten: false,
     sinceCollect: 0,
+    lastNet: null,
   }));
   const recording = opts.intervalMs < RECORD_BELOW_MS;
   // collect about once a second; the recorder keeps up to 4 collects' worth if one is late
@@ -154,6 +176,7 @@ export async function watchCommand(opts: WatchOptions, out: Output): Promise<voi
         if (t.done) return;
         if (opts.json) {
           const rec = recorded ? { recorded: true, ...(recorded.fullAt !== null ? { fullAt: new Date(recorded.fullAt).toISOString() } : {}) } : {};
+          if (!recorded) withLastNet(t, s);
           out.write(JSON.stringify({ index: t.index, pid: t.att.pid, lateMs: Math.round(lateMs), skipped: t.skipped, ...rec, ...s }));
         } else {
           out.write(watchLine(s, opts.fields));

@@ -84,6 +84,36 @@ describe('nodetop watch', () => {
     }
   });
 
+  // the docs say --json writes the fields of stats --json: sockets, httpPools and workers were
+  // always null
+  it('--json has sockets, httpPools and workers, as stats --json has them', async () => {
+    const a = await startTarget('handles.js', { args: [String(sink.port)], nodeArgs: ['--inspect-port=0'] });
+    const w = await startTarget('workers.js', { args: ['2', '1'], nodeArgs: ['--inspect-port=0'] });
+    try {
+      const r = await runCli(['watch', String(a.pid), String(w.pid), '--count', '2', '--interval', '1s', '--json']);
+      assert.equal(r.code, 0, r.stderr);
+      const recs = ndjson(r.stdout);
+      assert.equal(recs.length, 4, r.stdout);
+      const s = await runCli(['stats', String(a.pid), '--json', '--window', '100']);
+      const st = JSON.parse(s.stdout) as Sample;
+      for (const x of recs.filter((y) => y.pid === a.pid)) {
+        assert.ok(x.sockets, JSON.stringify(x).slice(0, 300));
+        assert.equal(x.sockets.total, st.sockets!.total);
+        assert.deepEqual(x.sockets.byDirection, st.sockets!.byDirection);
+        assert.ok(Array.isArray(x.httpPools));
+        assert.deepEqual(x.workers, []);
+      }
+      const ids = (w.facts.workers as Array<{ threadId: number }>).map((x) => x.threadId);
+      for (const x of recs.filter((y) => y.pid === w.pid)) {
+        assert.deepEqual(x.workers!.map((k) => k.threadId), ids);
+        assert.ok(x.workers!.every((k) => k.state === 'running'), JSON.stringify(x.workers));
+      }
+    } finally {
+      await a.kill();
+      await w.kill();
+    }
+  });
+
   it('a target killed mid-watch ends its stream with an exited record; the other goes on', async () => {
     const a = await startTarget('idle.js', { nodeArgs: ['--inspect-port=0'] });
     const b = await startTarget('idle.js', { nodeArgs: ['--inspect-port=0'] });
