@@ -57,6 +57,8 @@ describe('protocol methods nodetop sends', () => {
     try {
       await term.waitFor(/Handles/);
       term.keys('g');
+      await term.waitFor(/\[y\/N, a: always\]/);
+      term.keys('y');
       await term.waitFor(/GC main: heap/);
       term.keys('2');
       await term.waitFor(/TYPE\s+KIND/);

@@ -54,6 +54,8 @@ describe('runbook 2: garbage that is not collected', () => {
       await inLiveView('runbook-2-live', { PID: t.pid }, { cols: 100, rows: 30 }, async (term) => {
         await term.waitFor(/Heap[\s\S]*used [\d.]+ MiB/);
         term.keys('g');
+        await term.waitFor(/\[y\/N, a: always\]/);
+        term.keys('y');
         const s = await term.waitFor(/GC (?:main: )?heap [\d.]+ MiB -> [\d.]+ MiB, freed ([\d.]+) MiB/);
         capture('2-live', s);
         const freed = Number(/freed ([\d.]+) MiB/.exec(s)![1]);

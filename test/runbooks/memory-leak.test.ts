@@ -78,6 +78,8 @@ describe('runbook 1: memory grows until the process dies', () => {
       await inLiveView('runbook-1-live', { PID: t.pid }, { cols: 100, rows: 30 }, async (term) => {
         await term.waitFor(/Heap[\s\S]*used [\d.]+ MiB/);
         term.keys('g');
+        await term.waitFor(/\[y\/N, a: always\]/);
+        term.keys('y');
         const s = await term.waitFor(/GC (main: )?heap [\d.]+ MiB -> [\d.]+ MiB, freed/);
         capture('1-live', s);
         const m = /GC (?:main: )?heap [\d.]+ MiB -> ([\d.]+) MiB/.exec(s)!;
