@@ -28,7 +28,7 @@ describe('command line', () => {
       top: 20,
       census: false,
       workers: true,
-      common: { timeoutMs: 5000, allowRemote: false, keepInspector: false },
+      common: { timeoutMs: 5000, allowRemote: false, keepInspector: false, forceSignal: false },
     });
     const j = parseCommandLine(['stats', '7', '--json', '--window', '2s', '--timeout', '500ms', '--keep-inspector']);
     assert.equal(j.command, 'stats');
