@@ -174,10 +174,37 @@ export const installProbe = defineProbe<InstallArg, InstallResult>(
       mods: { v8: require('v8') as typeof import('v8'), perf },
       stop() {},
     };
+    // While the inspector is open, Node hands every console call to V8 too (consoleCall in
+    // inspector_js_api.cc), and V8 keeps the arguments of the last 1,000 alive for a client that
+    // might ask (V8ConsoleMessageStorage; its 10 MB cap counts strings, not an array's elements):
+    // an app logging an 800 KiB array every 10 ms went from 4 to 316 MiB and died under `watch`.
+    // A discard per sample is not enough at that rate, and none happens once nodetop is killed.
+    // So the target discards them itself, through an in-process session (no domain, no socket),
+    // after every batch of GCs: what logging allocates is what makes V8 collect, so whatever the
+    // rate, a logged value outlives its garbage by about one collection. The lease's removal
+    // discards too. Measured (test/harm/console-rate.test.ts): that logger peaks at 33-44 MiB
+    // heapUsed under watch, the live view, or after nodetop was killed, 10-12 MiB unobserved;
+    // without it, it died within 20 s. Four discards between GCs on a timer did not do clearly
+    // better (34-39 MiB in one run).
+    let own: import('inspector').Session | null = null;
+    try {
+      own = new inspector.Session();
+      own.connect();
+    } catch {
+      own = null;
+    }
+    const discardConsole = (): void => {
+      try {
+        own?.post('Runtime.discardConsoleEntries');
+      } catch {
+        /* never throw into the target */
+      }
+    };
     let obs: import('perf_hooks').PerformanceObserver | null = null;
     try {
       // named: `nodetop profile` leaves nodetop* frames (and Node's caller of them) out of the ranking
       obs = new perf.PerformanceObserver(function nodetopGcObserver(list) {
+        discardConsole();
         try {
           const gc = st.gc;
           if (!gc) return;
@@ -249,6 +276,12 @@ export const installProbe = defineProbe<InstallArg, InstallResult>(
     st.stop = () => {
       clearTimeout(lease);
       if (beat) clearInterval(beat);
+      discardConsole();
+      try {
+        own?.disconnect();
+      } catch {
+        /* already gone */
+      }
       try {
         obs?.disconnect();
       } catch {
