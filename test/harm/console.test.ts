@@ -1,6 +1,6 @@
 // What merely attaching costs: while an inspector is open, V8 keeps the arguments of the last
-// 1,000 console calls for a client that might ask for them. nodetop gives them back on detach
-// (Runtime.discardConsoleEntries) and closes the inspector it opened.
+// 1,000 console calls for a client that might ask for them. nodetop's instruments give them back
+// after every GC and on detach (Runtime.discardConsoleEntries), and it closes the inspector it opened.
 
 import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
@@ -20,10 +20,11 @@ describe('console memory', () => {
         await s.baseline();
         assert.equal((await t.ask('log 200 800', 60_000)).logged, 200);
         await s.sample();
-        // while attached, V8 holds them: the measurement that shows the test can fail
+        // while attached, the instruments discard what V8 keeps after every GC (console-rate.test.ts
+        // shows the target dying without it): a GC gives the ~160 MiB back even now
         const held = await heapAfterGc(t);
         process.stderr.write(`[harm] console: heapUsed after GC before ${before}, attached after 200 x 800 KiB logs ${held}\n`);
-        assert.ok(held - before > 100 * MiB, `V8 kept the logged arrays while the inspector was open (${held - before} bytes)`);
+        assert.ok(held - before < 8 * MiB, `the logged arrays are given back while attached (${held - before} bytes)`);
       } finally {
         await att.detach();
       }
