@@ -26,9 +26,8 @@ import type { SnapshotOptions } from './commands/snapshot';
 import type { StatsOptions } from './commands/stats';
 import type { WatchOptions } from './commands/watch';
 
-export interface Output {
-  write(text: string): void;
-}
+import type { Output } from './sinks/output';
+export type { Output } from './sinks/output';
 
 export interface CommonOptions {
   timeoutMs: number;
@@ -58,6 +57,8 @@ export type Invocation =
   | OnTarget<'profile', ProfileOptions>
   | ({ command: 'heap-diff' } & HeapDiffOptions)
   | ({ command: 'heap-summary' } & HeapSummaryOptions)
+  | { command: 'ps-pids'; mine: boolean }
+  | { command: 'completion'; text: string }
   | { command: 'help'; text: string }
   | { command: 'version'; text: string };
 
@@ -185,6 +186,116 @@ function requirePidOrEndpoint(pid: number | undefined, c: CommonOptions): void {
   }
 }
 
+/**
+ * commander's help, less what is for programmers: no `(default: false)` after a flag, and
+ * choices and defaults in one bracket.
+ */
+const HELP = {
+  optionDescription(o: Option): string {
+    const extra: string[] = [];
+    if (o.argChoices) extra.push(`one of ${o.argChoices.join(', ')}`);
+    if (o.defaultValue !== undefined && typeof o.defaultValue !== 'boolean' && !(Array.isArray(o.defaultValue) && o.defaultValue.length === 0)) {
+      extra.push(`default ${o.defaultValueDescription ?? String(o.defaultValue)}`);
+    }
+    return extra.length ? `${o.description} (${extra.join('; ')})` : o.description;
+  },
+};
+
+const MAIN_HELP_AFTER = `
+Examples:
+  nodetop ps                                 the Node processes on this host
+  nodetop attach 4242                        the live view (q quits, ? lists the keys)
+  nodetop stats 4242 --json                  one sample, as JSON
+  nodetop gc 4242                            garbage or held? heap before -> after a full GC
+  nodetop profile 4242 --duration 5s         the functions that take the CPU
+  nodetop watch 4242 4243 --interval 1s      one line per process per second
+  nodetop export --all                       Prometheus metrics on 127.0.0.1:9464
+
+Exit codes: 0 ok, 1 a bug in nodetop, 2 bad usage, 3 no such process, 4 not Node,
+5 permission denied, 6 the inspector cannot be opened, 7 the endpoint failed,
+8 the target exited, 9 the target did not answer, 10 another process's inspector,
+11 refused as unsafe, 12 the output cannot be written, 130/143 interrupted.
+
+nodetop help <command> shows its options and an example. Incidents, step by step:
+docs/runbooks.md; every command and flag: docs/commands.md.
+`;
+
+/** One example or two per command, as `nodetop help <command>` shows them. */
+const EXAMPLES: Record<string, string[]> = {
+  stats: ['nodetop stats 4242', 'nodetop stats 4242 --json --window 2s | jq .eventLoop.lagMs'],
+  gc: ['nodetop gc 4242', 'nodetop gc 4242 --all-threads --json'],
+  snapshot: ['nodetop snapshot 4242 -o before.heapsnapshot', 'nodetop snapshot 4242 --gc-first -y -q'],
+  attach: ['nodetop attach 4242', 'nodetop attach --cluster 4242 --readonly'],
+  profile: ['nodetop profile 4242 --duration 5s', 'nodetop profile 4242 --format collapsed -o cpu.collapsed'],
+  'heap-diff': ['nodetop heap-diff before.heapsnapshot after.heapsnapshot --top 10'],
+  'heap-summary': ['nodetop heap-summary after.heapsnapshot'],
+  arm: ['nodetop arm 4242'],
+  demo: ['nodetop demo'],
+  watch: ['nodetop watch 4242 4243 --interval 1s --count 60', 'nodetop watch --cluster 4242 --json > samples.ndjson'],
+  export: ['nodetop export --all', 'nodetop export 4242 --label service=api --listen 127.0.0.1:9464'],
+  ps: ['nodetop ps --mine', 'nodetop ps --json'],
+  completion: ['nodetop completion bash > /etc/bash_completion.d/nodetop', 'source <(nodetop completion zsh)'],
+};
+
+/** The anchor of each command's section in docs/commands.md. */
+const DOC_ANCHORS: Record<string, string> = {
+  stats: 'nodetop-stats-pid',
+  gc: 'nodetop-gc-pid',
+  snapshot: 'nodetop-snapshot-pid',
+  attach: 'nodetop-attach-pid--the-live-view',
+  profile: 'nodetop-profile-pid--a-cpu-profile',
+  'heap-diff': 'nodetop-heap-diff-aheapsnapshot-bheapsnapshot--what-grew',
+  'heap-summary': 'nodetop-heap-summary-fileheapsnapshot--what-one-snapshot-holds',
+  arm: 'nodetop-arm-pid--arm-a-process-for-its-own-death',
+  demo: 'nodetop-demo',
+  watch: 'nodetop-watch-pid',
+  export: 'nodetop-export',
+  ps: 'nodetop-ps',
+  completion: 'nodetop-completion-bashzsh',
+};
+
+/** commander's error, in nodetop's words: what was wrong, never commander's jargon. */
+export function usageMessage(e: CommanderError): string {
+  const m = e.message.replace(/^error: /, '');
+  switch (e.code) {
+    case 'commander.invalidArgument': {
+      // "command-argument value 'abc' is invalid for argument 'pid'. <ours>", or
+      // "option '--window <ms>' argument 'x' is invalid. <ours>"
+      const ours = /is invalid(?: for argument '[^']*')?\. ([\s\S]*)$/.exec(m);
+      const choice = /^option '(--?[\w-]+)[^']*' argument '([^']*)' is invalid\. Allowed choices are (.*)\.$/.exec(m);
+      if (choice) return `${choice[1]} must be one of ${choice[3]}, not ${JSON.stringify(choice[2])}`;
+      return ours ? ours[1]!.trim() : m;
+    }
+    case 'commander.unknownOption': {
+      const u = /^unknown option '([^']*)'(?:\s*\(Did you mean (.*)\?\))?/.exec(m);
+      return u ? `there is no option ${u[1]}${u[2] ? ` (did you mean ${u[2]}?)` : ''}` : m;
+    }
+    case 'commander.unknownCommand': {
+      const u = /^unknown command '([^']*)'(?:\s*\(Did you mean (.*)\?\))?/.exec(m);
+      return u ? `there is no command ${JSON.stringify(u[1])}${u[2] ? ` (did you mean ${u[2]}?)` : ''}` : m;
+    }
+    case 'commander.missingArgument': {
+      const u = /^missing required argument '([^']*)'/.exec(m);
+      return u ? `the argument <${u[1]}> is missing` : m;
+    }
+    case 'commander.optionMissingArgument': {
+      const u = /^option '(--?[\w-]+)[^']*' argument missing/.exec(m);
+      return u ? `${u[1]} needs a value` : m;
+    }
+    case 'commander.excessArguments': {
+      const u = /^too many arguments(?: for '([^']*)')?\. Expected (\d+) arguments? but got (\d+)/.exec(m);
+      return u ? `${u[1] ? `${u[1]} takes` : 'nodetop takes'} ${u[2]} argument${u[2] === '1' ? '' : 's'}, not ${u[3]}` : m;
+    }
+    default:
+      return m.replace(/\n/g, ' ');
+  }
+}
+
+function usageHint(argv: string[], program: Command): string {
+  const sub = program.commands.find((c) => c.name() === argv[0]);
+  return sub ? `nodetop help ${sub.name()} lists its options` : 'nodetop --help lists the commands';
+}
+
 /** Parses argv into an Invocation. Throws NodetopError (exit 2) for any bad input. */
 export function parseCommandLine(argv: string[]): Invocation {
   let result: Invocation | null = null;
@@ -196,13 +307,18 @@ export function parseCommandLine(argv: string[]): Invocation {
     .configureOutput({
       writeOut: (s) => (helpText += s),
       writeErr: () => undefined,
+      outputError: () => undefined,
     })
-    .showSuggestionAfterError(true);
+    .configureHelp(HELP)
+    .showSuggestionAfterError(true)
+    .helpCommand('help [command]', 'the options of a command, with an example')
+    .addHelpText('after', MAIN_HELP_AFTER);
 
   addCommon(
     program
       .command('stats')
       .description('one sample of a process: memory, heap, GC, event loop, handles, host')
+      .helpGroup('Look:')
       .argument('[pid]', 'process id', parsePid)
       .addOption(
         new Option('--window <ms>', 'how long lag, utilization, GC and CPU are measured')
@@ -241,6 +357,7 @@ export function parseCommandLine(argv: string[]): Invocation {
     program
       .command('gc')
       .description('force a full GC in the target and report heap used before -> after (is it garbage or is it held?)')
+      .helpGroup('Capture:')
       .argument('[pid]', 'process id', parsePid)
       .option('--worker <threadId>', 'only this worker thread (threadIds: nodetop stats)', parseThreadId)
       .option('--all-threads', 'the main thread and every worker, one after the other', false)
@@ -255,6 +372,7 @@ export function parseCommandLine(argv: string[]): Invocation {
     program
       .command('arm')
       .description('arm the target for its own death: a heap snapshot near its heap limit, a report on a fatal error (outlives nodetop)')
+      .helpGroup('Capture:')
       .argument('[pid]', 'process id', parsePid)
       .option('--oom-snapshot', 'write one heap snapshot when the heap nears its limit (cannot be disarmed)', false)
       .option('--report-on-fatal', 'write a diagnostic report on a fatal error (OOM included)', false)
@@ -281,6 +399,7 @@ export function parseCommandLine(argv: string[]): Invocation {
     program
       .command('snapshot')
       .description('write a heap snapshot of the main thread or a worker to disk (open it in Chrome DevTools or memlab)')
+      .helpGroup('Capture:')
       .argument('[pid]', 'process id', parsePid)
       .option('-o, --output <path>', 'where to write it (default: <title>-<pid>-<time>.heapsnapshot here)')
       .option('--worker <threadId>', 'snapshot this worker thread instead of the main thread', parseThreadId)
@@ -314,6 +433,7 @@ export function parseCommandLine(argv: string[]): Invocation {
     program
       .command('attach')
       .description('the live top-style view of a process, or an overview of several (q quits, ? lists the keys)')
+      .helpGroup('Look:')
       .argument('[pids...]', 'process ids')
       .option('--cluster <pid>', 'the primary and every Node process it forked', parsePid)
       .addOption(
@@ -345,6 +465,7 @@ export function parseCommandLine(argv: string[]): Invocation {
     program
       .command('profile')
       .description('a CPU profile of the main thread: a .cpuprofile file for DevTools and the top functions')
+      .helpGroup('Capture:')
       .argument('[pid]', 'process id', parsePid)
       .addOption(
         new Option('--duration <time>', 'how long to profile (500ms, 5s, 1m)')
@@ -387,6 +508,7 @@ export function parseCommandLine(argv: string[]): Invocation {
   program
     .command('heap-diff')
     .description('which constructors grew between two heap snapshots (b - a), and who holds what grew')
+    .helpGroup('Capture:')
     .argument('<a>', 'the earlier .heapsnapshot')
     .argument('<b>', 'the later .heapsnapshot')
     .addOption(
@@ -407,6 +529,7 @@ export function parseCommandLine(argv: string[]): Invocation {
   program
     .command('heap-summary')
     .description('what one heap snapshot holds: the largest retainers and constructors')
+    .helpGroup('Capture:')
     .argument('<file>', 'a .heapsnapshot')
     .addOption(
       new Option('--top <n>', 'how many retainers and groups to list')
@@ -421,6 +544,7 @@ export function parseCommandLine(argv: string[]): Invocation {
   program
     .command('demo')
     .description('start a bundled demo service and open the live view on it')
+    .helpGroup('Look:')
     .addOption(
       new Option('--interval <ms>', 'time between samples')
         .default(1000)
@@ -435,6 +559,7 @@ export function parseCommandLine(argv: string[]): Invocation {
     program
       .command('watch')
       .description('sample one or more processes every --interval: one line (or one NDJSON object) per target per sample')
+      .helpGroup('Script:')
       .argument('[pid...]', 'process ids', (v: string, prev: number[] = []) => [...prev, parsePid(v)])
       .option('--cluster <pid>', 'the primary and every Node process it forked (taken at start)', parsePid)
       .addOption(
@@ -473,6 +598,7 @@ export function parseCommandLine(argv: string[]): Invocation {
   program
     .command('export')
     .description('serve the numbers of one or more processes in the Prometheus text format (/metrics)')
+    .helpGroup('Fleet:')
     .argument('[pid...]', 'process ids', (v: string, prev: number[] = []) => [...prev, parsePid(v)])
     .option('--cluster <pid>', 'the primary and every Node process it forked (taken at start)', parsePid)
     .option('--endpoint <host:port|ws-url>', 'an inspector that is already open (repeatable)', (v: string, prev: string[] = []) => [...prev, v])
@@ -523,6 +649,7 @@ export function parseCommandLine(argv: string[]): Invocation {
   program
     .command('ps')
     .description('list the Node processes on this host (from /proc: attaches to nothing, signals nothing)')
+    .helpGroup('Look:')
     .option('--json', 'a JSON array, one object per process (fields in the README)', false)
     .addOption(
       new Option('--cpu-window <ms>', 'CPU % is measured between two /proc readings this far apart; 0 = average since start')
@@ -530,28 +657,57 @@ export function parseCommandLine(argv: string[]): Invocation {
         .argParser((v) => (v.trim() === '0' ? 0 : parseDurationMs(v, '--cpu-window', 10, 60_000))),
     )
     .option('--mine', "only your own processes", false)
+    .option('--pids', 'only the pids, one a line (for shell completion and scripts)', false)
     .action((o: Record<string, unknown>) => {
+      if (o.pids) {
+        result = { command: 'ps-pids', mine: Boolean(o.mine) };
+        return;
+      }
       result = { command: 'ps', json: Boolean(o.json), cpuWindowMs: o.cpuWindow as number, mine: Boolean(o.mine) };
     });
 
+  program
+    .command('completion')
+    .description('a bash or zsh completion script: commands, flags, and the pids of Node processes')
+    .helpGroup('Script:')
+    .argument('<shell>', 'bash or zsh', (v: string) => {
+      if (v !== 'bash' && v !== 'zsh') throw new InvalidArgumentError(`completion scripts exist for bash and zsh, not ${JSON.stringify(v)}`);
+      return v;
+    })
+    .action((shell: 'bash' | 'zsh') => {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const { completionScript } = require('./commands/completion') as typeof import('./commands/completion');
+      const commands: Record<string, string[]> = {};
+      for (const c of program.commands) {
+        if (c.name() === 'help') continue;
+        commands[c.name()] = c.options.flatMap((o) => [o.long, o.short].filter((f): f is string => typeof f === 'string')).concat('--help');
+      }
+      const pidCommands = ['stats', 'gc', 'snapshot', 'attach', 'profile', 'watch', 'export'];
+      result = { command: 'completion', text: completionScript(shell, { commands, pidCommands, fileCommands: ['heap-diff'] }) };
+    });
+
+  for (const c of program.commands) {
+    const ex = EXAMPLES[c.name()];
+    if (ex) c.addHelpText('after', `\nExamples:\n${ex.map((l) => `  ${l}`).join('\n')}\n\nExit codes: docs/commands.md#exit-codes. Every option: docs/commands.md#${DOC_ANCHORS[c.name()] ?? ''}\n`);
+  }
   if (argv.length === 0) {
     // In a terminal, no arguments is the host overview; anywhere else, the help.
     if (process.stdout.isTTY && process.stdin.isTTY) return { command: 'top', intervalMs: 1000, timeoutMs: 5000 };
-    return { command: 'help', text: program.helpInformation() };
+    return { command: 'help', text: program.helpInformation() + MAIN_HELP_AFTER };
   }
   try {
     program.parse(argv, { from: 'user' });
   } catch (e) {
     if (e instanceof CommanderError) {
-      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.help') return { command: 'help', text: helpText || program.helpInformation() };
+      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.help') return { command: 'help', text: helpText || program.helpInformation() + MAIN_HELP_AFTER };
       if (e.code === 'commander.version') return { command: 'version', text: helpText };
-      throw new NodetopError(e.message.replace(/^error: /, ''), { exitCode: ExitCode.Usage, hint: 'nodetop --help lists the commands' });
+      throw new NodetopError(usageMessage(e), { exitCode: ExitCode.Usage, hint: usageHint(argv, program) });
     }
     throw e;
   }
   if (!result) {
     // no sub-command
-    return { command: 'help', text: program.helpInformation() };
+    return { command: 'help', text: program.helpInformation() + MAIN_HELP_AFTER };
   }
   return result;
 }
@@ -659,6 +815,14 @@ async function dispatch(inv: Invocation, out: Output): Promise<number | void> {
       await exportCommand(opts, out);
       return;
     }
+    case 'ps-pids': {
+      const { printPids } = await import('./commands/completion.js');
+      await printPids(inv.mine, out);
+      return;
+    }
+    case 'completion':
+      out.write(inv.text);
+      return;
     case 'ps': {
       const { psCommand } = await import('./commands/ps.js');
       const { command: _command, ...opts } = inv;

@@ -21,7 +21,7 @@ import { renderPrometheus, scriptLabel, type PromTarget } from '../sinks/prometh
 import { Ticker } from '../ticker';
 import { exposedWarning } from '../loopback';
 import { errLine } from '../sinks/terminal';
-import type { Output } from '../cli';
+import type { Output } from '../sinks/output';
 
 export interface ExportOptions {
   pids: number[];

@@ -17,7 +17,7 @@ import { onExit, onInterrupt } from '../lifecycle';
 import { checkProfile, collapsedStacks, renderProfileSummary, summarizeProfile, type CpuProfile, type FunctionTime, type RuntimeTime } from '../model/profile';
 import { AtomicFile, defaultBaseName, resolveOutputPath, usesDefaultName } from '../platform/outfile';
 import { printable } from '../model/text';
-import type { Output } from '../cli';
+import type { Output } from '../sinks/output';
 
 export interface ProfileOptions extends AttachOptions {
   durationMs: number;

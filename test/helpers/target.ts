@@ -157,7 +157,9 @@ export function runCli(
     const [cmd, ...pre] = [...(opts.prefix ?? []), ...(opts.program ? [opts.program] : [opts.node ?? process.execPath, NODETOP])];
     const child = spawn(cmd!, [...pre, ...args], {
       stdio: ['ignore', 'pipe', 'pipe'],
-      env: opts.env ?? process.env,
+      // a UTF-8 locale unless the test gives its own environment: without one nodetop writes
+      // ASCII (src/sinks/ascii.ts), and tests match its → and ’
+      env: opts.env ?? (/utf-?8/i.test(process.env.LC_ALL || process.env.LC_CTYPE || process.env.LANG || '') ? process.env : { ...process.env, LC_ALL: 'C.UTF-8' }),
       ...(opts.cwd ? { cwd: opts.cwd } : {}),
       ...(opts.uid !== undefined ? { uid: opts.uid, gid: opts.gid ?? opts.uid } : {}),
     });

@@ -63,12 +63,12 @@ describe('command line', () => {
     assert.match(usage(['stats', '0']).message, /out of range/);
     assert.match(usage(['stats', '12', '--window', 'soon']).message, /--window must be a duration/);
     assert.match(usage(['stats', '12', '--window', '5']).message, /between 10 ms/);
-    assert.match(usage(['stats', '12', '--bogus']).message, /unknown option/);
+    assert.match(usage(['stats', '12', '--bogus']).message, /there is no option --bogus/);
     assert.match(usage(['stats', '12', '--census', '--no-sockets']).message, /cannot go with --no-sockets/);
     assert.match(usage(['stats', '12', '--top', 'many']).message, /--top must be a whole number/);
     assert.match(usage(['stats', '12', '--top', '5000']).message, /--top must be between 0 and 1000/);
     assert.match(usage(['stats']).message, /give the pid/);
-    assert.match(usage(['frobnicate']).message, /unknown command/);
+    assert.match(usage(['frobnicate']).message, /there is no command "frobnicate"/);
   });
 
   it('prints help and version without touching anything', () => {
