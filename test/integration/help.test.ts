@@ -97,7 +97,7 @@ describe('nodetop completion', () => {
       assert.deepEqual(complete(['nodetop', 'st']), ['stats']);
       assert.deepEqual(complete(['nodetop', 'pro']), ['profile']);
       assert.deepEqual(complete(['nodetop', 'stats', '--win']), ['--window']);
-      assert.deepEqual(complete(['nodetop', 'profile', '--for']), ['--format']);
+      assert.deepEqual(complete(['nodetop', 'profile', '--form']), ['--format']);
       assert.ok(complete(['nodetop', 'stats', '']).includes(String(t.pid)), 'the fixture\'s pid');
       assert.ok(complete(['nodetop', 'gc', String(t.pid).slice(0, -1)]).includes(String(t.pid)));
       assert.deepEqual(complete(['nodetop', 'completion', 'z']), ['zsh']);
