@@ -449,7 +449,8 @@ function checkPid(got: number, pid: number): void {
 
 function readKernel(att: Attachment): { connections: proc.Connection[]; inspectorPort: number | null } | null {
   try {
-    const port = Number(/:(\d+)\//.exec(att.inspector.url)?.[1]);
+    // the port in the target's own namespace: through a relay, the URL names a unix socket
+    const port = att.reach.port || Number(/:(\d+)\//.exec(att.inspector.url)?.[1]);
     return { connections: proc.tcpConnections(att.pid), inspectorPort: Number.isFinite(port) ? port : null };
   } catch {
     return null; // exited, or its fds are not ours to read

@@ -117,6 +117,7 @@ describe('containers: attaching from the host by host pid', { skip: ROOT_ONLY },
         assert.equal(s.target.pid, t.pid, 'the host pid, not the one the target sees');
         assert.equal(s.target.inspector.openedByNodetop, true);
         assert.equal(s.handles?.byType.Timeout, 1, "idle.js's one interval");
+        assert.equal(s.sockets?.total, 0, "nodetop's own connection through the relay is not the target's socket");
         assert.ok(s.process.fds.open! > 3, 'fds read from the host /proc of the target');
         assert.ok(s.process.rssBytes! > s.memory.heapUsedBytes!);
         await assertNoTrace(t, dirs);
