@@ -21,6 +21,7 @@ import type { Sample } from '../../src/model/sample';
 import type { SnapshotResult } from '../../src/commands/snapshot';
 import type { GcResult } from '../../src/commands/gc';
 import type { NodeProcess } from '../../src/platform/ps';
+import { haveTmux, openTerminal } from '../helpers/tmux';
 
 const NOBODY = 65534;
 const ROOT_ONLY = process.getuid?.() === 0 ? false : 'needs root: the tests make namespaces (unshare) and enter them (nsenter)';
@@ -373,6 +374,27 @@ describe('containers: a real container runtime (podman --rootfs)', { skip: podma
       }
       fs.rmSync(root, { recursive: true, force: true });
       fs.rmSync(conf, { force: true });
+    }
+  });
+});
+
+describe('containers: the live view', { skip: ROOT_ONLY || (haveTmux() ? false : 'tmux is not installed') }, () => {
+  it('attach draws the dashboard of a target in its own namespaces by host pid, and q leaves nothing', async () => {
+    const dirs = relayDirs();
+    const t = await startTarget('idle.js', { prefix: NET_MNT_PID });
+    try {
+      const term = openTerminal(['attach', String(t.pid), '--interval', '250'], { cols: 100, rows: 30 });
+      try {
+        const screen = await term.waitFor(/Heap used [\d.]+ \w+/, 15_000);
+        assert.match(screen, new RegExp(`pid ${t.pid}\\b`), 'the host pid in the header');
+        term.keys('q');
+        assert.equal(await term.exitCode(10_000), 0);
+      } finally {
+        term.close();
+      }
+      await assertNoTrace(t, dirs);
+    } finally {
+      await t.kill();
     }
   });
 });
