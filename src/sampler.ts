@@ -82,6 +82,8 @@ export class Sampler {
    * page does not show them: the walk is linear in sockets, the rest of a sample is not.
    */
   includeNet = true;
+  /** The next sample that reads sockets runs the heap census instead (the live view's c key). */
+  censusOnce = false;
   /**
    * The walk is rationed to NET_SHARE of a core of the target: after a walk that took w ms in
    * the target, the next one waits w / NET_SHARE ms (2 ms at 1,000 sockets: every tick at 1 s;
@@ -121,7 +123,9 @@ export class Sampler {
   /** Reads the target now. The first call only sets the baseline for rates. */
   async read(withNet = false): Promise<RawSample & { net: RawNet | null }> {
     const t0 = performance.now();
-    let net = withNet && this.includeNet && this.opts.net && !this.opts.census ? this.opts.net : null;
+    const census = (this.opts.census === true || this.censusOnce) && withNet && this.includeNet;
+    if (census) this.censusOnce = false;
+    let net = withNet && this.includeNet && this.opts.net && !census ? this.opts.net : null;
     this.netRationed = net !== null && Date.now() < this.netNotBefore;
     if (this.netRationed) net = null;
     try {
@@ -146,7 +150,7 @@ export class Sampler {
       if (Number.isFinite(spent) && spent > 0) this.sampleSpentMs += spent;
       if (rawNet && Number.isFinite(rawNet.probeMs)) this.netNotBefore = Date.now() + rawNet.probeMs / (this.opts.netShare ?? NET_SHARE);
       // the census replaces the net part of the tick: same probe, more sockets, more calls
-      if (withNet && this.opts.net && this.opts.census) rawNet = await this.census(this.opts.net);
+      if (census && this.opts.net) rawNet = await this.census(this.opts.net);
       return { ...part, net: rawNet };
     } catch (e) {
       throw await explainCallFailure(e, this.att.pid, `pid ${this.att.pid}`);

@@ -32,7 +32,9 @@ import { movePid, renderProcessesScreen, selectedPid, SORT_KEYS, type OverviewSt
 import { HANDLE_SORTS } from './views/handles';
 import { SOCKET_SORTS } from './views/sockets';
 import { selectedWorker as workerOnPage, WORKER_SORTS } from './views/workers';
-import { PAGE_RENDERERS } from './pages';
+import { DRILLS, PAGE_RENDERERS, PAGE_ROWS } from './pages';
+import { filtered, selectedIndex } from './views/lists';
+import { stripTags } from './render';
 
 /** How far a snapshot is: 0..1 when V8 reports it (streaming), else null; and what it is doing. */
 export interface SnapshotProgress {
@@ -109,11 +111,15 @@ interface Target {
   backoffMs: number | null;
   /** Sockets and pools from the last sample that walked them (they are walked less often). */
   lastNet: Pick<Sample, 'sockets' | 'httpPools'> | null;
+  /** Until when the sockets and pools of a census stay on screen (ordinary walks would hide what it found). */
+  censusUntil: number;
   ticks: number;
 }
 
 /** Sockets and pools are walked on every tick of the pages that show them, else every 5th. */
 const NET_EVERY = 5;
+/** A census's sockets and pools stay on screen this long: an ordinary walk would hide what it found. */
+const CENSUS_HOLD_MS = 30_000;
 
 
 
@@ -180,6 +186,7 @@ export async function runTui(initial: Attachment[], opts: TuiOptions): Promise<n
 
   const renderOpts = (): RenderOptions => ({ width: screen.width as number, height: screen.height as number, color, colors, unicode, readonly: opts.readonly });
   let lastDraw = 0;
+  let lastLines: string[] = [];
   const draw = (): void => {
     if (destroyed) return;
     lastDraw = Date.now();
@@ -207,6 +214,7 @@ export async function runTui(initial: Attachment[], opts: TuiOptions): Promise<n
       ov.intervalMs = st.intervalMs;
       lines = renderProcessesScreen(rows, ov, renderOpts(), opts.title ?? 'overview');
     }
+    lastLines = lines;
     box.setContent(lines.join('\n'));
     screen.render();
   };
@@ -239,8 +247,10 @@ export async function runTui(initial: Attachment[], opts: TuiOptions): Promise<n
       error: null,
       backoffMs: null,
       lastNet: null,
+      censusUntil: 0,
       ticks: 0,
     };
+    t.hist.workers = new Map();
     targets.set(att.pid, t);
     att.session.onClose(() => void closed(att));
   };
@@ -271,8 +281,18 @@ export async function runTui(initial: Attachment[], opts: TuiOptions): Promise<n
   const sampleOne = async (t: Target): Promise<void> => {
     try {
       const showsNet = viewing === t.att.pid && (st.page === 'sockets' || st.page === 'pools');
-      t.sampler.includeNet = showsNet || t.ticks++ % NET_EVERY === 0;
+      t.sampler.includeNet = t.sampler.censusOnce || (Date.now() >= t.censusUntil && (showsNet || t.ticks++ % NET_EVERY === 0));
+      const census = t.sampler.censusOnce;
       const s = await t.sampler.sample();
+      if (census) {
+        t.censusUntil = Date.now() + CENSUS_HOLD_MS;
+        const pools = s.httpPools?.length ?? 0;
+        const text = s.sockets?.census
+          ? `heap census: ${s.sockets.total} connections, ${pools} pool${pools === 1 ? '' : 's'} (shown for ${CENSUS_HOLD_MS / 1000} s; c runs it again)`
+          : `heap census failed: ${s.sockets?.errors?.[0] ?? 'no sockets read'}`;
+        say(text, s.sockets?.census ? 'good' : 'warn');
+        note(t, 'census', 'info', text);
+      }
       if (s.sockets || s.httpPools) t.lastNet = { sockets: s.sockets, httpPools: s.httpPools };
       else if (t.lastNet) {
         s.sockets = t.lastNet.sockets;
@@ -292,6 +312,20 @@ export async function runTui(initial: Attachment[], opts: TuiOptions): Promise<n
       h.elu.push(s.eventLoop.utilization, now);
       h.cpu.push(s.process.cpuPercent, now);
       h.rss.push(s.process.rssBytes, now);
+      for (const w of s.workers ?? []) {
+        if (w.threadId === null || w.state === 'gone') continue;
+        let wh = h.workers!.get(w.threadId);
+        if (!wh) h.workers!.set(w.threadId, (wh = newHistory()));
+        // a rationed read is as old as it is: keep one point per reading
+        const at = Date.parse(w.readAt);
+        if (wh.heapUsed.lastTime() === at) continue;
+        wh.heapUsed.push(w.heapUsedBytes, at);
+        wh.heapTotal.push(w.heapTotalBytes, at);
+        wh.lagP99.push(w.eventLoop.lagMs?.p99, at);
+        wh.lagMax.push(w.eventLoop.lagMs?.max, at);
+        wh.elu.push(w.eventLoop.utilization, at);
+      }
+      for (const id of [...h.workers!.keys()]) if (!(s.workers ?? []).some((w) => w.threadId === id && w.state !== 'gone')) h.workers!.delete(id);
       log.add(...t.events.fromSample(s));
       // Back off when serving us costs the target: a slow round trip means its main thread
       // is busy, and our sample waits in line with its work.
@@ -398,6 +432,19 @@ export async function runTui(initial: Attachment[], opts: TuiOptions): Promise<n
       stop(ExitCode.TargetExited);
       return;
     }
+    if (st.filtering) {
+      consumed = true;
+      if (key.name === 'enter') st.filtering = false;
+      else if (key.name === 'escape') {
+        st.filtering = false;
+        st.filter = '';
+      } else if (key.name === 'backspace') st.filter = st.filter.slice(0, -1);
+      else if (typeof _ch === 'string' && _ch.length === 1 && _ch >= ' ' && _ch !== '\x7f') st.filter += _ch;
+      st.selectedKey = null;
+      st.selected = 0;
+      draw();
+      return;
+    }
     if (st.confirm) {
       consumed = true;
       const run = pending;
@@ -447,6 +494,9 @@ export async function runTui(initial: Attachment[], opts: TuiOptions): Promise<n
   const showPage = (id: PageId): void => {
     st.page = id;
     st.selected = 0;
+    st.selectedKey = null;
+    st.detail = null;
+    st.filter = '';
     // the rows may be a few seconds old (worker reads are rationed): whoever turns to the page
     // gets them read at the next tick
     if (id === 'workers') current()?.sampler.readAllWorkersNext();
@@ -490,14 +540,32 @@ export async function runTui(initial: Attachment[], opts: TuiOptions): Promise<n
     return rows;
   };
   const move = (by: number): void => {
+    const t = current();
+    const rowsOf = PAGE_ROWS[st.page];
     if (inOverview()) ov.selectedPid = movePid(overviewRows(), ov, by);
-    else st.selected = Math.max(0, st.selected + by);
+    else if (st.page === 'events') st.selected = Math.max(0, st.selected - by); // up scrolls back
+    else if (rowsOf && t?.sample && !st.detail) {
+      // by key: the row stays selected when the list re-sorts
+      const rows = filtered(rowsOf(t.sample, t.prev, st, screen.width as number), st.filter);
+      const i = Math.min(rows.length - 1, Math.max(0, selectedIndex(rows, st) + by));
+      st.selected = Math.max(0, i);
+      st.selectedKey = rows[i]?.key ?? null;
+    } else st.selected = Math.max(0, st.selected + by);
     draw();
   };
   onKey(['up', 'k'], () => move(-1));
   onKey(['down', 'j'], () => move(1));
   onKey(['enter'], () => {
-    if (!inOverview()) return;
+    if (!inOverview()) {
+      const t = current();
+      const rowsOf = PAGE_ROWS[st.page];
+      if (!t?.sample || !rowsOf || !DRILLS.has(st.page) || st.detail) return;
+      const rows = filtered(rowsOf(t.sample, t.prev, st, screen.width as number), st.filter);
+      const key = rows[selectedIndex(rows, st)]?.key;
+      if (key !== undefined && key !== '(omitted)') st.detail = { page: st.page, key };
+      draw();
+      return;
+    }
     const pid = selectedPid(overviewRows(), ov);
     if (pid !== null && !targets.has(pid)) return say(`pid ${pid} has no inspector open: quit and run nodetop attach ${pid}`, 'warn');
     viewing = pid;
@@ -509,9 +577,75 @@ export async function runTui(initial: Attachment[], opts: TuiOptions): Promise<n
   onKey(['?', 'h', 'escape'], (_ch, key) => {
     if (key.name === 'escape') {
       if (st.help) st.help = false;
+      else if (st.detail) st.detail = null;
+      else if (st.filter) st.filter = '';
       else if (multi) viewing = null;
     } else if (!inOverview()) st.help = !st.help;
     draw();
+  });
+  onKey(['/'], () => {
+    if (inOverview() || !PAGE_ROWS[st.page] || st.detail) return;
+    st.filtering = true;
+    st.filter = '';
+    draw();
+  });
+  // c on the Sockets and Pools pages: the heap census finds sockets and pools no request leads
+  // to (a pool of idle keep-alive sockets); it costs two full GCs, so it asks first
+  onKey(['c'], () => {
+    const t = current();
+    if (!t || (st.page !== 'sockets' && st.page !== 'pools')) return;
+    if (opts.readonly) return readonlyRefusal();
+    const heap = t.sample?.memory.heapUsedBytes ?? 0;
+    const gc = t.actions.estimate?.('gc', heap);
+    confirmFirst(
+      { question: `Run the heap census of sockets and pools in pid ${t.att.pid}?`, cost: `It walks the heap twice (Runtime.queryObjects), each a full GC.${gc ? ` ${gc.replace(/^Heap used ([^:]+): a pause/, 'Heap used $1: each a pause')}` : ''}` },
+      () => {
+        t.sampler.censusOnce = true;
+        say('heap census: at the next sample…', 'info');
+        schedule();
+      },
+    );
+  });
+  // the mouse: a click on a tab turns to it, a click on a row selects it, the wheel moves
+  screen.enableMouse();
+  screen.on('mouse', (data: { action?: string; x?: number; y?: number }) => {
+    if (st.confirm || st.filtering || (st.exited && !multi)) return;
+    if (data.action === 'wheelup') return move(-1);
+    if (data.action === 'wheeldown') return move(1);
+    if (data.action !== 'mousedown' || data.x === undefined || data.y === undefined) return;
+    const text = stripTags(lastLines[data.y] ?? '');
+    if (inOverview()) {
+      const pid = /^\s*(\d+) /.exec(text);
+      if (pid && overviewRows().some((r) => r.pid === Number(pid[1]))) ov.selectedPid = Number(pid[1]);
+      return draw();
+    }
+    if (data.y === 2) {
+      // the tabs: " 1 Overview  2 Handles ..." each two wider than its label
+      let x = 0;
+      for (const pg of PAGES) {
+        const w = pg.key.length + pg.title.length + 3;
+        if (data.x >= x && data.x < x + w) {
+          showPage(pg.id);
+          st.help = false;
+          return draw();
+        }
+        x += w;
+      }
+      return;
+    }
+    const t = current();
+    const rowsOf = PAGE_ROWS[st.page];
+    if (!t?.sample || !rowsOf || st.detail || !text.trim()) return;
+    const rows = filtered(rowsOf(t.sample, t.prev, st, screen.width as number), st.filter);
+    const hit = rows.findIndex((r) => {
+      const line = stripTags(r.line).trimEnd();
+      return line.length > 0 && (text.trimEnd() === line || (text.length >= 20 && line.startsWith(text.trimEnd().replace(/…$/, ''))));
+    });
+    if (hit >= 0) {
+      st.selected = hit;
+      st.selectedKey = rows[hit]!.key;
+      draw();
+    }
   });
   const readonlyRefusal = (): void => say('read-only: this key changes the target and is disabled (--readonly)', 'warn');
   /** Heap used of what a key acts on: the selected worker, every thread, or the main thread. */

@@ -47,6 +47,8 @@ export interface History {
   elu: Series;
   cpu: Series;
   rss: Series;
+  /** Each worker's own (rss and cpu stay empty: a thread has neither). */
+  workers?: Map<number, History>;
 }
 
 export function newHistory(capacity?: number): History {
@@ -64,6 +66,13 @@ export interface ViewState {
   backoffMs: number | null;
   sort: Record<PageId, number>;
   selected: number;
+  /** The selected row's key on a list page (null: by index); see views/lists.ts. */
+  selectedKey: string | null;
+  /** `/`: the text rows must hold, and whether it is being typed. */
+  filter: string;
+  filtering: boolean;
+  /** Enter on a row: the page and the key of what is opened (Esc closes it). */
+  detail: { page: PageId; key: string } | null;
   help: boolean;
   message: { text: string; level: Level } | null;
   /**
@@ -96,6 +105,10 @@ export function initialState(intervalMs: number): ViewState {
     backoffMs: null,
     sort: { overview: 0, handles: 0, sockets: 0, workers: 0, pools: 0, events: 0 },
     selected: 0,
+    selectedKey: null,
+    filter: '',
+    filtering: false,
+    detail: null,
     help: false,
     message: null,
     progress: null,

@@ -243,3 +243,55 @@ describe('nodetop attach: the dashboard', { skip: haveTmux() ? false : 'tmux is 
     }
   });
 });
+
+describe('nodetop demo in the dashboard', { skip: haveTmux() ? false : 'tmux is not installed' }, () => {
+  it('shows its headlines within 20 s; Enter drills down, / filters, c runs the census and finds the pool of 6', async () => {
+    const term = openTerminal(['demo'], { cols: 120, rows: 40 });
+    try {
+      const started = Date.now();
+      // a blocked loop that trips the banner, kept in the log after it ends
+      await term.waitFor(/BLOCKED\s+main thread stuck in JavaScript/, 20_000);
+      let s = await term.waitFor(/main thread was blocked in JavaScript for [\d.]+ s, now running again; at computeReportSynchronously/, 25_000);
+      // the worker that holds more memory than the rest comes first in the worker heaps
+      assert.match(s, /Worker heaps\s*\n\s+\d+ cache-builder █+ +[\d.]+ MiB/);
+      assert.ok(Date.now() - started < 25_000);
+      // the pools page, the census, and the pool of 6 it finds
+      term.keys('5');
+      await term.waitFor(/POOL\s+ORIGIN\s+IN USE/);
+      term.keys('c');
+      await term.waitFor(/Run the heap census of sockets and pools in pid \d+\? \[y\/N, a: always\]\s+It walks the heap twice/);
+      term.keys('y');
+      s = await term.waitFor(/heap census: \d+ connections, \d+ pools?/, 15_000);
+      // the demo's pool: maxSockets 6, its 6 TLS connections all its own
+      assert.match(s, /https\.Agent#\d\s+127\.0\.0\.1:\d+\s+\d+\s+\d+\s+\d+\s+6\s*$/m);
+      assert.match(s, /6 client connections \(6 TLS\): https\.Agent#\d 6 \(maxSockets 6\)/);
+      // a finding is wrapped whole, never cut at the edge
+      assert.doesNotMatch(s, /maxSockets 6[^\n]*…/);
+      term.keys('Enter');
+      s = await term.waitFor(/Pools > https\.Agent#\d/);
+      assert.match(s, /maxSockets 6 per origin/);
+      term.keys('Escape');
+      // sockets: Enter opens a group; / filters the rows
+      term.keys('3');
+      await term.waitFor(/ENDPOINT\s+DIR\s+CONNS/);
+      term.keys('Enter');
+      await term.waitFor(/Sockets > (out to|in on) 127\.0\.0\.1:\d+/);
+      term.keys('Escape');
+      await term.waitFor(/ENDPOINT\s+DIR\s+CONNS/);
+      term.keys('/');
+      term.keys('-l', 'zzz');
+      s = await term.waitFor(/filter: zzz▏ +\(0 of \d+ rows; Esc clears\)/);
+      term.keys('Escape');
+      // workers: the selection follows the worker, Enter shows its own charts
+      term.keys('4');
+      await term.waitFor(/ID NAME\s+STATE\s+HEAP/);
+      term.keys('Down');
+      term.keys('Enter');
+      s = await term.waitFor(/Workers > worker \d+ (cache-builder|image-resizer)[\s\S]*Heap used[\s\S]*Event loop lag[\s\S]*CPU and utilization/);
+      term.keys('q');
+      assert.equal(await term.exitCode(), 0);
+    } finally {
+      term.close();
+    }
+  });
+});

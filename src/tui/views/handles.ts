@@ -3,6 +3,7 @@
 
 import type { Sample } from '../../model/sample';
 import { esc, type History, type Painter, type ViewState } from '../render';
+import { keyedTable, type ListRow } from './lists';
 
 export const HANDLE_SORTS = ['count', 'delta', 'name'] as const;
 
@@ -32,19 +33,18 @@ export function handleRows(s: Sample, prev: Sample | null, sort: number): Handle
   return rows;
 }
 
-export function handlesPage(s: Sample, prev: Sample | null, _h: History, st: ViewState, p: Painter, _width: number, height: number): string[] {
-  const sortName = HANDLE_SORTS[st.sort.handles % HANDLE_SORTS.length];
-  const rows = handleRows(s, prev, st.sort.handles);
-  const out = [p.paint(`  ${'TYPE'.padEnd(28)} ${'KIND'.padEnd(8)} ${'COUNT'.padStart(8)} ${'Δ'.padStart(7)}   sorted by ${sortName}`, 'bold')];
-  const visible = Math.max(1, height - 2);
-  const sel = Math.min(st.selected, Math.max(0, rows.length - 1));
-  const first = Math.max(0, Math.min(sel - visible + 1, rows.length - visible));
-  for (let i = Math.max(0, first); i < rows.length && out.length <= visible; i++) {
-    const r = rows[i]!;
+export function handleListRows(s: Sample, prev: Sample | null, st: ViewState, p: Painter): ListRow[] {
+  return handleRows(s, prev, st.sort.handles).map((r) => {
     const d = r.delta === null ? '' : r.delta > 0 ? `+${r.delta}` : String(r.delta);
     const line = `  ${esc(r.type).padEnd(28)} ${r.kind.padEnd(8)} ${String(r.count).padStart(8)} ${d.padStart(7)}`;
-    out.push(i === sel ? p.paint(line, 'inverse') : r.delta !== null && r.delta > 0 ? p.paint(line, 'warn') : line);
-  }
+    return { key: `${r.kind} ${r.type}`, line: r.delta !== null && r.delta > 0 ? p.paint(line, 'warn') : line };
+  });
+}
+
+export function handlesPage(s: Sample, prev: Sample | null, _h: History, st: ViewState, p: Painter, width: number, height: number): string[] {
+  const sortName = HANDLE_SORTS[st.sort.handles % HANDLE_SORTS.length];
+  const header = `  ${'TYPE'.padEnd(28)} ${'KIND'.padEnd(8)} ${'COUNT'.padStart(8)} ${'Δ'.padStart(7)}   sorted by ${sortName}`;
+  const out = keyedTable(header, handleListRows(s, prev, st, p), st, Math.max(2, height - 1), p, width);
   out.push(p.paint(`  ${s.handles?.total ?? 'n/a'} handles, ${s.requests?.total ?? 'n/a'} requests (ref'd only: unref'd timers and idle pooled sockets are not counted here)`, 'dim'));
   return out;
 }

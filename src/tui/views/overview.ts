@@ -28,19 +28,17 @@ function shortMs(v: number): string {
 const pct = (v: number): string => `${Math.round(v)}%`;
 
 /** The charts of a target (or a worker: the same History shape), for a window ending now. */
-export function charts(hist: History, s: Sample | null, st: ViewState): LineChartSpec[] {
+export function charts(hist: History, heapLimitBytes: number | null, st: ViewState): LineChartSpec[] {
   const toMs = hist.heapUsed.lastTime() ?? st.nowMs;
   // a young session fills a shorter window (whole minutes, at least one) rather than a strip
   // at the right of the chosen one
   const kept = toMs - (hist.heapUsed.firstTime() ?? toMs);
   const windowMs = Math.min(st.windowMs, Math.max(60_000, Math.ceil(kept / 60_000) * 60_000));
   const fromMs = toMs - windowMs;
-  const m = s?.memory;
-  const el = s?.eventLoop;
   return [
     {
       title: 'Heap',
-      legend: `used ${bytes(hist.heapUsed.last())} total ${bytes(hist.heapTotal.last())} limit ${bytes(m?.heapLimitBytes)}`,
+      legend: `used ${bytes(hist.heapUsed.last())} total ${bytes(hist.heapTotal.last())} limit ${bytes(heapLimitBytes)}`,
       lines: [
         { label: 'total', points: hist.heapTotal.points(fromMs - windowMs), paint: 'dim' },
         { label: 'used', points: hist.heapUsed.points(fromMs - windowMs), paint: 'good' },
@@ -49,13 +47,13 @@ export function charts(hist: History, s: Sample | null, st: ViewState): LineChar
       toMs,
       min: 0,
       atLeast: 1024 * 1024,
-      ...(m && m.heapLimitBytes !== null ? { limit: m.heapLimitBytes } : {}),
+      ...(heapLimitBytes ? { limit: heapLimitBytes } : {}),
       format: shortBytes,
       nice: niceBytes,
     },
     {
       title: 'Event loop lag',
-      legend: `p99 ${ms(el?.lagMs?.p99)} max ${ms(el?.lagMs?.max)}`,
+      legend: `p99 ${ms(hist.lagP99.last())} max ${ms(hist.lagMax.last())}`,
       lines: [
         { label: 'max', points: hist.lagMax.points(fromMs - windowMs), paint: 'warn' },
         { label: 'p99', points: hist.lagP99.points(fromMs - windowMs), paint: 'good' },
@@ -200,7 +198,7 @@ export function overviewPage(s: Sample, _prev: Sample | null, hist: History, st:
   const left = rest - workerLines.length;
   const logRows = Math.max(3, Math.min(Math.floor(left / 4), 4 + Math.max(0, st.events.length * 2)));
   const chartRows = Math.max(0, left - logRows);
-  const grid = chartGrid(charts(hist, s, st), width, chartRows, p);
+  const grid = chartGrid(charts(hist, m.heapLimitBytes, st), width, chartRows, p);
   const log = eventLog(st.events, p, left - grid.length);
   return [...top, ...grid, ...workerLines, ...log];
 }

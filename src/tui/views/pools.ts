@@ -1,18 +1,21 @@
 // Page 5: HTTP client pools (scenario 2: "requests queue because the pool is too small"): per
-// pool and origin, sockets in use, free, queued against maxSockets; queues first.
+// pool and origin, sockets in use, free, queued against maxSockets; queues first. Enter on a
+// row shows its pool: settings and every origin; the explaining sentences are wrapped whole.
 
+import type { HttpPool } from '../../model/net';
 import type { Sample } from '../../model/sample';
 import { esc, type History, type Painter, type ViewState } from '../render';
-import { lpad, pad, table } from './lists';
+import { keyedTable, lpad, pad, wrap, type ListRow } from './lists';
+import { findingLines } from './sockets';
 
-export function poolsPage(s: Sample, prev: Sample | null, _h: History, st: ViewState, p: Painter, width: number, height: number): string[] {
-  const pools = s.httpPools;
-  if (!pools) return ['', p.paint('  HTTP pools were not read in this sample (they are read every few seconds, and on this page every tick).', 'dim')];
+const originWidth = (width: number): number => Math.max(16, Math.min(44, width - 52));
+
+export function poolListRows(s: Sample, prev: Sample | null, _st: ViewState, p: Painter, width: number): ListRow[] {
   const queuedBefore = new Map<string, number>();
   for (const pp of prev?.httpPools ?? []) for (const o of pp.origins) queuedBefore.set(`${pp.name} ${o.key}`, o.queued ?? 0);
-  const rows: Array<{ queued: number; inUse: number; line: string }> = [];
-  const ow = Math.max(16, Math.min(44, width - 52));
-  for (const pool of pools) {
+  const rows: Array<{ queued: number; inUse: number; row: ListRow }> = [];
+  const ow = originWidth(width);
+  for (const pool of s.httpPools ?? []) {
     for (const o of pool.origins) {
       const queued = o.queued ?? 0;
       const was = queuedBefore.get(`${pool.name} ${o.key}`);
@@ -20,16 +23,45 @@ export function poolsPage(s: Sample, prev: Sample | null, _h: History, st: ViewS
       const max = pool.maxSockets === null ? '∞' : String(pool.maxSockets);
       const full = pool.maxSockets !== null && (o.inUse ?? 0) >= pool.maxSockets;
       const line = `  ${pad(esc(pool.name), 18)} ${pad(esc(o.origin), ow)} ${lpad(String(o.inUse ?? 'n/a'), 6)} ${lpad(String(o.free ?? 'n/a'), 5)} ${lpad(`${queued}${trend}`, 10)} ${lpad(p.unicode ? max : max.replace('∞', 'inf'), 5)}${pool.kind === 'fetch' ? `  running ${o.running ?? 'n/a'} pending ${o.pending ?? 'n/a'}` : ''}`;
-      rows.push({ queued, inUse: o.inUse ?? 0, line: queued > 0 ? p.paint(line, full ? 'bad' : 'warn') : line });
+      rows.push({ queued, inUse: o.inUse ?? 0, row: { key: `${pool.name}\u0000${o.key}`, line: queued > 0 ? p.paint(line, full ? 'bad' : 'warn') : line } });
     }
   }
   rows.sort((a, b) => b.queued - a.queued || b.inUse - a.inUse);
+  return rows.map((r) => r.row);
+}
+
+/** Enter on a row: the pool's settings and every origin it holds. */
+function poolDetail(pool: HttpPool | undefined, name: string, p: Painter, width: number): string[] {
+  const out = [p.paint(`Pools > ${esc(name)}`, 'bold') + p.paint('  (Esc goes back)', 'dim')];
+  if (!pool) return [...out, '', p.paint('  This pool is not in the latest walk any more.', 'dim')];
+  const lim = (v: number | null): string => (v === null ? 'unlimited' : String(v));
+  out.push(`  ${pool.kind}${pool.protocol ? ` (${esc(pool.protocol)})` : ''}: maxSockets ${lim(pool.maxSockets)} per origin, maxTotalSockets ${lim(pool.maxTotalSockets)}, maxFreeSockets ${lim(pool.maxFreeSockets)}, keepAlive ${pool.keepAlive ?? 'n/a'}`);
+  out.push(`  in use ${pool.totals.inUse}, free ${pool.totals.free}, queued ${pool.totals.queued}`);
+  if (pool.note) out.push(...wrap(esc(pool.note), width).map((l) => p.paint(l, 'warn')));
+  const ow = originWidth(width);
+  out.push(p.paint(`  ${pad('ORIGIN', ow)} ${lpad('IN USE', 6)} ${lpad('FREE', 5)} ${lpad('QUEUED', 7)}${pool.kind === 'fetch' ? `  RUNNING PENDING` : ''}`, 'bold'));
+  for (const o of pool.origins) {
+    out.push(`  ${pad(esc(o.origin), ow)} ${lpad(String(o.inUse ?? 'n/a'), 6)} ${lpad(String(o.free ?? 'n/a'), 5)} ${lpad(String(o.queued ?? 'n/a'), 7)}${pool.kind === 'fetch' ? `  ${lpad(String(o.running ?? 'n/a'), 7)} ${lpad(String(o.pending ?? 'n/a'), 7)}` : ''}`);
+  }
+  if (pool.origins.length === 0) out.push(p.paint('  no origin: no connection and no queued request', 'dim'));
+  return out;
+}
+
+export function poolsPage(s: Sample, prev: Sample | null, _h: History, st: ViewState, p: Painter, width: number, height: number): string[] {
+  const pools = s.httpPools;
+  if (!pools) return ['', p.paint('  HTTP pools were not read in this sample (they are read every few seconds, and on this page every tick).', 'dim')];
+  if (st.detail?.page === 'pools') {
+    const name = st.detail.key.split('\u0000')[0]!;
+    return poolDetail(pools.find((x) => x.name === name), name, p, width);
+  }
+  const ow = originWidth(width);
   const header = `  ${pad('POOL', 18)} ${pad('ORIGIN', ow)} ${lpad('IN USE', 6)} ${lpad('FREE', 5)} ${lpad('QUEUED', 10)} ${lpad('MAX', 5)}`;
   const empty = pools.filter((x) => x.origins.length === 0).map((x) => x.name);
-  const findings = (s.sockets?.findings ?? []).slice(0, Math.max(0, Math.floor(height / 3)));
-  const out = table(header, rows.map((r) => r.line), st.selected, Math.max(2, height - 1 - findings.length), p, width);
-  if (rows.length === 0) out.push(p.paint('  no pool has a connection or a queued request', 'dim'));
+  const findings = findingLines(s.sockets?.findings ?? [], p, width, Math.max(0, Math.floor(height / 3)));
+  const rows = poolListRows(s, prev, st, p, width);
+  const out = keyedTable(header, rows, st, Math.max(2, height - 2 - findings.length), p, width);
+  if (rows.length === 0) out.push(p.paint('  no pool has a connection or a queued request (c: the heap census finds pools no request leads to)', 'dim'));
   if (empty.length) out.push(p.paint(`  idle pools: ${esc(empty.join(', '))}`, 'dim'));
-  for (const f of findings) out.push(p.paint(`  ${esc(f)}`, 'warn'));
+  out.push(...findings);
   return out;
 }

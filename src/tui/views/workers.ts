@@ -4,7 +4,8 @@
 import type { Sample, WorkerRow } from '../../model/sample';
 import { bytes, ms, ratio } from '../../model/units';
 import { esc, levelFor, THRESHOLDS, type History, type Painter, type ViewState } from '../render';
-import { lpad, pad, table } from './lists';
+import { filtered, keyedTable, lpad, pad, PLAIN, selectedIndex, type ListRow } from './lists';
+import { chartGrid, charts } from './overview';
 import { WORKER_READS_PER_S } from '../../sampler';
 
 export const WORKER_SORTS = ['heap', 'elu', 'lag', 'id'] as const;
@@ -16,31 +17,52 @@ export function sortWorkers(rows: WorkerRow[], sort: number): WorkerRow[] {
   return [...rows].sort((a, b) => key(b) - key(a) || (a.threadId ?? 0) - (b.threadId ?? 0));
 }
 
-/** The worker the selection points at, in the page's order. */
+/** The worker the selection points at, in the page's order (the one opened with Enter first). */
 export function selectedWorker(s: Sample | null, st: ViewState): WorkerRow | null {
   if (!s?.workers || st.page !== 'workers') return null;
-  return sortWorkers(s.workers, st.sort.workers)[Math.min(st.selected, s.workers.length - 1)] ?? null;
+  const key = st.detail?.page === 'workers' ? st.detail.key : null;
+  const rows = filtered(workerListRows(s, st, PLAIN, 200), st.filter);
+  const chosen = key ?? rows[selectedIndex(rows, st)]?.key;
+  return s.workers.find((w) => String(w.threadId) === chosen) ?? null;
 }
 
-export function workersPage(s: Sample, _prev: Sample | null, _h: History, st: ViewState, p: Painter, width: number, height: number): string[] {
-  if (!s.workers) return ['', p.paint('  Worker threads were not read (the inspector has no NodeWorker domain).', 'dim')];
-  if (s.workers.length === 0) return ['', '  This process has no worker threads.'];
-  const sortName = WORKER_SORTS[st.sort.workers % WORKER_SORTS.length];
+export function workerListRows(s: Sample, st: ViewState, p: Painter, width: number): ListRow[] {
   const nw = Math.max(10, Math.min(30, width - 63));
-  const header = `  ${lpad('ID', 3)} ${pad('NAME', nw)} ${pad('STATE', 7)} ${lpad('HEAP', 9)} ${lpad('%LIM', 5)} ${lpad('EXTERNAL', 9)} ${lpad('ELU', 5)} ${lpad('LAG99', 8)} ${lpad('GC', 4)}  by ${sortName}`;
-  const rows = sortWorkers(s.workers, st.sort.workers).map((w) => {
+  return sortWorkers(s.workers ?? [], st.sort.workers).map((w) => {
     const heapLevel = w.heapUsedBytes !== null && w.heapLimitBytes ? levelFor(w.heapUsedBytes / w.heapLimitBytes, THRESHOLDS.heapOfLimit.warn, THRESHOLDS.heapOfLimit.bad) : 'info';
     const ofLimit = w.heapUsedBytes !== null && w.heapLimitBytes ? `${((w.heapUsedBytes / w.heapLimitBytes) * 100).toFixed(0)}%` : 'n/a';
     const line =
       `  ${lpad(String(w.threadId ?? '?'), 3)} ${pad(esc(w.name || '(unnamed)'), nw)} ${pad(w.state === 'not-responding' ? 'silent' : w.state, 7)} ${lpad(bytes(w.heapUsedBytes), 9)} ${lpad(ofLimit, 5)} ${lpad(bytes(w.externalBytes), 9)} ` +
       `${lpad(ratio(w.eventLoop.utilization), 5)} ${lpad(ms(w.eventLoop.lagMs?.p99), 8)} ${lpad(String(w.gc?.count ?? 'n/a'), 4)}` +
       (w.eventLoop.blocked ? `  BLOCKED ${ms(w.eventLoop.blocked.forMs)} at ${esc(w.eventLoop.blocked.stack[0] ?? '?')}` : '');
-    return w.state !== 'running' ? p.paint(line, 'dim') : heapLevel === 'bad' || w.eventLoop.blocked ? p.paint(line, 'bad') : line;
+    return { key: String(w.threadId), line: w.state !== 'running' ? p.paint(line, 'dim') : heapLevel === 'bad' || w.eventLoop.blocked ? p.paint(line, 'bad') : line };
   });
+}
+
+/** Enter on a worker: its own charts (heap against its limit, lag, utilization). */
+function workerDetail(s: Sample, h: History, st: ViewState, p: Painter, width: number, height: number): string[] {
+  const w = (s.workers ?? []).find((x) => String(x.threadId) === st.detail!.key);
+  const title = w ? `worker ${w.threadId} ${esc(w.name || '(unnamed)')}` : `worker ${esc(st.detail!.key)}`;
+  const out = [p.paint(`Workers > ${title}`, 'bold') + p.paint('  (Esc goes back; g GCs it, S snapshots it)', 'dim')];
+  if (!w) return [...out, '', p.paint('  This worker is gone.', 'dim')];
+  out.push(`  ${w.state}; heap ${bytes(w.heapUsedBytes)} of ${bytes(w.heapLimitBytes)}, external ${bytes(w.externalBytes)}; ELU ${ratio(w.eventLoop.utilization)}; lag p99 ${ms(w.eventLoop.lagMs?.p99)}; GC ${w.gc?.count ?? 'n/a'}`);
+  if (w.eventLoop.blocked) out.push(p.paint(`  BLOCKED ${ms(w.eventLoop.blocked.forMs)} at ${esc(w.eventLoop.blocked.stack[0] ?? '?')}`, 'bad'));
+  const wh = w.threadId !== null ? h.workers?.get(w.threadId) : undefined;
+  if (!wh) return [...out, p.paint('  no readings kept for this worker yet', 'dim')];
+  return [...out, ...chartGrid(charts(wh, w.heapLimitBytes, st).slice(0, 3), width, height - out.length, p)];
+}
+
+export function workersPage(s: Sample, _prev: Sample | null, h: History, st: ViewState, p: Painter, width: number, height: number): string[] {
+  if (!s.workers) return ['', p.paint('  Worker threads were not read (the inspector has no NodeWorker domain).', 'dim')];
+  if (s.workers.length === 0) return ['', '  This process has no worker threads.'];
+  if (st.detail?.page === 'workers') return workerDetail(s, h, st, p, width, height);
+  const sortName = WORKER_SORTS[st.sort.workers % WORKER_SORTS.length];
+  const nw = Math.max(10, Math.min(30, width - 63));
+  const header = `  ${lpad('ID', 3)} ${pad('NAME', nw)} ${pad('STATE', 7)} ${lpad('HEAP', 9)} ${lpad('%LIM', 5)} ${lpad('EXTERNAL', 9)} ${lpad('ELU', 5)} ${lpad('LAG99', 8)} ${lpad('GC', 4)}  by ${sortName}`;
   const note = workersAge(s);
-  const out = table(header, rows, st.selected, height - (note ? 2 : 1), p, width);
+  const out = keyedTable(header, workerListRows(s, st, p, width), st, height - (note ? 2 : 1), p, width);
   if (note) out.push(p.paint(note, 'dim'));
-  out.push(p.paint('  g: GC the selected worker   S: snapshot it   G: GC every thread', 'dim'));
+  out.push(p.paint('  g: GC the selected worker   S: snapshot it   G: GC every thread   Enter: its charts', 'dim'));
   return out;
 }
 
