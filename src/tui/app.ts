@@ -9,7 +9,6 @@ import type { Attachment } from '../inspector/attach';
 import { onExit } from '../lifecycle';
 import { EventDetector, EventLog, type EventKind, type EventLevel } from '../model/events';
 import type { Sample } from '../model/sample';
-import { Series } from '../model/series';
 import { bytes } from '../model/units';
 import { howItEnded } from '../inspector/ended';
 import { Sampler } from '../sampler';
@@ -337,7 +336,8 @@ export async function runTui(initial: Attachment[], opts: TuiOptions): Promise<n
       if (t.att.gone || (e instanceof NodetopError && e.exitCode === ExitCode.TargetExited)) return; // onClose handles it
       t.error = e instanceof Error ? e.message : String(e);
       const now = Date.now();
-      for (const series of Object.values(t.hist)) (series as Series).push(null, now);
+      const h = t.hist;
+      for (const series of [h.heapUsed, h.heapTotal, h.lagP99, h.lagMax, h.elu, h.cpu, h.rss]) series.push(null, now);
       log.add(...t.events.noAnswer(now, t.error));
     }
   };

@@ -199,6 +199,8 @@ describe('nodetop attach: the dashboard', { skip: haveTmux() ? false : 'tmux is 
       await t.ask('syscall 8000');
       const s = await term.waitFor(/no answer for [3-9] s/, 10_000);
       assert.match(s, /values \([3-9] s old\)/);
+      // it answers again when the syscall returns; the log says how long it was silent
+      await term.waitFor(/answering again after \d+(\.\d)? s/, 15_000);
       term.keys('q');
       assert.equal(await term.exitCode(), 0);
     } finally {
