@@ -139,18 +139,28 @@ export async function snapshotCommand(opts: SnapshotOptions, out: Output): Promi
     // for another user's target, through the directories found out of its reach (not a symlink
     // on the way that it might repoint)
     if (writer && writer !== 'same') finalPath = path.join(writer.dir, path.basename(finalPath));
-    const dest = new PartialOutput(finalPath, special);
+    let dest: PartialOutput;
+    try {
+      dest = new PartialOutput(finalPath, special);
+    } catch (e) {
+      throw outputError(e, finalPath);
+    }
+    // what a nodetop killed here left (its partial file of a full snapshot: issue 19)
+    const leftovers = dest.removeLeftovers();
+    if (leftovers.length > 0) {
+      say(`nodetop: removed ${leftovers.length} partial snapshot${leftovers.length > 1 ? 's' : ''} that a killed nodetop left in ${path.dirname(finalPath)}: ${leftovers.join(', ')}`);
+    }
     // a snapshot's file measured 2x the heap used (object-dense heaps): 16x and 64 MiB spare
     dest.maxBytes = mem.heapUsed * 16 + 64 * 1024 * 1024;
     try {
-      if (writer) dest.makeDir(writer);
+      if (writer) dest.forTarget(writer);
     } catch {
       dest.remove(); // the stream's own file below says what is wrong with the path, if anything
     }
     try {
-      if (dest.dir === null) dest.openFile();
+      if (dest.targetPath === null) dest.openFile();
     } catch (e) {
-      dest.remove();
+      dest.close();
       throw outputError(e, finalPath);
     }
     const unregisterExit = onExit(() => dest.remove());
@@ -178,7 +188,7 @@ export async function snapshotCommand(opts: SnapshotOptions, out: Output): Promi
       const timeoutMs = att.timeoutMs + Math.ceil(est.frozenMsHigh * 2) + 60_000;
       const t0 = performance.now();
       let taken: { bytes: number; maxQueued: number } | null = null;
-      if (dest.dir !== null) {
+      if (dest.targetPath !== null) {
         const r = await targetWrites(target, dest, timeoutMs, progress, who);
         if (typeof r === 'string') {
           // it could not open the file: nothing was frozen, stream it instead
@@ -217,7 +227,7 @@ export async function snapshotCommand(opts: SnapshotOptions, out: Output): Promi
     } finally {
       unregisterInterrupt();
       unregisterExit();
-      dest.remove();
+      dest.close();
     }
   });
 }

@@ -65,7 +65,7 @@ export async function targetWrites(
   progress: SnapshotProgress,
   who: string,
 ): Promise<{ bytes: number; maxQueued: number } | string> {
-  const file = out.targetFile;
+  const file = out.targetPath!;
   const size = (): number => out.targetBytes();
   progress.building(-1, 0);
   const poll = setInterval(() => {
@@ -103,7 +103,7 @@ export async function streamSnapshot(
   progress: SnapshotProgress,
   who: string,
 ): Promise<{ bytes: number; maxQueued: number }> {
-  const writer = new ChunkWriter(out.fd!);
+  const writer = new ChunkWriter(out.fd!, out.maxBytes);
   const gc = earlyGc();
   let sinceGc = 0;
   const offChunk = target.sender.on('HeapProfiler.addHeapSnapshotChunk', (p) => {

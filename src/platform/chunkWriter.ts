@@ -19,7 +19,14 @@ export class ChunkWriter {
   /** Rejects at the first write error. */
   readonly failure: Promise<never>;
 
-  constructor(private readonly fd: number) {
+  /**
+   * `maxBytes`: the most the stream may bring (a snapshot of the heap it came from can be no
+   * bigger); past it the writer fails rather than let a hostile or broken endpoint fill the disk.
+   */
+  constructor(
+    private readonly fd: number,
+    private readonly maxBytes = Infinity,
+  ) {
     this.failure = new Promise<never>((_, reject) => (this.failed = reject));
     this.failure.catch(() => undefined);
   }
@@ -27,6 +34,13 @@ export class ChunkWriter {
   push(chunk: string): void {
     if (this.error) return;
     const buf = Buffer.from(chunk, 'utf8');
+    if (this.written + this.queued + buf.length > this.maxBytes) {
+      this.error = new Error(`the endpoint sent more than a snapshot of its heap can be (${this.maxBytes} bytes): stopped there`);
+      this.pending = [];
+      this.queued = 0;
+      this.failed(this.error);
+      return;
+    }
     this.pending.push(buf);
     this.queued += buf.length;
     if (this.queued > this.maxQueued) this.maxQueued = this.queued;

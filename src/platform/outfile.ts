@@ -3,11 +3,18 @@
 // snapshot shows code and data of someone's process), renamed at the end, removed on any
 // failure or interruption. Opening the temporary file up front checks that the path is writable
 // before any work is done in the target.
+//
+// nodetop runs as root in directories other users can write (issue 20: `-o /home/svc/x` with
+// /home/svc another user's). Every name is reached through the directory opened once (OutDir:
+// /proc/self/fd/<fd>/<name>, which the kernel resolves from the opened directory, whatever was
+// renamed or symlinked since), created exclusive and no-follow, and after the final rename the
+// name is checked to be the very file written (dev and inode). docs/security.md says what holds.
 
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ExitCode, NodetopError, errnoCode } from '../errors';
+import { readStat } from './proc';
 
 /** What a user needs to hear about a failed write, in a few words. */
 export function describeWriteError(e: unknown): string {
@@ -29,6 +36,9 @@ export function describeWriteError(e: unknown): string {
       return 'it is a directory';
     case 'ENAMETOOLONG':
       return 'the name is too long';
+    case 'ESWAPPED':
+    case 'ENOPROC':
+      return e instanceof Error ? e.message : String(e);
     default:
       return e instanceof Error ? e.message : String(e);
   }
@@ -70,16 +80,239 @@ export function fsyncAsync(fd: number): Promise<void> {
   return new Promise((resolve, reject) => fs.fsync(fd, (err) => (err ? reject(err) : resolve())));
 }
 
-/** The final name must be new or a regular file: never rename over a device or a directory. */
-function checkFinalPath(finalPath: string): void {
-  try {
-    const st = fs.statSync(finalPath);
-    if (!st.isFile()) {
-      throw new NodetopError(`cannot write ${finalPath}: it exists and is not a regular file`, { exitCode: ExitCode.OutputFailed });
+/** This process's start time (clock ticks after boot): with the pid, it names a partial file's owner. */
+let selfStartTicks: number | null = null;
+function myStartTicks(): number {
+  if (selfStartTicks === null) {
+    try {
+      selfStartTicks = readStat(process.pid).startTimeTicks;
+    } catch {
+      selfStartTicks = 0;
     }
+  }
+  return selfStartTicks;
+}
+
+/** This process's pid namespace (its inode): a pid means something only within one. */
+let selfPidNs: string | null = null;
+function myPidNs(): string {
+  if (selfPidNs === null) {
+    try {
+      selfPidNs = /\[(\d+)\]/.exec(fs.readlinkSync('/proc/self/ns/pid'))?.[1] ?? '0';
+    } catch {
+      selfPidNs = '0';
+    }
+  }
+  return selfPidNs;
+}
+
+/**
+ * `<base>.partial-<pid namespace>-<pid>-<start>-<random>`: a name in progress, with the nodetop
+ * writing it, so that a later run can tell a killed nodetop's leftover from a live one's.
+ */
+export function partialName(base: string): string {
+  return `${base}.partial-${myPidNs()}-${process.pid}-${myStartTicks()}-${randomBytes(4).toString('hex')}`;
+}
+
+const PARTIAL_NAME = /\.partial-(\d+)-(\d+)-(\d+)-[0-9a-f]{8}$/;
+
+interface PartialOwner {
+  pidNs: string;
+  pid: number;
+  startTicks: number;
+}
+
+/** The nodetop a partial name records, or null for any other name. */
+export function partialOwner(name: string): PartialOwner | null {
+  const m = PARTIAL_NAME.exec(name);
+  return m ? { pidNs: m[1]!, pid: Number(m[2]), startTicks: Number(m[3]) } : null;
+}
+
+/** That process is still the one that wrote the name (same pid, same start time, not a zombie). */
+function ownerAlive(o: PartialOwner): boolean {
+  if (o.pid === process.pid) return true;
+  try {
+    const st = readStat(o.pid);
+    return st.startTimeTicks === o.startTicks && st.state !== 'Z' && st.state !== 'X';
+  } catch {
+    return false;
+  }
+}
+
+/** A name another user swapped under nodetop (issue 20): the output is refused, exit 12. */
+export class SwappedError extends Error {
+  readonly code = 'ESWAPPED';
+  constructor(dir: string) {
+    super(`another user changed ${dir} while nodetop wrote into it: the name no longer leads to nodetop's file`);
+  }
+}
+
+/**
+ * A directory opened once, and names in it reached through that descriptor: `at(name)` is
+ * `/proc/self/fd/<fd>/<name>`, which the kernel resolves from the directory that was opened (Node
+ * has no openat). A user who renames the directory, or puts a symlink where it was, changes
+ * nothing for nodetop from then on. Files are created exclusive and no-follow; a rename into the
+ * final name is checked (dev and inode) to have moved the file nodetop holds open.
+ */
+export class OutDir {
+  private constructor(
+    readonly path: string,
+    private fd: number | null,
+    /** The directory's owner and mode when it was opened. */
+    readonly uid: number,
+    readonly mode: number,
+  ) {}
+
+  /** Throws the open's errno error (ENOENT, ENOTDIR, EACCES), or when /proc cannot show the descriptor. */
+  static open(dir: string): OutDir {
+    const c = fs.constants;
+    const fd = fs.openSync(dir, c.O_RDONLY | c.O_DIRECTORY);
+    try {
+      const st = fs.fstatSync(fd);
+      const via = fs.statSync(`/proc/self/fd/${fd}`);
+      if (via.dev !== st.dev || via.ino !== st.ino) {
+        throw Object.assign(new Error('/proc/self/fd does not show the opened directory (is /proc mounted?)'), { code: 'ENOPROC' });
+      }
+      return new OutDir(dir, fd, st.uid, st.mode);
+    } catch (e) {
+      fs.closeSync(fd);
+      throw e;
+    }
+  }
+
+  /** A path to `name` in this very directory, whatever its path leads to now. */
+  at(name: string): string {
+    if (this.fd === null) throw new Error(`${this.path} was closed`);
+    if (!name || name.includes('/') || name === '.' || name === '..') throw new Error(`not a name in a directory: ${name}`);
+    return `/proc/self/fd/${this.fd}/${name}`;
+  }
+
+  /** Someone other than nodetop's user and root may add, rename or remove names here. */
+  get shared(): boolean {
+    const me = process.geteuid?.() ?? -1;
+    return (this.uid !== me && this.uid !== 0) || (this.mode & 0o022) !== 0;
+  }
+
+  /** A new file, exclusive and no-follow (a planted name or symlink fails with EEXIST). */
+  createFile(name: string, access: number = fs.constants.O_WRONLY, mode = 0o600): number {
+    const c = fs.constants;
+    return fs.openSync(this.at(name), access | c.O_CREAT | c.O_EXCL | c.O_NOFOLLOW, mode);
+  }
+
+  /** A new directory (mkdir never follows a planted symlink: EEXIST). */
+  mkdir(name: string, mode = 0o700): void {
+    fs.mkdirSync(this.at(name), { mode });
+  }
+
+  lstat(name: string): fs.Stats | null {
+    try {
+      return fs.lstatSync(this.at(name));
+    } catch {
+      return null;
+    }
+  }
+
+  /** Removes a name; true when it was there. */
+  unlink(name: string): boolean {
+    try {
+      fs.unlinkSync(this.at(name));
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /**
+   * Renames `from` to `to` (both in this directory: atomic), checking that both names lead to the
+   * file `fd` has open, before and after: a user who can write here may swap names meanwhile.
+   * Throws SwappedError when they do not.
+   */
+  renameChecked(from: string, to: string, fd: number): void {
+    const st = fs.fstatSync(fd);
+    const same = (l: fs.Stats | null): boolean => l !== null && l.isFile() && l.dev === st.dev && l.ino === st.ino;
+    if (!same(this.lstat(from))) throw new SwappedError(this.path);
+    fs.renameSync(this.at(from), this.at(to));
+    if (!same(this.lstat(to))) throw new SwappedError(this.path);
+  }
+
+  /**
+   * Removes what a killed nodetop of this user left here: partial names (partialName) owned by this
+   * user whose recorded process is gone (or is another process now: its start time differs), and
+   * in such a directory only files whose names `inside` matches (anything else: left alone).
+   * Returns the names removed.
+   */
+  removeLeftovers(inside: RegExp): string[] {
+    if (this.fd === null) return [];
+    const me = process.geteuid?.() ?? -1;
+    const removed: string[] = [];
+    let names: string[] = [];
+    try {
+      names = fs.readdirSync(`/proc/self/fd/${this.fd}`);
+    } catch {
+      /* an unreadable directory: nothing to clean */
+    }
+    for (const name of names) {
+      const owner = partialOwner(name);
+      if (!owner || owner.pidNs !== myPidNs() || ownerAlive(owner)) continue;
+      const st = this.lstat(name);
+      if (!st || st.uid !== me) continue;
+      if (st.isFile() ? this.unlink(name) : st.isDirectory() && this.removeOwnDir(name, me, inside)) removed.push(name);
+    }
+    return removed;
+  }
+
+  /** A partial directory of this user's with only nodetop's files in it, emptied and removed. */
+  private removeOwnDir(name: string, me: number, inside: RegExp): boolean {
+    const c = fs.constants;
+    let sub: number;
+    try {
+      sub = fs.openSync(this.at(name), c.O_RDONLY | c.O_DIRECTORY | c.O_NOFOLLOW);
+    } catch {
+      return false;
+    }
+    try {
+      if (fs.fstatSync(sub).uid !== me) return false;
+      const files = fs.readdirSync(`/proc/self/fd/${sub}`);
+      if (!files.every((f) => inside.test(f))) return false;
+      for (const f of files) fs.unlinkSync(`/proc/self/fd/${sub}/${f}`);
+    } catch {
+      return false;
+    } finally {
+      fs.closeSync(sub);
+    }
+    try {
+      fs.rmdirSync(this.at(name));
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  close(): void {
+    if (this.fd === null) return;
+    try {
+      fs.closeSync(this.fd);
+    } catch {
+      /* already closed */
+    }
+    this.fd = null;
+  }
+}
+
+/** The final name, seen through the directory: new, or a file or a symlink `rename` replaces. */
+function checkFinalName(dir: OutDir, name: string, finalPath: string): void {
+  const st = dir.lstat(name);
+  if (st && !st.isFile() && !st.isSymbolicLink()) {
+    throw new NodetopError(`cannot write ${finalPath}: it exists and is not a regular file`, { exitCode: ExitCode.OutputFailed });
+  }
+}
+
+/** Opens the directory a file goes into, or says in one sentence why it cannot (exit 12). */
+export function openOutDir(finalPath: string, fail: (e: unknown) => NodetopError = (e) => outputError(finalPath, e)): OutDir {
+  try {
+    return OutDir.open(path.dirname(finalPath));
   } catch (e) {
-    if (e instanceof NodetopError) throw e;
-    if (errnoCode(e) !== 'ENOENT') throw outputError(finalPath, e);
+    throw fail(e);
   }
 }
 
@@ -88,31 +321,43 @@ export class AtomicFile {
 
   private constructor(
     public finalPath: string,
-    readonly tempPath: string,
+    private readonly dir: OutDir,
+    readonly tempName: string,
     private fd: number | null,
   ) {}
+
+  /** Where the file is until it is complete. */
+  get tempPath(): string {
+    return path.join(path.dirname(this.finalPath), this.tempName);
+  }
 
   /**
    * Creates the temporary file now, next to `finalPath`; throws exit 12 with the reason when it
    * cannot. The final name may still change within the directory (`retarget`).
    */
   static create(finalPath: string): AtomicFile {
-    checkFinalPath(finalPath);
-    const dir = path.dirname(finalPath);
-    const tempPath = path.join(dir, `.${path.basename(finalPath)}.${randomBytes(4).toString('hex')}.part`);
-    let fd: number;
+    const dir = openOutDir(finalPath);
     try {
-      fd = fs.openSync(tempPath, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o600);
+      checkFinalName(dir, path.basename(finalPath), finalPath);
+      dir.removeLeftovers(/^$/);
+      const tempName = partialName(`.${path.basename(finalPath)}`);
+      let fd: number;
+      try {
+        fd = dir.createFile(tempName);
+      } catch (e) {
+        throw outputError(finalPath, e);
+      }
+      return new AtomicFile(finalPath, dir, tempName, fd);
     } catch (e) {
-      throw outputError(finalPath, e);
+      dir.close();
+      throw e;
     }
-    return new AtomicFile(finalPath, tempPath, fd);
   }
 
   /** Changes the final name (same directory: the rename stays atomic). */
   retarget(finalPath: string): void {
     if (path.dirname(finalPath) !== path.dirname(this.finalPath)) throw new Error('retarget must stay in the same directory');
-    checkFinalPath(finalPath);
+    checkFinalName(this.dir, path.basename(finalPath), finalPath);
     this.finalPath = finalPath;
   }
 
@@ -136,13 +381,19 @@ export class AtomicFile {
         step();
       });
       await fsyncAsync(fd);
-      this.closeFd();
       if (this.done) throw new Error('abandoned');
-      fs.renameSync(this.tempPath, this.finalPath);
+      this.dir.renameChecked(this.tempName, path.basename(this.finalPath), fd);
       this.done = true;
+      this.closeFd();
+      this.dir.close();
       return data.length;
     } catch (e) {
-      this.discard();
+      if (e instanceof SwappedError) {
+        // the names are another user's now: remove none of them
+        this.done = true;
+        this.closeFd();
+        this.dir.close();
+      } else this.discard();
       if (e instanceof Error && e.message === 'abandoned') {
         throw new NodetopError(`the write of ${this.finalPath} was abandoned`, { exitCode: ExitCode.OutputFailed });
       }
@@ -155,11 +406,8 @@ export class AtomicFile {
     if (this.done) return;
     this.done = true;
     this.closeFd();
-    try {
-      fs.unlinkSync(this.tempPath);
-    } catch {
-      /* already gone */
-    }
+    this.dir.unlink(this.tempName);
+    this.dir.close();
   }
 
   private closeFd(): void {

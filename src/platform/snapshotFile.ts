@@ -2,14 +2,13 @@
 // when it is written in place (specialOutput), and whether the target may write its own file
 // (targetCanWrite). The command (commands/snapshot.ts) decides; this file creates and commits.
 
-import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { debugTrace } from '../debug';
 import { ExitCode, NodetopError, errnoCode } from '../errors';
 import type { Attachment } from '../inspector/attach';
-import { fsyncAsync } from './outfile';
-import { readStatus, readTaskStatuses, realPathOutOfReachOf, sharesFileSystemView } from './proc';
+import { fsyncAsync, OutDir, partialName, SwappedError } from './outfile';
+import { readStatus, readTaskStatuses, sharesFileSystemView } from './proc';
 
 export function outputError(e: unknown, file: string): NodetopError {
   const code = errnoCode(e);
@@ -27,7 +26,9 @@ export function outputError(e: unknown, file: string): NodetopError {
               ? 'disk quota exceeded'
               : code === 'EISDIR'
                 ? 'it is a directory'
-                : (code ?? (e instanceof Error ? e.message : String(e)));
+                : code === 'ESWAPPED' || code === 'ENOPROC'
+                  ? (e as Error).message
+                  : (code ?? (e instanceof Error ? e.message : String(e)));
   return new NodetopError(`cannot write the snapshot to ${file}: ${why}`, { exitCode: ExitCode.OutputFailed });
 }
 
@@ -91,30 +92,39 @@ export class OutputFailure extends Error {
   }
 }
 
+/** The file a target of another user writes, inside root's partial directory. */
+const TARGET_FILE = 'snapshot.heapsnapshot';
+
 /**
  * Where the snapshot is written before it gets its final name, in the final name's directory (so
- * the rename is atomic): a file `<final>.partial-<random>` that nodetop streams into, or a
- * directory `<final>.partial-<random>/` (mode 0700) holding the file the target writes. A special
- * path (/dev/null) is written directly. `remove()` leaves nothing behind, is safe to call at any
- * time and more than once, and nothing is committed after it.
+ * the rename is atomic), every name reached through that directory opened once (OutDir): a file
+ * `<final>.partial-<owner>` (partialName) created exclusive and no-follow, which nodetop streams
+ * into or the target writes through `/proc/<nodetop>/fd/<n>`, nodetop's own descriptor on it (no
+ * name in the directory is ever resolved by the target: a user who can write there redirects
+ * nothing). At the end it is renamed and the final name checked to be that file (dev, inode). A
+ * special path (/dev/null) is written directly. `remove()` leaves nothing behind, is safe to
+ * call at any time and more than once, and nothing is committed after it.
  *
- * The file the target writes is created by nodetop, which keeps it open: its fsync and chmod act
- * on that descriptor, not on whatever the name points at by then.
- *
- * A target of another user (root nodetop) writes into a file root created and handed to it, in
- * root's directory (mode 0711: it can reach its file by name, not add, rename or remove one), on a
- * path that user cannot change (`realPathOutOfReachOf`). Root then copies the bytes into a file of
- * its own there and renames that: the target may still hold a descriptor on its file, so that
- * inode never becomes the output.
+ * A target of another user (root nodetop) cannot open nodetop's descriptors: it writes by path,
+ * into a file root created and handed to it in a partial directory of root's (mode 0711: it can
+ * reach its file by name, not add, rename or remove one), on a path only root can change
+ * (`onlyRootChanges`). Root copies the bytes into a partial file of its own and renames that:
+ * the target may still hold a descriptor on its file, so that inode never becomes the output.
  */
 export class PartialOutput {
-  dir: string | null = null;
+  readonly dir: OutDir;
+  /** The path the target writes (null: nodetop streams). */
+  targetPath: string | null = null;
   /** The file nodetop streams into. */
   fd: number | null = null;
   /** nodetop's descriptor on the file the target writes. */
   targetFd: number | null = null;
   writtenBy: 'target' | 'nodetop' = 'nodetop';
-  private tempFile: string | null = null;
+  /** The partial name in `dir` that becomes the output: the file nodetop writes or copies into, or the target writes. */
+  private tempName: string | null = null;
+  /** Another user's target: root's partial directory, and its descriptor. */
+  private subName: string | null = null;
+  private subFd: number | null = null;
   private finished = false;
   private removed = false;
   /** The target runs as another user: its file is copied into root's own (see above). */
@@ -131,27 +141,22 @@ export class PartialOutput {
   private flushedBytes = 0;
   private flushing = false;
 
+  /** Opens the final name's directory: throws its errno error (ENOENT, EACCES...). */
   constructor(
     readonly finalPath: string,
     readonly special: SpecialOutput | null,
-  ) {}
-
-  /** The file the target writes. */
-  get targetFile(): string {
-    return path.join(this.dir!, 'snapshot.heapsnapshot');
+  ) {
+    this.dir = OutDir.open(path.dirname(finalPath));
   }
 
-  /** Root's copy of a file another user's target wrote. */
-  private get copyFile(): string {
-    return path.join(this.dir!, this.copyName);
+  private get finalName(): string {
+    return path.basename(this.finalPath);
   }
 
-  /**
-   * A name the target's user cannot guess: it may cross root's directory but not list it, and
-   * where hard links are unprotected (fs.protected_hardlinks=0) a known name would let it link
-   * root's copy into a directory of its own.
-   */
-  private readonly copyName = `copy-${randomBytes(8).toString('hex')}.heapsnapshot`;
+  /** Removes the partial outputs of nodetop runs that were killed here (OutDir.removeLeftovers). */
+  removeLeftovers(): string[] {
+    return this.dir.removeLeftovers(new RegExp(`^${TARGET_FILE.replace('.', '\\.')}$`));
+  }
 
   /** The bytes the target has written so far. */
   targetBytes(): number {
@@ -184,28 +189,38 @@ export class PartialOutput {
     });
   }
 
-  makeDir(writer: TargetWriter): void {
+  /** Prepares the file the target writes itself (`writer`: targetCanWrite). */
+  forTarget(writer: TargetWriter): void {
     this.removed = false;
     this.flushedBytes = 0;
-    this.dir = fs.mkdtempSync(`${this.finalPath}.partial-`); // mode 0700
     this.writtenBy = 'target';
     const c = fs.constants;
-    this.targetFd = fs.openSync(this.targetFile, c.O_RDONLY | c.O_CREAT | c.O_EXCL | c.O_NOFOLLOW, 0o600);
-    this.copies = writer !== 'same';
-    this.copied = 0;
-    if (writer !== 'same') {
-      // the file the target's user may write; the directory stays root's, one it may only cross.
-      // Root's copy is created 0600 (not fs.copyFile: that gives the copy the source's mode,
-      // which that user sets, for as long as the copy takes)
-      fs.fchownSync(this.targetFd, writer.uid, -1);
-      this.copyFd = fs.openSync(this.copyFile, c.O_WRONLY | c.O_CREAT | c.O_EXCL | c.O_NOFOLLOW, 0o600);
-      const dfd = fs.openSync(this.dir, c.O_RDONLY | c.O_DIRECTORY | c.O_NOFOLLOW);
-      try {
-        fs.fchmodSync(dfd, 0o711);
-      } finally {
-        fs.closeSync(dfd);
-      }
+    if (writer === 'same') {
+      // nodetop's own descriptor, which the target opens through /proc: the same inode
+      this.tempName = partialName(this.finalName);
+      this.targetFd = this.dir.createFile(this.tempName, c.O_RDWR);
+      this.targetPath = `/proc/${process.pid}/fd/${this.targetFd}`;
+      this.copies = false;
+      return;
     }
+    // another user's target: root's directory (0700 while it is set up, then 0711), its file in it
+    // handed to that user, root's copy beside the directory
+    this.copies = true;
+    this.copied = 0;
+    this.subName = partialName(this.finalName);
+    this.dir.mkdir(this.subName, 0o700);
+    this.subFd = fs.openSync(this.dir.at(this.subName), c.O_RDONLY | c.O_DIRECTORY | c.O_NOFOLLOW);
+    const sub = `/proc/self/fd/${this.subFd}`;
+    this.targetFd = fs.openSync(`${sub}/${TARGET_FILE}`, c.O_RDONLY | c.O_CREAT | c.O_EXCL | c.O_NOFOLLOW, 0o600);
+    // Root's copy is created 0600 (not fs.copyFile: that gives the copy the source's mode, which
+    // that user sets, for as long as the copy takes), under a name that user cannot guess: where
+    // hard links are unprotected (fs.protected_hardlinks=0) a known name would let it link root's
+    // copy into a directory of its own.
+    this.tempName = partialName(this.finalName);
+    this.copyFd = this.dir.createFile(this.tempName);
+    fs.fchownSync(this.targetFd, writer.uid, -1);
+    fs.fchmodSync(this.subFd, 0o711);
+    this.targetPath = path.join(this.dir.path, this.subName, TARGET_FILE);
   }
 
   /**
@@ -237,23 +252,27 @@ export class PartialOutput {
       });
   }
 
+  /** The file nodetop streams into: a new partial file, or the special path itself. */
   openFile(): void {
     this.removed = false;
     this.flushedBytes = 0;
-    const p = this.special ? this.finalPath : `${this.finalPath}.partial-${randomBytes(4).toString('hex')}`;
+    this.writtenBy = 'nodetop';
+    this.targetPath = null;
+    const c = fs.constants;
     if (this.special) {
-      // the file that was checked, not whatever took its name since
-      const c = fs.constants;
-      const fd = fs.openSync(p, c.O_WRONLY | c.O_TRUNC | (this.special.viaLink ? 0 : c.O_NOFOLLOW));
+      // the entry that was checked, not whatever took its name since (no O_TRUNC before that is
+      // known: it is not a regular file, there is nothing to truncate)
+      const fd = fs.openSync(this.dir.at(this.finalName), c.O_WRONLY | (this.special.viaLink ? 0 : c.O_NOFOLLOW));
       const st = fs.fstatSync(fd);
       if (st.dev !== this.special.dev || st.ino !== this.special.ino) {
         fs.closeSync(fd);
-        throw new Error('it changed while nodetop opened it');
+        throw new SwappedError(this.dir.path);
       }
       this.fd = fd;
-    } else this.fd = fs.openSync(p, 'wx', 0o600);
-    this.tempFile = this.special ? null : p;
-    this.writtenBy = 'nodetop';
+      return;
+    }
+    this.tempName = partialName(this.finalName);
+    this.fd = this.dir.createFile(this.tempName);
   }
 
   /**
@@ -273,11 +292,9 @@ export class PartialOutput {
     // an interruption removed it while the last of it came in: there is nothing to name
     if (abandoned()) throw refuse();
     failed();
-    if (this.copies && this.dir !== null && this.targetFd !== null && this.copyFd !== null) {
+    if (this.copies && this.targetFd !== null && this.copyFd !== null) {
       // another user's file: the rest of its bytes, read through root's own descriptor on the
-      // inode root made, into root's 0600 copy, flushed, then renamed. Names in root's directory
-      // only: the target's user can change none of them.
-      const dir = this.dir;
+      // inode root made, into root's 0600 copy, flushed, then renamed
       await this.copying;
       if (abandoned()) throw refuse(); // interrupted meanwhile: remove() took both names
       failed();
@@ -301,57 +318,53 @@ export class PartialOutput {
       await fsyncAsync(this.copyFd);
       if (abandoned()) throw refuse();
       failed();
-      this.closeFds();
-      fs.renameSync(this.copyFile, this.finalPath);
-      this.finished = true;
-      try {
-        fs.unlinkSync(path.join(dir, 'snapshot.heapsnapshot'));
-        fs.rmdirSync(dir);
-      } catch {
-        /* the snapshot is complete under its name; what is left is the target's copy in root's directory */
-      }
-      this.dir = null;
+      this.rename(this.copyFd);
+      this.removeSub(); // the target's copy in root's directory: its bytes are in the output now
       return;
     }
     // the fsyncs run off the event loop, so that Ctrl-C during one removes the file instead of
     // a success line being printed after it
-    if (this.fd !== null) {
-      const fd = this.fd;
-      try {
-        if (!this.special) await fsyncAsync(fd);
-      } finally {
-        if (this.fd === fd) this.closeFds();
-      }
+    const fd = this.fd ?? this.targetFd;
+    if (fd === null) return;
+    try {
+      if (!this.special) await fsyncAsync(fd);
       if (abandoned()) throw refuse();
+      if (fd === this.targetFd) fs.fchmodSync(fd, 0o600);
       failed();
-      if (this.tempFile) fs.renameSync(this.tempFile, this.finalPath);
-      this.finished = true;
-    } else if (this.targetFd !== null && this.dir !== null) {
-      const fd = this.targetFd;
-      try {
-        await fsyncAsync(fd);
-        if (abandoned()) throw refuse();
-        fs.fchmodSync(fd, 0o600);
-      } finally {
-        if (this.targetFd === fd) this.closeFds();
-      }
-      failed();
-      fs.renameSync(this.targetFile, this.finalPath);
-      this.finished = true;
-      try {
-        fs.rmdirSync(this.dir);
-      } catch {
-        /* the snapshot is complete under its name; an empty directory is all that is left */
-      }
-      this.dir = null;
+      if (this.special) this.finished = true;
+      else this.rename(fd);
+    } finally {
+      this.closeFds();
     }
   }
 
+  /** The partial file, open on `fd`, takes the final name: checked, before and after, to be that file. */
+  private rename(fd: number): void {
+    try {
+      this.dir.renameChecked(this.tempName!, this.finalName, fd);
+    } catch (e) {
+      // another user swapped the names: they are that user's now, nodetop removes none of them;
+      // its own file, wherever that user moved it, keeps no byte of the snapshot
+      if (e instanceof SwappedError) {
+        this.tempName = null;
+        try {
+          fs.ftruncateSync(fd, 0);
+        } catch {
+          /* opened read-only: the special path */
+        }
+      }
+      throw new OutputFailure(e);
+    }
+    this.tempName = null;
+    this.finished = true;
+  }
+
   private closeFds(): void {
-    const fds = [this.fd, this.targetFd, this.copyFd];
+    const fds = [this.fd, this.targetFd, this.copyFd, this.subFd];
     this.fd = null;
     this.targetFd = null;
     this.copyFd = null;
+    this.subFd = null;
     const close = (): void => {
       for (const fd of fds) {
         if (fd === null) continue;
@@ -368,39 +381,46 @@ export class PartialOutput {
     else close();
   }
 
+  /**
+   * Root's partial directory and the target's file in it. The target opens only its one name: if
+   * it recreates that name between the unlink and the rmdir, go round again. Once the file or
+   * the directory is gone the target's open fails (its snapshot is then never built); a file it
+   * already holds open disappears with its last close.
+   */
+  private removeSub(): void {
+    if (this.subName === null) return;
+    const sub = this.dir.at(this.subName);
+    for (let i = 0; i < 100; i++) {
+      try {
+        fs.unlinkSync(`${sub}/${TARGET_FILE}`);
+      } catch {
+        /* not there (yet, or any more) */
+      }
+      try {
+        fs.rmdirSync(sub);
+        break;
+      } catch (e) {
+        if (errnoCode(e) !== 'ENOTEMPTY') break;
+      }
+    }
+    this.subName = null;
+  }
+
+  /** Everything nodetop created, gone (closed, unlinked); the directory stays open for a retry. */
   remove(): void {
     this.closeFds();
+    this.targetPath = null;
     if (this.finished) return;
     this.removed = true;
-    if (this.tempFile) {
-      try {
-        fs.unlinkSync(this.tempFile);
-      } catch {
-        /* already gone */
-      }
-      this.tempFile = null;
-    }
-    if (this.dir !== null) {
-      // The target opens only its one name: if it recreates that name between the unlink and the
-      // rmdir, go round again. Once the file or the directory is gone the target's open fails (its
-      // snapshot is then never built); a file it already holds open disappears with its last close.
-      for (let i = 0; i < 100; i++) {
-        for (const f of [this.targetFile, this.copyFile]) {
-          try {
-            fs.unlinkSync(f);
-          } catch {
-            /* not there (yet, or any more) */
-          }
-        }
-        try {
-          fs.rmdirSync(this.dir);
-          break;
-        } catch (e) {
-          if (errnoCode(e) !== 'ENOTEMPTY') break;
-        }
-      }
-      this.dir = null;
-    }
+    if (this.tempName !== null) this.dir.unlink(this.tempName);
+    this.tempName = null;
+    this.removeSub();
+  }
+
+  /** Closes everything, the directory too: the end of the command. */
+  close(): void {
+    this.remove();
+    this.dir.close();
   }
 }
 
@@ -411,13 +431,34 @@ export class PartialOutput {
 export type TargetWriter = 'same' | { uid: number; dir: string };
 
 /**
+ * The real path of `dir` when no one but root can change any directory on the way to it (each is
+ * root's, and writable by no one else unless sticky, where only an entry's owner may rename it),
+ * else null. A path another user's target writes by name must be such a path: the target's user,
+ * or any other, could otherwise swap a name on the way for a symlink (issue 20).
+ */
+export function onlyRootChanges(dir: string): string | null {
+  try {
+    const real = fs.realpathSync(dir);
+    let cur = '/';
+    for (const part of ['', ...real.split('/').filter(Boolean)]) {
+      cur = part ? path.join(cur, part) : cur;
+      const st = fs.lstatSync(cur);
+      if (!st.isDirectory() || st.uid !== 0) return null;
+      if ((st.mode & 0o022) !== 0 && (st.mode & 0o1000) === 0) return null;
+    }
+    return real;
+  } catch {
+    return null;
+  }
+}
+
+/**
  * Whether the target may write the snapshot where nodetop wants it, and as whom: a local process
  * that sees the same files (same mount namespace, same root). One of nodetop's own user writes
- * its file as the command would. For root, a process of another user too, when it holds no
- * capability in any thread, effective or permitted (nothing lets it past file permissions), and
- * no directory on the way to `dir` is within reach of any uid its threads hold
- * (`realPathOutOfReachOf`): it could otherwise swap a name for a symlink under root's feet.
- * Everything else is streamed.
+ * through nodetop's own descriptor (/proc/<nodetop>/fd/<n>), wherever the file is. For root, a
+ * process of another user too, when it holds no capability in any thread, effective or
+ * permitted (nothing lets it past file permissions), no uid 0, and only root can change the
+ * directories on the way to `dir` (`onlyRootChanges`). Everything else is streamed.
  */
 export function targetCanWrite(att: Attachment, dir: string): TargetWriter | null {
   if (!att.local || !sharesFileSystemView(att.pid)) return null;
@@ -431,7 +472,7 @@ export function targetCanWrite(att: Attachment, dir: string): TargetWriter | nul
     const tasks = readTaskStatuses(att.pid);
     const uids = [...new Set(tasks.flatMap((t) => t.uids))];
     const capable = tasks.some((t) => t.capEff !== 0n || t.capPrm !== 0n);
-    const real = capable || uids.includes(0) ? null : realPathOutOfReachOf(dir, uids);
+    const real = capable || uids.includes(0) ? null : onlyRootChanges(dir);
     if (real === null) {
       debugTrace(`the target (uids ${uids.join(' ')}${capable ? ', capable' : ''}) does not write the file: streamed`);
       return null;

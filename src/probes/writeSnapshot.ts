@@ -22,7 +22,9 @@ export interface WriteSnapshotResult {
  * target that cannot (its fd limit, a security module) says so before anything is built
  * (`opened: false`). A failed write (a full disk) comes after the build, with the call's name in
  * `syscall`. Both come back as values: nothing is thrown into the target, and nothing is left
- * behind but the file.
+ * behind but the file, not even a descriptor on it. The path is nodetop's own descriptor
+ * (/proc/<nodetop>/fd/<n>) for a target of its user, so the target resolves no name another
+ * user could swap.
  */
 export const writeSnapshotProbe = defineProbe<{ path: string }, WriteSnapshotResult>(
   'write snapshot',
@@ -41,10 +43,19 @@ export const writeSnapshotProbe = defineProbe<{ path: string }, WriteSnapshotRes
     };
     let fs: typeof import('fs');
     let v8: typeof import('v8');
+    let dev = BigInt(-1);
+    let ino = BigInt(-1);
     try {
       fs = require('fs') as typeof import('fs');
       v8 = require('v8') as typeof import('v8');
-      fs.closeSync(fs.openSync(arg.path, 'r+'));
+      const fd = fs.openSync(arg.path, 'r+');
+      try {
+        const st = fs.fstatSync(fd, { bigint: true });
+        dev = st.dev;
+        ino = st.ino;
+      } finally {
+        fs.closeSync(fd);
+      }
     } catch (e) {
       return failed(e, false);
     }
@@ -58,6 +69,23 @@ export const writeSnapshotProbe = defineProbe<{ path: string }, WriteSnapshotRes
       }
       return { ok: true, opened: true, bytes: size, code: '', syscall: '', message: '' };
     } catch (e) {
+      // Node's WriteSnapshot (src/heap_utils.cc) returns from a failed write without closing its
+      // descriptor: the file nodetop then removes would hold its blocks (a full disk stays full)
+      // until the process ends. Close every descriptor on that very file (dev and inode).
+      try {
+        for (const name of fs.readdirSync('/proc/self/fd')) {
+          const n = Number(name);
+          if (!(n > 2)) continue;
+          try {
+            const st = fs.fstatSync(n, { bigint: true });
+            if (st.dev === dev && st.ino === ino) fs.closeSync(n);
+          } catch {
+            /* closed meanwhile, or the directory's own descriptor */
+          }
+        }
+      } catch {
+        /* no /proc: nothing more can be done from here */
+      }
       return failed(e, true);
     }
   },

@@ -332,10 +332,11 @@ describe('nodetop snapshot: who writes the file', { skip: process.getuid?.() !==
       const code = new Promise<number | null>((res) => child.on('exit', res));
       // root's copy has bytes in it: the target is writing and root copying ahead
       const copying = (): boolean =>
-        fs.readdirSync(safe).some((d) => {
+        fs.readdirSync(safe).some((f) => {
           try {
-            // root's copy: the entry that is not the target's (root reads its own 0711 directory)
-            return fs.readdirSync(path.join(safe, d)).some((f) => f.startsWith('copy-') && fs.statSync(path.join(safe, d, f)).size > 0);
+            // root's copy: the partial file beside root's partial directory the target writes in
+            const st = fs.lstatSync(path.join(safe, f));
+            return st.isFile() && f.includes('.partial-') && st.size > 0;
           } catch {
             return false;
           }
