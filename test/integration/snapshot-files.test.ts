@@ -14,6 +14,7 @@ import { after, before, describe, it } from 'node:test';
 import WebSocket from 'ws';
 import { eventually, FIXTURES, NODETOP, parseJson, runCli, startTarget } from '../helpers/target';
 import { haveTmux, openTerminal } from '../helpers/tmux';
+import { listeningSockets } from '../../src/platform/proc';
 import type { SnapshotResult } from '../../src/commands/snapshot';
 
 const NOBODY = 65534;
@@ -201,7 +202,12 @@ describe('nodetop snapshot: files a racing user cannot redirect', { skip: proces
     // ~20 MiB of small objects: the target writes for a second or more
     const t = await startTarget('leaky.js', { args: ['5', '0', '20'], nodeArgs: ['--inspect-port=0'] });
     try {
-      const child = spawn(process.execPath, [NODETOP, 'snapshot', String(t.pid), '-o', path.join(dir, 'a.heapsnapshot')], { stdio: ['ignore', 'ignore', 'pipe'] });
+      // a short lease: the killed nodetop's instruments remove themselves (and close the inspector
+      // it opened) as soon as the target is free, rather than under the next run a minute later
+      const child = spawn(process.execPath, [NODETOP, 'snapshot', String(t.pid), '-o', path.join(dir, 'a.heapsnapshot')], {
+        stdio: ['ignore', 'ignore', 'pipe'],
+        env: { ...process.env, NODETOP_LEASE_MS: '1500' },
+      });
       const gone = new Promise((r) => child.on('exit', r));
       const partial = (): string[] => fs.readdirSync(dir).filter((f) => f.includes('.partial-'));
       // the target has written some of it
@@ -210,6 +216,7 @@ describe('nodetop snapshot: files a racing user cannot redirect', { skip: proces
       await gone;
       const left = partial();
       assert.equal(left.length, 1, `${left.join(' ')}`);
+      assert.equal(await eventually(() => listeningSockets(t.pid).length, (n) => n === 0, 120_000), 0, 'the lease closed the inspector');
       // names that are not a dead nodetop's of this user: a live process's (this test's), and
       // one another user owns
       const live = `b.heapsnapshot.partial-${/\[(\d+)\]/.exec(fs.readlinkSync('/proc/self/ns/pid'))![1]}-${process.pid}-${fs.readFileSync('/proc/self/stat', 'utf8').split(') ')[1]!.split(' ')[19]}-0123abcd`;
