@@ -48,12 +48,31 @@ export function onInterrupt(fn: (signal: NodeJS.Signals) => void): () => void {
   return () => interruptListeners.delete(fn);
 }
 
+/**
+ * Work the exit waits for before any cleanup runs, however long it takes: a snapshot V8 is
+ * building freezes the target until it ends, and the inspector can be closed only after that. A
+ * second signal stops the wait. Null: nothing held.
+ */
+let hold: { done: Promise<unknown>; release: () => void } | null = null;
+export function holdExitUntil(work: Promise<unknown> | null): void {
+  if (!work) {
+    hold = null;
+    return;
+  }
+  let release = (): void => undefined;
+  const released = new Promise<void>((r) => (release = r));
+  hold = { done: Promise.race([work.then(() => undefined, () => undefined), released]), release };
+}
+
 /** From the start of main: Ctrl-C at any moment runs the cleanups and exits 130, never the default kill. */
 export function installSignalHandlers(): void {
   if (installed) return;
   installed = true;
   const handler = (signal: NodeJS.Signals): void => {
-    if (exiting) return;
+    if (exiting) {
+      hold?.release();
+      return;
+    }
     exiting = true;
     interruptSignal = signal;
     for (const fn of interruptListeners) {
@@ -64,7 +83,7 @@ export function installSignalHandlers(): void {
       }
     }
     const code = signal === 'SIGINT' ? 130 : signal === 'SIGTERM' ? 143 : 129;
-    void runCleanups().then(() => exitHook(code));
+    void (hold?.done ?? Promise.resolve()).then(() => runCleanups()).then(() => exitHook(code));
   };
   process.on('SIGINT', handler);
   process.on('SIGTERM', handler);

@@ -20,19 +20,21 @@
 // The files: platform/snapshotFile.ts; the capture: inspector/heapSnapshot.ts; progress:
 // sinks/snapshotProgress.ts.
 
+import * as os from 'node:os';
 import * as path from 'node:path';
 import * as readline from 'node:readline';
 import { ExitCode, NodetopError, errnoCode } from '../errors';
 import { explainCallFailure, type AttachOptions } from '../inspector/attach';
-import { streamSnapshot, targetWrites } from '../inspector/heapSnapshot';
+import { BuildWatch, streamSnapshot, targetWrites } from '../inspector/heapSnapshot';
 import { readMemory, withIsolates, type IsolateSelection } from '../inspector/isolates';
 import { WorkerGoneError } from '../inspector/workers';
-import { onExit, onInterrupt } from '../lifecycle';
+import { holdExitUntil, onExit, onInterrupt } from '../lifecycle';
 import { invalidMemoryReading } from '../model/readings';
-import { estimateSnapshot, SNAPSHOT_MS_PER_MIB, SNAPSHOT_PEAK_FACTOR, unsafeReason } from '../model/snapshotEstimate';
+import { contention, estimateSnapshot, SNAPSHOT_PEAK_FACTOR, unsafeReason } from '../model/snapshotEstimate';
 import { bytes, ms } from '../model/units';
-import { readCgroupMemoryCurrent, readHostMemAvailable } from '../platform/hostMemory';
-import { readCgroupMemoryLimit } from '../platform/proc';
+import { readCgroupMemoryCurrent, readHostMemAvailable, readLoadAverage } from '../platform/hostMemory';
+import { readCgroupMemoryLimit, threadState } from '../platform/proc';
+import { threadCpuMs } from '../platform/threadCpu';
 import { OutputFailure, outputError, PartialOutput, specialOutput, targetCanWrite, type TargetWriter } from '../platform/snapshotFile';
 import { Progress } from '../sinks/snapshotProgress';
 import { errLine } from '../sinks/terminal';
@@ -67,6 +69,16 @@ export function defaultSnapshotName(title: string, pid: number, threadId: number
   const t = (title || 'node').replace(/[^A-Za-z0-9._-]+/g, '_').replace(/^[._]+/, '').slice(0, 40) || 'node';
   const stamp = now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
   return `${t}-${pid}${threadId ? `-w${threadId}` : ''}-${stamp}.heapsnapshot`;
+}
+
+/** What the kernel says the main thread is doing: "state D, in write (1)". */
+function describeThreadState(pid: number): string | null {
+  try {
+    const t = threadState(pid);
+    return [`state ${t.state}`, t.syscall ? `in ${t.syscall}` : t.wchan ? `waiting in ${t.wchan}` : ''].filter(Boolean).join(', ');
+  } catch {
+    return null;
+  }
 }
 
 async function confirm(question: string): Promise<boolean> {
@@ -108,7 +120,8 @@ export async function snapshotCommand(opts: SnapshotOptions, out: Output): Promi
         hint: 'a Node process never reports such figures: check what answers on that inspector port (--force does not override this)',
       });
     }
-    const est = estimateSnapshot(mem.heapUsed);
+    const load = att.local ? contention(readLoadAverage(), os.availableParallelism?.() ?? os.cpus().length) : 1;
+    const est = estimateSnapshot(mem.heapUsed, mem.largeObjectBytes ?? 0, load);
     const reason = unsafeReason(est, {
       rssBytes: mem.rss,
       hostAvailableBytes: att.local ? readHostMemAvailable() : null,
@@ -164,33 +177,49 @@ export async function snapshotCommand(opts: SnapshotOptions, out: Output): Promi
       throw outputError(e, finalPath);
     }
     const unregisterExit = onExit(() => dest.remove());
+    /** The snapshot was asked for: from then on V8 builds it to the end, whatever nodetop does. */
+    let asked = false;
     const unregisterInterrupt = onInterrupt(() => {
+      // removed now: a target writing through nodetop's descriptor can no longer start, and what
+      // it writes goes into a removed file, given back when it closes it
       dest.remove();
       process.stderr.write(
-        `\nnodetop: interrupted; no snapshot written${special ? '' : ' (partial file removed)'}. The target finishes building the snapshot and discards it.\n`,
+        asked
+          ? `\nnodetop: interrupted; no snapshot written${special ? '' : ' (partial file removed)'}. The ${who} of pid ${att.pid} stays frozen until V8 finishes the snapshot (it cannot be stopped); nodetop waits for that, then closes the inspector. Ctrl-C again to leave now: the target then closes the inspector itself once it is free (nodetop's lease).\n`
+          : `\nnodetop: interrupted; no snapshot written${special ? '' : ' (partial file removed)'}.\n`,
       );
     });
 
     say(
-      `nodetop: a heap snapshot freezes the ${who} of pid ${att.pid} while V8 builds it: heap used ${bytes(mem.heapUsed)}, expect ~${ms(est.frozenMsLow)} to ~${ms(est.frozenMsHigh)} (measured here ${SNAPSHOT_MS_PER_MIB[0]}-${SNAPSHOT_MS_PER_MIB[1]} ms per MiB, by heap shape); the target may need up to ~${bytes(est.peakGrowthBytes)} more memory meanwhile${reason ? ` (--force: ${reason})` : ''}`,
+      `nodetop: a heap snapshot freezes the ${who} of pid ${att.pid} while V8 builds it: heap used ${bytes(mem.heapUsed)}, expect ~${ms(est.frozenMsLow)} to ~${ms(est.frozenMsHigh)} (measured: 100-450 ms per MiB of small objects, 2-450 of large arrays${est.contention > 1.05 ? `, x${est.contention.toFixed(1)} for this host's load` : ''}; nodetop waits for as long as the thread works on it); the target may need up to ~${bytes(est.peakGrowthBytes)} more memory meanwhile${reason ? ` (--force: ${reason})` : ''}`,
     );
     const cancelled = new NodetopError('snapshot cancelled; nothing was done to the target', { exitCode: ExitCode.Interrupted });
-    const progress = new Progress(opts.quiet ? 'none' : process.stderr.isTTY ? 'tty' : 'lines', (s) => process.stderr.write(s));
+    const progress = new Progress(opts.quiet ? 'none' : process.stderr.isTTY ? 'tty' : 'lines', (s) => process.stderr.write(s), `the ${who}`);
     try {
       if (!opts.yes && process.stdin.isTTY && process.stderr.isTTY) {
         if (!(await confirm('Take the snapshot? [y/N] '))) throw cancelled;
       }
+      // no time cap once the thread is at work (BuildWatch): --timeout bounds only the wait for a
+      // first sign of it; a remote target shows none before V8's first progress event. A worker's
+      // thread id is not the kernel's: the whole process's CPU stands for it.
+      const tid = target.kind === 'main' ? att.pid : null;
+      const watchOpts = {
+        cpuMs: () => (att.local ? threadCpuMs(att.pid, tid) : null),
+        state: () => (att.local && tid !== null ? describeThreadState(att.pid) : null),
+        firstSignMs: att.local ? att.timeoutMs : att.timeoutMs + est.frozenMsHigh,
+      };
       if (opts.gcFirst) {
         say(`nodetop: forcing a full GC on the ${who} first`);
-        await target.sender.send('HeapProfiler.collectGarbage', {}, { timeoutMs: att.timeoutMs + Math.ceil((mem.heapUsed / (1 << 20)) * 15), label: 'the GC before the snapshot' });
+        const gcWatch = new BuildWatch(watchOpts, progress, 'the GC before the snapshot');
+        await gcWatch.wait(target.sender.send('HeapProfiler.collectGarbage', {}, { ...gcWatch.callOptions, label: 'the GC before the snapshot' }));
       }
-      // a bound that scales with the heap: twice the slowest rate measured, plus a minute
-      const timeoutMs = att.timeoutMs + Math.ceil(est.frozenMsHigh * 2) + 60_000;
+      const watch = new BuildWatch(watchOpts, progress, `the heap snapshot of the ${who}`);
       const t0 = performance.now();
-      let taken: { bytes: number; maxQueued: number } | null = null;
-      if (dest.targetPath !== null) {
-        const r = await targetWrites(target, dest, timeoutMs, progress, who);
-        if (typeof r === 'string') {
+      asked = true;
+      const capture = (async (): Promise<{ bytes: number; maxQueued: number }> => {
+        if (dest.targetPath !== null) {
+          const r = await targetWrites(target, dest, watch, progress, who);
+          if (typeof r !== 'string') return r;
           // it could not open the file: nothing was frozen, stream it instead
           say(`nodetop: the ${who} could not write the file itself (${r}); streaming the snapshot through the inspector instead`);
           dest.remove();
@@ -199,9 +228,19 @@ export async function snapshotCommand(opts: SnapshotOptions, out: Output): Promi
           } catch (e) {
             throw outputError(e, finalPath);
           }
-        } else taken = r;
+        }
+        return streamSnapshot(target, dest, watch, progress, who);
+      })();
+      // an interruption waits for the build to end before detaching (lifecycle.holdExitUntil):
+      // V8's call, which may outlive the capture (an interruption closes the stream's file)
+      const settle = (): Promise<void> => watch.settled();
+      holdExitUntil(capture.then(settle, settle));
+      let taken: { bytes: number; maxQueued: number };
+      try {
+        taken = await capture;
+      } finally {
+        holdExitUntil(null);
       }
-      taken ??= await streamSnapshot(target, dest, timeoutMs, progress, who);
       const durationMs = performance.now() - t0;
       progress.end();
       await dest.commit(taken.bytes);

@@ -1,7 +1,7 @@
 // Taking a heap snapshot through the inspector: the target writes its own file (targetWrites), or
 // V8 streams it as protocol events that nodetop writes (streamSnapshot).
 
-import { evaluate } from './session';
+import { CallTimeoutError, evaluate } from './session';
 import type { IsolateTarget } from './isolates';
 import { ChunkWriter } from '../platform/chunkWriter';
 import { OutputFailure, type PartialOutput } from '../platform/snapshotFile';
@@ -12,6 +12,99 @@ export interface SnapshotProgress {
   /** A total of 0: how far it is is not known. */
   building(done: number, total: number): void;
   writing(written: number): void;
+  /** Once a second: the CPU the thread has spent since the request, and how long it has not run (with what the kernel says then). */
+  working(w: ThreadWork): void;
+}
+
+export interface ThreadWork {
+  /** CPU time the thread has used since the snapshot was asked for; null: not readable (remote). */
+  cpuMs: number | null;
+  /** How long no sign of work has been seen (0: it is working now). */
+  idleMs: number;
+  /** What the kernel says the thread is doing, when it is not running. */
+  state: string | null;
+}
+
+export interface BuildWatchOptions {
+  /** The thread's CPU time so far, ms; null when nodetop cannot read it (a remote target). */
+  cpuMs: () => number | null;
+  /** What the kernel says the thread is doing (for a thread that stopped running). */
+  state: () => string | null;
+  /** How long the request may go without any sign of work before it counts as not taken (exit 9). */
+  firstSignMs: number;
+}
+
+/** The longest a Node timer takes (a longer one fires at once): no cap, in practice. */
+const NO_CAP_MS = 2 ** 31 - 1;
+
+/**
+ * Waits for a snapshot with no time cap once the thread is at work on it: V8 cannot be stopped
+ * mid-build, so giving up leaves the target frozen all the same, its snapshot written into a
+ * removed file, and the inspector open until it is free (issue 22: given up at 194.8 s of a 437 s
+ * build). The evidence is the thread's CPU time advancing in /proc (a frozen thread building a
+ * snapshot runs in user space), the file growing, a protocol event. Before any such sign, the
+ * request may not have been taken at all (the thread blocked in a syscall): `firstSignMs` bounds
+ * that wait, as --timeout bounds any call (exit 9).
+ */
+export class BuildWatch {
+  private started = false;
+  private lastSignAt = performance.now();
+  private lastCpu: number | null;
+  private readonly cpu0: number | null;
+  private fail: (e: Error) => void = () => undefined;
+  private readonly stalled: Promise<never>;
+
+  constructor(
+    private readonly opts: BuildWatchOptions,
+    private readonly progress: SnapshotProgress,
+    private readonly label: string,
+  ) {
+    this.cpu0 = this.lastCpu = opts.cpuMs();
+    this.stalled = new Promise<never>((_, reject) => (this.fail = reject));
+    this.stalled.catch(() => undefined);
+  }
+
+  /** Something showed the thread at work: the file grew, a protocol event arrived. */
+  sign(): void {
+    this.started = true;
+    this.lastSignAt = performance.now();
+  }
+
+  private pending: Promise<void> = Promise.resolve();
+
+  /** Settles when the last call given to `wait` has: V8 is done with the target's thread. */
+  settled(): Promise<void> {
+    return this.pending;
+  }
+
+  /** `call` (made with no time cap: callOptions), or exit 9 when no sign of work came first. */
+  async wait<T>(call: Promise<T>): Promise<T> {
+    this.pending = call.then(
+      () => undefined,
+      () => undefined,
+    );
+    const timer = setInterval(() => this.tick(), 1000);
+    try {
+      return await Promise.race([call, this.stalled]);
+    } finally {
+      clearInterval(timer);
+    }
+  }
+
+  readonly callOptions = { timeoutMs: NO_CAP_MS };
+
+  private tick(): void {
+    const cpu = this.opts.cpuMs();
+    if (cpu !== null && this.lastCpu !== null && cpu > this.lastCpu) this.sign();
+    if (cpu !== null) this.lastCpu = cpu;
+    const idleMs = performance.now() - this.lastSignAt;
+    if (!this.started && idleMs > this.opts.firstSignMs) {
+      this.fail(new CallTimeoutError(this.label, this.opts.firstSignMs));
+      return;
+    }
+    const idle = idleMs >= 2000;
+    this.progress.working({ cpuMs: cpu !== null && this.cpu0 !== null ? cpu - this.cpu0 : null, idleMs: idle ? idleMs : 0, state: idle ? this.opts.state() : null });
+  }
 }
 
 /**
@@ -61,23 +154,26 @@ const GARBAGE_LIMIT = 8 * 1024 * 1024;
 export async function targetWrites(
   target: IsolateTarget,
   out: PartialOutput,
-  timeoutMs: number,
+  watch: BuildWatch,
   progress: SnapshotProgress,
   who: string,
 ): Promise<{ bytes: number; maxQueued: number } | string> {
   const file = out.targetPath!;
   const size = (): number => out.targetBytes();
   progress.building(-1, 0);
+  let last = 0;
   const poll = setInterval(() => {
     const n = size();
     if (n <= 0) return progress.building(-1, 0); // a terminal's clock goes on
+    if (n > last) watch.sign();
+    last = n;
     progress.writing(n);
     out.flushAhead(n);
     out.copyAhead(n);
   }, 250);
   let r;
   try {
-    r = await evaluate(target.sender, writeSnapshotProbe, { path: file }, { timeoutMs, label: `the heap snapshot of the ${who}` });
+    r = await watch.wait(evaluate(target.sender, writeSnapshotProbe, { path: file }, { ...watch.callOptions, label: `the heap snapshot of the ${who}` }));
   } finally {
     clearInterval(poll);
   }
@@ -99,7 +195,7 @@ export async function targetWrites(
 export async function streamSnapshot(
   target: IsolateTarget,
   out: PartialOutput,
-  timeoutMs: number,
+  watch: BuildWatch,
   progress: SnapshotProgress,
   who: string,
 ): Promise<{ bytes: number; maxQueued: number }> {
@@ -109,6 +205,7 @@ export async function streamSnapshot(
   const offChunk = target.sender.on('HeapProfiler.addHeapSnapshotChunk', (p) => {
     const chunk = (p as { chunk?: unknown })?.chunk;
     if (typeof chunk !== 'string') return;
+    watch.sign();
     writer.push(chunk);
     sinceGc += chunk.length;
     if (gc && sinceGc > 1024 * 1024) {
@@ -121,11 +218,12 @@ export async function streamSnapshot(
   });
   const offProgress = target.sender.on('HeapProfiler.reportHeapSnapshotProgress', (p) => {
     const q = p as { done?: number; total?: number };
+    watch.sign();
     if (typeof q.done === 'number' && typeof q.total === 'number') progress.building(q.done, q.total);
   });
   try {
     await Promise.race([
-      target.sender.send('HeapProfiler.takeHeapSnapshot', { reportProgress: true }, { timeoutMs, label: `the heap snapshot of the ${who}` }),
+      watch.wait(target.sender.send('HeapProfiler.takeHeapSnapshot', { reportProgress: true }, { ...watch.callOptions, label: `the heap snapshot of the ${who}` })),
       writer.failure,
     ]);
     await writer.drain();

@@ -1,7 +1,7 @@
 // Will a heap snapshot push the target (or the host) over, and how long will it freeze it? Pure
 // estimates from what was measured here; the host and cgroup readers are platform/hostMemory.ts.
 //
-// Measured on this machine (2 cores, Node 20.20, loaded by other test runs), peak RSS growth of
+// Measured on this machine (2 cores, Node 20.20, an idle moment), peak RSS growth of
 // the target while V8 built a snapshot, over its heapUsed, and the time its thread was frozen:
 //   arrays of doubles, 203 MiB heap:   0.14x,  1.2 s  (6 ms/MiB),   snapshot 0.02x the heap
 //   small objects, 108 MiB (2.8 M):   19.9x, 38.8 s (360 ms/MiB), snapshot 1.6x
@@ -13,7 +13,27 @@
 import { bytes } from './units';
 
 export const SNAPSHOT_PEAK_FACTOR = 20;
-export const SNAPSHOT_MS_PER_MIB: [number, number] = [6, 400];
+
+/**
+ * How long V8 keeps a thread frozen building a snapshot, per MiB of heap, on an idle core of this
+ * machine (docs/benchmarks.md, "Snapshot calibration"). Object-dense memory (small objects,
+ * strings, a compiler's ASTs and types: every object a node, every field an edge) is the cost;
+ * V8's large-object space (big arrays, long strings) holds few nodes per MiB, unless it is an
+ * array of references (the 1.5 M-element array of a 60 MiB object heap is there). So: dense
+ * memory at 100-450 ms per MiB, large objects at 2-450.
+ */
+export const SNAPSHOT_MS_PER_MIB = { dense: [100, 450], large: [2, 450] } as const;
+
+/**
+ * A snapshot's thread competes for the CPU like any other: with the host's 1-minute load L on
+ * C cores it gets about C / (L + 1) of a core (measured here at a load of 13-18 on 2 cores: the
+ * same heaps took 4-9x their idle time). The high end is scaled by that; the low end assumes
+ * the load goes away.
+ */
+export function contention(load1: number | null, cores: number): number {
+  if (load1 === null || !Number.isFinite(load1) || load1 < 0 || !(cores >= 1)) return 1;
+  return Math.max(1, (load1 + 1) / cores);
+}
 
 const MiB = 1024 * 1024;
 
@@ -21,14 +41,24 @@ export interface SnapshotEstimate {
   peakGrowthBytes: number;
   frozenMsLow: number;
   frozenMsHigh: number;
+  /** The factor the high end was scaled by for the host's load (1: idle, or not known). */
+  contention: number;
 }
 
-export function estimateSnapshot(heapUsedBytes: number): SnapshotEstimate {
-  const mib = heapUsedBytes / MiB;
+/**
+ * `largeObjectBytes`: of the heap used, in V8's large-object spaces. `load`: the host's
+ * contention (contention()), 1 when unknown (a remote target).
+ */
+export function estimateSnapshot(heapUsedBytes: number, largeObjectBytes = 0, load = 1): SnapshotEstimate {
+  // a reading that makes no sense (a remote endpoint's) counts as none
+  const large = Number.isFinite(largeObjectBytes) ? Math.min(Math.max(0, largeObjectBytes), heapUsedBytes) / MiB : 0;
+  const dense = heapUsedBytes / MiB - large;
+  const r = SNAPSHOT_MS_PER_MIB;
   return {
     peakGrowthBytes: heapUsedBytes * SNAPSHOT_PEAK_FACTOR,
-    frozenMsLow: mib * SNAPSHOT_MS_PER_MIB[0],
-    frozenMsHigh: mib * SNAPSHOT_MS_PER_MIB[1],
+    frozenMsLow: dense * r.dense[0] + large * r.large[0],
+    frozenMsHigh: (dense * r.dense[1] + large * r.large[1]) * load,
+    contention: load,
   };
 }
 

@@ -16,3 +16,13 @@ export function readHostMemAvailable(): number | null {
 export function readCgroupMemoryCurrent(pid: number): number | null {
   return readMemoryCurrent(pid);
 }
+
+/** The host's 1-minute load average, or null. */
+export function readLoadAverage(): number | null {
+  try {
+    const v = Number(fs.readFileSync('/proc/loadavg', 'utf8').split(' ')[0]);
+    return Number.isFinite(v) ? v : null;
+  } catch {
+    return null;
+  }
+}

@@ -2,7 +2,7 @@ import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
 import { parseBytes, parseCommandLine } from '../../src/cli';
 import { defaultSnapshotName } from '../../src/commands/snapshot';
-import { estimateSnapshot, parseMemAvailable, unsafeReason } from '../../src/model/snapshotEstimate';
+import { contention, estimateSnapshot, parseMemAvailable, unsafeReason } from '../../src/model/snapshotEstimate';
 import { expectedGcPauseMs } from '../../src/commands/gc';
 import { parseWorkerTitle } from '../../src/inspector/workers';
 import { buildWorkerRow } from '../../src/model/sample';
@@ -15,6 +15,21 @@ describe('snapshot, gc and worker helpers', () => {
     assert.equal(defaultSnapshotName('node', 42, 0, d), 'node-42-20261124T031245Z.heapsnapshot');
     assert.equal(defaultSnapshotName('my app/../x', 42, 3, d), 'my_app_.._x-42-w3-20261124T031245Z.heapsnapshot');
     assert.equal(defaultSnapshotName('', 1, 0, d), 'node-1-20261124T031245Z.heapsnapshot');
+  });
+
+  it('estimates the freeze by the heap’s shape and the host’s load', () => {
+    // object-dense: 100-450 ms per MiB on an idle core
+    const dense = estimateSnapshot(100 * MiB);
+    assert.deepEqual([dense.frozenMsLow, dense.frozenMsHigh], [10_000, 45_000]);
+    // 190 of 200 MiB in large arrays: the low end is the arrays' 2 ms per MiB
+    const arrays = estimateSnapshot(200 * MiB, 190 * MiB);
+    assert.equal(arrays.frozenMsLow, 10 * 100 + 190 * 2);
+    // a load of 17 on 2 cores: the thread gets a ninth of a core, the high end 9x
+    assert.equal(contention(17, 2), 9);
+    assert.equal(estimateSnapshot(100 * MiB, 0, contention(17, 2)).frozenMsHigh, 45_000 * 9);
+    assert.equal(contention(0.2, 2), 1);
+    assert.equal(contention(null, 2), 1);
+    assert.equal(contention(Number.NaN, 2), 1);
   });
 
   it('refuses a snapshot whose estimated growth exceeds the budget, the host or the cgroup', () => {
