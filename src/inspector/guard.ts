@@ -109,6 +109,11 @@ function start(timeoutMs: number): Promise<Watchdog | null> {
   });
 }
 
+/** Starts the watchdog now if it is not running, without waiting for it. */
+export function prestartWatchdog(timeoutMs: number): void {
+  current ??= start(Math.max(timeoutMs, 2000));
+}
+
 /**
  * Arms the watchdog for a pid about to be signalled. Null when no watchdog could be started or
  * did not confirm in time: the caller then must not signal (unless told to).

@@ -15,7 +15,7 @@ import { ExitCode, NodetopError, errnoCode } from '../errors';
 import { nodeVerdict } from '../platform/nodebin';
 import * as proc from '../platform/proc';
 import { acquirePortLock, lockHolder, lockName, type PortLock } from '../platform/portlock';
-import { armWatchdog, type WatchdogTicket } from './guard';
+import { armWatchdog, prestartWatchdog, type WatchdogTicket } from './guard';
 import { assertSignallable, describeBlocked, sendSigusr1, type CheckedProcess } from './signal';
 import { forgetOpened, openedPort } from './opened';
 import { routeTo, type Route } from './relay';
@@ -360,6 +360,13 @@ async function locateWith(pid: number, checked: CheckedPid, hints: InspectorHint
   }
 }
 
+/**
+ * How long an attach waits for other nodetops' turns on a port (or --timeout if longer): each
+ * turn is a signal, an open and a move off the port, 0.1-1 s (20 at once on a loaded 2-core
+ * machine: about 1 s each).
+ */
+const LOCK_WAIT_MS = 60_000;
+
 /** The network namespace of a pid, as the kernel names it (net:[4026531840] -> 4026531840). */
 function netnsOf(pid: number): string {
   try {
@@ -387,18 +394,23 @@ async function signalAndWait(
   route: Route,
 ): Promise<Located> {
   const port = hints.randomPort ? 0 : (hints.ports[0] ?? 9229);
-  const deadline = Date.now() + opts.timeoutMs;
+  // the watchdog's start (a Node process: 40 ms idle, 0.4 s on a loaded 2-core machine) is
+  // outside the lock: other nodetops wait only for the signal, the open and the move
+  prestartWatchdog(opts.timeoutMs);
   let lock: PortLock | null = null;
   if (port !== 0) {
     const name = lockName(netnsOf(pid), port);
-    lock = await acquirePortLock(name, deadline);
+    const waitMs = Math.max(opts.timeoutMs, LOCK_WAIT_MS);
+    lock = await acquirePortLock(name, Date.now() + waitMs);
     if (!lock) {
       throw new NodetopError(
-        `pid ${pid} was not signalled: for ${opts.timeoutMs} ms another process kept opening an inspector on port ${port} (it holds nodetop's lock @${name}: ${describeHolder(lockHolder(name))})`,
+        `pid ${pid} was not signalled: for ${waitMs} ms other processes kept opening inspectors on port ${port} (nodetop's lock @${name} is held by ${describeHolder(lockHolder(name))})`,
         { exitCode: ExitCode.InspectorUnavailable, hint: 'try again, or raise --timeout; a holder that is not a nodetop is squatting the lock' },
       );
     }
   }
+  // --timeout bounds this attach's own signal and open, from when its turn came
+  const deadline = Date.now() + opts.timeoutMs;
   const release = (): void => {
     lock?.release();
     releaseTurn();
