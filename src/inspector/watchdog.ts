@@ -6,7 +6,8 @@
 // then the watchdog's to close. nodetop also hands a pid over when it gives up on it, and when it
 // detaches (to check the close happened).
 //
-// For a pid it holds, it looks (every 20 ms for 3 s, then every 100 ms) for a listening socket
+// For a pid it holds, it looks (every 10 ms at the main thread, at its sockets when that changed
+// or every 100 ms) for a listening socket
 // of that pid that was not there before the signal, on the port SIGUSR1 binds (or any, once the
 // inspector was being moved or the port is random): that is the inspector. It connects and runs
 // the close-inspector probe, which removes a dead nodetop's instruments and closes it (or leaves
@@ -46,6 +47,9 @@ interface Entry {
   probed: boolean;
   busy: boolean;
   loopSeen: number | null;
+  /** The main thread's syscall line at the last look, and when the sockets were last read. */
+  lastSyscall: string;
+  lastScan: number;
   /** The main loop's epoll fd as nodetop saw it before signalling (null: worked out each time). */
   loopFd: number | null;
 }
@@ -63,8 +67,19 @@ function log(line: string): void {
   }
 }
 
+/** The WebSocket client and the probe, loaded when the watchdog first holds a pid (not at start). */
+let client: { session: typeof import('./session'); probe: typeof import('../probes/closeInspector') } | null = null;
+function loadClient(): NonNullable<typeof client> {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  client ??= { session: require('./session') as typeof import('./session'), probe: require('../probes/closeInspector') as typeof import('../probes/closeInspector') };
+  return client;
+}
+
 function hold(e: Entry, graceMs: number): void {
   if (e.closing) return;
+  // loaded now, so that the moment an inspector appears costs only the connection (was ~150 ms
+  // of require on a loaded machine, inside the window an attacker could use)
+  loadClient();
   const now = Date.now();
   e.closing = { since: now, graceMs, until: now + WATCHDOG_HOLD_MS };
   log(`holding pid ${e.pid} (port ${e.port}${e.anyFresh ? ', any new port' : ''})`);
@@ -97,6 +112,8 @@ function onMessage(line: string): void {
         busy: false,
         loopSeen: null,
         loopFd: null,
+        lastSyscall: '',
+        lastScan: 0,
       });
       reply({ armed: pid });
       break;
@@ -140,12 +157,8 @@ function drop(e: Entry, why: string): void {
 }
 
 async function tryClose(e: Entry, fresh: proc.ListeningSocket[]): Promise<void> {
-  // loaded only when there is an inspector to close: the watchdog starts before every first
-  // SIGUSR1, and the WebSocket client is most of its start-up
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { evaluate, listTargets, Session } = require('./session') as typeof import('./session');
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { closeInspectorProbe } = require('../probes/closeInspector') as typeof import('../probes/closeInspector');
+  const { evaluate, listTargets, Session } = loadClient().session;
+  const { closeInspectorProbe } = loadClient().probe;
   for (const s of fresh) {
     const host = s.address.includes(':') ? '::1' : '127.0.0.1';
     let session: Session | null = null;
@@ -154,7 +167,7 @@ async function tryClose(e: Entry, fresh: proc.ListeningSocket[]): Promise<void> 
       const url = targets[0]?.webSocketDebuggerUrl;
       if (!url) continue;
       session = await Session.connect(url, 2000);
-      const r = await evaluate(session, closeInspectorProbe, { deadKey: e.key, afterMs: 50 }, { timeoutMs: 2000 });
+      const r = await evaluate(session, closeInspectorProbe, { deadKey: e.key, afterMs: 10 }, { timeoutMs: 2000 });
       e.opened = true;
       if (r.closing) e.probed = true;
       log(`pid ${e.pid}: inspector on port ${s.port} ${r.closing ? 'closing' : `left to ${r.sessions} live nodetop session(s)`}`);
@@ -179,6 +192,18 @@ function check(e: Entry): void {
   }
   if (start !== e.start || !proc.processExists(e.pid)) return drop(e, 'exited');
   if (now > c.until) return drop(e, `gave up after ${WATCHDOG_HOLD_MS} ms`);
+  // every 10 ms the main thread's syscall (one small read); the sockets when it changed (the
+  // blocked call returned: the inspector opens within milliseconds) or every 100 ms
+  let sc = '';
+  try {
+    sc = fs.readFileSync(`/proc/${e.pid}/task/${e.pid}/syscall`, 'utf8');
+  } catch {
+    /* read below */
+  }
+  const same = sc === e.lastSyscall && sc !== 'running\n';
+  e.lastSyscall = sc;
+  if (same && now - e.lastScan < 100 && !e.probed) return;
+  e.lastScan = now;
   let fresh: proc.ListeningSocket[];
   try {
     fresh = proc.listeningSockets(e.pid).filter((s) => !e.before.has(s.inode) && (e.anyFresh || s.port === e.port));
@@ -208,11 +233,9 @@ function check(e: Entry): void {
 }
 
 let timer: NodeJS.Timeout | null = null;
-let startedAt = Date.now();
 
 function schedule(): void {
   if (timer) return;
-  startedAt = Date.now();
   const tick = (): void => {
     timer = null;
     for (const e of [...entries.values()]) {
@@ -227,7 +250,7 @@ function schedule(): void {
       if (nodetopGone) process.exit(0);
       return;
     }
-    timer = setTimeout(tick, Date.now() - startedAt < 3000 ? 20 : 100);
+    timer = setTimeout(tick, 10);
   };
   timer = setTimeout(tick, 0);
 }
