@@ -9,11 +9,12 @@
 // thread's result as it comes, a failed thread included: one thread's failure does not hide the
 // others' results (the exit code is the first failure's).
 //
-// Pause: measured on this machine (2 cores, Node 20, loaded), one collectGarbage (V8 runs two
-// full GCs for it) took 0.07 ms per MiB of live heap for arrays of doubles (no pointers to
-// trace), ~2.5 ms/MiB for small objects, ~4.5-5 ms/MiB for strings and object trees. The
-// estimate shown before uses 3 ms/MiB and says what the range is; the pause shown after is the
-// round trip of the call (an upper bound: it includes ~1 ms of messaging).
+// Pause: measured on this machine (2 cores, Node 20, loaded by other test runs), the probe's two
+// full GCs on 35-203 MiB heaps: 0.13-0.68 ms per MiB of live heap for arrays of doubles (no
+// pointers to trace), ~7 for small objects, 7-10 for object trees, ~10 for strings, 3-6 for a Map
+// of objects; a real app's heap read 12 ms/MiB (2,395 ms for ~198 MiB, where 3 ms/MiB said 593).
+// The estimate uses 8 ms/MiB and shows the range; the pause shown after is the round trip of the
+// call (an upper bound: it includes ~1 ms of messaging), `gcMs` the GC timed in the target.
 
 import { ExitCode, NodetopError } from '../errors';
 import { explainCallFailure, type AttachOptions } from '../inspector/attach';
@@ -27,8 +28,8 @@ import { errLine } from '../sinks/terminal';
 import { invalidMemoryReading, reading } from '../model/readings';
 import type { Output } from '../cli';
 
-export const GC_MS_PER_MIB = 3;
-export const GC_MS_PER_MIB_RANGE: [number, number] = [0.07, 5];
+export const GC_MS_PER_MIB = 8;
+export const GC_MS_PER_MIB_RANGE: [number, number] = [0.1, 12];
 
 export interface GcOptions extends AttachOptions {
   select: IsolateSelection;
@@ -136,7 +137,7 @@ export async function gcOne(
     res.expectedPauseMs = nonsense === null ? expectedGcPauseMs(heapUsed) : null;
     notice?.(
       nonsense === null
-        ? `nodetop: forcing a full GC on the ${label} of pid ${pid} (heap used ${bytes(heapUsed)}): it will pause that thread for ~${ms(res.expectedPauseMs)}`
+        ? `nodetop: forcing a full GC on the ${label} of pid ${pid} (heap used ${bytes(heapUsed)}): it will pause that thread for ~${ms(res.expectedPauseMs)} (${ms((heapUsed / (1024 * 1024)) * GC_MS_PER_MIB_RANGE[0])} to ${ms((heapUsed / (1024 * 1024)) * GC_MS_PER_MIB_RANGE[1])} by heap shape)`
         : `nodetop: forcing a full GC on the ${label} of pid ${pid}: its heap reading is invalid (${nonsense}), so how long it pauses that thread is unknown`,
     );
     // the bound scales with the heap: the worst shape measured, three times over, plus --timeout

@@ -55,7 +55,7 @@ describe('snapshot, gc and worker helpers', () => {
     assert.deepEqual(parseWorkerTitle('[worker 3] nested'), { threadId: 3, name: 'nested' });
     assert.deepEqual(parseWorkerTitle('[worker 12] '), { threadId: 12, name: '' });
     assert.deepEqual(parseWorkerTitle('something else'), { threadId: null, name: 'something else' });
-    assert.equal(expectedGcPauseMs(100 * MiB), 300);
+    assert.equal(expectedGcPauseMs(100 * MiB), 800);
     const s = parseCommandLine(['snapshot', '9', '-o', 'x.heapsnapshot', '--worker', '2', '--max-growth', '1G', '-y', '-q']);
     assert.ok(s.command === 'snapshot');
     assert.deepEqual([s.output, s.select, s.maxGrowthBytes, s.yes, s.quiet, s.force], ['x.heapsnapshot', { kind: 'worker', threadId: 2 }, 1024 * MiB, true, true, false]);
