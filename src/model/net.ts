@@ -302,7 +302,9 @@ export function findings(sockets: Sockets, pools: HttpPool[]): string[] {
     const keysPerPool = new Map<string, number>();
     for (const x of owners) keysPerPool.set(x.pool.name, (keysPerPool.get(x.pool.name) ?? 0) + 1);
     const reasons: string[] = [];
-    if (poolNames.filter((n) => n !== '(no pool)').length > 1) reasons.push(`${poolNames.filter((n) => n !== '(no pool)').length} pools connect to it`);
+    // WebSocket connections are no pool's by design: neither a pool nor a socket missing one
+    const realPools = poolNames.filter((n) => n !== '(no pool)' && n !== '(WebSocket)');
+    if (realPools.length > 1) reasons.push(`${realPools.length} pools connect to it`);
     if (g.byPool['(no pool)']) reasons.push(`${g.byPool['(no pool)']} belong to no pool (net/tls.connect, agent:false, or an agent nodetop cannot reach)`);
     for (const [name, keys] of keysPerPool) if (keys > 1) reasons.push(`${name} has ${keys} origin keys for it (maxSockets is per key: TLS options, localAddress, family split them)`);
     const withServer = serverBy.get(g.endpoint);

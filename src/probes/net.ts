@@ -642,7 +642,10 @@ export const netProbe = defineProbe<NetArg, RawNet>(
           groups.set(gk, g);
         }
         g.count++;
-        inc(g.byPool, e.pool ?? '');
+        // a WebSocket's connection (ws marks its socket with a 'websocket' symbol) is no HTTP
+        // pool's by design: it is counted apart, not as a socket no pool owns
+        const ws = !e.pool && Object.getOwnPropertySymbols(s).some((x) => x.description === 'websocket');
+        inc(g.byPool, e.pool ?? (ws ? '(WebSocket)' : ''));
         if (isTls) g.tls++;
         if (e.idle) g.idle++;
         g.bytesRead += bRead ?? 0;

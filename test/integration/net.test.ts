@@ -321,6 +321,20 @@ describe('sockets, TLS and HTTP pools', () => {
     }
   }
 
+  // 200 WebSocket clients read "200 belong to no pool": a WebSocket is no HTTP pool's
+  it('WebSocket client connections are counted apart, not as sockets no pool owns', async () => {
+    const t = await startTarget('ws.js', { args: ['20'], nodeArgs: NODE_ARGS });
+    try {
+      const s = await stats(t.pid);
+      const g = s.sockets!.groups.find((x) => x.direction === 'client' && x.endpoint === `127.0.0.1:${t.facts.port as number}`)!;
+      assert.ok(g, JSON.stringify(s.sockets!.groups));
+      assert.deepEqual(g.byPool, { '(WebSocket)': 20 });
+      assert.doesNotMatch(s.sockets!.findings.join('\n'), /belong to no pool/);
+    } finally {
+      await t.kill();
+    }
+  });
+
   // fetch on this Node: the bundled undici's global dispatcher (an Agent; undici 7 from Node 22)
   it('fetch: the global dispatcher holds every connection, none queued', async () => {
     const t = await startTarget('undici.js', { args: ['fetch', 'x', '10', '30'], nodeArgs: NODE_ARGS });
