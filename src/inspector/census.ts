@@ -10,7 +10,7 @@
 // Everything the census creates in the target lives in one object group, released at the end
 // (also on failure): no reference outlives the call.
 
-import { PROBE_ERROR_KEY } from '../probes/probe';
+import { PROBE_ERROR_KEY, sourceUrl } from '../probes/probe';
 import { netProbe, type NetArg, type RawNet } from '../probes/net';
 import { undiciListenersProbe } from '../probes/undiciListeners';
 import { ProbeFailedError, type CallOptions, type Sender } from './session';
@@ -27,7 +27,7 @@ export async function netCensus(sender: Sender, arg: NetArg, opts: CallOptions =
   const handle = async (expression: string): Promise<string> => {
     const r = await sender.send<{ result: RemoteObject; exceptionDetails?: { text?: string } }>(
       'Runtime.evaluate',
-      { expression, objectGroup: GROUP, includeCommandLineAPI: true, silent: true, returnByValue: false },
+      { expression: `${expression}${sourceUrl('census')}`, objectGroup: GROUP, includeCommandLineAPI: true, silent: true, returnByValue: false },
       call,
     );
     if (r.exceptionDetails || !r.result.objectId) throw new ProbeFailedError(`${label} failed in the target: ${r.exceptionDetails?.text ?? 'no object'}`);
@@ -46,7 +46,7 @@ export async function netCensus(sender: Sender, arg: NetArg, opts: CallOptions =
     const k = JSON.stringify(PROBE_ERROR_KEY);
     const fn =
       `function(m,s,a){try{return (${netProbe.fn.toString()})(${JSON.stringify(arg)},{modules:m,sockets:s,agents:a});}` +
-      `catch(e){return {[${k}]:String((e&&e.stack)||e)};}}`;
+      `catch(e){return {[${k}]:String((e&&e.stack)||e)};}${sourceUrl('census')}}`;
     const r = await sender.send<{ result: { value?: unknown }; exceptionDetails?: { text?: string } }>(
       'Runtime.callFunctionOn',
       {
@@ -99,7 +99,7 @@ export async function netWithUndiciOwners(sender: Sender, arg: NetArg, opts: Cal
     const r = objectId === null
       ? await sender.send<{ result: { objectId?: string } }>(
           'Runtime.evaluate',
-          { expression: `(${fn})()`, objectGroup: OWNERS_GROUP, silent: true, returnByValue: false },
+          { expression: `(${fn})()${sourceUrl('undici-owners')}`, objectGroup: OWNERS_GROUP, silent: true, returnByValue: false },
           call,
         )
       : await sender.send<{ result: { objectId?: string } }>(
@@ -140,14 +140,14 @@ export async function netWithUndiciOwners(sender: Sender, arg: NetArg, opts: Cal
     if (owners.length === 0) return null;
     const modules = await sender.send<{ result: { objectId?: string } }>(
       'Runtime.evaluate',
-      { expression: "({net:require('net'),tls:require('tls'),http:require('http'),https:require('https')})", objectGroup: OWNERS_GROUP, includeCommandLineAPI: true, silent: true },
+      { expression: `({net:require('net'),tls:require('tls'),http:require('http'),https:require('https')})${sourceUrl('undici-owners')}`, objectGroup: OWNERS_GROUP, includeCommandLineAPI: true, silent: true },
       call,
     );
     if (!modules.result.objectId) return null;
     const k = JSON.stringify(PROBE_ERROR_KEY);
     const fn =
       `function(m,...d){try{return (${netProbe.fn.toString()})(${JSON.stringify(arg)},{modules:m,sockets:[],agents:[],dispatchers:d,census:false});}` +
-      `catch(e){return {[${k}]:String((e&&e.stack)||e)};}}`;
+      `catch(e){return {[${k}]:String((e&&e.stack)||e)};}${sourceUrl('undici-owners')}}`;
     const r = await sender.send<{ result: { value?: unknown }; exceptionDetails?: { text?: string } }>(
       'Runtime.callFunctionOn',
       {
@@ -174,4 +174,5 @@ const OWNER_CLASSES = /^(Pool|BalancedPool|Agent|Client|ProxyAgent|RetryAgent|En
 
 /** A Pool's own 'drain'/'connect' listeners (registered by the Agent that made it). */
 const LISTENERS_OF_OWNER =
-  'function(){const e=this&&this._events||{};const f=(v)=>(Array.isArray(v)?v:[v]).filter((x)=>typeof x==="function");return [...f(e.drain).slice(0,1),...f(e.connect).slice(0,1)];}';
+  'function(){const e=this&&this._events||{};const f=(v)=>(Array.isArray(v)?v:[v]).filter((x)=>typeof x==="function");return [...f(e.drain).slice(0,1),...f(e.connect).slice(0,1)];' +
+  `${sourceUrl('undici-owners')}}`;

@@ -14,7 +14,7 @@ import { ExitCode, NodetopError } from '../errors';
 import { printable } from '../model/text';
 import type { Probe } from '../probes/probe';
 import { debugProtocol, debugTrace, trace } from '../debug';
-import { probeExpression, probeFunction, PROBE_ERROR_KEY } from '../probes/probe';
+import { probeExpression, probeFunction, PROBE_ERROR_KEY, sourceUrl } from '../probes/probe';
 
 /** Frames over this are refused from their header (see the Session constructor). */
 export const MAX_FRAME_BYTES = 64 * 1024 * 1024;
@@ -538,7 +538,7 @@ function requireHandle(sender: Sender, opts: CallOptions): Promise<string> {
           { ...opts, label: 'a handle for the probes' },
         )
         .then((r) => (typeof r?.result?.objectId === 'string' ? r.result.objectId : null));
-    id = ask('typeof require === "function" ? require : globalThis').then((objectId) => {
+    id = ask(`typeof require === "function" ? require : globalThis${sourceUrl('require')}`).then((objectId) => {
       if (objectId === null) throw new ProbeFailedError('the target gave no handle to run probes on');
       return objectId;
     });
@@ -549,6 +549,9 @@ function requireHandle(sender: Sender, opts: CallOptions): Promise<string> {
 }
 
 const kept = new WeakMap<Sender, Map<string, Promise<string | null>>>();
+
+/** The call through a compiled probe's handle (a few bytes compiled per call), named for a debugger. */
+const CALL_THROUGH_HANDLE = `function(a){return this(a);${sourceUrl('call')}}`;
 
 /**
  * A handle on the probe's function, compiled once in the target and bound to the receiver
@@ -609,7 +612,7 @@ export async function evaluate<A, R>(
           'Runtime.callFunctionOn',
           {
             // the compiled probe is `this`: a few bytes to compile per call instead of the probe
-            functionDeclaration: 'function(a){return this(a);}',
+            functionDeclaration: CALL_THROUGH_HANDLE,
             objectId: handle,
             arguments: [{ value: arg ?? null }],
             returnByValue: true,

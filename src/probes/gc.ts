@@ -33,12 +33,14 @@ export const gcProbe = defineProbe<null, GcProbeResult>(
     const v8 = require('v8') as typeof import('v8');
     const vm = require('vm') as typeof import('vm');
     let flagToggled = false;
-    let gc = vm.runInNewContext('typeof gc === "function" ? gc : null') as (() => void) | null;
+    // named, for a debugger beside nodetop (it saw "evalmachine.<anonymous>")
+    const named = { filename: 'nodetop://probe/gc-context' };
+    let gc = vm.runInNewContext('typeof gc === "function" ? gc : null', undefined, named) as (() => void) | null;
     if (typeof gc !== 'function') {
       flagToggled = true;
       v8.setFlagsFromString('--expose-gc');
       try {
-        gc = vm.runInNewContext('gc') as () => void;
+        gc = vm.runInNewContext('gc', undefined, named) as () => void;
       } finally {
         v8.setFlagsFromString('--no-expose-gc');
       }

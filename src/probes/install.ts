@@ -142,7 +142,7 @@ export const installProbe = defineProbe<InstallArg, InstallResult>(
           Error.stackTraceLimit = 8;
           const frames = String(new Error().stack ?? '').split('\n').slice(1);
           Error.stackTraceLimit = lim;
-          const midJs = frames.some((l) => !/<anonymous>:\d+:\d+\)?$|nodetopInstall/.test(l.trim()));
+          const midJs = frames.some((l) => !/(<anonymous>|nodetop:\/\/probe\/[\w-]+):\d+:\d+\)?$|nodetopInstall/.test(l.trim()));
           // firstDue: the sample checks when the first tick came (see firstIntervalMs there)
           clock = { h: c, offsetMs: midJs ? null : Date.now() + arg.resolutionMs, firstDue: !midJs };
         } else {

@@ -26,6 +26,16 @@ export interface Probe<A, R> {
 
 export const PROBE_ERROR_KEY = '__nodetopProbeError';
 
+/**
+ * The name a debugger beside nodetop sees for the script a probe compiles to (it saw anonymous
+ * scripts, which could be anyone's): `nodetop://probe/<name>`. A magic comment on a line of its
+ * own, so that it can close any source; it does not change from call to call, so V8 still keeps
+ * one compiled copy per probe (see REQUIRE_FROM).
+ */
+export function sourceUrl(name: string): string {
+  return `\n//# sourceURL=nodetop://probe/${name.replace(/[^\w-]+/g, '-')}\n`;
+}
+
 export function defineProbe<A, R>(name: string, cost: string, fn: (arg: A) => R): Probe<A, R> {
   return { name, cost, fn, async: false };
 }
@@ -58,9 +68,9 @@ export function probeExpression<A, R>(probe: Probe<A, R>, arg: A): string {
   const call = `(${probe.fn.toString()})(${JSON.stringify(arg ?? null)})`;
   // `require` is a parameter: the probe sees getBuiltinModule where the target has it, and the
   // command-line API's require is looked up only where it does not.
-  if (!probe.async) return `((require)=>{const f=${fail};try{return ${call};}catch(e){return f(e);}})(${REQUIRE_FROM})`;
+  if (!probe.async) return `((require)=>{const f=${fail};try{return ${call};}catch(e){return f(e);}})(${REQUIRE_FROM})${sourceUrl(probe.name)}`;
   // a rejection must not become an unhandled rejection in the target
-  return `((require)=>{const f=${fail};try{return Promise.resolve(${call}).then((v)=>v,f);}catch(e){return Promise.resolve(f(e));}})(${REQUIRE_FROM})`;
+  return `((require)=>{const f=${fail};try{return Promise.resolve(${call}).then((v)=>v,f);}catch(e){return Promise.resolve(f(e));}})(${REQUIRE_FROM})${sourceUrl(probe.name)}`;
 }
 
 /**
@@ -77,7 +87,7 @@ export function probeFunction<A, R>(probe: Probe<A, R>): string {
     ? `const f=${fail};try{return Promise.resolve(${call}).then((v)=>v,f);}catch(e){return Promise.resolve(f(e));}`
     : `const f=${fail};try{return ${call};}catch(e){return f(e);}`;
   const req = '(typeof process==="object"&&process&&typeof process.getBuiltinModule==="function")?((m)=>process.getBuiltinModule(m)):this';
-  return `function(arg){return ((require)=>{${body}})(typeof this==="function"?this:${req});}`;
+  return `function(arg){return ((require)=>{${body}})(typeof this==="function"?this:${req});${sourceUrl(probe.name)}}`;
 }
 
 /** What a composed part holds when it threw in the target. */

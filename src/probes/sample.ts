@@ -146,7 +146,7 @@ export const sampleProbe = defineProbe<SampleArg, RawSample>(
       Error.stackTraceLimit = lim;
       const frames = stack.split('\n').slice(1).map((l) => l.trim());
       let i = 0;
-      while (i < frames.length && /<anonymous>:\d+:\d+\)?$|nodetopSample/.test(frames[i] ?? '')) i++;
+      while (i < frames.length && /(<anonymous>|nodetop:\/\/probe\/[\w-]+):\d+:\d+\)?$|nodetopSample/.test(frames[i] ?? '')) i++;
       return frames.slice(i);
     };
     const midJs = arg.recorded === true ? false : framesUnder(12).length > 0;

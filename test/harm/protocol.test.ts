@@ -40,7 +40,7 @@ describe('protocol methods nodetop sends', () => {
       for (const x of m) assert.doesNotMatch(x, FORBIDDEN);
       // the sample probe is compiled once per connection, then called through its handle
       // (src/inspector/session.ts, probeHandle): the baseline and the sample both went that way
-      const viaHandle = r.stderr.match(/-> Runtime\.callFunctionOn \{"functionDeclaration":"function\(a\)\{return this\(a\);\}"/g) ?? [];
+      const viaHandle = r.stderr.match(/-> Runtime\.callFunctionOn \{"functionDeclaration":"function\(a\)\{return this\(a\);\\n\/\/# sourceURL=nodetop:\/\/probe\/call\\n\}"/g) ?? [];
       assert.equal(viaHandle.length, 2, r.stderr);
     } finally {
       await t.kill();
