@@ -70,7 +70,7 @@ describe('sub-second watch: readings recorded in the target', () => {
       }
       // calls by handle: the baseline, the recorder's start and its collects (about one a second),
       // where sampling each interval would have taken 20
-      const byHandle = r.stderr.split('\n').filter((l) => l.includes('-> Runtime.callFunctionOn') && l.includes('function(a){return this(a);}')).length;
+      const byHandle = r.stderr.split('\n').filter((l) => l.includes('-> Runtime.callFunctionOn') && l.includes('function(a){return this(a);')).length;
       assert.ok(byHandle >= 3 && byHandle <= 6, `${byHandle} calls by handle`);
       // detached: the registry and the inspector are gone, and the main thread sleeps as before
       assert.deepEqual(await eventually(() => t.ask('state'), (s) => JSON.stringify(s) === JSON.stringify(stateBefore)), stateBefore);
