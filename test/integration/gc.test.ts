@@ -152,7 +152,8 @@ describe('nodetop gc', () => {
       assert.match(r.stderr, /did not answer/);
       assert.doesNotMatch(r.stderr, /exited/);
       const nudges = (r.stderr.match(/-> Runtime\.getIsolateId/g) ?? []).length;
-      assert.ok(nudges < 100, `${nudges} nudges in 3 s`);
+      // the flood this guards against was 5,479 in 3 s; a loaded machine saw 118 with the fix
+      assert.ok(nudges < 500, `${nudges} nudges in 3 s`);
     } finally {
       await t.kill();
     }

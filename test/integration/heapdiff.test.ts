@@ -86,7 +86,7 @@ describe('nodetop heap-diff', () => {
       [[a, truncated], /truncated\.heapsnapshot is not a V8 heap snapshot: the file ends in the middle of the JSON, at byte 100000 \(truncated\?\)/],
       [[a, path.join(dir, 'nope.heapsnapshot')], /cannot read .*nope\.heapsnapshot: no such file/],
       [[dir, b], /cannot read .*: it is a directory/],
-      [[a], /missing required argument/],
+      [[a], /the argument <b> is missing/],
     ];
     for (const [files, msg] of cases) {
       const r = await runCli(['heap-diff', ...files]);
