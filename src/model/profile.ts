@@ -84,9 +84,10 @@ export interface ProfileSummary {
 
 const SPECIAL: Record<string, 'idle' | 'program' | 'gc'> = { '(idle)': 'idle', '(program)': 'program', '(garbage collector)': 'gc' };
 
-/** A callback of nodetop's instruments: evaluated code (no URL) named nodetop* by the probes. */
+/** A callback of nodetop's instruments: a probe's URL, or evaluated code (no URL) named nodetop*. */
 export function isNodetopFrame(cf: CallFrame): boolean {
-  return cf.url === '' && /^nodetop[A-Z]/.test(cf.functionName);
+  // probes carry a nodetop://probe/<name> URL (for a debugger beside nodetop); older ones none
+  return cf.url.startsWith('nodetop://') || (cf.url === '' && /^nodetop[A-Z]/.test(cf.functionName));
 }
 
 function isNodeInternal(cf: CallFrame): boolean {
