@@ -409,12 +409,16 @@ export function parseCommandLine(argv: string[]): Invocation {
       .option('--max-growth <size>', 'refuse when the target may need more than this much extra memory (e.g. 512M)', (v) => parseBytes(v, '--max-growth'))
       .option('-y, --yes', 'do not ask on a terminal before freezing the target', false)
       .option('-q, --quiet', 'print nothing but the path', false)
+      .option('--progress-every <duration>', 'off a terminal, write a progress line this often while the target works (default 10s)', (v) =>
+        parseDurationMs(v, '--progress-every', 1000, 600_000),
+      )
       .option('--json', 'print a result object {path, bytes, durationMs, threadId, ...}', false),
   ).action((pid: number | undefined, o: Record<string, unknown>) => {
     const c = common(o);
     requirePidOrEndpoint(pid, c);
     result = {
       command: 'snapshot',
+      ...(typeof o.progressEvery === 'number' ? { progressEveryMs: o.progressEvery } : {}),
       select: isolateSelection(o, false),
       quiet: Boolean(o.quiet),
       json: Boolean(o.json),

@@ -51,6 +51,8 @@ export interface SnapshotOptions extends AttachOptions {
   maxGrowthBytes: number | null;
   /** Stream through the inspector even when the target could write the file itself. */
   stream: boolean;
+  /** Off a terminal, how often a line says the thread is still at work (default 10 s). */
+  progressEveryMs?: number;
 }
 
 export interface SnapshotResult {
@@ -194,7 +196,7 @@ export async function snapshotCommand(opts: SnapshotOptions, out: Output): Promi
       `nodetop: a heap snapshot freezes the ${who} of pid ${att.pid} while V8 builds it: heap used ${bytes(mem.heapUsed)}, expect ~${ms(est.frozenMsLow)} to ~${ms(est.frozenMsHigh)} (measured: 100-450 ms per MiB of small objects, 2-450 of large arrays${est.contention > 1.05 ? `, x${est.contention.toFixed(1)} for this host's load` : ''}; nodetop waits for as long as the thread works on it); the target may need up to ~${bytes(est.peakGrowthBytes)} more memory meanwhile${reason ? ` (--force: ${reason})` : ''}`,
     );
     const cancelled = new NodetopError('snapshot cancelled; nothing was done to the target', { exitCode: ExitCode.Interrupted });
-    const progress = new Progress(opts.quiet ? 'none' : process.stderr.isTTY ? 'tty' : 'lines', (s) => process.stderr.write(s), `the ${who}`);
+    const progress = new Progress(opts.quiet ? 'none' : process.stderr.isTTY ? 'tty' : 'lines', (s) => process.stderr.write(s), `the ${who}`, opts.progressEveryMs);
     try {
       if (!opts.yes && process.stdin.isTTY && process.stderr.isTTY) {
         if (!(await confirm('Take the snapshot? [y/N] '))) throw cancelled;

@@ -18,11 +18,12 @@ export class Progress implements SnapshotProgress {
     private readonly write: (s: string) => void,
     /** Who is frozen: "the main thread". */
     private readonly who = 'the thread',
+    private readonly lineEveryMs = 10_000,
   ) {}
 
   /**
    * What the thread is doing while V8 builds: on a terminal, beside the bar; as lines, one every
-   * 10 s (a wait of minutes is not silent, and says the thread is at work).
+   * 10 s or --progress-every (a wait of minutes is not silent, and says the thread is at work).
    */
   working(w: ThreadWork): void {
     if (this.mode === 'none') return;
@@ -39,7 +40,7 @@ export class Progress implements SnapshotProgress {
       return;
     }
     const now = performance.now();
-    if (note && now - this.lastWorkLine >= 10_000) {
+    if (note && now - this.lastWorkLine >= this.lineEveryMs) {
       this.lastWorkLine = now;
       this.write(`snapshot still ${this.shown[0]} after ${s(now - this.started)}: ${note}\n`);
     }

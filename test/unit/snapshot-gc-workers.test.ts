@@ -59,6 +59,11 @@ describe('snapshot, gc and worker helpers', () => {
     const s = parseCommandLine(['snapshot', '9', '-o', 'x.heapsnapshot', '--worker', '2', '--max-growth', '1G', '-y', '-q']);
     assert.ok(s.command === 'snapshot');
     assert.deepEqual([s.output, s.select, s.maxGrowthBytes, s.yes, s.quiet, s.force], ['x.heapsnapshot', { kind: 'worker', threadId: 2 }, 1024 * MiB, true, true, false]);
+    assert.equal(s.progressEveryMs, undefined);
+    const p = parseCommandLine(['snapshot', '9', '--progress-every', '2s']);
+    assert.ok(p.command === 'snapshot');
+    assert.equal(p.progressEveryMs, 2000);
+    assert.throws(() => parseCommandLine(['snapshot', '9', '--progress-every', '10ms']), /--progress-every must be between 1000 ms/);
   });
 
   it('gives a gone worker null readings, never zeros', () => {
