@@ -200,11 +200,39 @@ export const installProbe = defineProbe<InstallArg, InstallResult>(
         /* never throw into the target */
       }
     };
+    // A discard after each GC still lets what was logged since the previous one survive the next
+    // and be promoted: that logger peaked at 33-44 MiB (10-12 unobserved). So while the target
+    // collects often (a GC within the last second: it allocates fast), it also discards every
+    // 10 ms: 11.6 MiB against 8.6 unobserved in the same experiment. A discard costs 54 us
+    // (loaded 2-core host), ~0.5% of a core, paid only while GCs come more than once a second.
+    let lastGcMs = 0;
+    let fast: ReturnType<typeof setInterval> | null = null;
+    const discardOften = (): void => {
+      lastGcMs = Date.now();
+      if (fast) return;
+      try {
+        fast = setInterval(function nodetopConsoleDiscard() {
+          try {
+            if (Date.now() - lastGcMs <= 1000) discardConsole();
+            else if (fast) {
+              clearInterval(fast);
+              fast = null;
+            }
+          } catch {
+            /* never throw into the target */
+          }
+        }, 10);
+        fast.unref();
+      } catch {
+        /* never throw into the target */
+      }
+    };
     let obs: import('perf_hooks').PerformanceObserver | null = null;
     try {
       // named: `nodetop profile` leaves nodetop* frames (and Node's caller of them) out of the ranking
       obs = new perf.PerformanceObserver(function nodetopGcObserver(list) {
         discardConsole();
+        discardOften();
         try {
           const gc = st.gc;
           if (!gc) return;
@@ -276,6 +304,8 @@ export const installProbe = defineProbe<InstallArg, InstallResult>(
     st.stop = () => {
       clearTimeout(lease);
       if (beat) clearInterval(beat);
+      if (fast) clearInterval(fast);
+      fast = null;
       discardConsole();
       try {
         own?.disconnect();
