@@ -350,8 +350,22 @@ async function moveOffSharedPort(pid: number, loc: Located, timeoutMs: number, g
     return null;
   }
   await first.close();
-  const moved = await waitForMovedInspector(pid, loc.port, Math.min(timeoutMs, 2000), loc.route);
-  return moved;
+  // The move was asked for: wait as long as any call may take (2 s was too short for a loaded
+  // host: 20 attaches at once at load 10 fell back to the old port's URL, closed by then, exit 7).
+  const moved = await waitForMovedInspector(pid, loc.port, timeoutMs, loc.route);
+  if (moved) return moved;
+  let stillThere = false;
+  try {
+    stillThere = proc.listeningSockets(pid).some((s) => s.port === loc.port);
+  } catch {
+    /* gone: the connect below says so */
+  }
+  if (stillThere) return null; // the move never ran: the old port is still the inspector
+  if (!(await proc.processExistsSettled(pid))) throw new NodetopError(`pid ${pid} exited`, { exitCode: ExitCode.TargetExited });
+  throw new NodetopError(`pid ${pid} closed its inspector on port ${loc.port} to reopen it on a free port, and it was not listening again within ${timeoutMs} ms`, {
+    exitCode: ExitCode.InspectorUnavailable,
+    hint: 'raise --timeout: on a loaded host the reopen can take seconds',
+  });
 }
 
 function pickTarget<T extends { webSocketDebuggerUrl: string }>(targets: T[]): T {

@@ -141,9 +141,10 @@ describe('nodetop stats: worker threads', () => {
   });
 
   it('reads many workers together once the ration covers them all; the samples between repeat the last readings and say when they were taken', async () => {
+    // (8 workers building 144 MiB of arrays took over 10 s to get ready on a host at load 10)
     // 8 workers, worker i holding 4i MiB, and a sample every ~250 ms: at 3 reads a second the
     // 8 are read together every ~2.7 s
-    const t = await startTarget('workers.js', { args: ['8', '4'], nodeArgs: ['--inspect-port=0', '--expose-gc'] });
+    const t = await startTarget('workers.js', { args: ['8', '4'], nodeArgs: ['--inspect-port=0', '--expose-gc'], readyTimeoutMs: 60_000 });
     const att = await attachTo(t.pid, { timeoutMs: 10_000 });
     const sampler = new Sampler(att, { workers: true });
     try {
