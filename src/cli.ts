@@ -25,6 +25,10 @@ import type { PsOptions } from './commands/ps';
 import type { SnapshotOptions } from './commands/snapshot';
 import type { StatsOptions } from './commands/stats';
 import type { WatchOptions } from './commands/watch';
+import type { TriggerOptions } from './commands/triggerRun';
+// pure and small: the trigger language is checked while the command line is parsed
+import { Condition, ConditionError } from './model/trigger';
+import { ActionError, parseAction, type TriggerSpec } from './model/triggers';
 
 import type { Output } from './sinks/output';
 export type { Output } from './sinks/output';
@@ -141,6 +145,83 @@ function parseFields(text: string): WatchField[] {
   return names as WatchField[];
 }
 
+/** --max-growth: snapshot's, and watch's for the snapshots its triggers take. */
+function maxGrowthOption(): Option {
+  return new Option('--max-growth <size>', 'refuse a snapshot when the target may need more than this much extra memory (e.g. 512M)').argParser((v) => parseBytes(v, '--max-growth'));
+}
+
+/**
+ * watch's triggers: `--when COND` starts one, each `--then ACTION` after it adds an action to it,
+ * in command-line order (commander calls the parsers in that order). The rest are its limits.
+ */
+function addTriggerOptions(cmd: Command, triggers: TriggerSpec[]): Command {
+  return cmd
+    .option('--when <condition>', "a trigger: 'heap.used > 85% of limit for 30s' (the language: docs/commands.md#triggers); repeatable", (v: string) => {
+      try {
+        new Condition(v);
+      } catch (e) {
+        if (e instanceof ConditionError) throw new InvalidArgumentError(`--when ${JSON.stringify(v)}: ${e.message}`);
+        throw e;
+      }
+      triggers.push({ index: triggers.length + 1, when: v, actions: [] });
+      return v;
+    })
+    .option('--then <action>', "what the --when before it does when it fires: snapshot, snapshot worker [N], 'profile 10s', gc, stats, 'exec CMD ARGS'; repeatable", (v: string) => {
+      const last = triggers[triggers.length - 1];
+      if (!last) throw new InvalidArgumentError(`--then ${JSON.stringify(v)} comes before any --when: give the condition first`);
+      try {
+        last.actions.push(parseAction(v));
+      } catch (e) {
+        if (e instanceof ActionError) throw new InvalidArgumentError(`--then ${e.message}`);
+        throw e;
+      }
+      return v;
+    })
+    .option('--out <dir>', 'where the actions write their files (default: the current directory; created if missing)')
+    .addOption(new Option('--max-actions <n>', 'firings that run their actions, in all; then watch exits with code 13').default(1).argParser((v) => parsePositiveInt(v, '--max-actions', 1, 1_000_000)))
+    .addOption(
+      new Option('--cooldown <duration>', 'after a firing, its trigger does not fire again on that target for this long (0s, 30s, 5m, 1h)')
+        .default(60_000, '1m')
+        .argParser((v) => parseCooldownMs(v)),
+    )
+    .option('--disk-budget <size>', "the most the actions' files may take in --out (e.g. 2G); a snapshot that may not fit is refused", (v) => parseBytes(v, '--disk-budget'))
+    .addOption(maxGrowthOption())
+    .option('--keep-watching', 'once --max-actions is spent, go on watching and reporting firings (their actions skipped)', false);
+}
+
+/** 0, 30s, 5m, 1h, 1500ms -> ms (a cooldown may be 0). */
+function parseCooldownMs(text: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|min|h)$/.exec(text.trim());
+  if (!m && text.trim() !== '0') throw new InvalidArgumentError(`--cooldown must be a duration such as 0s, 30s, 5m or 1h, not ${JSON.stringify(text)}`);
+  if (!m) return 0;
+  const v = Math.round(Number(m[1]) * { ms: 1, s: 1000, m: 60_000, min: 60_000, h: 3_600_000 }[m[2]!]!);
+  if (v > 7 * 86_400_000) throw new InvalidArgumentError(`--cooldown must be at most 7 days, not ${JSON.stringify(text)}`);
+  return v;
+}
+
+/** The trigger options as watchCommand takes them; null without --when. Throws a usage error for a limit without a trigger. */
+function triggerOptions(o: Record<string, unknown>, triggers: TriggerSpec[]): TriggerOptions | null {
+  if (triggers.length === 0) {
+    const stray = ['out', 'diskBudget', 'maxGrowth', 'keepWatching'].find((k) => o[k] !== undefined && o[k] !== false);
+    if (stray) throw new NodetopError(`--${stray.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} goes with --when (a trigger): there is none`, { exitCode: ExitCode.Usage });
+    return null;
+  }
+  for (const t of triggers) {
+    if (t.actions.some((a) => a.kind === 'snapshot' && a.worker === 'tripped') && !/\bworker[.[]/.test(t.when)) {
+      throw new NodetopError(`--then "snapshot worker" needs a worker in its --when (worker.heap.used > 80% of limit): ${JSON.stringify(t.when)} names none; give a threadId (snapshot worker 3)`, {
+        exitCode: ExitCode.Usage,
+      });
+    }
+  }
+  return {
+    triggers,
+    limits: { maxActions: o.maxActions as number, cooldownMs: o.cooldown as number, keepWatching: Boolean(o.keepWatching) },
+    outDir: typeof o.out === 'string' ? o.out : '.',
+    diskBudgetBytes: typeof o.diskBudget === 'number' ? o.diskBudget : null,
+    maxGrowthBytes: typeof o.maxGrowth === 'number' ? o.maxGrowth : null,
+  };
+}
+
 function addCommon(cmd: Command): Command {
   return cmd
     .addOption(
@@ -214,7 +295,8 @@ Examples:
 Exit codes: 0 ok, 1 a bug in nodetop, 2 bad usage, 3 no such process, 4 not Node,
 5 permission denied, 6 the inspector cannot be opened, 7 the endpoint failed,
 8 the target exited, 9 the target did not answer, 10 another process's inspector,
-11 refused as unsafe, 12 the output cannot be written, 130/143 interrupted.
+11 refused as unsafe, 12 the output cannot be written, 13 watch's action budget is spent,
+130/143 interrupted.
 
 nodetop help <command> shows its options and an example. Incidents, step by step:
 docs/runbooks.md; every command and flag: docs/commands.md.
@@ -231,7 +313,13 @@ const EXAMPLES: Record<string, string[]> = {
   'heap-summary': ['nodetop heap-summary after.heapsnapshot'],
   arm: ['nodetop arm 4242'],
   demo: ['nodetop demo'],
-  watch: ['nodetop watch 4242 4243 --interval 1s --count 60', 'nodetop watch --cluster 4242 --json > samples.ndjson'],
+  watch: [
+    'nodetop watch 4242 4243 --interval 1s --count 60',
+    'nodetop watch --cluster 4242 --json > samples.ndjson',
+    "nodetop watch 4242 --when 'heap.used > 85% of limit for 30s' --then snapshot --then 'profile 10s' --out /var/tmp/incident/",
+    "nodetop watch 4242 --when 'lag.p99 > 200ms for 10s' --then profile --max-actions 3 --cooldown 5m",
+    "nodetop watch 4242 --when 'fds > 90% of limit' --then stats --then 'exec ./page-oncall.sh'",
+  ],
   export: ['nodetop export --all', 'nodetop export 4242 --label service=api --listen 127.0.0.1:9464'],
   ps: ['nodetop ps --mine', 'nodetop ps --json'],
   completion: ['nodetop completion bash > /etc/bash_completion.d/nodetop', 'source <(nodetop completion zsh)'],
@@ -406,7 +494,7 @@ export function parseCommandLine(argv: string[]): Invocation {
       .option('--gc-first', 'force a full GC just before (the snapshot then holds only live objects)', false)
       .option('--stream', 'stream it through the inspector even when the target could write the file itself', false)
       .option('--force', 'take it even when the target may not have the memory for it', false)
-      .option('--max-growth <size>', 'refuse when the target may need more than this much extra memory (e.g. 512M)', (v) => parseBytes(v, '--max-growth'))
+      .addOption(maxGrowthOption())
       .option('-y, --yes', 'do not ask on a terminal before freezing the target', false)
       .option('-q, --quiet', 'print nothing but the path', false)
       .option('--progress-every <duration>', 'off a terminal, write a progress line this often while the target works (default 10s)', (v) =>
@@ -559,8 +647,9 @@ export function parseCommandLine(argv: string[]): Invocation {
       result = { command: 'demo', intervalMs: o.interval as number, readonly: Boolean(o.readonly), timeoutMs: 3000 };
     });
 
+  const triggers: TriggerSpec[] = [];
   addCommon(
-    program
+    addTriggerOptions(program
       .command('watch')
       .description('sample one or more processes every --interval: one line (or one NDJSON object) per target per sample')
       .helpGroup('Script:')
@@ -574,7 +663,7 @@ export function parseCommandLine(argv: string[]): Invocation {
         new Option('--duration <ms>', 'stop after this long (the samples due within it)').argParser((v) => parseDurationMs(v, '--duration', 1, 30 * 86_400_000)),
       )
       .option('--json', 'NDJSON: one stats --json object per line, plus index, pid, lateMs, skipped', false)
-      .addOption(new Option('--fields <list>', `columns of the human line: ${WATCH_FIELDS.join(',')}`).argParser(parseFields)),
+      .addOption(new Option('--fields <list>', `columns of the human line: ${WATCH_FIELDS.join(',')}`).argParser(parseFields)), triggers),
   ).action((pids: number[] | undefined, o: Record<string, unknown>) => {
     const c = common(o);
     const list = withCluster(pids ?? [], o.cluster as number | undefined);
@@ -595,6 +684,7 @@ export function parseCommandLine(argv: string[]): Invocation {
       durationMs,
       json: Boolean(o.json),
       fields: (o.fields as WatchField[] | undefined) ?? [...WATCH_FIELDS],
+      triggers: triggerOptions(o, triggers),
       common: c,
     };
   });

@@ -19,6 +19,8 @@ export const ExitCode = {
   WrongProcess: 10,
   RefusedUnsafe: 11,
   OutputFailed: 12,
+  /** watch --when/--then: every firing --max-actions allowed has run its actions (not a failure). */
+  BudgetSpent: 13,
   /** Not signalled: the inspector a SIGUSR1 would open could not be guaranteed closed again. */
   NotSignalled: 14,
   /** The target's inspector would be in a network namespace nodetop cannot enter; nothing was sent. */

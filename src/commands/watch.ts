@@ -5,6 +5,8 @@
 // none is left the command ends with exit code 8. Ctrl-C, SIGTERM and the normal end detach.
 // Below one second the target takes its own readings on every tick (src/probes/record.ts) and
 // a tick about once a second collects them: one round trip a second, whatever the interval.
+// --when/--then: every sample written is shown to the trigger engine (./triggerRun.ts), which
+// runs the actions of what fires; a target a snapshot or a GC freezes is not sampled meanwhile.
 
 import { ExitCode, NodetopError, isNodetopError } from '../errors';
 import { attach, type AttachOptions, type Attachment } from '../inspector/attach';
@@ -18,6 +20,7 @@ import { Ticker, type Tick } from '../ticker';
 import { exposedWarning } from '../loopback';
 import { errLine } from '../sinks/terminal';
 import type { Output } from '../cli';
+import { budgetSpentError, prepareOutDir, TriggerRunner, type TriggerOptions } from './triggerRun';
 
 export interface WatchOptions {
   pids: number[];
@@ -31,6 +34,8 @@ export interface WatchOptions {
   durationMs: number | null;
   json: boolean;
   fields: WatchField[];
+  /** --when/--then and their limits; null without --when. */
+  triggers: TriggerOptions | null;
 }
 
 /**
@@ -56,6 +61,8 @@ interface Target {
   sinceCollect: number;
   /** --json: the last socket walk, repeated (with its own sockets.readAt) on ticks the ration skips it. */
   lastNet: Pick<Sample, 'sockets' | 'httpPools'> | null;
+  /** A trigger's snapshot or GC freezes it: no sample is sent meanwhile (ticks count as skipped). */
+  paused: boolean;
 }
 
 /**
@@ -109,13 +116,17 @@ async function attachAll(opts: WatchOptions): Promise<Attachment[]> {
 }
 
 export async function watchCommand(opts: WatchOptions, out: Output): Promise<void> {
+  // the output directory is checked before any target is touched
+  const triggerOpts = opts.triggers ? { ...opts.triggers, outDir: prepareOutDir(opts.triggers.outDir) } : null;
+  const runner = triggerOpts ? new TriggerRunner(triggerOpts, opts.json, opts.fields, out, opts.timeoutMs) : null;
   const atts = await attachAll(opts);
   // stderr: the lines (or NDJSON, where target.inspector.exposedOn says it) stay parseable
   for (const a of atts) if (a.inspector.exposedOn?.length) errLine(`nodetop: ${exposedWarning(a.pid, a.inspector.exposedOn)}`);
   const targets: Target[] = atts.map((att) => ({
     label: `pid ${att.pid}`,
     att,
-    sampler: new Sampler(att, jsonSamplerOptions(opts)),
+    // a condition on a worker's readings needs the workers read in text mode too
+    sampler: new Sampler(att, { ...jsonSamplerOptions(opts), ...(runner?.engine.readsWorkers ? { workers: true } : {}) }),
     index: 0,
     inFlight: false,
     skipped: 0,
@@ -124,6 +135,7 @@ export async function watchCommand(opts: WatchOptions, out: Output): Promise<voi
     endWritten: false,
     sinceCollect: 0,
     lastNet: null,
+    paused: false,
   }));
   const recording = opts.intervalMs < RECORD_BELOW_MS;
   // collect about once a second; the recorder keeps up to 4 collects' worth if one is late
@@ -136,6 +148,12 @@ export async function watchCommand(opts: WatchOptions, out: Output): Promise<voi
   let detaching = false;
   let streaming = false;
   let afterEnd = (): void => {};
+  let endAll = (): void => {};
+  let spent = false;
+  runner?.whenSpent(() => {
+    spent = true;
+    endAll();
+  });
   for (const t of targets) {
     t.att.session.onClose(() => {
       if (detaching || t.done) return;
@@ -165,6 +183,10 @@ export async function watchCommand(opts: WatchOptions, out: Output): Promise<voi
       const lastTick = opts.durationMs !== null ? Math.floor(opts.durationMs / opts.intervalMs) - 1 : null;
       let stopping = false;
       afterEnd = () => finishIfDone();
+      endAll = () => {
+        stopping = true;
+        finishIfDone();
+      };
       const finishIfDone = (): void => {
         if (stopping) for (const t of targets) if (!t.inFlight) t.done = true;
         if (targets.every((t) => t.done)) {
@@ -181,6 +203,7 @@ export async function watchCommand(opts: WatchOptions, out: Output): Promise<voi
         } else {
           out.write(watchLine(s, opts.fields));
         }
+        runner?.observe(t, s);
         t.index++;
         t.skipped = 0;
         if (opts.count !== null && t.index >= opts.count) t.done = true;
@@ -228,6 +251,10 @@ export async function watchCommand(opts: WatchOptions, out: Output): Promise<voi
           } else {
             t.skipped += tick.skipped;
           }
+          if (t.paused && !t.inFlight) {
+            if (!recording) t.skipped++;
+            continue;
+          }
           if (t.inFlight || t.att.session.unansweredCalls > 0) {
             // still answering the previous tick (or a call that timed out is still queued in
             // it): skip, never queue
@@ -250,11 +277,14 @@ export async function watchCommand(opts: WatchOptions, out: Output): Promise<voi
       else ticker.start();
     });
   } finally {
-    detaching = true;
     ticker?.stop();
+    // an action under way ends first (a snapshot is never cut off by the end of --duration)
+    await runner?.settled();
+    detaching = true;
     unregister();
     await Promise.all(targets.map((t) => t.att.detach()));
   }
+  if (spent && runner) throw budgetSpentError(runner.engine.actionsRun);
   if (targets.every((t) => t.exited)) {
     throw new NodetopError(targets.length === 1 ? `${targets[0]!.label} exited` : `all ${targets.length} targets exited`, {
       exitCode: ExitCode.TargetExited,

@@ -375,6 +375,18 @@ export function buildSample({ identity, inspector, prev, raw, proc, host, net, w
   };
 }
 
+/**
+ * Connections, as `stats` counts them (`sockets.total`): the socket walk when the sample has it,
+ * else the ref'd TCP connections of the handle list. A listening server (`TCPServerWrap`) is not
+ * a connection, and UDP is not counted by `stats` either: watch said SOCKETS 1 for a server with
+ * no client where stats said 0.
+ */
+export function socketCount(s: Sample): number | null {
+  if (s.sockets) return s.sockets.total;
+  if (!s.handles) return null;
+  return s.handles.byType.TCPSocketWrap ?? 0;
+}
+
 function withTotal(byType: Record<string, number>): { total: number; byType: Record<string, number> } {
   return { total: sum(byType), byType };
 }

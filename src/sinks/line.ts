@@ -1,23 +1,15 @@
 // One compact line per sample, vmstat-style, for `nodetop watch`. Pure: Sample in, text out.
 // Columns are fixed-width so lines from several targets stay aligned under one header.
 
-import type { Sample } from '../model/sample';
+import { socketCount, type Sample } from '../model/sample';
 import { bytes, ms, printable, ratio } from '../model/units';
+import { fieldDef } from '../model/trigger';
 
 export const WATCH_FIELDS = ['time', 'pid', 'heap', 'rss', 'lag', 'elu', 'cpu', 'handles', 'sockets', 'gc', 'fds'] as const;
 export type WatchField = (typeof WATCH_FIELDS)[number];
 
-/**
- * Connections, as `stats` counts them (`sockets.total`): the socket walk when the sample has it,
- * else the ref'd TCP connections of the handle list. A listening server (`TCPServerWrap`) is not
- * a connection, and UDP is not counted by `stats` either: watch said SOCKETS 1 for a server with
- * no client where stats said 0.
- */
-export function socketCount(s: Sample): number | null {
-  if (s.sockets) return s.sockets.total;
-  if (!s.handles) return null;
-  return s.handles.byType.TCPSocketWrap ?? 0;
-}
+// socketCount lives in the model (the trigger language reads it too); re-exported for the sinks
+export { socketCount };
 
 interface Column {
   head: string;
@@ -68,4 +60,38 @@ export function watchEventLine(timeIso: string, pid: number, text: string, field
   parts.push(pad(String(pid), COLUMNS.pid.width, false));
   parts.push(printable(text)); // an error message can quote the target
   return parts.join('  ');
+}
+
+/**
+ * The readings a trigger's condition used, for its event line: "heap.used 912 MiB (89.1% of
+ * limit 1.00 GiB), lag.p99 250 ms". Keys as src/model/trigger.ts writes them.
+ */
+export function triggerValuesText(values: Record<string, number | null>): string {
+  const parts: string[] = [];
+  for (const [key, v] of Object.entries(values)) {
+    if (key.endsWith('.limit')) continue;
+    const growth = key.endsWith('.growthPerSec');
+    const field = growth ? key.slice(0, -'.growthPerSec'.length) : key;
+    const def = fieldDef(field);
+    const fmt = (n: number | null): string => {
+      if (n === null) return 'n/a';
+      switch (def?.kind) {
+        case 'bytes':
+          return bytes(n);
+        case 'ms':
+          return ms(n);
+        case 'percent':
+          return `${n.toFixed(1)}%`;
+        case 'ratio':
+          return ratio(n);
+        default:
+          return String(Math.round(n * 100) / 100);
+      }
+    };
+    const limit = values[`${field}.limit`];
+    if (growth) parts.push(`${printable(field)} grows ${v === null ? 'n/a' : `${fmt(v)}/s`}`);
+    else if (typeof limit === 'number' && v !== null) parts.push(`${printable(field)} ${fmt(v)} (${((v / limit) * 100).toFixed(1)}% of limit ${fmt(limit)})`);
+    else parts.push(`${printable(field)} ${fmt(v)}`);
+  }
+  return parts.join(', ') || 'no readings';
 }
