@@ -17,6 +17,34 @@ function usage(argv: string[]): NodetopError {
 }
 
 describe('command line', () => {
+  it('parses the trigger options of watch: each --then belongs to the --when before it', () => {
+    const inv = parseCommandLine(['watch', '4242', '--when', 'heap.used > 85% of limit for 30s', '--then', 'snapshot', '--then', 'profile 10s', '--out', '/var/tmp/incident/', '--when', 'fds > 90% of limit', '--then', 'stats', '--then', 'exec ./page-oncall.sh']);
+    assert.equal(inv.command, 'watch');
+    if (inv.command !== 'watch') return;
+    assert.ok(inv.triggers);
+    assert.deepEqual(
+      inv.triggers.triggers.map((t) => [t.index, t.when, t.actions.map((a) => a.text)]),
+      [
+        [1, 'heap.used > 85% of limit for 30s', ['snapshot', 'profile 10s']],
+        [2, 'fds > 90% of limit', ['stats', 'exec ./page-oncall.sh']],
+      ],
+    );
+    assert.equal(inv.triggers.outDir, '/var/tmp/incident/');
+    assert.deepEqual(inv.triggers.limits, { maxActions: 1, cooldownMs: 60_000, keepWatching: false });
+    const lag = parseCommandLine(['watch', '4242', '--when', 'lag.p99 > 200ms for 10s', '--then', 'profile', '--max-actions', '3', '--cooldown', '5m']);
+    assert.ok(lag.command === 'watch' && lag.triggers);
+    assert.deepEqual(lag.triggers.limits, { maxActions: 3, cooldownMs: 300_000, keepWatching: false });
+    assert.equal(parseCommandLine(['watch', '4242']).command === 'watch' && (parseCommandLine(['watch', '4242']) as { triggers: unknown }).triggers, null);
+  });
+
+  it('refuses trigger options that make no sense, in one sentence', () => {
+    assert.match(usage(['watch', '4242', '--out', '/tmp']).message, /--out goes with --when/);
+    assert.match(usage(['watch', '4242', '--then', 'gc']).message, /comes before any --when/);
+    assert.match(usage(['watch', '4242', '--when', 'rss > 1GB', '--then', 'snapshot worker']).message, /needs a worker in its --when/);
+    assert.match(usage(['watch', '4242', '--when', 'rss > 1GB', '--cooldown', 'soon']).message, /--cooldown must be a duration/);
+    assert.match(usage(['watch', '4242', '--when', 'rss >> 1GB']).message, /^--when "rss >> 1GB": at position 6, /);
+  });
+
   it('parses stats with its options and defaults', () => {
     const inv = parseCommandLine(['stats', '123']);
     assert.deepEqual(inv, {
