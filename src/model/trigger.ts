@@ -63,12 +63,16 @@ const one = (value: number | null | undefined, limit: number | null = null): Rea
   typeof value === 'number' && Number.isFinite(value) ? [{ value, limit: typeof limit === 'number' && limit > 0 ? limit : null, threadId: null }] : [];
 
 /**
- * A loop that did not turn once in the window has no lag percentile (the histogram is empty):
- * it has been stuck at least as long as the stall, so the stall stands for the lag.
+ * A loop stuck when the sample was taken has been stuck at least `blocked.forMs`: that is the
+ * lag of whatever waits for it. The histogram cannot say so (it records only turns the loop
+ * completed: during a 60 s block watch read the same 7.8 ms p99 every second, or none), so the
+ * stall stands for the lag when it is longer.
  */
 function lagOf(el: Sample['eventLoop'] | WorkerRow['eventLoop'], p: 'p50' | 'p90' | 'p99' | 'max' | 'mean' | 'min'): number | null {
-  if (el.lagMs) return el.lagMs[p];
-  return el.blocked ? el.blocked.forMs : null;
+  const lag = el.lagMs ? el.lagMs[p] : null;
+  const stall = el.blocked ? el.blocked.forMs : null;
+  if (lag === null || stall === null) return lag ?? stall;
+  return Math.max(lag, stall);
 }
 
 const LAG_KEYS = ['p50', 'p90', 'p99', 'max', 'mean', 'min'] as const;

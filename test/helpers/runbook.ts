@@ -6,6 +6,7 @@
 import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { splitWords } from '../../src/model/triggers';
 import { ROOT } from './target';
 import { openTerminal, type Terminal } from './tmux';
 
@@ -23,12 +24,14 @@ export function runbookBlock(title: string): string[] {
 }
 
 /**
- * The block's commands as argument lists for runCli / openTerminal: the leading `nodetop` dropped,
+ * The block's commands as argument lists for runCli / openTerminal, split as a shell splits words
+ * (quotes kept together, nothing expanded): the leading `nodetop` dropped,
  * `$NAME` replaced from `vars` (an unknown variable fails the test rather than running `$NAME`).
  */
 export function runbookCommands(title: string, vars: Record<string, string | number>): string[][] {
   return runbookBlock(title).map((line) => {
-    const words = line.split(/\s+/);
+    // quoted as a shell would read it ('heap.used > 85% of limit'), nothing expanded but $NAME
+    const words = splitWords(line);
     if (words[0] !== 'nodetop') throw new Error(`${title}: "${line}" is not a nodetop command`);
     return words.slice(1).map((w) =>
       w.replace(/\$([A-Z_]+)/g, (_, name: string) => {

@@ -228,6 +228,10 @@ describe('trigger language: evaluation', () => {
     });
     assert.equal(new Condition('lag.p99 > 200ms').observe(stuck, T0).holds, true);
     assert.equal(new Condition('blocked > 3s').observe(stuck, T0).holds, true);
+    // a stale percentile from before the block does not hide it
+    const stale = at(0, (s) => (s.eventLoop.blocked = { forMs: 4000, stack: [] }));
+    assert.equal(new Condition('lag.p50 > 3s').observe(stale, T0).holds, true);
+    assert.equal(new Condition('lag.p50 > 3s').observe(at(0), T0).holds, false);
   });
 
   it('a worker field holds on any worker and names the one that tripped', () => {
