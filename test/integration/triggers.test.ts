@@ -102,6 +102,33 @@ describe('watch --when/--then (triggers)', () => {
     }
   });
 
+  it('a worker heap trigger takes the snapshot of the worker that tripped it', async () => {
+    // leaky.js: 100 LeakyThings on the main thread, 400,000 WorkerOnlyThings (~12 MiB) in its one worker
+    const t = await startTarget('leaky.js', { args: ['100', '400000', '0'], readyTimeoutMs: 30_000 });
+    const out = tmpDir();
+    try {
+      const r = await runCli(['watch', String(t.pid), '--json', '--when', 'worker.heap.used > 8MiB', '--then', 'snapshot worker', '--out', out, '--duration', '90s'], {
+        hangGuardMs: 180_000,
+      });
+      assert.equal(r.code, 13, r.stderr);
+      const recs = records(r);
+      const f = events(recs, 'trigger')[0]!;
+      assert.equal(f.threadId, t.facts.workerThreadId, JSON.stringify(f));
+      const a = events(recs, 'action')[0]!;
+      assert.equal(a.status, 'ok', JSON.stringify(a));
+      assert.equal(a.threadId, t.facts.workerThreadId);
+      assert.match(String(a.path), new RegExp(`-${t.pid}-t1-.*-a1-w${String(t.facts.workerThreadId)}\.heapsnapshot$`));
+      const s = await runCli(['heap-summary', String(a.path), '--json', '--top', '10'], { hangGuardMs: 180_000 });
+      assert.equal(s.code, 0, s.stderr);
+      const sum = parseJson<HeapSummaryResult>(s);
+      assert.equal(sum.groups.find((g) => g.name === 'WorkerOnlyThing')?.count, 400_000, JSON.stringify(sum.groups.slice(0, 5)));
+      assert.equal(sum.groups.find((g) => g.name === 'LeakyThing'), undefined);
+    } finally {
+      await t.kill();
+      fs.rmSync(out, { recursive: true, force: true });
+    }
+  });
+
   it('a lag trigger on a loop held by a hot function takes a profile topped by that function', async () => {
     // hot.js runs hotJsonDecode() for ~15 ms every 20 ms: the loop waits that long for its turn
     const t = await startTarget('hot.js');
