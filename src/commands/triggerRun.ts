@@ -308,8 +308,12 @@ function nodetopChild(att: Attachment, args: string[], timeoutMs: number): Promi
   const argv = [bin, ...args, ...endpoint, '--timeout', `${timeoutMs}ms`];
   return new Promise((resolve) => {
     const child = spawn(process.execPath, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const exited = new Promise<void>((r) => child.once('exit', () => r()));
+    // it removes its partial file and stops what it started in the target: wait for that (the
+    // lifecycle bounds every clean-up) before this nodetop detaches and exits
     const unregister = onExit(() => {
       child.kill('SIGINT');
+      return exited;
     });
     let stdout = '';
     let stderr = '';
@@ -385,8 +389,10 @@ function runExec(argv: string[], extra: Record<string, string>, pid: number): Pr
       setTimeout(() => child.kill('SIGKILL'), 5000).unref();
     }, EXEC_TIMEOUT_MS);
     // a nodetop that is stopped stops the command it started
+    const exited = new Promise<void>((r) => child.once('exit', () => r()));
     const unregister = onExit(() => {
       child.kill('SIGTERM');
+      return exited;
     });
     child.on('error', (e: NodeJS.ErrnoException) => {
       clearTimeout(kill);

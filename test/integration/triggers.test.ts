@@ -6,14 +6,15 @@
 // Durations are "for 2s" with generous bounds: nothing here asserts how fast anything is.
 
 import { strict as assert } from 'node:assert';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import * as readline from 'node:readline';
 import { describe, it } from 'node:test';
 import type { HeapSummaryResult } from '../../src/commands/heapsummary';
 import { checkProfile, summarizeProfile } from '../../src/model/profile';
-import { eventually, parseJson, runCli, startTarget, type CliResult } from '../helpers/target';
+import { eventually, NODETOP, parseJson, runCli, startTarget, type CliResult } from '../helpers/target';
 
 type Rec = Record<string, unknown> & { event?: string; pid?: number };
 
@@ -304,6 +305,33 @@ describe('watch --when/--then (triggers)', () => {
       }
     },
   );
+
+  it('Ctrl-C during a profile action: exit 130, no file left in --out, the target goes on', async () => {
+    const t = await startTarget('hot.js');
+    const out = tmpDir();
+    try {
+      const child = spawn(process.execPath, [NODETOP, 'watch', String(t.pid), '--json', '--when', 'elu > 0.3', '--then', 'profile 60s', '--out', out], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let stderr = '';
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      const code = new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+      // the firing is written before its action starts: interrupt once the profile is under way
+      await new Promise<void>((resolve) => {
+        readline.createInterface({ input: child.stdout }).on('line', (l) => {
+          if ((JSON.parse(l) as Rec).event === 'trigger') setTimeout(resolve, 3000);
+        });
+      });
+      child.kill('SIGINT');
+      assert.equal(await code, 130, stderr);
+      assert.deepEqual(fs.readdirSync(out), []);
+      assert.ok(t.alive());
+      // the profiler was stopped: a profile by hand works at once
+      const p = await runCli(['profile', String(t.pid), '--duration', '500ms', '--json', '-o', path.join(out, 'after.cpuprofile')]);
+      assert.equal(p.code, 0, p.stderr);
+    } finally {
+      await t.kill();
+      fs.rmSync(out, { recursive: true, force: true });
+    }
+  });
 
   it('a condition that does not parse is exit 2 with the position and what was expected', async () => {
     const r = await runCli(['watch', '1', '--when', 'heap.used > 85% of limt for 30s', '--then', 'snapshot']);
