@@ -118,7 +118,7 @@ describe('watch --when/--then (triggers)', () => {
       const a = events(recs, 'action')[0]!;
       assert.equal(a.status, 'ok', JSON.stringify(a));
       assert.equal(a.threadId, t.facts.workerThreadId);
-      assert.match(String(a.path), new RegExp(`-${t.pid}-t1-.*-a1-w${String(t.facts.workerThreadId)}\.heapsnapshot$`));
+      assert.match(String(a.path), new RegExp(`-${t.pid}-t1-.*-a1-w${String(t.facts.workerThreadId)}\\.heapsnapshot$`));
       const s = await runCli(['heap-summary', String(a.path), '--json', '--top', '10'], { hangGuardMs: 180_000 });
       assert.equal(s.code, 0, s.stderr);
       const sum = parseJson<HeapSummaryResult>(s);
