@@ -203,6 +203,27 @@ describe('watch --when/--then (triggers)', () => {
     }
   });
 
+  it('several targets: each is judged on its own samples, the cooldown is per target, the budget shared', async () => {
+    const a = await startTarget('idle.js');
+    const b = await startTarget('idle.js');
+    const out = tmpDir();
+    try {
+      const r = await runCli(['watch', String(a.pid), String(b.pid), '--json', '--when', 'heap.used > 1B', '--then', 'stats', '--max-actions', '2', '--cooldown', '1h', '--out', out, '--duration', '60s'], {
+        hangGuardMs: 120_000,
+      });
+      assert.equal(r.code, 13, r.stderr);
+      const fired = events(records(r), 'trigger');
+      assert.deepEqual(fired.map((f) => f.pid).sort(), [a.pid, b.pid].sort());
+      const files = fs.readdirSync(out);
+      assert.equal(files.length, 2, files.join(' '));
+      for (const pid of [a.pid, b.pid]) assert.equal(files.filter((f) => f.includes(`-${pid}-t1-`)).length, 1, files.join(' '));
+    } finally {
+      await a.kill();
+      await b.kill();
+      fs.rmSync(out, { recursive: true, force: true });
+    }
+  });
+
   it('--keep-watching reports firings after the budget with their actions skipped; --disk-budget refuses what does not fit', async () => {
     const t = await startTarget('idle.js');
     const out = tmpDir();
