@@ -120,6 +120,8 @@ export class TriggerRunner {
     private readonly fields: readonly WatchField[],
     private readonly out: Output,
     private readonly timeoutMs: number,
+    /** --allow-remote, passed on: the child attaches to the same endpoint. */
+    private readonly allowRemote = false,
   ) {
     this.engine = new TriggerEngine(opts.triggers, opts.limits);
   }
@@ -198,7 +200,7 @@ export class TriggerRunner {
         this.event(att.pid, new Date().toISOString(), { event: 'paused', reason: 'snapshot' }, 'sampling paused: the heap snapshot freezes the target');
         let r: ChildResult;
         try {
-          r = await nodetopChild(att, args, this.timeoutMs);
+          r = await nodetopChild(att, args, this.timeoutMs, this.allowRemote);
         } finally {
           t.paused = false;
         }
@@ -209,7 +211,7 @@ export class TriggerRunner {
         const room = this.room(0, 'a CPU profile');
         if (room) return { status: 'refused', durationMs: took(), message: room, exitCode: ExitCode.RefusedUnsafe };
         const file = name('cpuprofile');
-        const r = await nodetopChild(att, ['profile', String(att.pid), '--json', '-o', file, '--duration', `${a.durationMs}ms`], this.timeoutMs);
+        const r = await nodetopChild(att, ['profile', String(att.pid), '--json', '-o', file, '--duration', `${a.durationMs}ms`], this.timeoutMs, this.allowRemote);
         return this.childResult(r, took(), (j) => ({
           path: String(j.path),
           bytes: Number(j.bytes),
@@ -301,9 +303,9 @@ interface ChildResult {
  * `nodetop <args>` on the inspector the watch holds (a second session), as the live view's
  * snapshot key runs it. Ctrl-C or SIGTERM interrupts it (it removes its partial file).
  */
-function nodetopChild(att: Attachment, args: string[], timeoutMs: number): Promise<ChildResult> {
+function nodetopChild(att: Attachment, args: string[], timeoutMs: number, allowRemote: boolean): Promise<ChildResult> {
   // through a relay into a container, the child finds the inspector by the pid and relays it itself
-  const endpoint = att.reach.relay ? [] : ['--endpoint', att.inspector.url];
+  const endpoint = att.reach.relay ? [] : ['--endpoint', att.inspector.url, ...(allowRemote ? ['--allow-remote'] : [])];
   const bin = path.join(__dirname, '..', '..', '..', 'bin', 'nodetop.js');
   const argv = [bin, ...args, ...endpoint, '--timeout', `${timeoutMs}ms`];
   return new Promise((resolve) => {

@@ -118,7 +118,7 @@ async function attachAll(opts: WatchOptions): Promise<Attachment[]> {
 export async function watchCommand(opts: WatchOptions, out: Output): Promise<void> {
   // the output directory is checked before any target is touched
   const triggerOpts = opts.triggers ? { ...opts.triggers, outDir: prepareOutDir(opts.triggers.outDir) } : null;
-  const runner = triggerOpts ? new TriggerRunner(triggerOpts, opts.json, opts.fields, out, opts.timeoutMs) : null;
+  const runner = triggerOpts ? new TriggerRunner(triggerOpts, opts.json, opts.fields, out, opts.timeoutMs, opts.allowRemote) : null;
   const atts = await attachAll(opts);
   // stderr: the lines (or NDJSON, where target.inspector.exposedOn says it) stay parseable
   for (const a of atts) if (a.inspector.exposedOn?.length) errLine(`nodetop: ${exposedWarning(a.pid, a.inspector.exposedOn)}`);
