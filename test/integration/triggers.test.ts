@@ -228,8 +228,9 @@ describe('watch --when/--then (triggers)', () => {
     const t = await startTarget('idle.js');
     const out = tmpDir();
     try {
-      // a sample is ~2-3 KiB: 3K holds one, not two
-      const r = await runCli(['watch', String(t.pid), '--json', '--interval', '200ms', '--when', 'heap.used > 1B', '--then', 'stats', '--max-actions', '2', '--cooldown', '0s', '--disk-budget', '3K', '--keep-watching', '--out', out, '--duration', '3s']);
+      // a sample is ~2-3 KiB: 3K holds one, not two. 8 s: at 200 ms the records come about once
+      // a second, and a firing after the budget needs a collect after the second firing's action
+      const r = await runCli(['watch', String(t.pid), '--json', '--interval', '200ms', '--when', 'heap.used > 1B', '--then', 'stats', '--max-actions', '2', '--cooldown', '0s', '--disk-budget', '3K', '--keep-watching', '--out', out, '--duration', '8s']);
       assert.equal(r.code, 0, r.stderr);
       const recs = records(r);
       const fired = events(recs, 'trigger');
