@@ -22,6 +22,16 @@ const ELSEWHERE: Record<string, string> = {
 };
 
 const STACK = /^\s+at .+:\d+:\d+\)?$/m;
+
+/**
+ * What a command that runs until Ctrl-C prints once it works: export serves its targets; watch
+ * with no --count or --duration (a trigger waiting for its condition) prints its samples.
+ */
+function untilCtrlC(words: string[]): RegExp | null {
+  if (words[0] === 'export') return /serving http:\/\/[\d.:]+\/metrics \([1-9]\d* targets?\)/;
+  if (words[0] === 'watch' && !words.includes('--count') && !words.includes('--duration')) return words.includes('--json') ? /^\{"index":0,/m : /^TIME .*\n.*\d/m;
+  return null;
+}
 const collapse = (s: string): string => s.replace(/\s+/g, ' ').trim();
 
 describe('every nodetop command the docs show runs as written', () => {
@@ -102,18 +112,26 @@ describe('every nodetop command the docs show runs as written', () => {
           }
           return;
         }
-        if (c.words[0] === 'export') {
-          // a server: it serves the targets it names, then Ctrl-C ends it (130, as documented)
+        const ready = untilCtrlC(c.words);
+        if (ready) {
+          // it runs until Ctrl-C: once it has shown it works, Ctrl-C ends it (130, as documented)
           const child = spawn(process.execPath, [NODETOP, ...words], { cwd: scratch, stdio: ['ignore', 'pipe', 'pipe'] });
-          let err = '';
-          child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-          const code = new Promise<number | null>((r) => child.on('exit', (n) => r(n)));
+          let printed = '';
+          child.stdout.on('data', (d: Buffer) => (printed += d.toString()));
+          child.stderr.on('data', (d: Buffer) => (printed += d.toString()));
+          let exited: number | null | undefined;
+          const code = new Promise<number | null>((r) =>
+            child.on('exit', (n) => {
+              exited = n;
+              r(n);
+            }),
+          );
           const end = Date.now() + 30_000;
-          while (!/serving http:\/\/[\d.:]+\/metrics \([1-9]\d* targets?\)/.test(err) && Date.now() < end) await new Promise((r) => setTimeout(r, 100));
+          while (!ready.test(printed) && exited === undefined && Date.now() < end) await new Promise((r) => setTimeout(r, 100));
           child.kill('SIGINT');
-          assert.match(err, /serving http:\/\/[\d.:]+\/metrics \([1-9]\d* targets?\)/);
-          assert.equal(await code, 130, err);
-          assert.doesNotMatch(err, STACK);
+          assert.match(printed, ready, `${c.where}: exit ${exited}`);
+          assert.equal(await code, 130, printed);
+          assert.doesNotMatch(printed, STACK);
           return;
         }
         const r = await runCli(words, { cwd: scratch, hangGuardMs: 120_000 });

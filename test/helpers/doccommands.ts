@@ -4,6 +4,7 @@
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { splitWords } from '../../src/model/triggers';
 import { ROOT } from './target';
 
 export interface DocCommand {
@@ -36,18 +37,35 @@ export function docCommands(file: string): DocCommand[] {
     }
     if (!fence) return;
     const prompt = raw.startsWith('$ ');
-    // `npm install && npx nodetop demo`: the nodetop part
-    const text = (prompt ? raw.slice(2) : raw).replace(/^.*&& /, '').replace(/^npx /, '');
-    if (text === 'nodetop' || /^nodetop [^ ]/.test(text)) {
-      // the command ends at a comment, a redirection or a pipe: those are the shell's
-      const command = text.replace(/\s+#.*$/, '').split(/\s+(?:\||>|2>|&&|;)/)[0]!.trim();
-      current = { where: `${file}:${i + 1}`, line: raw, words: command.split(/\s+/).slice(1), shown: [] };
+    const words = commandWords(prompt ? raw.slice(2) : raw);
+    if (words) {
+      current = { where: `${file}:${i + 1}`, line: raw, words, shown: [] };
       found.push(current);
       if (!prompt) current = null;
-      return;
-    }
-    if (current && raw.startsWith('$ ')) current = null;
+    } else if (current && prompt) current = null;
     else if (current) current.shown.push(raw);
   });
   return found;
+}
+
+/**
+ * The words after `nodetop` when the line runs nodetop, split as a shell splits them ('heap.used >
+ * 85%' is one word): in `npm install && npx nodetop demo` the nodetop part, up to a comment, a
+ * redirection, a pipe or a list operator. A screen capture's header (`nodetop  pid 8493`) is not.
+ */
+function commandWords(line: string): string[] | null {
+  if (/nodetop {2}/.test(line)) return null;
+  let all: string[];
+  try {
+    all = splitWords(line);
+  } catch {
+    return null; // an output line with a lone quote
+  }
+  const at = all.indexOf('nodetop');
+  if (at < 0) return null;
+  const before = all.slice(0, at);
+  if (!(before.length === 0 || (before.length === 1 && before[0] === 'npx') || before.slice(-2).join(' ') === '&& npx' || before.at(-1) === '&&')) return null;
+  const rest = all.slice(at + 1);
+  const end = rest.findIndex((w) => /^(#|\||\|\||&&|;|\d?>.*|>>.*)/.test(w));
+  return end < 0 ? rest : rest.slice(0, end);
 }
