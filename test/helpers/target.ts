@@ -12,6 +12,13 @@ export const FIXTURES = path.join(ROOT, 'test/fixtures');
 export const NODETOP = path.join(ROOT, 'bin/nodetop.js');
 
 const live = new Set<ChildProcess>();
+function killQuietly(pid: number): void {
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    /* gone already */
+  }
+}
 process.on('exit', () => {
   for (const c of live) c.kill('SIGKILL');
 });
@@ -66,7 +73,13 @@ export async function startTarget(fixture: string, opts: StartOptions = {}): Pro
   const waiting = new Map<string, Array<(r: Record<string, unknown>) => void>>();
   const rl = readline.createInterface({ input: child.stdout! });
   const ready = new Promise<Record<string, unknown>>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${fixture} did not get ready; stderr: ${err}`)), opts.readyTimeoutMs ?? 10_000);
+    // a fixture that never got ready is killed: its pipes would keep the test file (and CI) waiting
+    const timer = setTimeout(() => {
+      // under a prefix (unshare --fork) the Node process is a descendant: it holds the pipes too
+      if (opts.prefix?.length) for (const p of descendantsOf(child.pid!, processTable())) killQuietly(p);
+      child.kill('SIGKILL');
+      reject(new Error(`${fixture} did not get ready; stderr: ${err}`));
+    }, opts.readyTimeoutMs ?? 10_000);
     void exited.then((e) => {
       clearTimeout(timer);
       reject(new Error(`${fixture} exited before ready (${JSON.stringify(e)}); stderr: ${err}`));
