@@ -13,6 +13,7 @@ import { estimateSnapshot } from '../model/snapshotEstimate';
 import { printable } from '../model/text';
 import { bytes, ms } from '../model/units';
 import { armProbe, type ArmState } from '../probes/arm';
+import { recordArmed } from '../platform/armedRecord';
 import type { Output } from '../cli';
 
 export interface ArmOptions extends AttachOptions {
@@ -51,6 +52,13 @@ export async function armCommand(opts: ArmOptions, out: Output): Promise<ArmResu
       state,
       snapshotCost: state.oomSnapshot ? { diskBytes: state.heapLimitBytes, extraMemoryBytes: state.heapLimitBytes, freezeMs: [est.frozenMsLow, est.frozenMsHigh] } : null,
     };
+    // for `ps`, which attaches to nothing (src/platform/armedRecord.ts): by the host pid the user
+    // named (an --endpoint's pid is the target's own word, maybe from another pid namespace)
+    if (opts.pid !== undefined && (opts.oomSnapshot || opts.reportOnFatal || opts.off)) recordArmed(opts.pid, {
+      armedAtMs: Date.now(),
+      oomSnapshotDirectory: state.oomSnapshot ? state.snapshotDirectory : null,
+      reportDirectory: state.reportOnFatalError ? state.reportDirectory : null,
+    });
     out.write(opts.json ? JSON.stringify(result) : renderArm(result, opts));
     return result;
   } finally {

@@ -2,6 +2,7 @@
 // nothing and sends no request: the inspector column is evidence, not a probe (src/platform/ps.ts).
 
 import { listNodeProcesses, type NodeProcess } from '../platform/ps';
+import type { ArmedRecord } from '../platform/armedRecord';
 import { containerLabel } from '../platform/cgroup';
 import { bytes, duration, percent } from '../model/units';
 import { printable } from '../model/text';
@@ -47,7 +48,17 @@ export function renderPs(list: NodeProcess[], cpuWindowMs: number): string {
   if (list.length === 0) return 'no Node processes visible to you';
   // an inspector off loopback: said in a sentence under the table, not only in a column
   const warnings = list.filter((p) => p.inspector.exposed.length).map((p) => exposedWarning(p.pid, p.inspector.exposed));
-  return [line(head), ...rows.map(line), ...(warnings.length ? ['', ...warnings] : [])].join('\n');
+  // what `nodetop arm` left behind on purpose, said under the table as the warnings are
+  const armed = list.filter((p) => p.armed).map((p) => armedNote(p.pid, p.armed!));
+  return [line(head), ...rows.map(line), ...(warnings.length ? ['', ...warnings] : []), ...(armed.length ? ['', ...armed] : [])].join('\n');
+}
+
+export function armedNote(pid: number, a: ArmedRecord): string {
+  const what = [
+    a.oomSnapshotDirectory !== null ? `a heap snapshot near the heap limit (into ${printable(a.oomSnapshotDirectory)})` : '',
+    a.reportDirectory !== null ? `a report on a fatal error (into ${printable(a.reportDirectory)})` : '',
+  ].filter(Boolean);
+  return `pid ${pid} is armed by nodetop arm (${new Date(a.armedAtMs).toISOString().slice(0, 19)}Z): ${what.join(', ')}`;
 }
 
 export async function psCommand(opts: PsOptions, out: Output): Promise<void> {

@@ -8,6 +8,7 @@
 // Pure helpers (parsePasswd, cpuPercentBetween, inspectorEvidence, ...) are split from the
 // readers so they are unit-tested on fixed input.
 
+import { armedRecordOf, type ArmedRecord } from './armedRecord';
 import * as fs from 'node:fs';
 import { inspectorHints } from '../inspector/locate';
 import { exposedAddresses } from '../loopback';
@@ -48,6 +49,8 @@ export interface NodeProcess {
   container: Container | null;
   /** Whether it shares nodetop's network namespace (false: a container's, a PrivateNetwork service's); null when unreadable. */
   sharesNetwork: boolean | null;
+  /** What `nodetop arm` (run by this uid) armed in it, or null. */
+  armed: ArmedRecord | null;
 }
 
 // ---- pure ------------------------------------------------------------------------------
@@ -235,6 +238,7 @@ export async function listNodeProcesses(opts: ListOptions): Promise<NodeProcess[
       threads: stat.numThreads,
       inspector: inspectorEvidence(sockets, c.argv, proc.readNodeOptions(c.pid)),
       ...whereItRuns(c.pid),
+      armed: armedRecordOf(c.pid),
     });
   }
   return out.sort((a, b) => a.pid - b.pid);

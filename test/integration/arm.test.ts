@@ -11,6 +11,7 @@ import { describe, it } from 'node:test';
 import { parseJson, runCli, startTarget } from '../helpers/target';
 import type { ArmResult } from '../../src/commands/arm';
 import type { HeapSummaryResult } from '../../src/commands/heapsummary';
+import type { NodeProcess } from '../../src/platform/ps';
 
 describe('nodetop arm', () => {
   it('a process armed at run time leaves its snapshot and report when the heap runs out', async () => {
@@ -90,6 +91,39 @@ describe('stats shows what is armed', () => {
       assert.match(text.stdout, /^armed {4}a heap snapshot near the heap limit \(nodetop arm\), a report on a fatal error: written when it dies/m);
     } finally {
       await t.kill();
+    }
+  });
+});
+
+describe('ps shows what is armed', () => {
+  it('from nodetop\'s record of its arm, as a sentence under the table and in --json; --off leaves the snapshot', async () => {
+    const t = await startTarget('idle.js');
+    const reports = fs.mkdtempSync(path.join(os.tmpdir(), 'nodetop-arm-ps-'));
+    try {
+      const psOf = async (): Promise<NodeProcess> => {
+        const r = await runCli(['ps', '--json', '--cpu-window', '0']);
+        assert.equal(r.code, 0, r.stderr);
+        const p = parseJson<NodeProcess[]>(r).find((x) => x.pid === t.pid);
+        assert.ok(p, 'the target is listed');
+        return p;
+      };
+      assert.equal((await psOf()).armed, null);
+      assert.equal((await runCli(['arm', String(t.pid), '--oom-snapshot', '--report-on-fatal', '--dir', reports])).code, 0);
+      const armed = (await psOf()).armed;
+      assert.ok(armed);
+      assert.equal(armed.reportDirectory, reports);
+      assert.equal(typeof armed.oomSnapshotDirectory, 'string');
+      const text = await runCli(['ps', '--cpu-window', '0']);
+      assert.match(text.stdout, new RegExp(`^pid ${t.pid} is armed by nodetop arm \\(.*Z\\): a heap snapshot near the heap limit \\(into .*\\), a report on a fatal error \\(into ${reports.replace(/[/.]/g, '\\$&')}\\)$`, 'm'));
+      // --off restores the report; the near-limit snapshot stays armed (Node takes it once)
+      assert.equal((await runCli(['arm', String(t.pid), '--off'])).code, 0);
+      const after = (await psOf()).armed;
+      assert.ok(after);
+      assert.equal(after.reportDirectory, null);
+      assert.equal(typeof after.oomSnapshotDirectory, 'string');
+    } finally {
+      await t.kill();
+      fs.rmSync(reports, { recursive: true, force: true });
     }
   });
 });
