@@ -21,6 +21,7 @@ import type { ArmOptions } from './commands/arm';
 import type { HeapDiffOptions } from './commands/heapdiff';
 import type { HeapSummaryOptions } from './commands/heapsummary';
 import type { ProfileOptions } from './commands/profile';
+import type { RecordOptions } from './commands/record';
 import type { PsOptions } from './commands/ps';
 import type { SnapshotOptions } from './commands/snapshot';
 import type { StatsOptions } from './commands/stats';
@@ -59,6 +60,8 @@ export type Invocation =
   | OnTarget<'arm', ArmOptions>
   | OnTarget<'snapshot', SnapshotOptions>
   | OnTarget<'profile', ProfileOptions>
+  | OnTarget<'record', RecordOptions>
+  | { command: 'replay'; file: string }
   | ({ command: 'heap-diff' } & HeapDiffOptions)
   | ({ command: 'heap-summary' } & HeapSummaryOptions)
   | { command: 'ps-pids'; mine: boolean }
@@ -290,6 +293,8 @@ Examples:
   nodetop gc 4242                            garbage or held? heap before -> after a full GC
   nodetop profile 4242 --duration 5s         the functions that take the CPU
   nodetop watch 4242 4243 --interval 1s      one line per process per second
+  nodetop record 4242 -o incident.ndjson.gz  the live view's samples and events, to a file
+  nodetop replay incident.ndjson.gz          the live view on a recording
   nodetop export --all                       Prometheus metrics on 127.0.0.1:9464
 
 Exit codes: 0 ok, 1 a bug in nodetop, 2 bad usage, 3 no such process, 4 not Node,
@@ -313,6 +318,8 @@ const EXAMPLES: Record<string, string[]> = {
   'heap-summary': ['nodetop heap-summary after.heapsnapshot'],
   arm: ['nodetop arm 4242'],
   demo: ['nodetop demo'],
+  record: ['nodetop record 4242 -o incident.ndjson.gz', 'nodetop record 4242 --interval 500ms --duration 10m -o /var/tmp/'],
+  replay: ['nodetop replay incident.ndjson.gz'],
   watch: [
     'nodetop watch 4242 4243 --interval 1s --count 60',
     'nodetop watch --cluster 4242 --json > samples.ndjson',
@@ -337,6 +344,8 @@ const DOC_ANCHORS: Record<string, string> = {
   arm: 'nodetop-arm-pid--arm-a-process-for-its-own-death',
   demo: 'nodetop-demo',
   watch: 'nodetop-watch-pid',
+  record: 'nodetop-record-pid--a-recording-of-the-live-view',
+  replay: 'nodetop-replay-file--the-live-view-on-a-recording',
   export: 'nodetop-export',
   ps: 'nodetop-ps',
   completion: 'nodetop-completion-bashzsh',
@@ -597,6 +606,47 @@ export function parseCommandLine(argv: string[]): Invocation {
     };
   });
 
+  addCommon(
+    program
+      .command('record')
+      .description("record the live view's samples and events (workers, sockets) to a file, for nodetop replay")
+      .helpGroup('Capture:')
+      .argument('[pid]', 'process id', parsePid)
+      .option('-o, --output <path>', 'the file (.gz: gzip-compressed; default <title>-<pid>-<UTC time>.ndjson.gz here); never written over')
+      .addOption(
+        new Option('--interval <ms>', 'time between samples')
+          .default(1000)
+          .argParser((v) => parseDurationMs(v, '--interval', 100, 600_000)),
+      )
+      .addOption(
+        new Option('--duration <time>', 'stop after this long (default: until Ctrl-C or the target exits)').argParser((v) =>
+          parseDurationMs(v, '--duration', 100, 30 * 86_400_000),
+        ),
+      )
+      .option('-q, --quiet', 'print nothing but errors', false),
+  ).action((pid: number | undefined, o: Record<string, unknown>) => {
+    const c = common(o);
+    requirePidOrEndpoint(pid, c);
+    result = {
+      command: 'record',
+      intervalMs: o.interval as number,
+      durationMs: (o.duration as number | undefined) ?? null,
+      quiet: Boolean(o.quiet),
+      common: c,
+      ...(typeof o.output === 'string' ? { output: o.output } : {}),
+      ...(pid !== undefined ? { pid } : {}),
+    };
+  });
+
+  program
+    .command('replay')
+    .description('the live view on a recording (nodetop record): a time cursor, the events, play at 1x/10x/60x')
+    .helpGroup('Look:')
+    .argument('<file>', 'a recording (.ndjson or .ndjson.gz)')
+    .action((file: string) => {
+      result = { command: 'replay', file };
+    });
+
   program
     .command('heap-diff')
     .description('which constructors grew between two heap snapshots (b - a), and who holds what grew')
@@ -776,8 +826,8 @@ export function parseCommandLine(argv: string[]): Invocation {
         if (c.name() === 'help') continue;
         commands[c.name()] = c.options.flatMap((o) => [o.long, o.short].filter((f): f is string => typeof f === 'string')).concat('--help');
       }
-      const pidCommands = ['stats', 'gc', 'snapshot', 'attach', 'profile', 'watch', 'export'];
-      result = { command: 'completion', text: completionScript(shell, { commands, pidCommands, fileCommands: ['heap-diff'] }) };
+      const pidCommands = ['stats', 'gc', 'snapshot', 'attach', 'profile', 'watch', 'export', 'record'];
+      result = { command: 'completion', text: completionScript(shell, { commands, pidCommands, fileCommands: ['heap-diff', 'heap-summary', 'replay'] }) };
     });
 
   for (const c of program.commands) {
@@ -896,6 +946,14 @@ async function dispatch(inv: Invocation, out: Output): Promise<number | void> {
       const { attachCommand } = await import('./commands/attach.js');
       const { command: _command, common, ...own } = inv;
       return attachCommand({ ...common, ...own });
+    }
+    case 'record': {
+      const { recordCommand } = await import('./commands/record.js');
+      return recordCommand(targetOptions(inv));
+    }
+    case 'replay': {
+      const { replayCommand } = await import('./commands/replay.js');
+      return replayCommand({ file: inv.file }, requireTerminal);
     }
     case 'watch': {
       const { watchCommand } = await import('./commands/watch.js');

@@ -3,6 +3,8 @@
 // when it was taken. A missing reading is stored as null and drawn as a gap, never as a zero: a
 // target that did not answer did not have zero heap.
 
+import type { Sample } from './sample';
+
 /** Readings kept per series: an hour at 1 s, 15 minutes at 250 ms (~56 KiB per series). */
 export const HISTORY_POINTS = 3600;
 
@@ -67,4 +69,42 @@ export class Series {
   get size(): number {
     return this.length;
   }
+}
+
+/** One worker's readings for its charts: [threadId, read at ms, heap used, heap total, lag p99, lag max, ELU]. */
+export type WorkerPoints = [number, number, number | null, number | null, number | null, number | null, number | null];
+
+/**
+ * What the charts take from one sample: the live view pushes these as samples arrive, a replay
+ * keeps them for every recorded sample (the sample itself is parsed only when shown).
+ */
+export interface ChartPoints {
+  heapUsed: number | null;
+  heapTotal: number | null;
+  lagP99: number | null;
+  lagMax: number | null;
+  elu: number | null;
+  cpu: number | null;
+  rss: number | null;
+  /** The workers that are there (not gone), each with its own reading; null: workers not read. */
+  workers: WorkerPoints[] | null;
+}
+
+export function chartPoints(s: Sample): ChartPoints {
+  const workers: WorkerPoints[] = [];
+  for (const w of s.workers ?? []) {
+    if (w.threadId === null || w.state === 'gone') continue;
+    const l = w.eventLoop.lagMs;
+    workers.push([w.threadId, Date.parse(w.readAt), w.heapUsedBytes, w.heapTotalBytes, l?.p99 ?? null, l?.max ?? null, w.eventLoop.utilization]);
+  }
+  return {
+    heapUsed: s.memory.heapUsedBytes,
+    heapTotal: s.memory.heapTotalBytes,
+    lagP99: s.eventLoop.lagMs?.p99 ?? null,
+    lagMax: s.eventLoop.lagMs?.max ?? null,
+    elu: s.eventLoop.utilization,
+    cpu: s.process.cpuPercent,
+    rss: s.process.rssBytes,
+    workers: s.workers ? workers : null,
+  };
 }

@@ -4,19 +4,25 @@
 //
 // Not here: what the screen says (render.ts and views/), how a sample is taken (sampler.ts).
 
-import { ExitCode, NodetopError } from '../errors';
+import { ExitCode } from '../errors';
 import type { Attachment } from '../inspector/attach';
 import { onExit } from '../lifecycle';
-import { EventDetector, EventLog, type EventKind, type EventLevel } from '../model/events';
+import { EventLog, type EventKind, type EventLevel } from '../model/events';
+import { eventFrame, eventsUntil, frameAt, frameSample, type Recording } from '../model/recording';
 import type { Sample } from '../model/sample';
 import { bytes } from '../model/units';
 import { howItEnded } from '../inspector/ended';
-import { Sampler } from '../sampler';
+import { FeedLoop, LiveTarget } from '../feed';
+import { chartPoints, HISTORY_POINTS } from '../model/series';
+import type { Sampler } from '../sampler';
 import {
   formatInterval,
   initialState,
   newHistory,
   PAGES,
+  pushGap,
+  pushPoints,
+  REPLAY_SPEEDS,
   renderScreen,
   stepInterval,
   WINDOWS_MS,
@@ -74,6 +80,8 @@ export interface TuiOptions {
   extraRows?: ProcessRow[];
   /** The container of each pid that runs in one (the overview shows it before the command). */
   where?: Map<number, string>;
+  /** Replay this recording instead of sampling (no attachments): a time cursor instead of a clock. */
+  replay?: Recording;
 }
 
 const DISCOVER_EVERY_MS = 2000;
@@ -94,9 +102,12 @@ function envUnicode(): boolean {
   return /utf-?8/i.test(loc);
 }
 
+/** A process on screen: sampled live (`feed`), or a recording's (feed null: the cursor sets the rest). */
 interface Target {
-  att: Attachment;
-  sampler: Sampler;
+  pid: number;
+  /** Its command line, for the overview. */
+  title: string;
+  feed: LiveTarget | null;
   actions: Actions;
   sample: Sample | null;
   prev: Sample | null;
@@ -104,22 +115,10 @@ interface Target {
   rttMs: number | null;
   /** nodetop's clock when the last sample arrived. */
   answeredAtMs: number | null;
-  events: EventDetector;
   error: string | null;
   /** Interval this target asked for by being slow; null when not backing off. */
   backoffMs: number | null;
-  /** Sockets and pools from the last sample that walked them (they are walked less often). */
-  lastNet: Pick<Sample, 'sockets' | 'httpPools'> | null;
-  /** Until when the sockets and pools of a census stay on screen (ordinary walks would hide what it found). */
-  censusUntil: number;
-  ticks: number;
 }
-
-/** Sockets and pools are walked on every tick of the pages that show them, else every 5th. */
-const NET_EVERY = 5;
-/** A census's sockets and pools stay on screen this long: an ordinary walk would hide what it found. */
-const CENSUS_HOLD_MS = 30_000;
-
 
 
 /**
@@ -163,27 +162,38 @@ export async function runTui(initial: Attachment[], opts: TuiOptions): Promise<n
   };
   process.on('uncaughtException', panic);
 
-  const multi = initial.length > 1 || opts.overview === true || opts.discover !== undefined;
+  const rec = opts.replay ?? null;
+  const multi = !rec && (initial.length > 1 || opts.overview === true || opts.discover !== undefined);
   const st: ViewState = initialState(opts.intervalMs);
   const ov: OverviewState = { sortKey: 'c', selectedPid: null, message: null, paused: false, intervalMs: opts.intervalMs };
   const pages: Record<PageId, PageRenderer> = { ...PAGE_RENDERERS, ...opts.pages };
   const log = new EventLog();
   const targets = new Map<number, Target>();
   /** The pid whose full view is open; null in the overview. */
-  let viewing: number | null = multi ? null : (initial[0]?.pid ?? null);
+  let viewing: number | null = rec ? rec.header.pid : multi ? null : (initial[0]?.pid ?? null);
 
   let finish: (code: number) => void = () => undefined;
   const done = new Promise<number>((r) => (finish = r));
-  let timer: NodeJS.Timeout | undefined;
   let stopped = false;
+  // eslint-disable-next-line prefer-const
+  let loop: FeedLoop;
   const stop = (code: number): void => {
     if (stopped) return;
     stopped = true;
-    clearTimeout(timer);
+    loop.stop();
+    stopPlay();
     finish(code);
   };
 
-  const renderOpts = (): RenderOptions => ({ width: screen.width as number, height: screen.height as number, color, colors, unicode, readonly: opts.readonly });
+  const renderOpts = (): RenderOptions => ({
+    width: screen.width as number,
+    height: screen.height as number,
+    color,
+    colors,
+    unicode,
+    readonly: opts.readonly || rec !== null,
+    replay: rec !== null,
+  });
   let lastDraw = 0;
   let lastLines: string[] = [];
   const draw = (): void => {
@@ -195,18 +205,20 @@ export async function runTui(initial: Attachment[], opts: TuiOptions): Promise<n
       st.rttMs = t.rttMs;
       st.sampleError = t.error;
       st.backoffMs = t.backoffMs;
-      st.nowMs = lastDraw;
-      st.pid = t.att.pid;
+      // a replay's clock is its cursor's: ages are as they were then
+      st.nowMs = rec ? (rec.frames[cursor]?.at ?? lastDraw) : lastDraw;
+      st.pid = t.pid;
       st.answeredAtMs = t.answeredAtMs;
-      st.events = log.list(t.att.pid);
+      st.events = rec ? eventsUntil(rec, cursor) : log.list(t.pid);
+      if (rec) st.replay = { atMs: rec.frames[cursor]!.at, index: cursor, count: rec.frames.length, playing: play !== null, speed: REPLAY_SPEEDS[speedIndex]! };
       lines = renderScreen(t.sample, t.prev, t.hist, st, renderOpts(), pages);
     } else {
       const rows: ProcessRow[] = [...targets.values()].map((x) => ({
-        pid: x.att.pid,
-        title: x.att.identity.argv.slice(1).join(' ') || x.att.identity.title,
+        pid: x.pid,
+        title: x.title,
         sample: x.sample,
         note: x.error ? 'not answering' : x.sample ? null : 'attaching',
-        where: opts.where?.get(x.att.pid) ?? null,
+        where: opts.where?.get(x.pid) ?? null,
       }));
       rows.push(...(opts.extraRows ?? []).filter((r) => !targets.has(r.pid)));
       ov.paused = st.paused;
@@ -227,27 +239,24 @@ export async function runTui(initial: Attachment[], opts: TuiOptions): Promise<n
 
   /** Something the user did or saw, into the session's event log. */
   const note = (t: Target | undefined, kind: EventKind, level: EventLevel, text: string): void => {
-    if (t) log.add(t.events.event(Date.now(), kind, level, text));
+    if (t?.feed) log.add(t.feed.events.event(Date.now(), kind, level, text));
   };
 
   const add = (att: Attachment): void => {
     if (targets.has(att.pid)) return;
-    const sampler = new Sampler(att, { net: { top: 50, groups: 50 }, workers: true });
+    const feed = new LiveTarget(att);
     const t: Target = {
-      att,
-      sampler,
-      actions: opts.actions(att, sampler),
+      pid: att.pid,
+      title: att.identity.argv.slice(1).join(' ') || att.identity.title,
+      feed,
+      actions: opts.actions(att, feed.sampler),
       sample: null,
       prev: null,
       hist: newHistory(),
       rttMs: null,
       answeredAtMs: null,
-      events: new EventDetector(att.pid),
       error: null,
       backoffMs: null,
-      lastNet: null,
-      censusUntil: 0,
-      ticks: 0,
     };
     t.hist.workers = new Map();
     targets.set(att.pid, t);
@@ -262,7 +271,7 @@ export async function runTui(initial: Attachment[], opts: TuiOptions): Promise<n
     if (!multi) {
       // the single view stays on the screen with its last numbers and the news until a key
       st.exited = why;
-      clearTimeout(timer);
+      loop.stop();
       draw();
       return;
     }
@@ -277,105 +286,149 @@ export async function runTui(initial: Attachment[], opts: TuiOptions): Promise<n
     ov.message = st.message;
   }
 
-  const sampleOne = async (t: Target): Promise<void> => {
-    try {
-      const showsNet = viewing === t.att.pid && (st.page === 'sockets' || st.page === 'pools');
-      t.sampler.includeNet = t.sampler.censusOnce || (Date.now() >= t.censusUntil && (showsNet || t.ticks++ % NET_EVERY === 0));
-      const census = t.sampler.censusOnce;
-      const s = await t.sampler.sample();
-      if (census) {
-        t.censusUntil = Date.now() + CENSUS_HOLD_MS;
-        const pools = s.httpPools?.length ?? 0;
-        const text = s.sockets?.census
-          ? `heap census: ${s.sockets.total} connections, ${pools} pool${pools === 1 ? '' : 's'} (shown for ${CENSUS_HOLD_MS / 1000} s; c runs it again)`
-          : `heap census failed: ${s.sockets?.errors?.[0] ?? 'no sockets read'}`;
-        say(text, s.sockets?.census ? 'good' : 'warn');
-        note(t, 'census', 'info', text);
-      }
-      if (s.sockets || s.httpPools) t.lastNet = { sockets: s.sockets, httpPools: s.httpPools };
-      else if (t.lastNet) {
-        s.sockets = t.lastNet.sockets;
-        s.httpPools = t.lastNet.httpPools;
-      }
-      t.prev = t.sample;
-      t.sample = s;
-      t.error = null;
-      t.rttMs = t.sampler.lastRoundTripMs;
-      const now = Date.now();
-      t.answeredAtMs = now;
-      const h = t.hist;
-      h.heapUsed.push(s.memory.heapUsedBytes, now);
-      h.heapTotal.push(s.memory.heapTotalBytes, now);
-      h.lagP99.push(s.eventLoop.lagMs?.p99, now);
-      h.lagMax.push(s.eventLoop.lagMs?.max, now);
-      h.elu.push(s.eventLoop.utilization, now);
-      h.cpu.push(s.process.cpuPercent, now);
-      h.rss.push(s.process.rssBytes, now);
-      for (const w of s.workers ?? []) {
-        if (w.threadId === null || w.state === 'gone') continue;
-        let wh = h.workers!.get(w.threadId);
-        if (!wh) h.workers!.set(w.threadId, (wh = newHistory()));
-        // a rationed read is as old as it is: keep one point per reading
-        const at = Date.parse(w.readAt);
-        if (wh.heapUsed.lastTime() === at) continue;
-        wh.heapUsed.push(w.heapUsedBytes, at);
-        wh.heapTotal.push(w.heapTotalBytes, at);
-        wh.lagP99.push(w.eventLoop.lagMs?.p99, at);
-        wh.lagMax.push(w.eventLoop.lagMs?.max, at);
-        wh.elu.push(w.eventLoop.utilization, at);
-      }
-      for (const id of [...h.workers!.keys()]) if (!(s.workers ?? []).some((w) => w.threadId === id && w.state !== 'gone')) h.workers!.delete(id);
-      log.add(...t.events.fromSample(s));
-      // Back off when serving us costs the target: a slow round trip means its main thread
-      // is busy, and our sample waits in line with its work.
-      const rtt = t.rttMs ?? 0;
-      const every = t.backoffMs ?? st.intervalMs;
-      if (rtt > Math.max(50, every * 0.1)) t.backoffMs = Math.min(st.intervalMs * 8, every * 2);
-      else if (t.backoffMs !== null && rtt < 10) t.backoffMs = null;
-    } catch (e) {
-      if (t.att.gone || (e instanceof NodetopError && e.exitCode === ExitCode.TargetExited)) return; // onClose handles it
-      t.error = e instanceof Error ? e.message : String(e);
-      const now = Date.now();
-      const h = t.hist;
-      for (const series of [h.heapUsed, h.heapTotal, h.lagP99, h.lagMax, h.elu, h.cpu, h.rss]) series.push(null, now);
-      log.add(...t.events.noAnswer(now, t.error));
-    }
+  const sampleOne = async (t: Target, feed: LiveTarget): Promise<void> => {
+    const showsNet = viewing === t.pid && (st.page === 'sockets' || st.page === 'pools');
+    const step = await feed.step(st.intervalMs, showsNet);
+    if (step.kind === 'gone') return; // onClose handles it
+    if (step.kind === 'sample') {
+      if (step.census) say(step.census.text, step.census.ok ? 'good' : 'warn');
+      pushPoints(t.hist, chartPoints(step.sample), step.atMs);
+    } else pushGap(t.hist, step.atMs);
+    t.prev = feed.prev;
+    t.sample = feed.sample;
+    t.error = feed.error;
+    t.rttMs = feed.rttMs;
+    t.answeredAtMs = feed.answeredAtMs;
+    t.backoffMs = feed.backoffMs;
+    log.add(...step.events);
   };
 
   let lastDiscover = 0;
-  let inFlight = false;
-  let lastTickAt = 0;
-  /** The next tick one interval after the last began: a new interval takes effect at once. */
-  const schedule = (): void => {
-    clearTimeout(timer);
-    if (stopped || inFlight || st.exited) return;
-    timer = setTimeout(() => void tick(), Math.max(0, lastTickAt + st.intervalMs - Date.now()));
+  /** One tick: every target that is due, then a draw; the next tick one interval after this began. */
+  loop = new FeedLoop(
+    () => st.intervalMs,
+    async (started) => {
+      if (stopped || st.exited || rec) return;
+      if (opts.discover && started - lastDiscover >= DISCOVER_EVERY_MS) {
+        lastDiscover = started;
+        void opts.discover().then(
+          (found) => {
+            for (const a of found) {
+              add(a);
+              say(`pid ${a.pid} appeared`, 'info');
+            }
+          },
+          () => undefined,
+        );
+      }
+      if (!st.paused) {
+        // each target on its own schedule when it backed off; otherwise all together
+        await Promise.all([...targets.values()].map((t) => (t.feed && t.feed.due(started) ? sampleOne(t, t.feed) : undefined)));
+      }
+      draw();
+    },
+  );
+  const schedule = (): void => loop.schedule();
+
+  // --- a replay: the cursor is the clock ----------------------------------------------------
+  let cursor = 0;
+  /** The last frame pushed into the replay's history (-1: none). */
+  let histUpTo = -1;
+  let speedIndex = 0;
+  /** Playing: the recording's time and the real time play began at, and the timer. */
+  let play: { fromAt: number; realStart: number; timer: NodeJS.Timeout } | null = null;
+  const replayTarget = (): Target | undefined => (rec ? targets.get(rec.header.pid) : undefined);
+  if (rec) {
+    const firstLine = rec.frames.findIndex((f) => f.line);
+    const first = firstLine >= 0 ? frameSample(rec, firstLine) : null;
+    targets.set(rec.header.pid, {
+      pid: rec.header.pid,
+      title: first ? first.target.argv.slice(1).join(' ') || first.target.title : '',
+      feed: null,
+      actions: {},
+      sample: null,
+      prev: null,
+      hist: newHistory(),
+      rttMs: null,
+      answeredAtMs: null,
+      error: null,
+      backoffMs: null,
+    });
+  }
+  /** Moves the cursor to frame `i`: the sample then, the one before it, the charts up to it. */
+  const showFrame = (i: number): void => {
+    const t = replayTarget();
+    if (!rec || !t) return;
+    cursor = Math.max(0, Math.min(rec.frames.length - 1, i));
+    // forward a little: push the frames between; anywhere else: the charts again, from their start
+    if (cursor <= histUpTo || cursor - histUpTo > HISTORY_POINTS) {
+      t.hist = newHistory();
+      t.hist.workers = new Map();
+      histUpTo = Math.max(-1, cursor - HISTORY_POINTS);
+    }
+    for (let k = histUpTo + 1; k <= cursor; k++) {
+      const f = rec.frames[k]!;
+      if (f.points) pushPoints(t.hist, f.points, f.at);
+      else pushGap(t.hist, f.at);
+    }
+    histUpTo = cursor;
+    // the sample shown is the last that answered (a failed one keeps it, with its age)
+    let shown = cursor;
+    while (shown > 0 && !rec.frames[shown]!.line) shown--;
+    let before = shown - 1;
+    while (before >= 0 && !rec.frames[before]!.line) before--;
+    t.sample = frameSample(rec, shown);
+    t.prev = before >= 0 ? frameSample(rec, before) : null;
+    t.error = rec.frames[cursor]!.error;
+    t.rttMs = rec.frames[shown]!.rttMs;
+    t.answeredAtMs = rec.frames[shown]!.line ? rec.frames[shown]!.at : null;
   };
-  const tick = async (): Promise<void> => {
-    if (stopped || inFlight || st.exited) return;
-    inFlight = true;
-    const started = Date.now();
-    lastTickAt = started;
-    if (opts.discover && started - lastDiscover >= DISCOVER_EVERY_MS) {
-      lastDiscover = started;
-      void opts.discover().then(
-        (found) => {
-          for (const a of found) {
-            add(a);
-            say(`pid ${a.pid} appeared`, 'info');
-          }
-        },
-        () => undefined,
-      );
-    }
-    if (!st.paused) {
-      // each target on its own schedule when it backed off; otherwise all together
-      await Promise.all([...targets.values()].map((t) => (t.backoffMs && started - (t.answeredAtMs ?? 0) < t.backoffMs ? undefined : sampleOne(t))));
-    }
-    inFlight = false;
+  function stopPlay(): void {
+    if (play) clearInterval(play.timer);
+    play = null;
+  }
+  const startPlay = (): void => {
+    if (!rec) return;
+    stopPlay();
+    if (cursor >= rec.frames.length - 1) showFrame(0);
+    const p = {
+      fromAt: rec.frames[cursor]!.at,
+      realStart: Date.now(),
+      timer: setInterval(() => {
+        const at = p.fromAt + (Date.now() - p.realStart) * REPLAY_SPEEDS[speedIndex]!;
+        const i = frameAt(rec, at);
+        if (i !== cursor) showFrame(i);
+        if (cursor >= rec.frames.length - 1) {
+          stopPlay();
+          say(`end of the recording${rec.end ? '' : ' (it stops short: its end line is missing)'}`, 'info');
+        }
+        draw();
+      }, 100),
+    };
+    play = p;
+  };
+  /** A new speed goes on from the time on screen. */
+  const setSpeed = (dir: 1 | -1): void => {
+    const playing = play !== null;
+    stopPlay();
+    speedIndex = Math.max(0, Math.min(REPLAY_SPEEDS.length - 1, speedIndex + dir));
+    if (playing) startPlay();
+    say(`plays at ${REPLAY_SPEEDS[speedIndex]}x`, 'info');
+  };
+  const moveCursor = (i: number): void => {
+    stopPlay();
+    showFrame(i);
     draw();
-    schedule();
   };
+  if (rec) {
+    showFrame(0);
+    const ends = rec.end ? '' : ' It stops short (no end line: the recorder was killed, or the file was cut).';
+    st.message = {
+      text: `replay of pid ${rec.header.pid}, recorded ${rec.header.startedAt.slice(0, 19).replace('T', ' ')} UTC: space plays, ←/→ step, [ ] events, ? keys.${ends}`,
+      level: rec.end ? 'info' : 'warn',
+    };
+  }
+
   // ages and "no answer for N s" go on while a sample waits on a target that does not answer
   const ageClock = setInterval(() => {
     if (Date.now() - lastDraw >= 1000) draw();
@@ -408,7 +461,7 @@ export async function runTui(initial: Attachment[], opts: TuiOptions): Promise<n
       st.progress = null;
       busy = false;
       // a GC or a snapshot changed the heaps: the next sample reads every worker again
-      current()?.sampler.readAllWorkersNext();
+      current()?.feed?.sampler.readAllWorkersNext();
       draw();
     }
   };
@@ -472,18 +525,49 @@ export async function runTui(initial: Attachment[], opts: TuiOptions): Promise<n
 
   onKey(['q', 'C-c'], () => stop(ExitCode.Ok));
   onKey(['p', 'space'], () => {
+    if (rec) {
+      if (play) stopPlay();
+      else startPlay();
+      return draw();
+    }
     st.paused = !st.paused;
     draw();
   });
+  // a replay's time cursor: a sample, a minute, the ends, the events
+  if (rec) {
+    const minute = (dir: 1 | -1): number => {
+      const at = rec.frames[cursor]!.at + dir * 60_000;
+      const i = frameAt(rec, at);
+      return dir > 0 ? Math.max(i, cursor + 1) : Math.min(i, cursor - 1);
+    };
+    onKey(['left'], () => moveCursor(cursor - 1));
+    onKey(['right'], () => moveCursor(cursor + 1));
+    onKey(['pageup'], () => moveCursor(minute(-1)));
+    onKey(['pagedown'], () => moveCursor(minute(1)));
+    onKey(['home'], () => moveCursor(0));
+    onKey(['end'], () => moveCursor(rec.frames.length - 1));
+    const jump = (dir: 1 | -1): void => {
+      const i = eventFrame(rec, cursor, dir);
+      if (i === null) return say(dir > 0 ? 'no event after this' : 'no event before this', 'info');
+      moveCursor(i);
+      const e = eventsUntil(rec, i).at(-1);
+      if (e) say(`event: ${e.text}`, e.level);
+    };
+    onKey(['[', 'S-n'], () => jump(-1));
+    onKey([']', 'n'], () => jump(1));
+  }
   const setInterval_ = (ms: number): void => {
     st.intervalMs = ms;
-    for (const t of targets.values()) t.backoffMs = null;
+    for (const t of targets.values()) {
+      t.backoffMs = null;
+      if (t.feed) t.feed.backoffMs = null;
+    }
     say(`sampling every ${formatInterval(ms)}`, 'info');
     // at once: the next tick is one new interval after the last began (now, if that is past)
     schedule();
   };
-  onKey(['+', '='], () => setInterval_(stepInterval(st.intervalMs, -1)));
-  onKey(['-', '_'], () => setInterval_(stepInterval(st.intervalMs, 1)));
+  onKey(['+', '='], () => (rec ? setSpeed(1) : setInterval_(stepInterval(st.intervalMs, -1))));
+  onKey(['-', '_'], () => (rec ? setSpeed(-1) : setInterval_(stepInterval(st.intervalMs, 1))));
   const setWindow = (dir: 1 | -1): void => {
     const i = WINDOWS_MS.findIndex((w) => w >= st.windowMs);
     st.windowMs = WINDOWS_MS[Math.min(WINDOWS_MS.length - 1, Math.max(0, (i < 0 ? WINDOWS_MS.length - 1 : i) + dir))]!;
@@ -499,7 +583,7 @@ export async function runTui(initial: Attachment[], opts: TuiOptions): Promise<n
     st.filter = '';
     // the rows may be a few seconds old (worker reads are rationed): whoever turns to the page
     // gets them read at the next tick
-    if (id === 'workers') current()?.sampler.readAllWorkersNext();
+    if (id === 'workers') current()?.feed?.sampler.readAllWorkersNext();
   };
   for (const pg of PAGES) {
     onKey([pg.key], () => {
@@ -535,7 +619,7 @@ export async function runTui(initial: Attachment[], opts: TuiOptions): Promise<n
     });
   }
   const overviewRows = (): ProcessRow[] => {
-    const rows: ProcessRow[] = [...targets.values()].map((x) => ({ pid: x.att.pid, title: '', sample: x.sample, note: null }));
+    const rows: ProcessRow[] = [...targets.values()].map((x) => ({ pid: x.pid, title: '', sample: x.sample, note: null }));
     rows.push(...(opts.extraRows ?? []).filter((r) => !targets.has(r.pid)));
     return rows;
   };
@@ -594,13 +678,14 @@ export async function runTui(initial: Attachment[], opts: TuiOptions): Promise<n
   onKey(['c'], () => {
     const t = current();
     if (!t || (st.page !== 'sockets' && st.page !== 'pools')) return;
-    if (opts.readonly) return readonlyRefusal();
+    if (opts.readonly || !t.feed) return readonlyRefusal();
+    const feed = t.feed;
     const heap = t.sample?.memory.heapUsedBytes ?? 0;
     const gc = t.actions.estimate?.('gc', heap);
     confirmFirst(
-      { question: `Run the heap census of sockets and pools in pid ${t.att.pid}?`, cost: `It walks the heap twice (Runtime.queryObjects), each a full GC.${gc ? ` ${gc.replace(/^Heap used ([^:]+): a pause/, 'Heap used $1: each a pause')}` : ''}` },
+      { question: `Run the heap census of sockets and pools in pid ${t.pid}?`, cost: `It walks the heap twice (Runtime.queryObjects), each a full GC.${gc ? ` ${gc.replace(/^Heap used ([^:]+): a pause/, 'Heap used $1: each a pause')}` : ''}` },
       () => {
-        t.sampler.censusOnce = true;
+        feed.sampler.censusOnce = true;
         say('heap census: at the next sample…', 'info');
         schedule();
       },
@@ -647,7 +732,8 @@ export async function runTui(initial: Attachment[], opts: TuiOptions): Promise<n
       draw();
     }
   });
-  const readonlyRefusal = (): void => say('read-only: this key changes the target and is disabled (--readonly)', 'warn');
+  const readonlyRefusal = (): void =>
+    say(rec ? 'a recording: there is no process to act on' : 'read-only: this key changes the target and is disabled (--readonly)', 'warn');
   /** Heap used of what a key acts on: the selected worker, every thread, or the main thread. */
   const heapOf = (t: Target, all: boolean, worker: number | null): number => {
     const s = t.sample;
@@ -661,12 +747,12 @@ export async function runTui(initial: Attachment[], opts: TuiOptions): Promise<n
     const who = all ? 'every thread' : worker !== null ? `worker ${worker}` : 'the main thread';
     const verb = what === 'gc' ? `Force a full GC on ${who}` : `Write a heap snapshot of ${who}`;
     const cost = t.actions.estimate?.(what, heapOf(t, all, worker)) ?? '';
-    return { question: `${verb} of pid ${t.att.pid}?`, cost };
+    return { question: `${verb} of pid ${t.pid}?`, cost };
   };
   const gcKey = (all: boolean): void => {
     const t = current();
     if (!t) return;
-    if (opts.readonly) return readonlyRefusal();
+    if (opts.readonly || rec) return readonlyRefusal();
     const gc = t.actions.gc;
     if (!gc) return;
     const worker = all ? null : selectedWorker();
@@ -677,7 +763,7 @@ export async function runTui(initial: Attachment[], opts: TuiOptions): Promise<n
   onKey(['S-s'], () => {
     const t = current();
     if (!t) return;
-    if (opts.readonly) return readonlyRefusal();
+    if (opts.readonly || rec) return readonlyRefusal();
     const snap = t.actions.snapshot;
     if (!snap) return say('heap snapshots are not available in this build', 'warn');
     const worker = selectedWorker();
@@ -692,11 +778,11 @@ export async function runTui(initial: Attachment[], opts: TuiOptions): Promise<n
   });
 
   draw();
-  void tick();
+  loop.start();
   const code = await done;
   clearInterval(ageClock);
   // what the samplers installed in workers goes before the attachments detach
-  await Promise.all([...targets.values()].map((t) => t.sampler.close().catch(() => undefined)));
+  await Promise.all([...targets.values()].map((t) => t.feed?.sampler.close().catch(() => undefined)));
   process.removeListener('uncaughtException', panic);
   restore();
   unregister();

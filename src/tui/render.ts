@@ -9,7 +9,7 @@ import type { TargetEvent } from '../model/events';
 import type { Sample } from '../model/sample';
 import { exposedWarning } from '../loopback';
 import { bytes, duration, percent, printable } from '../model/units';
-import { Series } from '../model/series';
+import { Series, type ChartPoints } from '../model/series';
 import { levelFor, THRESHOLDS } from '../model/events';
 
 export { levelFor, THRESHOLDS };
@@ -37,6 +37,8 @@ export interface RenderOptions {
   colors?: number;
   unicode: boolean;
   readonly: boolean;
+  /** A recording is shown (nodetop replay): the keys of its time cursor. */
+  replay?: boolean;
 }
 
 export interface History {
@@ -54,6 +56,38 @@ export interface History {
 export function newHistory(capacity?: number): History {
   const n = (): Series => new Series(capacity);
   return { heapUsed: n(), heapTotal: n(), lagP99: n(), lagMax: n(), elu: n(), cpu: n(), rss: n() };
+}
+
+/**
+ * A sample's readings into the charts' history at `atMs` (nodetop's clock when it arrived): the
+ * live view as samples come, a replay as its cursor moves. A worker's rationed reading is as old
+ * as it is (one point per reading); a worker no longer there loses its charts.
+ */
+export function pushPoints(h: History, p: ChartPoints, atMs: number): void {
+  h.heapUsed.push(p.heapUsed, atMs);
+  h.heapTotal.push(p.heapTotal, atMs);
+  h.lagP99.push(p.lagP99, atMs);
+  h.lagMax.push(p.lagMax, atMs);
+  h.elu.push(p.elu, atMs);
+  h.cpu.push(p.cpu, atMs);
+  h.rss.push(p.rss, atMs);
+  h.workers ??= new Map();
+  for (const [id, at, heapUsed, heapTotal, lagP99, lagMax, elu] of p.workers ?? []) {
+    let wh = h.workers.get(id);
+    if (!wh) h.workers.set(id, (wh = newHistory()));
+    if (wh.heapUsed.lastTime() === at) continue;
+    wh.heapUsed.push(heapUsed, at);
+    wh.heapTotal.push(heapTotal, at);
+    wh.lagP99.push(lagP99, at);
+    wh.lagMax.push(lagMax, at);
+    wh.elu.push(elu, at);
+  }
+  for (const id of [...h.workers.keys()]) if (!(p.workers ?? []).some((w) => w[0] === id)) h.workers.delete(id);
+}
+
+/** A sample that failed: a gap in every chart, never a zero. */
+export function pushGap(h: History, atMs: number): void {
+  for (const series of [h.heapUsed, h.heapTotal, h.lagP99, h.lagMax, h.elu, h.cpu, h.rss]) series.push(null, atMs);
 }
 
 export type Level = 'info' | 'good' | 'warn' | 'bad';
@@ -95,7 +129,12 @@ export interface ViewState {
   pid?: number;
   /** A question waiting for y/n (a GC or a snapshot freezes the target), and what it costs. */
   confirm: { question: string; cost: string } | null;
+  /** A replay's cursor: the time of the sample shown, which sample of how many, playing at what speed. */
+  replay?: { atMs: number; index: number; count: number; playing: boolean; speed: number } | null;
 }
+
+/** The speeds a replay plays at (+ and - step through them). */
+export const REPLAY_SPEEDS = [1, 10, 60];
 
 export function initialState(intervalMs: number): ViewState {
   return {
@@ -284,6 +323,13 @@ function tabs(st: ViewState, p: Painter, width: number): string {
     const label = `${pg.key} ${pg.title}`;
     return pg.id === st.page ? p.paint(` ${label} `, 'inverse') : ` ${label} `;
   }).join('');
+  if (st.replay) {
+    const r = st.replay;
+    // UTC, as the event log's times
+    const when = new Date(r.atMs).toISOString().slice(11, 19);
+    const text = `${when} ${r.index + 1}/${r.count} ${r.playing ? `▶ ${r.speed}x` : `❚❚ ${r.speed}x`}`;
+    return spread(left, p.paint(p.unicode ? text : text.replace('▶', '>').replace('❚❚', '||'), r.playing ? 'good' : 'warn'), width);
+  }
   const every = st.backoffMs ? `every ${formatInterval(st.backoffMs)} (backed off)` : `every ${formatInterval(st.intervalMs)}`;
   const right = st.paused ? p.paint('PAUSED', 'warn') : visibleLength(left) + every.length + 1 > width ? every.replace(/^every /, '') : every;
   return spread(left, right, width);
@@ -309,7 +355,13 @@ function statusLine(st: ViewState, p: Painter, width: number): string {
 
 function footer(opts: RenderOptions, p: Painter, width: number): string {
   // the longest list of keys that fits
-  const variants = opts.readonly
+  const variants = opts.replay
+    ? [
+        'q quit  space play  +/- speed  ←/→ step  PgUp/PgDn minute  [ ] event  </> window  1-6 page  s sort  ? help',
+        'q quit  space play  +/- speed  ←/→ step  [ ] event  </> window  1-6 page  ? help',
+        'q quit space play +/- speed ←/→ step [ ] event ? help',
+      ]
+    : opts.readonly
     ? [
         'q quit  p pause  +/- interval  </> window  1-6 page  s sort  ↑↓ select  Enter open  / filter  ? help  (read-only)',
         'q quit  p pause  +/- interval  </> window  1-6 page  s sort  Enter open  / filter  ? help  (read-only)',
@@ -321,7 +373,7 @@ function footer(opts: RenderOptions, p: Painter, width: number): string {
         'q quit p pause +/- rate </> window 1-6 page s sort g GC G all S snapshot ? help',
       ];
   const keys = variants.find((v) => v.length <= width) ?? variants[variants.length - 1]!;
-  return fit(p.paint(p.unicode ? keys : keys.replace('↑↓', 'j/k'), 'dim'), width);
+  return fit(p.paint(p.unicode ? keys : keys.replace('↑↓', 'j/k').replace('←/→', 'Left/Right'), 'dim'), width);
 }
 
 export type PageRenderer = (s: Sample, prev: Sample | null, hist: History, st: ViewState, p: Painter, width: number, height: number) => string[];
@@ -353,6 +405,24 @@ export function renderScreen(
 }
 
 export function helpLines(opts: RenderOptions): string[] {
+  if (opts.replay) {
+    return [
+      'Keys (a recording: nodetop replay)',
+      '  q, Ctrl-C     quit',
+      '  space, p      play / pause',
+      '  + / -         play faster / slower: 1x, 10x, 60x the recorded time',
+      '  ←/→           one sample back / on (pauses)',
+      '  PgUp / PgDn   a minute back / on',
+      '  Home / End    the first / the last sample',
+      '  [ / ]         the previous / the next event (also N and n)',
+      '  < / >         charts: a shorter / longer time window (1 min to 1 h)',
+      '  1..6, Tab     switch page: Overview, Handles, Sockets, Workers, Pools, Events',
+      '  s             change the sort column of the page',
+      '  ↑/↓, j/k      select a row; Enter opens it, Esc goes back; / filters',
+      '  (GC, snapshot and census keys do nothing: there is no process)',
+      '  ?, h, Esc     close this help',
+    ];
+  }
   const lines = [
     'Keys',
     '  q, Ctrl-C     quit (detaches; closes an inspector nodetop opened)',

@@ -1,0 +1,472 @@
+// A recording (`nodetop record`, replayed by `nodetop replay`) as data. Pure: lines of NDJSON
+// in, a checked recording out; and the lines a recorder writes. The file is input from anyone
+// (handed over after an incident), so every line is checked against the shape nodetop writes
+// before any of it reaches the screen, and every string in it is made printable
+// (model/text.ts) as it is read.
+//
+// The format (docs/json.md "Recordings"): a header line, then one line per sample, per failed
+// sample, per event, and an end line. FORMAT changes when a reader of the previous format
+// would misread a file; readers skip line types they do not know (added without a new format).
+
+import type { EventLevel, TargetEvent } from './events';
+import type { Sample } from './sample';
+import { chartPoints, type ChartPoints } from './series';
+import { printable } from './text';
+
+/** The format this nodetop writes; it reads this one and every older one. */
+export const RECORDING_FORMAT = 1;
+export const RECORDING_KIND = 'nodetop-recording';
+
+export interface RecordingHeader {
+  kind: typeof RECORDING_KIND;
+  format: number;
+  /** The nodetop that recorded it. */
+  nodetop: string;
+  /** process.version of the target and of the nodetop that recorded it. */
+  node: { target: string; cli: string };
+  pid: number;
+  /** ISO time the recording began. */
+  startedAt: string;
+  intervalMs: number;
+}
+
+/** Why a recording ended: the user stopped it, --duration ran out, the target exited or only closed the connection. */
+export type EndReason = 'stopped' | 'duration' | 'exited' | 'disconnected';
+
+export type RecordLine =
+  | { type: 'sample'; at: number; rttMs: number | null; walked: boolean; sample: Sample }
+  | { type: 'error'; at: number; message: string }
+  | { type: 'event'; event: TargetEvent }
+  | { type: 'end'; at: number; reason: EndReason; samples: number };
+
+/** A line as the recorder writes it: a sample that did not walk sockets leaves them to the last walk. */
+export function sampleLine(s: Sample, atMs: number, rttMs: number | null, walked: boolean): string {
+  const sample = walked ? s : { ...s, sockets: null, httpPools: null };
+  return JSON.stringify({ type: 'sample', at: atMs, rttMs: rttMs === null ? null : Math.round(rttMs * 100) / 100, walked, sample });
+}
+
+export function errorLine(atMs: number, message: string): string {
+  return JSON.stringify({ type: 'error', at: atMs, message });
+}
+
+export function eventLine(e: TargetEvent): string {
+  return JSON.stringify({ type: 'event', event: e });
+}
+
+export function endLine(atMs: number, reason: EndReason, samples: number): string {
+  return JSON.stringify({ type: 'end', at: atMs, reason, samples });
+}
+
+export function headerLine(h: Omit<RecordingHeader, 'kind' | 'format'>): string {
+  return JSON.stringify({ kind: RECORDING_KIND, format: RECORDING_FORMAT, ...h });
+}
+
+/** A file that is not a recording this nodetop can read: one sentence, with the line. */
+export class RecordingFormatError extends Error {}
+
+// --- shapes -----------------------------------------------------------------------------------
+
+/** Null when `v` has the shape, else what is wrong with it, at `path`. */
+type Shape = (v: unknown, path: string) => string | null;
+
+const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const num: Shape = (v, p) => (typeof v === 'number' && Number.isFinite(v) ? null : `${p} is not a number`);
+const str: Shape = (v, p) => (typeof v === 'string' ? null : `${p} is not a string`);
+const bool: Shape = (v, p) => (typeof v === 'boolean' ? null : `${p} is not true or false`);
+const orNull =
+  (s: Shape): Shape =>
+  (v, p) =>
+    v === null ? null : s(v, p);
+const oneOf =
+  (...values: string[]): Shape =>
+  (v, p) =>
+    typeof v === 'string' && values.includes(v) ? null : `${p} is not one of ${values.join(', ')}`;
+const arr =
+  (s: Shape): Shape =>
+  (v, p) => {
+    if (!Array.isArray(v)) return `${p} is not a list`;
+    for (let i = 0; i < v.length; i++) {
+      const bad = s(v[i], `${p}[${i}]`);
+      if (bad) return bad;
+    }
+    return null;
+  };
+/** An object with these fields (others are allowed: a newer nodetop may add some). */
+const obj =
+  (fields: Record<string, Shape>): Shape =>
+  (v, p) => {
+    if (!isObj(v)) return `${p} is not an object`;
+    for (const [k, s] of Object.entries(fields)) {
+      const bad = s(v[k], `${p}.${k}`);
+      if (bad) return bad;
+    }
+    return null;
+  };
+/** A map of names to values of one shape. */
+const rec =
+  (s: Shape): Shape =>
+  (v, p) => {
+    if (!isObj(v)) return `${p} is not an object`;
+    for (const [k, x] of Object.entries(v)) {
+      const bad = s(x, `${p}.${k}`);
+      if (bad) return bad;
+    }
+    return null;
+  };
+/** A field a newer nodetop writes and an older recording may lack. */
+const optional =
+  (s: Shape): Shape =>
+  (v, p) =>
+    v === undefined ? null : s(v, p);
+
+const nnum = orNull(num);
+const nstr = orNull(str);
+const lag = orNull(obj({ p50: num, p90: num, p99: num, max: num, mean: num, min: num }));
+const blocked = orNull(obj({ forMs: num, stack: arr(str) }));
+const counts = orNull(obj({ total: num, byType: rec(num) }));
+const gc = orNull(obj({ count: num, pauseMs: num, byKind: rec(obj({ count: num, pauseMs: num })) }));
+const loop = obj({ windowMs: nnum, lagMs: lag, utilization: nnum, blocked });
+const tls = orNull(obj({ protocol: nstr, cipher: nstr, servername: nstr, authorized: orNull(bool), sessionReused: orNull(bool) }));
+
+const SOCKETS: Shape = orNull(
+  obj({
+    total: num,
+    byKind: obj({ tcp: num, tls: num }),
+    byDirection: obj({ client: num, server: num }),
+    byState: rec(num),
+    idle: num,
+    groups: arr(
+      obj({
+        direction: orNull(oneOf('client', 'server')),
+        endpoint: str,
+        count: num,
+        tls: num,
+        idle: num,
+        bytesRead: num,
+        bytesWritten: num,
+        pendingWriteBytes: num,
+        pendingReadBytes: num,
+        byPool: rec(num),
+        unseen: num,
+      }),
+    ),
+    groupsOmitted: obj({ groups: num, connections: num }),
+    top: arr(
+      obj({
+        kind: oneOf('tcp', 'tls'),
+        direction: orNull(oneOf('client', 'server')),
+        state: str,
+        local: nstr,
+        remote: nstr,
+        bytesRead: nnum,
+        bytesWritten: nnum,
+        pendingWriteBytes: num,
+        pendingReadBytes: num,
+        ageMs: nnum,
+        pool: nstr,
+        idle: bool,
+        tls,
+      }),
+    ),
+    found: obj({ handles: num, agents: num, fetch: num, census: nnum }),
+    census: orNull(obj({ wallMs: nnum })),
+    probeMs: num,
+    readAt: nstr,
+    notSeen: arr(str),
+    poolsOmitted: obj({ pools: num, origins: num }),
+    errors: arr(str),
+    findings: arr(str),
+    kernel: orNull(obj({ total: num, unseen: num, unseenTls: num })),
+  }),
+);
+
+const POOLS: Shape = orNull(
+  arr(
+    obj({
+      kind: oneOf('http.Agent', 'fetch', 'undici'),
+      name: str,
+      protocol: nstr,
+      maxSockets: nnum,
+      maxFreeSockets: nnum,
+      maxTotalSockets: nnum,
+      keepAlive: orNull(bool),
+      origins: arr(
+        obj({
+          origin: str,
+          endpoint: nstr,
+          servername: nstr,
+          key: str,
+          inUse: nnum,
+          free: nnum,
+          queued: nnum,
+          connected: nnum,
+          pending: nnum,
+          running: nnum,
+          size: nnum,
+        }),
+      ),
+      totals: obj({ inUse: num, free: num, queued: num }),
+      note: nstr,
+    }),
+  ),
+);
+
+const WORKER: Shape = obj({
+  threadId: nnum,
+  name: str,
+  title: str,
+  state: oneOf('running', 'gone', 'not-responding', 'failed'),
+  error: nstr,
+  heapUsedBytes: nnum,
+  heapTotalBytes: nnum,
+  heapLimitBytes: nnum,
+  externalBytes: nnum,
+  arrayBuffersBytes: nnum,
+  eventLoop: loop,
+  gc,
+  handles: counts,
+  readAt: (v, p) => isoTime(v, p),
+});
+
+/** The Sample as format 1 holds it (src/model/sample.ts). */
+const SAMPLE: Shape = obj({
+  time: (v, p) => isoTime(v, p),
+  target: obj({
+    pid: num,
+    title: str,
+    argv: arr(str),
+    execPath: str,
+    nodeVersion: str,
+    v8Version: str,
+    uptimeSec: num,
+    inspector: obj({ url: str, openedByNodetop: bool, exposedOn: orNull(arr(str)) }),
+    armed: optional(orNull(obj({ oomSnapshot: orNull(oneOf('nodetop', 'flag')), reportOnFatalError: bool }))),
+  }),
+  process: obj({ rssBytes: nnum, cpuPercent: nnum, cpuUserPercent: nnum, cpuSystemPercent: nnum, fds: obj({ open: nnum, limit: nnum }), threads: nnum }),
+  memory: obj({
+    heapUsedBytes: nnum,
+    heapTotalBytes: nnum,
+    heapLimitBytes: nnum,
+    externalBytes: nnum,
+    arrayBuffersBytes: nnum,
+    mallocedBytes: nnum,
+    nativeContexts: nnum,
+    detachedContexts: nnum,
+    spaces: arr(obj({ name: str, sizeBytes: nnum, usedBytes: nnum, availableBytes: nnum })),
+  }),
+  gc,
+  eventLoop: loop,
+  handles: counts,
+  requests: counts,
+  sockets: SOCKETS,
+  httpPools: POOLS,
+  host: orNull(obj({ cpus: num, loadAvg: (v, p) => (Array.isArray(v) && v.length === 3 ? arr(num)(v, p) : `${p} is not three numbers`), memTotalBytes: num, memAvailableBytes: num })),
+  workers: orNull(arr(WORKER)),
+  unavailable: rec(str),
+});
+
+function isoTime(v: unknown, p: string): string | null {
+  return typeof v === 'string' && /^\d{4}-\d\d-\d\dT/.test(v) && Number.isFinite(Date.parse(v)) ? null : `${p} is not an ISO time`;
+}
+
+const LEVELS: EventLevel[] = ['info', 'good', 'warn', 'bad'];
+const EVENT: Shape = obj({ time: isoTime, pid: num, kind: str, level: oneOf(...LEVELS), text: str, frames: optional(arr(str)) });
+
+const HEADER: Shape = obj({
+  format: num,
+  nodetop: str,
+  node: obj({ target: str, cli: str }),
+  pid: num,
+  startedAt: isoTime,
+  intervalMs: num,
+});
+
+/** A time nodetop could have written: ms since the epoch, within Date's range. */
+const atMs: Shape = (v, p) => (typeof v === 'number' && Number.isFinite(v) && v >= 0 && v <= 8.64e15 ? null : `${p} is not a time`);
+
+/** Longest string kept from a file; the screen shows far less. */
+export const MAX_TEXT = 4096;
+
+/**
+ * A copy with every string (names of fields too: handle types, pool names) printable and at
+ * most MAX_TEXT long. Objects are built with defineProperty semantics (Object.fromEntries), so
+ * a "__proto__" name in the file stays a name.
+ */
+export function sanitized<T>(v: T): T {
+  if (typeof v === 'string') return (v.length > MAX_TEXT ? `${printable(v.slice(0, MAX_TEXT))}…` : printable(v)) as T;
+  if (Array.isArray(v)) return v.map(sanitized) as T;
+  if (isObj(v)) return Object.fromEntries(Object.entries(v).map(([k, x]) => [sanitized(k), sanitized(x)])) as T;
+  return v;
+}
+
+// --- the reader -------------------------------------------------------------------------------
+
+/** One recorded sample (or a failed one) as the replay keeps it. */
+export interface Frame {
+  at: number;
+  rttMs: number | null;
+  /** The line, parsed when the frame is shown; null for a sample that failed. */
+  line: string | null;
+  /** Why the sample failed; null for a sample. */
+  error: string | null;
+  points: ChartPoints | null;
+  /** The frame whose sockets and pools this one shows (its own index when it walked them); -1: none. */
+  netFrom: number;
+}
+
+export interface Recording {
+  header: RecordingHeader;
+  frames: Frame[];
+  /** Every event, oldest first, sanitized. */
+  events: TargetEvent[];
+  /** The frame each event came with (the sample line before it): the replay shows it from there. */
+  eventFrames: number[];
+  /** Its end line; null when the file stops without one (nodetop was killed, the disk filled). */
+  end: { at: number; reason: EndReason; samples: number } | null;
+  /** The last line was cut off (not a whole line): dropped. */
+  cutShort: boolean;
+}
+
+/** The most lines a replay takes: a week at 1 s, more than memory would hold comfortably. */
+export const MAX_LINES = 2_000_000;
+
+/**
+ * Reads a recording line by line (the platform reader feeds it, decompressed). Throws
+ * RecordingFormatError on the first line that is not what nodetop writes.
+ */
+export class RecordingReader {
+  private header: RecordingHeader | null = null;
+  private readonly frames: Frame[] = [];
+  private readonly events: TargetEvent[] = [];
+  private readonly eventFrames: number[] = [];
+  private end: Recording['end'] = null;
+  private lineNo = 0;
+  private lastNet = -1;
+  private lastAt = -Infinity;
+
+  constructor(private readonly nodetopVersion: string) {}
+
+  get hasHeader(): boolean {
+    return this.header !== null;
+  }
+
+  push(text: string): void {
+    this.lineNo++;
+    if (text.trim() === '') return;
+    if (this.lineNo > MAX_LINES) this.fail(`it has more than ${MAX_LINES} lines, more than nodetop replays`);
+    let v: unknown;
+    try {
+      v = JSON.parse(text);
+    } catch {
+      if (this.header === null) this.fail('it is not a nodetop recording (its first line is not JSON)', false);
+      this.fail('it is not JSON');
+    }
+    if (this.header === null) return this.readHeader(v);
+    if (this.end) this.fail('it comes after the end line');
+    if (!isObj(v)) this.fail('it is not an object');
+    switch (v.type) {
+      case 'sample': {
+        this.check(obj({ at: atMs, rttMs: nnum, walked: bool, sample: SAMPLE }), v);
+        const at = this.time(v.at as number);
+        const sample = v.sample as Sample;
+        const walked = v.walked as boolean;
+        if (walked) this.lastNet = this.frames.length;
+        this.frames.push({ at, rttMs: v.rttMs as number | null, line: text, error: null, points: chartPoints(sample), netFrom: this.lastNet });
+        return;
+      }
+      case 'error': {
+        this.check(obj({ at: atMs, message: str }), v);
+        const at = this.time(v.at as number);
+        this.frames.push({ at, rttMs: null, line: null, error: sanitized(v.message as string), points: null, netFrom: this.lastNet });
+        return;
+      }
+      case 'event':
+        this.check(obj({ event: EVENT }), v);
+        this.events.push(sanitized(v.event as TargetEvent));
+        this.eventFrames.push(Math.max(0, this.frames.length - 1));
+        return;
+      case 'end':
+        this.check(obj({ at: atMs, reason: oneOf('stopped', 'duration', 'exited', 'disconnected'), samples: num }), v);
+        this.end = { at: v.at as number, reason: v.reason as EndReason, samples: v.samples as number };
+        return;
+      default:
+        // a line type added by a newer nodetop within this format: not needed to replay
+        if (typeof v.type !== 'string') this.fail('it has no type');
+    }
+  }
+
+  /** The recording read so far; `cutShort`: the file ended inside a line (dropped by the caller). */
+  finish(cutShort: boolean): Recording {
+    if (this.header === null) this.fail('it is empty: not even a header line', false);
+    if (this.frames.length === 0) throw new RecordingFormatError('it holds no sample: the recording ended before its first sample');
+    return { header: this.header!, frames: this.frames, events: this.events, eventFrames: this.eventFrames, end: this.end, cutShort };
+  }
+
+  private readHeader(v: unknown): void {
+    if (!isObj(v) || v.kind !== RECORDING_KIND) this.fail('it is not a nodetop recording (its first line is not a recording header)', false);
+    const h = v as Record<string, unknown>;
+    if (typeof h.format !== 'number' || !Number.isInteger(h.format) || h.format < 1) this.fail('its format version is not a positive whole number');
+    if ((h.format as number) > RECORDING_FORMAT) {
+      throw new RecordingFormatError(
+        `it is in recording format ${h.format as number}${typeof h.nodetop === 'string' ? ` (written by nodetop ${printable(h.nodetop).slice(0, 40)})` : ''}, and this nodetop (${this.nodetopVersion}) reads formats up to ${RECORDING_FORMAT}: replay it with a newer nodetop`,
+      );
+    }
+    this.check(HEADER, h);
+    this.header = sanitized(h) as unknown as RecordingHeader;
+  }
+
+  private time(at: number): number {
+    if (at < this.lastAt) this.fail('its time goes back before the line above');
+    this.lastAt = at;
+    return at;
+  }
+
+  private check(shape: Shape, v: unknown): void {
+    const bad = shape(v, 'line');
+    if (bad) this.fail(bad.replace(/^line\.?/, '').replace(/^(\S)/, '$1') || 'it has the wrong shape');
+  }
+
+  private fail(why: string, withLine = true): never {
+    throw new RecordingFormatError(withLine ? `line ${this.lineNo}: ${why}` : why);
+  }
+}
+
+/** The sample a frame shows, parsed and sanitized, with the sockets and pools of its last walk. */
+export function frameSample(rec: Recording, i: number): Sample | null {
+  const f = rec.frames[i];
+  if (!f?.line) return null;
+  const s = sanitized((JSON.parse(f.line) as { sample: Sample }).sample);
+  if (f.netFrom !== i && f.netFrom >= 0) {
+    const from = rec.frames[f.netFrom]!.line!;
+    const net = sanitized((JSON.parse(from) as { sample: Sample }).sample);
+    s.sockets = net.sockets;
+    s.httpPools = net.httpPools;
+  }
+  return s;
+}
+
+/** The index of the last frame at or before `atMs` (0 when none is). */
+export function frameAt(rec: Recording, atMs: number): number {
+  let lo = 0;
+  let hi = rec.frames.length - 1;
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >> 1;
+    if (rec.frames[mid]!.at <= atMs) lo = mid;
+    else hi = mid - 1;
+  }
+  return lo;
+}
+
+/** The events up to frame `i`: what the live view's log held then. */
+export function eventsUntil(rec: Recording, i: number): TargetEvent[] {
+  let n = 0;
+  while (n < rec.events.length && rec.eventFrames[n]! <= i) n++;
+  return rec.events.slice(0, n);
+}
+
+/** The frame of the next event after frame `i` (dir 1) or the one before it (dir -1); null: none. */
+export function eventFrame(rec: Recording, i: number, dir: 1 | -1): number | null {
+  if (dir > 0) return rec.eventFrames.find((f) => f > i) ?? null;
+  for (let k = rec.eventFrames.length - 1; k >= 0; k--) if (rec.eventFrames[k]! < i) return rec.eventFrames[k]!;
+  return null;
+}
