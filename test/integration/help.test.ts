@@ -11,7 +11,7 @@ import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import { ROOT, runCli, startTarget } from '../helpers/target';
 
-const COMMANDS = ['stats', 'gc', 'snapshot', 'attach', 'profile', 'arm', 'heap-diff', 'heap-summary', 'demo', 'watch', 'export', 'ps', 'completion'];
+const COMMANDS = ['stats', 'gc', 'snapshot', 'attach', 'profile', 'arm', 'heap-diff', 'heap-summary', 'demo', 'watch', 'export', 'ps', 'completion', 'record', 'replay'];
 const UTF8 = { ...process.env, LC_ALL: 'C.UTF-8' };
 
 describe('nodetop --help and its errors', () => {
@@ -101,6 +101,12 @@ describe('nodetop completion', () => {
       assert.ok(complete(['nodetop', 'stats', '']).includes(String(t.pid)), 'the fixture\'s pid');
       assert.ok(complete(['nodetop', 'gc', String(t.pid).slice(0, -1)]).includes(String(t.pid)));
       assert.deepEqual(complete(['nodetop', 'completion', 'z']), ['zsh']);
+      // record takes a pid, replay a file
+      assert.deepEqual(complete(['nodetop', 'rec']), ['record']);
+      assert.deepEqual(complete(['nodetop', 'record', '--dur']), ['--duration']);
+      assert.ok(complete(['nodetop', 'record', '']).includes(String(t.pid)));
+      fs.writeFileSync(path.join(bin, 'incident.ndjson.gz'), '');
+      assert.deepEqual(complete(['nodetop', 'replay', path.join(bin, 'inc')]), [path.join(bin, 'incident.ndjson.gz')]);
       const pids = await runCli(['ps', '--pids'], { env: UTF8 });
       assert.ok(pids.stdout.split('\n').includes(String(t.pid)), pids.stdout);
       const z = await runCli(['completion', 'zsh'], { env: UTF8 });
