@@ -125,7 +125,6 @@ describe('nodetop replay: files that are not recordings it reads', () => {
     const shown = frameSample(rec, 0)!;
     const all = JSON.stringify([shown, rec.events]);
     // JSON.stringify writes C0 controls as \u00XX and leaves DEL, C1 and bidi controls as they are
-    // eslint-disable-next-line no-control-regex
     assert.doesNotMatch(all, /\\u00[01][0-9a-f]|[\u007f-\u009f\u202e]/);
     assert.equal(Object.getPrototypeOf(shown.handles!.byType), Object.prototype, 'a "__proto__" name is a name, not a prototype');
     assert.ok(rec.events.some((e) => e.text === 'x [2Jy'));
