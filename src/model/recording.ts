@@ -474,3 +474,59 @@ export function eventFrame(rec: Recording, i: number, dir: 1 | -1): number | nul
   for (let k = rec.eventFrames.length - 1; k >= 0; k--) if (rec.eventFrames[k]! < i) return rec.eventFrames[k]!;
   return null;
 }
+
+// --- the live view's own history (scrolled back with the same cursor as a replay) ------------
+
+/** An empty recording the live view fills as samples come (`appendSample`, `appendError`). */
+export function newTimeline(header: RecordingHeader): Recording {
+  return { header, frames: [], events: [], eventFrames: [], end: null, cutShort: false };
+}
+
+/** A sample as the recorder writes it, and its events; the oldest frames go past `cap`. */
+export function appendSample(rec: Recording, s: Sample, atMs: number, rttMs: number | null, walked: boolean, events: TargetEvent[], cap: number): void {
+  const i = rec.frames.length;
+  const netFrom = walked ? i : (rec.frames[i - 1]?.netFrom ?? -1);
+  rec.frames.push({ at: atMs, rttMs, line: Buffer.from(sampleLine(s, atMs, rttMs, walked)), error: null, points: chartPoints(s), netFrom });
+  addEvents(rec, events, cap);
+}
+
+/** A sample that failed (a gap), and its events. */
+export function appendError(rec: Recording, atMs: number, message: string, events: TargetEvent[], cap: number): void {
+  rec.frames.push({ at: atMs, rttMs: null, line: null, error: message, points: null, netFrom: rec.frames.at(-1)?.netFrom ?? -1 });
+  addEvents(rec, events, cap);
+}
+
+function addEvents(rec: Recording, events: TargetEvent[], cap: number): void {
+  for (const e of events) {
+    rec.events.push(e);
+    rec.eventFrames.push(Math.max(0, rec.frames.length - 1));
+  }
+  // a tenth at a time: the cut is not paid on every sample
+  if (rec.frames.length > cap) dropFront(rec, rec.frames.length - cap + Math.ceil(cap / 10));
+}
+
+/**
+ * Drops the `n` oldest frames and their events. The frames after the cut that show a socket
+ * walk made before it get that walk in the first of them (the walk is rationed: a sample that
+ * did not walk shows the last one).
+ */
+export function dropFront(rec: Recording, n: number): void {
+  n = Math.min(n, rec.frames.length);
+  const src = rec.frames[n]?.netFrom ?? -1;
+  if (src >= 0 && src < n) {
+    const k = rec.frames.findIndex((f, j) => j >= n && f.line !== null && f.netFrom === src);
+    if (k >= 0) {
+      const merged = frameSample(rec, k)!;
+      const f = rec.frames[k]!;
+      f.line = Buffer.from(sampleLine(merged, f.at, f.rttMs, true));
+      for (let j = n; j < rec.frames.length && rec.frames[j]!.netFrom === src; j++) rec.frames[j]!.netFrom = j >= k ? k : -1;
+    } else for (let j = n; j < rec.frames.length && rec.frames[j]!.netFrom === src; j++) rec.frames[j]!.netFrom = -1;
+  }
+  rec.frames.splice(0, n);
+  for (const f of rec.frames) if (f.netFrom >= 0) f.netFrom -= n;
+  let e = 0;
+  while (e < rec.eventFrames.length && rec.eventFrames[e]! < n) e++;
+  rec.events.splice(0, e);
+  rec.eventFrames.splice(0, e);
+  for (let j = 0; j < rec.eventFrames.length; j++) rec.eventFrames[j]! -= n;
+}

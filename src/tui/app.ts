@@ -8,7 +8,7 @@ import { ExitCode } from '../errors';
 import type { Attachment } from '../inspector/attach';
 import { onExit } from '../lifecycle';
 import { EventLog, type EventKind, type EventLevel } from '../model/events';
-import { eventFrame, eventsUntil, frameAt, frameSample, type Recording } from '../model/recording';
+import { appendError, appendSample, eventFrame, eventsUntil, frameAt, frameSample, newTimeline, type Recording } from '../model/recording';
 import type { Sample } from '../model/sample';
 import { bytes } from '../model/units';
 import { howItEnded } from '../inspector/ended';
@@ -118,7 +118,12 @@ interface Target {
   error: string | null;
   /** Interval this target asked for by being slow; null when not backing off. */
   backoffMs: number | null;
+  /** Its samples and events so far, for the cursor keys (the single view's target only); null: not kept. */
+  timeline: Recording | null;
 }
+
+/** What the screen shows of a target: its latest, or what a time cursor points at. */
+type Shown = Pick<Target, 'sample' | 'prev' | 'hist' | 'rttMs' | 'answeredAtMs' | 'error'>;
 
 
 /**
@@ -202,16 +207,18 @@ export async function runTui(initial: Attachment[], opts: TuiOptions): Promise<n
     const t = viewing !== null ? targets.get(viewing) : undefined;
     let lines: string[];
     if (t) {
-      st.rttMs = t.rttMs;
-      st.sampleError = t.error;
+      const v = shownOf(t);
+      const c = on(t);
+      st.rttMs = v.rttMs;
+      st.sampleError = v.error;
       st.backoffMs = t.backoffMs;
-      // a replay's clock is its cursor's: ages are as they were then
-      st.nowMs = rec ? (rec.frames[cursor]?.at ?? lastDraw) : lastDraw;
+      // under a cursor the clock is the cursor's: ages are as they were then
+      st.nowMs = c ? (c.frames[cursor]?.at ?? lastDraw) : lastDraw;
       st.pid = t.pid;
-      st.answeredAtMs = t.answeredAtMs;
-      st.events = rec ? eventsUntil(rec, cursor) : log.list(t.pid);
-      if (rec) st.replay = { atMs: rec.frames[cursor]!.at, index: cursor, count: rec.frames.length, playing: play !== null, speed: REPLAY_SPEEDS[speedIndex]! };
-      lines = renderScreen(t.sample, t.prev, t.hist, st, renderOpts(), pages);
+      st.answeredAtMs = v.answeredAtMs;
+      st.events = c ? eventsUntil(c, cursor) : log.list(t.pid);
+      st.replay = c ? { atMs: c.frames[cursor]!.at, index: cursor, count: c.frames.length, playing: play !== null, speed: REPLAY_SPEEDS[speedIndex]!, live: !rec } : null;
+      lines = renderScreen(v.sample, v.prev, v.hist, st, renderOpts(), pages);
     } else {
       const rows: ProcessRow[] = [...targets.values()].map((x) => ({
         pid: x.pid,
@@ -257,6 +264,10 @@ export async function runTui(initial: Attachment[], opts: TuiOptions): Promise<n
       answeredAtMs: null,
       error: null,
       backoffMs: null,
+      // the single view keeps its history for the cursor keys (an hour at 1 s, ~5 KB a sample)
+      timeline: multi
+        ? null
+        : newTimeline({ kind: 'nodetop-recording', format: 1, nodetop: '', node: { target: att.identity.nodeVersion, cli: process.version }, pid: att.pid, startedAt: new Date().toISOString(), intervalMs: opts.intervalMs }),
     };
     t.hist.workers = new Map();
     targets.set(att.pid, t);
@@ -293,7 +304,16 @@ export async function runTui(initial: Attachment[], opts: TuiOptions): Promise<n
     if (step.kind === 'sample') {
       if (step.census) say(step.census.text, step.census.ok ? 'good' : 'warn');
       pushPoints(t.hist, chartPoints(step.sample), step.atMs);
-    } else pushGap(t.hist, step.atMs);
+      if (t.timeline) appendSample(t.timeline, step.sample, step.atMs, step.rttMs, step.walked, step.events, HISTORY_POINTS);
+    } else {
+      pushGap(t.hist, step.atMs);
+      if (t.timeline) appendError(t.timeline, step.atMs, step.message, step.events, HISTORY_POINTS);
+    }
+    // scrolled back: the oldest frames may have gone; the cursor stays on its time
+    if (cursorOn?.t === t && t.timeline && t.timeline.frames[0]?.at !== firstAt) {
+      histUpTo = -1;
+      showFrame(frameAt(t.timeline, cursorAt));
+    }
     t.prev = feed.prev;
     t.sample = feed.sample;
     t.error = feed.error;
@@ -330,14 +350,25 @@ export async function runTui(initial: Attachment[], opts: TuiOptions): Promise<n
   );
   const schedule = (): void => loop.schedule();
 
-  // --- a replay: the cursor is the clock ----------------------------------------------------
+  // --- the time cursor: a replay's clock, or the live view scrolled back over its history -----
+  /** The target and the timeline under the cursor: a replay's always, the live view's while scrolled back. */
+  let cursorOn: { t: Target; rec: Recording } | null = null;
   let cursor = 0;
-  /** The last frame pushed into the replay's history (-1: none). */
+  /** The time of the frame under the cursor, and of the timeline's first frame (the live one loses its oldest). */
+  let cursorAt = 0;
+  let firstAt: number | undefined;
+  /** The last frame pushed into the cursor's charts (-1: none). */
   let histUpTo = -1;
+  const view: Shown = { sample: null, prev: null, hist: newHistory(), rttMs: null, answeredAtMs: null, error: null };
   let speedIndex = 0;
   /** Playing: the recording's time and the real time play began at, and the timer. */
   let play: { fromAt: number; realStart: number; timer: NodeJS.Timeout } | null = null;
-  const replayTarget = (): Target | undefined => (rec ? targets.get(rec.header.pid) : undefined);
+  function on(t: Target): Recording | null {
+    return cursorOn?.t === t ? cursorOn.rec : null;
+  }
+  function shownOf(t: Target): Shown {
+    return cursorOn?.t === t ? view : t;
+  }
   if (rec) {
     const firstLine = rec.frames.findIndex((f) => f.line);
     const first = firstLine >= 0 ? frameSample(rec, firstLine) : null;
@@ -353,35 +384,59 @@ export async function runTui(initial: Attachment[], opts: TuiOptions): Promise<n
       answeredAtMs: null,
       error: null,
       backoffMs: null,
+      timeline: rec,
     });
+    cursorOn = { t: targets.get(rec.header.pid)!, rec };
   }
   /** Moves the cursor to frame `i`: the sample then, the one before it, the charts up to it. */
-  const showFrame = (i: number): void => {
-    const t = replayTarget();
-    if (!rec || !t) return;
-    cursor = Math.max(0, Math.min(rec.frames.length - 1, i));
+  function showFrame(i: number): void {
+    if (!cursorOn) return;
+    const r = cursorOn.rec;
+    cursor = Math.max(0, Math.min(r.frames.length - 1, i));
+    cursorAt = r.frames[cursor]!.at;
+    firstAt = r.frames[0]?.at;
     // forward a little: push the frames between; anywhere else: the charts again, from their start
     if (cursor <= histUpTo || cursor - histUpTo > HISTORY_POINTS) {
-      t.hist = newHistory();
-      t.hist.workers = new Map();
+      view.hist = newHistory();
+      view.hist.workers = new Map();
       histUpTo = Math.max(-1, cursor - HISTORY_POINTS);
     }
     for (let k = histUpTo + 1; k <= cursor; k++) {
-      const f = rec.frames[k]!;
-      if (f.points) pushPoints(t.hist, f.points, f.at);
-      else pushGap(t.hist, f.at);
+      const f = r.frames[k]!;
+      if (f.points) pushPoints(view.hist, f.points, f.at);
+      else pushGap(view.hist, f.at);
     }
     histUpTo = cursor;
     // the sample shown is the last that answered (a failed one keeps it, with its age)
     let shown = cursor;
-    while (shown > 0 && !rec.frames[shown]!.line) shown--;
+    while (shown > 0 && !r.frames[shown]!.line) shown--;
     let before = shown - 1;
-    while (before >= 0 && !rec.frames[before]!.line) before--;
-    t.sample = frameSample(rec, shown);
-    t.prev = before >= 0 ? frameSample(rec, before) : null;
-    t.error = rec.frames[cursor]!.error;
-    t.rttMs = rec.frames[shown]!.rttMs;
-    t.answeredAtMs = rec.frames[shown]!.line ? rec.frames[shown]!.at : null;
+    while (before >= 0 && !r.frames[before]!.line) before--;
+    view.sample = frameSample(r, shown);
+    view.prev = before >= 0 ? frameSample(r, before) : null;
+    view.error = r.frames[cursor]!.error;
+    view.rttMs = r.frames[shown]!.rttMs;
+    view.answeredAtMs = r.frames[shown]!.line ? r.frames[shown]!.at : null;
+  }
+  /** The live view scrolls back: the cursor takes its own timeline, at its newest frame. */
+  const cursorFor = (): { t: Target; rec: Recording } | null => {
+    if (cursorOn) return cursorOn;
+    const t = current();
+    if (!t) return null;
+    if (!t.timeline || t.timeline.frames.length === 0) {
+      say(t.timeline ? 'no samples yet to go back to' : 'the overview keeps no history: open one process (nodetop attach <pid>) to scroll back', 'info');
+      return null;
+    }
+    cursorOn = { t, rec: t.timeline };
+    histUpTo = -1;
+    cursor = t.timeline.frames.length - 1;
+    return cursorOn;
+  };
+  /** Back to the live numbers. */
+  const leaveHistory = (): void => {
+    cursorOn = null;
+    histUpTo = -1;
+    say('live again', 'info');
   };
   function stopPlay(): void {
     if (play) clearInterval(play.timer);
@@ -417,6 +472,11 @@ export async function runTui(initial: Attachment[], opts: TuiOptions): Promise<n
   };
   const moveCursor = (i: number): void => {
     stopPlay();
+    // the live view past its newest frame: live again
+    if (!rec && cursorOn && i > cursorOn.rec.frames.length - 1) {
+      leaveHistory();
+      return draw();
+    }
     showFrame(i);
     draw();
   };
@@ -469,7 +529,7 @@ export async function runTui(initial: Attachment[], opts: TuiOptions): Promise<n
   const current = (): Target | undefined => (viewing !== null ? targets.get(viewing) : undefined);
   const selectedWorker = (): number | null => {
     const t = current();
-    return workerOnPage(t?.sample ?? null, st)?.threadId ?? null;
+    return workerOnPage(t ? shownOf(t).sample : null, st)?.threadId ?? null;
   };
   const inOverview = (): boolean => viewing === null;
 
@@ -533,29 +593,45 @@ export async function runTui(initial: Attachment[], opts: TuiOptions): Promise<n
     st.paused = !st.paused;
     draw();
   });
-  // a replay's time cursor: a sample, a minute, the ends, the events
-  if (rec) {
-    const minute = (dir: 1 | -1): number => {
-      const at = rec.frames[cursor]!.at + dir * 60_000;
-      const i = frameAt(rec, at);
-      return dir > 0 ? Math.max(i, cursor + 1) : Math.min(i, cursor - 1);
-    };
-    onKey(['left'], () => moveCursor(cursor - 1));
-    onKey(['right'], () => moveCursor(cursor + 1));
-    onKey(['pageup'], () => moveCursor(minute(-1)));
-    onKey(['pagedown'], () => moveCursor(minute(1)));
-    onKey(['home'], () => moveCursor(0));
-    onKey(['end'], () => moveCursor(rec.frames.length - 1));
-    const jump = (dir: 1 | -1): void => {
-      const i = eventFrame(rec, cursor, dir);
-      if (i === null) return say(dir > 0 ? 'no event after this' : 'no event before this', 'info');
-      moveCursor(i);
-      const e = eventsUntil(rec, i).at(-1);
-      if (e) say(`event: ${e.text}`, e.level);
-    };
-    onKey(['[', 'S-n'], () => jump(-1));
-    onKey([']', 'n'], () => jump(1));
-  }
+  // the time cursor: a sample, a minute, the ends, the events. In the live view the first key
+  // back stops at its newest sample (sampling goes on); past the newest it is live again.
+  const minute = (r: Recording, dir: 1 | -1): number => {
+    const i = frameAt(r, r.frames[cursor]!.at + dir * 60_000);
+    return dir > 0 ? Math.max(i, cursor + 1) : Math.min(i, cursor - 1);
+  };
+  /** `enters`: the key scrolls the live view back (forward keys do nothing while it is live). */
+  const cursorKey = (keys: string[], to: (r: Recording) => number, enters = true): void =>
+    onKey(keys, () => {
+      if (inOverview() || (!enters && !cursorOn)) return;
+      const c = cursorFor();
+      if (c) moveCursor(to(c.rec));
+    });
+  cursorKey(['left'], () => cursor - 1);
+  cursorKey(['right'], () => cursor + 1, false);
+  cursorKey(['pageup'], (r) => minute(r, -1));
+  cursorKey(['pagedown'], (r) => minute(r, 1), false);
+  cursorKey(['home'], () => 0);
+  onKey(['end'], () => {
+    if (inOverview() || !cursorOn) return;
+    moveCursor(rec ? cursorOn.rec.frames.length - 1 : Infinity);
+  });
+  const jump = (dir: 1 | -1): void => {
+    if (inOverview()) return;
+    const entered = cursorOn === null;
+    const c = cursorFor();
+    if (!c) return;
+    const i = eventFrame(c.rec, entered && dir < 0 ? cursor + 1 : cursor, dir);
+    if (i === null) {
+      if (entered) leaveHistory();
+      return say(dir > 0 ? 'no event after this' : 'no event before this', 'info');
+    }
+    moveCursor(i);
+    // the first event that came with this sample, and how many more did
+    const here = c.rec.events.filter((_e, k) => c.rec.eventFrames[k] === i);
+    if (here[0]) say(`event: ${here[0].text}${here.length > 1 ? ` (and ${here.length - 1} more)` : ''}`, here[0].level);
+  };
+  onKey(['[', 'S-n'], () => jump(-1));
+  onKey([']', 'n'], () => jump(1));
   const setInterval_ = (ms: number): void => {
     st.intervalMs = ms;
     for (const t of targets.values()) {
@@ -628,9 +704,9 @@ export async function runTui(initial: Attachment[], opts: TuiOptions): Promise<n
     const rowsOf = PAGE_ROWS[st.page];
     if (inOverview()) ov.selectedPid = movePid(overviewRows(), ov, by);
     else if (st.page === 'events') st.selected = Math.max(0, st.selected - by); // up scrolls back
-    else if (rowsOf && t?.sample && !st.detail) {
+    else if (rowsOf && t && shownOf(t).sample && !st.detail) {
       // by key: the row stays selected when the list re-sorts
-      const rows = filtered(rowsOf(t.sample, t.prev, st, screen.width as number), st.filter);
+      const rows = filtered(rowsOf(shownOf(t).sample!, shownOf(t).prev, st, screen.width as number), st.filter);
       const i = Math.min(rows.length - 1, Math.max(0, selectedIndex(rows, st) + by));
       st.selected = Math.max(0, i);
       st.selectedKey = rows[i]?.key ?? null;
@@ -643,8 +719,9 @@ export async function runTui(initial: Attachment[], opts: TuiOptions): Promise<n
     if (!inOverview()) {
       const t = current();
       const rowsOf = PAGE_ROWS[st.page];
-      if (!t?.sample || !rowsOf || !DRILLS.has(st.page) || st.detail) return;
-      const rows = filtered(rowsOf(t.sample, t.prev, st, screen.width as number), st.filter);
+      const v = t ? shownOf(t) : null;
+      if (!v?.sample || !rowsOf || !DRILLS.has(st.page) || st.detail) return;
+      const rows = filtered(rowsOf(v.sample, v.prev, st, screen.width as number), st.filter);
       const key = rows[selectedIndex(rows, st)]?.key;
       if (key !== undefined && key !== '(omitted)') st.detail = { page: st.page, key };
       draw();
@@ -663,6 +740,7 @@ export async function runTui(initial: Attachment[], opts: TuiOptions): Promise<n
       if (st.help) st.help = false;
       else if (st.detail) st.detail = null;
       else if (st.filter) st.filter = '';
+      else if (cursorOn && !rec) leaveHistory();
       else if (multi) viewing = null;
     } else if (!inOverview()) st.help = !st.help;
     draw();
@@ -720,8 +798,9 @@ export async function runTui(initial: Attachment[], opts: TuiOptions): Promise<n
     }
     const t = current();
     const rowsOf = PAGE_ROWS[st.page];
-    if (!t?.sample || !rowsOf || st.detail || !text.trim()) return;
-    const rows = filtered(rowsOf(t.sample, t.prev, st, screen.width as number), st.filter);
+    const v = t ? shownOf(t) : null;
+    if (!v?.sample || !rowsOf || st.detail || !text.trim()) return;
+    const rows = filtered(rowsOf(v.sample, v.prev, st, screen.width as number), st.filter);
     const hit = rows.findIndex((r) => {
       const line = stripTags(r.line).trimEnd();
       return line.length > 0 && (text.trimEnd() === line || (text.length >= 20 && line.startsWith(text.trimEnd().replace(/…$/, ''))));

@@ -130,7 +130,7 @@ export interface ViewState {
   /** A question waiting for y/n (a GC or a snapshot freezes the target), and what it costs. */
   confirm: { question: string; cost: string } | null;
   /** A replay's cursor: the time of the sample shown, which sample of how many, playing at what speed. */
-  replay?: { atMs: number; index: number; count: number; playing: boolean; speed: number } | null;
+  replay?: { atMs: number; index: number; count: number; playing: boolean; speed: number; live?: boolean } | null;
 }
 
 /** The speeds a replay plays at (+ and - step through them). */
@@ -327,7 +327,8 @@ function tabs(st: ViewState, p: Painter, width: number): string {
     const r = st.replay;
     // UTC, as the event log's times
     const when = new Date(r.atMs).toISOString().slice(11, 19);
-    const text = `${when} ${r.index + 1}/${r.count} ${r.playing ? `▶ ${r.speed}x` : `❚❚ ${r.speed}x`}`;
+    // the live view scrolled back: its history, and the way back
+    const text = r.live ? `history ${when} ${r.index + 1}/${r.count} (End: live)` : `${when} ${r.index + 1}/${r.count} ${r.playing ? `▶ ${r.speed}x` : `❚❚ ${r.speed}x`}`;
     return spread(left, p.paint(p.unicode ? text : text.replace('▶', '>').replace('❚❚', '||'), r.playing ? 'good' : 'warn'), width);
   }
   const every = st.backoffMs ? `every ${formatInterval(st.backoffMs)} (backed off)` : `every ${formatInterval(st.intervalMs)}`;
@@ -436,6 +437,8 @@ export function helpLines(opts: RenderOptions): string[] {
     '                a worker\'s charts; Esc goes back',
     '  /             filter the rows of the page (Esc clears)',
     '  c             Sockets and Pools: run the heap census (finds pools JavaScript cannot reach)',
+    '  ←/→, PgUp/PgDn  back over this session\'s samples (a sample, a minute), Home: the first;',
+    '  [ / ]         the previous / next event; End, Esc or → past the newest: live again',
   ];
   if (!opts.readonly) {
     lines.push(

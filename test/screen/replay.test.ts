@@ -11,7 +11,7 @@ import { after, describe, it } from 'node:test';
 import { frameSample, type Recording } from '../../src/model/recording';
 import { bytes } from '../../src/model/units';
 import { readRecording } from '../../src/platform/recordingFile';
-import { ROOT } from '../helpers/target';
+import { ROOT, startTarget } from '../helpers/target';
 import { haveTmux, openTerminal, type Terminal } from '../helpers/tmux';
 
 const V1 = path.join(ROOT, 'test/fixtures/recordings/v1-blocked.ndjson.gz');
@@ -52,7 +52,7 @@ describe('nodetop replay: the live view on a recording', { skip: haveTmux() ? fa
       const first = rec.eventFrames.find((f) => f > 0)!;
       term.keys(']');
       s = await showsFrame(term, rec, first);
-      assert.match(s, new RegExp(`event: ${esc(rec.events.filter((_e, k) => rec.eventFrames[k] === first).at(-1)!.text.slice(0, 40))}`));
+      assert.match(s, new RegExp(`event: ${esc(rec.events.filter((_e, k) => rec.eventFrames[k] === first)[0]!.text.slice(0, 40))}`));
       // on to the block: its episode in the event log, as the live view logged it
       const blocked = rec.events.findIndex((e) => e.kind === 'blocked');
       while (true) {
@@ -92,6 +92,43 @@ describe('nodetop replay: the live view on a recording', { skip: haveTmux() ? fa
       assert.equal(await term.exitCode(), 0);
     } finally {
       term.close();
+    }
+  });
+
+  it('the live view scrolls back over its own history with the same keys, and End is live again', async () => {
+    const t = await startTarget('blocked.js', { nodeArgs: ['--inspect-port=0'] });
+    const term = openTerminal(['attach', String(t.pid), '--interval', '250'], { cols: 120, rows: 40 });
+    try {
+      await term.waitFor(/Heap used [\d.]+ \w+/);
+      await t.ask('block 1500');
+      await term.waitFor(/main thread was blocked in JavaScript for [\d.]+ s, now running again/, 30_000);
+      term.keys('Left');
+      let s = await term.waitFor(/history \d\d:\d\d:\d\d (\d+)\/(\d+) \(End: live\)/);
+      const [, at, of] = /history \d\d:\d\d:\d\d (\d+)\/(\d+)/.exec(s)!;
+      assert.equal(Number(at), Number(of) - 1, 'one sample back from the newest');
+      // sampling goes on beneath: the count grows, the cursor stays
+      s = await term.waitFor(new RegExp(`history \\d\\d:\\d\\d:\\d\\d ${at}/(?!${of}\\b)\\d+ `), 15_000);
+      // the first sample, then the first event after it: the cursor lands on it and says it
+      term.keys('Home');
+      await term.waitFor(/history \d\d:\d\d:\d\d 1\/\d+ /);
+      term.keys(']');
+      s = await term.waitFor(/^event: /m);
+      assert.doesNotMatch(s, /history \d\d:\d\d:\d\d 1\/\d+ /);
+      // on to the block's end: its episode is in the log at the cursor
+      for (let k = 0; k < 10 && !/event: main thread was blocked/.test(term.screen()); k++) {
+        term.keys(']');
+        await new Promise((r) => setTimeout(r, 300));
+      }
+      assert.match(term.screen(), /event: main thread was blocked in JavaScript/);
+      term.keys('End');
+      s = await term.waitFor(/live again/);
+      assert.match(s, /every 250 ms|backed off/);
+      assert.doesNotMatch(s, /history \d/);
+      term.keys('q');
+      assert.equal(await term.exitCode(), 0);
+    } finally {
+      term.close();
+      await t.kill();
     }
   });
 
