@@ -431,7 +431,9 @@ export class RecordingReader {
   }
 
   private fail(why: string, withLine = true): never {
-    throw new RecordingFormatError(withLine ? `line ${this.lineNo}: ${why}` : why);
+    // a path in the message names fields of the file: a crafted name may be of any length
+    const said = why.length > 300 ? `${why.slice(0, 300)}…` : why;
+    throw new RecordingFormatError(withLine ? `line ${this.lineNo}: ${said}` : said);
   }
 }
 

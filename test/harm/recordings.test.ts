@@ -83,6 +83,15 @@ describe('nodetop replay: files that are not recordings it reads', () => {
     early.at = 1000;
     back[j] = JSON.stringify(early);
     await refused(write('back.ndjson', back.join('\n') + '\n'), new RegExp(`line ${j + 1}: its time goes back`));
+    // a field name of a megabyte, with escapes, in the path the sentence names: cut, and printable
+    const named = [...lines];
+    const odd = JSON.parse(lines[i]!) as { sample: { handles: unknown } };
+    odd.sample.handles = { total: 1, byType: { [`\x1b[2J${'x'.repeat(1024 * 1024)}`]: 'one' } };
+    named[i] = JSON.stringify(odd);
+    const r = await runCli(['replay', write('named.ndjson', named.join('\n') + '\n')]);
+    assert.equal(r.code, 2, r.stderr.slice(0, 500));
+    assert.ok(r.stderr.length < 1000, `${r.stderr.length} characters said`);
+    assert.match(r.stderr, /handles\.byType\. \[2Jx+…\n/);
   });
 
   it('a corrupt gzip stream, a cut header, a line longer than any nodetop writes', async () => {
