@@ -1,8 +1,10 @@
 // The blessed side of the live view: the terminal's lifecycle (restored on every exit path,
 // before anything is printed), the keys, and the tick loop. One sample and one render per
-// tick; keys change the ViewState and re-render without sampling.
+// tick; keys change the ViewState and re-render without sampling. A time cursor shows a
+// recording instead (`nodetop replay`), or the single view's own history (← scrolls back).
 //
-// Not here: what the screen says (render.ts and views/), how a sample is taken (sampler.ts).
+// Not here: what the screen says (render.ts and views/), how a sample is taken (feed.ts,
+// sampler.ts), what a recording holds (model/recording.ts).
 
 import { ExitCode } from '../errors';
 import type { Attachment } from '../inspector/attach';
