@@ -451,8 +451,6 @@ interface Meta {
   nodeCount: number | null;
 }
 
-type Section = 'none' | 'snapshot' | 'nodes' | 'strings' | 'other';
-
 /** Builds one small JSON value (`snapshot`, with its meta) from scanner events. */
 export class ValueBuilder {
   private readonly stack: Array<{ v: Record<string, unknown> | unknown[]; k: string | null }> = [];
@@ -485,33 +483,54 @@ export class ValueBuilder {
   }
 }
 
-/** A JsonHandler that aggregates a heap snapshot as it streams by. */
-export class HeapSnapshotAggregator implements JsonHandler {
-  constructor(private readonly wantIds = false) {}
+/**
+ * What one reader of a snapshot does with its sections, as SnapshotSections hands them over:
+ * the numbers of "nodes" (and of "edges" and "locations" when it reads them) one at a time, and
+ * the strings it asks for by their index. Shared by the summary and the graph, so that the
+ * format's checks (order, nesting, what a section may hold) are written once.
+ */
+export interface SnapshotSink {
+  /** snapshot.meta and the counts, once "snapshot" is complete */
+  meta(snapshot: unknown): void;
+  nodesStart(): void;
+  node(v: number): void;
+  nodesEnd(): void;
+  edge(v: number): void;
+  edgesEnd(): void;
+  location(v: number): void;
+  /** At string number `index` of "strings": true to receive its text, false to skip it cheaply. */
+  wantString(index: number): boolean;
+  string(index: number, s: string): void;
+  /** "strings" ended after `count` strings */
+  stringsEnd(count: number): void;
+}
 
+type Section = 'none' | 'snapshot' | 'nodes' | 'edges' | 'locations' | 'strings' | 'other';
+type DataSection = 'nodes' | 'edges' | 'locations' | 'strings';
+
+/**
+ * A JsonHandler for a snapshot's top-level sections: builds "snapshot" (the meta) as a value,
+ * streams the arrays to a SnapshotSink, and skips the rest unread (edges and locations too when
+ * the sink does not read them: the scanner's fastest path).
+ */
+export class SnapshotSections implements JsonHandler {
   private depth = 0;
   private section: Section = 'none';
   private readonly seen = new Set<string>();
   private readonly build = new ValueBuilder();
-  private meta: Meta | null = null;
-  // nodes
-  private field = 0;
-  private curType = 0;
-  private curName = 0;
-  private curSize = 0;
-  private nodeCount = 0;
-  private totalSize = 0;
-  private readonly objects = new Map<number, { count: number; size: number }>();
-  private byTypeCount: number[] = [];
-  private byTypeSize: number[] = [];
-  private nodesDone = false;
-  /** Node ids with a fingerprint of each node (idWithFingerprint), when asked for. */
-  private ids: Float64Array | null = null;
-  private curId = 0;
-  // strings
+  private hasMeta = false;
   private stringIndex = 0;
-  private readonly names = new Map<number, string>();
-  private stringsDone = false;
+  private readonly done = new Set<DataSection>();
+
+  constructor(
+    private readonly sink: SnapshotSink,
+    private readonly reads: { edges: boolean; locations: boolean },
+  ) {}
+
+  private isData(): boolean {
+    const s = this.section;
+    return s === 'nodes' || s === 'edges' || s === 'locations' || s === 'strings';
+  }
 
   openObject(): void {
     this.open(true);
@@ -527,17 +546,14 @@ export class HeapSnapshotAggregator implements JsonHandler {
       if (!isObject) throw new SnapshotFormatError('it is a JSON array, not an object');
       return;
     }
-    if (this.section === 'snapshot') {
-      this.build.open(isObject);
+    if (this.section === 'snapshot') return this.build.open(isObject);
+    if (this.depth === 2 && this.isData()) {
+      if (isObject) throw new SnapshotFormatError(`"${this.section}" is not an array`);
+      if (this.section !== 'strings' && !this.hasMeta) throw new SnapshotFormatError(`"${this.section}" comes before snapshot.meta`);
+      if (this.section === 'nodes') this.sink.nodesStart();
       return;
     }
-    if (this.depth === 2 && this.section === 'nodes') {
-      if (isObject) throw new SnapshotFormatError('"nodes" is not an array');
-      this.startNodes();
-      return;
-    }
-    if (this.depth === 2 && this.section === 'strings' && isObject) throw new SnapshotFormatError('"strings" is not an array');
-    if (this.depth > 2 && (this.section === 'nodes' || this.section === 'strings')) throw new SnapshotFormatError(`"${this.section}" holds nested values`);
+    if (this.depth > 2 && this.isData()) throw new SnapshotFormatError(`"${this.section}" holds nested values`);
   }
 
   closeObject(): void {
@@ -551,83 +567,74 @@ export class HeapSnapshotAggregator implements JsonHandler {
   private close(): void {
     if (this.section === 'snapshot') {
       if (this.build.close()) {
-        this.meta = readMeta(this.build.value);
+        this.sink.meta(this.build.value);
+        this.hasMeta = true;
         this.section = 'none';
       }
-    } else if (this.depth === 2 && this.section === 'nodes') {
-      if (this.field !== 0) throw new SnapshotFormatError('"nodes" does not hold whole nodes');
-      if (this.meta!.nodeCount !== null && this.meta!.nodeCount !== this.nodeCount) {
-        throw new SnapshotFormatError(`it declares ${this.meta!.nodeCount} nodes and holds ${this.nodeCount}`);
-      }
-      this.nodesDone = true;
-      this.section = 'none';
-    } else if (this.depth === 2 && this.section === 'strings') {
-      this.stringsDone = true;
-      this.section = 'none';
     } else if (this.depth === 2) {
+      const s = this.section;
+      if (s === 'nodes') this.sink.nodesEnd();
+      else if (s === 'edges') this.sink.edgesEnd();
+      else if (s === 'strings') this.sink.stringsEnd(this.stringIndex);
+      if (this.isData()) this.done.add(s as DataSection);
       this.section = 'none';
     }
     this.depth--;
   }
 
   key(k: string): void {
-    if (this.section === 'snapshot') {
-      this.build.key(k);
-      return;
-    }
+    if (this.section === 'snapshot') return this.build.key(k);
     if (this.depth !== 1) return;
     if (this.seen.has(k)) throw new SnapshotFormatError(`it has "${k}" twice`);
     this.seen.add(k);
-    this.section = k === 'snapshot' ? 'snapshot' : k === 'nodes' ? 'nodes' : k === 'strings' ? 'strings' : 'other';
+    this.section =
+      k === 'snapshot' || k === 'nodes' || k === 'strings' ? k : k === 'edges' && this.reads.edges ? 'edges' : k === 'locations' && this.reads.locations ? 'locations' : 'other';
   }
 
   number(v: number): void {
-    if (this.section === 'nodes' && this.depth === 2) {
-      const f = this.field;
-      if (f === this.meta!.typeOff) this.curType = v;
-      else if (f === this.meta!.nameOff) this.curName = v;
-      else if (f === this.meta!.sizeOff) this.curSize = v;
-      else if (f === this.meta!.idOff) this.curId = v;
-      if (++this.field === this.meta!.stride) {
-        this.field = 0;
-        this.addNode();
+    if (this.depth === 2) {
+      switch (this.section) {
+        case 'nodes':
+          return this.sink.node(v);
+        case 'edges':
+          return this.sink.edge(v);
+        case 'locations':
+          return this.sink.location(v);
+        case 'strings':
+          throw new SnapshotFormatError('"strings" holds a number');
+        default:
       }
-      return;
     }
-    if (this.section === 'snapshot') this.build.add(v);
-    else if (this.section === 'strings' && this.depth === 2) throw new SnapshotFormatError('"strings" holds a number');
-    else this.topLevelScalar();
+    if (this.section === 'snapshot') return this.build.add(v);
+    this.topLevelScalar();
   }
 
   wantString(): boolean {
     if (this.section === 'snapshot') return true;
-    if (this.section === 'strings' && this.depth === 2) {
-      // strings before nodes (not what V8 writes): keep them all
-      return !this.nodesDone || this.objects.has(this.stringIndex);
-    }
-    if (this.section === 'nodes' && this.depth === 2) throw new SnapshotFormatError('"nodes" holds a string');
+    if (this.depth === 2 && this.section === 'strings') return this.sink.wantString(this.stringIndex);
+    if (this.depth === 2 && this.isData()) throw new SnapshotFormatError(`"${this.section}" holds a string`);
     return false;
   }
 
   string(s: string): void {
-    if (this.section === 'snapshot') this.build.add(s);
-    else if (this.section === 'strings' && this.depth === 2) this.names.set(this.stringIndex++, s);
-    else this.topLevelScalar();
+    if (this.section === 'snapshot') return this.build.add(s);
+    if (this.depth === 2 && this.section === 'strings') return this.sink.string(this.stringIndex++, s);
+    this.topLevelScalar();
   }
 
   skippedString(): void {
-    if (this.section === 'strings' && this.depth === 2) this.stringIndex++;
+    if (this.depth === 2 && this.section === 'strings') this.stringIndex++;
     else this.topLevelScalar();
   }
 
   literal(v: boolean | null): void {
-    if (this.section === 'snapshot') this.build.add(v);
-    else if ((this.section === 'nodes' || this.section === 'strings') && this.depth === 2) throw new SnapshotFormatError(`"${this.section}" holds a ${String(v)}`);
-    else this.topLevelScalar();
+    if (this.section === 'snapshot') return this.build.add(v);
+    if (this.depth === 2 && this.isData()) throw new SnapshotFormatError(`"${this.section}" holds a ${String(v)}`);
+    this.topLevelScalar();
   }
 
   skipContainer(): boolean {
-    // the values of top-level keys other than snapshot, nodes and strings: edges, locations, ...
+    // the values of the top-level keys no one reads: trace_function_infos, samples, ...
     return this.depth === 1 && this.section === 'other';
   }
 
@@ -640,13 +647,82 @@ export class HeapSnapshotAggregator implements JsonHandler {
     if (this.depth === 1) this.section = 'none';
   }
 
-  private startNodes(): void {
-    if (!this.meta) throw new SnapshotFormatError('"nodes" comes before snapshot.meta');
-    const t = this.meta.typeNames.length;
-    if (this.wantIds) this.ids = new Float64Array(this.meta.nodeCount ?? 1024);
+  /** The whole file went through: throws when a section the sink needs was missing. */
+  finish(): void {
+    if (!this.hasMeta) throw new SnapshotFormatError('it has no snapshot.meta');
+    const needed: DataSection[] = this.reads.edges ? ['nodes', 'edges', 'strings'] : ['nodes', 'strings'];
+    for (const k of needed) if (!this.done.has(k)) throw new SnapshotFormatError(`it has no "${k}"`);
+  }
+}
+
+/** A SnapshotSink that aggregates a heap snapshot by constructor as it streams by. */
+export class HeapSnapshotAggregator implements SnapshotSink {
+  constructor(private readonly wantIds = false) {}
+
+  private meta_: Meta | null = null;
+  // nodes
+  private field = 0;
+  private curType = 0;
+  private curName = 0;
+  private curSize = 0;
+  private nodeCount = 0;
+  private totalSize = 0;
+  private readonly objects = new Map<number, { count: number; size: number }>();
+  private byTypeCount: number[] = [];
+  private byTypeSize: number[] = [];
+  private nodesDone = false;
+  /** Node ids with a fingerprint of each node (idWithFingerprint), when asked for. */
+  private ids: Float64Array | null = null;
+  private curId = 0;
+  // strings
+  private readonly names = new Map<number, string>();
+
+  meta(snapshot: unknown): void {
+    this.meta_ = readMeta(snapshot);
+  }
+
+  nodesStart(): void {
+    const t = this.meta_!.typeNames.length;
+    if (this.wantIds) this.ids = new Float64Array(this.meta_!.nodeCount ?? 1024);
     this.byTypeCount = new Array<number>(t).fill(0);
     this.byTypeSize = new Array<number>(t).fill(0);
   }
+
+  node(v: number): void {
+    const m = this.meta_!;
+    const f = this.field;
+    if (f === m.typeOff) this.curType = v;
+    else if (f === m.nameOff) this.curName = v;
+    else if (f === m.sizeOff) this.curSize = v;
+    else if (f === m.idOff) this.curId = v;
+    if (++this.field === m.stride) {
+      this.field = 0;
+      this.addNode();
+    }
+  }
+
+  nodesEnd(): void {
+    if (this.field !== 0) throw new SnapshotFormatError('"nodes" does not hold whole nodes');
+    if (this.meta_!.nodeCount !== null && this.meta_!.nodeCount !== this.nodeCount) {
+      throw new SnapshotFormatError(`it declares ${this.meta_!.nodeCount} nodes and holds ${this.nodeCount}`);
+    }
+    this.nodesDone = true;
+  }
+
+  edge(): void {}
+  edgesEnd(): void {}
+  location(): void {}
+
+  wantString(index: number): boolean {
+    // strings before nodes (not what V8 writes): keep them all
+    return !this.nodesDone || this.objects.has(index);
+  }
+
+  string(index: number, s: string): void {
+    this.names.set(index, s);
+  }
+
+  stringsEnd(): void {}
 
   private addNode(): void {
     if (this.ids) {
@@ -661,7 +737,7 @@ export class HeapSnapshotAggregator implements JsonHandler {
     const size = this.curSize;
     this.totalSize += size;
     const type = this.curType;
-    if (type === this.meta!.objectType) {
+    if (type === this.meta_!.objectType) {
       const g = this.objects.get(this.curName);
       if (g) {
         g.count++;
@@ -675,11 +751,9 @@ export class HeapSnapshotAggregator implements JsonHandler {
     }
   }
 
-  /** The summary, once the whole file went through the scanner. */
+  /** The summary, once the whole file went through SnapshotSections (and its finish()). */
   result(): HeapSummary {
-    if (!this.meta) throw new SnapshotFormatError('it has no snapshot.meta');
-    if (!this.nodesDone) throw new SnapshotFormatError('it has no "nodes"');
-    if (!this.stringsDone) throw new SnapshotFormatError('it has no "strings"');
+    const meta = this.meta_!;
     // two string indices may hold the same text: group by the text
     const byName = new Map<string, HeapGroup>();
     for (const [nameIdx, g] of this.objects) {
@@ -696,13 +770,20 @@ export class HeapSnapshotAggregator implements JsonHandler {
     for (let t = 0; t < this.byTypeCount.length; t++) {
       const count = this.byTypeCount[t]!;
       if (count === 0) continue;
-      const type = this.meta.typeNames[t]!;
+      const type = meta.typeNames[t]!;
       groups.push({ name: `(${type})`, type, count, selfSizeBytes: this.byTypeSize[t]! });
     }
-    groups.sort((a, b) => b.selfSizeBytes - a.selfSizeBytes || b.count - a.count || a.name.localeCompare(b.name));
-    const ids = this.ids ? this.ids.slice(0, this.nodeCount).sort() : undefined;
+    sortGroups(groups);
+    // sorted in place when "nodes" held the count it declared (no copy of 8 bytes a node)
+    const ids = this.ids ? (this.ids.length === this.nodeCount ? this.ids : this.ids.slice(0, this.nodeCount)).sort() : undefined;
+    this.ids = null;
     return { nodes: this.nodeCount, selfSizeBytes: this.totalSize, groups, ...(ids ? { ids } : {}) };
   }
+}
+
+/** Largest self size first, then count, then name: the order of both summaries. */
+export function sortGroups(groups: HeapGroup[]): void {
+  groups.sort((a, b) => b.selfSizeBytes - a.selfSizeBytes || b.count - a.count || a.name.localeCompare(b.name));
 }
 
 function readMeta(snapshot: unknown): Meta {
@@ -737,12 +818,14 @@ function readMeta(snapshot: unknown): Meta {
 /** A streaming summarizer: write() chunks in any sizes, then end(). */
 export class HeapSnapshotSummarizer {
   private readonly agg: HeapSnapshotAggregator;
+  private readonly sections: SnapshotSections;
   private readonly scanner: JsonScanner;
 
   /** wantIds: also keep every node's id, to tell which objects of a later snapshot are new. */
   constructor(wantIds = false) {
     this.agg = new HeapSnapshotAggregator(wantIds);
-    this.scanner = new JsonScanner(this.agg);
+    this.sections = new SnapshotSections(this.agg, { edges: false, locations: false });
+    this.scanner = new JsonScanner(this.sections);
   }
 
   write(chunk: Buffer): void {
@@ -755,6 +838,7 @@ export class HeapSnapshotSummarizer {
 
   end(): HeapSummary {
     this.scanner.end();
+    this.sections.finish();
     return this.agg.result();
   }
 }
