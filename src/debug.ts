@@ -25,3 +25,21 @@ export function trace(line: string): void {
     }
   } else process.stderr.write(line);
 }
+
+/** NODETOP_DEBUG=memory: heap-diff and heap-summary trace their memory phase by phase. */
+export const debugMemory = /\bmemory\b/.test(process.env.NODETOP_DEBUG ?? '');
+
+/** NODETOP_DEBUG=memory: the RSS, its peak so far (VmHWM) and the JS heap after a phase, in MiB. */
+export function memoryTrace(phase: string): void {
+  if (!debugMemory) return;
+  let hwm = '?';
+  try {
+    const m = /VmHWM:\s+(\d+) kB/.exec(fs.readFileSync('/proc/self/status', 'utf8'));
+    if (m) hwm = (Number(m[1]) / 1024).toFixed(0);
+  } catch {
+    /* not Linux: the RSS alone */
+  }
+  const u = process.memoryUsage();
+  const mib = (b: number): string => (b / 2 ** 20).toFixed(0);
+  trace(`== memory ${phase}: rss ${mib(u.rss)} MiB, peak ${hwm} MiB, js heap ${mib(u.heapUsed)}/${mib(u.heapTotal)} MiB, array buffers ${mib(u.arrayBuffers)} MiB, cpu ${((process.cpuUsage().user + process.cpuUsage().system) / 1e6).toFixed(1)} s\n`);
+}

@@ -1,7 +1,8 @@
 // `nodetop heap-diff <a.heapsnapshot> <b.heapsnapshot>`: which constructors grew between two
 // heap snapshots, by count and self size, and who holds what grew. No target is touched. `a` is
-// streamed (only its summary and node ids are kept); `b` is read whole into typed arrays
-// (model/heapgraph.ts) for the retaining paths and the dominator tree, unless --no-paths.
+// streamed (only its summary and node ids are kept, and the ids only until b's new nodes are
+// marked, as b streams by); `b` is read whole into typed arrays (model/heapgraph.ts) for the retaining paths and
+// the dominator tree, unless --paths 0.
 
 import * as path from 'node:path';
 import { HeapGraphLoader, analyzeHeap, growerRetainers, idsComparable, summarizeGraph, type GrowerRetainers } from '../model/heapgraph';
@@ -9,6 +10,8 @@ import { diffHeapSummaries, HeapSnapshotSummarizer, type HeapDiffRow, type HeapS
 import { bytes } from '../model/units';
 import { printable } from '../model/text';
 import { readHeapFile } from '../platform/heapfile';
+import { memoryTrace } from '../debug';
+import { collectGarbage } from '../platform/selfgc';
 import type { Output } from '../cli';
 
 export interface HeapDiffOptions {
@@ -45,18 +48,29 @@ export function summarizeFile(file: string, wantIds = false): Promise<HeapSummar
 export async function heapDiffCommand(opts: HeapDiffOptions, out: Output): Promise<HeapDiffResult> {
   const withPaths = opts.paths > 0;
   const a = await summarizeFile(opts.a, withPaths);
+  memoryTrace('a read');
   let b: HeapSummary;
   let traced: GrowerRetainers[] = [];
   let rows: HeapDiffRow[];
   let newById = false;
   if (withPaths) {
-    const graph = await readHeapFile(opts.b, new HeapGraphLoader());
+    // b's ids are compared with a's as b streams by: the graph then has no ids of its own
+    const graph = await readHeapFile(opts.b, new HeapGraphLoader(a.ids!));
+    // a's ids (8 bytes a node of a) and the reader's scratch go before the analysis allocates
+    delete a.ids;
+    collectGarbage();
+    memoryTrace('b read into a graph');
     b = summarizeGraph(graph);
     rows = diffHeapSummaries(a, b);
     // constructors (objects) are what a developer can act on; "(string)" is held by one of them
     const growers = rows.slice(0, opts.top).filter((r) => r.type === 'object' && r.countDelta > 0).slice(0, TRACED_GROWERS);
-    newById = idsComparable(graph, a.ids!);
-    traced = growerRetainers(analyzeHeap(graph), growers.map((r) => r.name), newById ? a.ids! : null, opts.paths);
+    newById = idsComparable(graph.compared!);
+    const fresh = newById ? graph.compared!.fresh : null;
+    const analysis = analyzeHeap(graph);
+    collectGarbage(); // the analysis's scratch
+    memoryTrace('b analysed');
+    traced = growerRetainers(analysis, growers.map((r) => r.name), fresh, opts.paths);
+    memoryTrace('paths traced');
   } else {
     b = await summarizeFile(opts.b);
     rows = diffHeapSummaries(a, b);

@@ -8,6 +8,8 @@ import type { HeapGroup } from '../model/heapsnapshot';
 import { bytes } from '../model/units';
 import { printable } from '../model/text';
 import { readHeapFile } from '../platform/heapfile';
+import { memoryTrace } from '../debug';
+import { collectGarbage } from '../platform/selfgc';
 import { count, pathText } from './heapdiff';
 import type { Output } from '../cli';
 
@@ -29,12 +31,17 @@ export interface HeapSummaryResult {
 
 export async function heapSummaryCommand(opts: HeapSummaryOptions, out: Output): Promise<HeapSummaryResult> {
   const graph = await readHeapFile(opts.file, new HeapGraphLoader());
+  collectGarbage(); // the reader's scratch, before the analysis allocates
+  memoryTrace('read into a graph');
   const summary = summarizeGraph(graph);
+  const analysis = analyzeHeap(graph);
+  collectGarbage(); // the analysis's scratch
+  memoryTrace('analysed');
   const result: HeapSummaryResult = {
     path: path.resolve(opts.file),
     nodes: summary.nodes,
     selfSizeBytes: summary.selfSizeBytes,
-    retainers: largestRetainers(analyzeHeap(graph), opts.top),
+    retainers: largestRetainers(analysis, opts.top),
     groups: summary.groups.slice(0, opts.top),
   };
   out.write(opts.json ? JSON.stringify(result) : renderHeapSummary(result, opts.file));

@@ -1,19 +1,92 @@
 // A .heapsnapshot read whole into typed arrays, for what a summary by constructor cannot say:
 // who holds an object (its shortest retaining path from the GC roots) and what cutting it would
 // free (the dominator tree and retained sizes, computed as Chrome DevTools computes them).
-// Pure: scanner events in (model/heapsnapshot.ts's JsonScanner), graph and answers out.
+// Pure: scanner events in (model/heapsnapshot.ts's JsonScanner and SnapshotSections), graph and
+// answers out.
 //
-// Memory: ~21 bytes a node and ~9 an edge in the graph, 8 more per edge for the retainer index,
-// ~28 a node for the analysis, and the strings cut to NAME_CHARS. A 214 MB snapshot of 1.3 M
-// nodes and 5.6 M edges measured in docs/benchmarks.md.
+// Memory (issue 26: peak RSS under 1.5x the file): 17 bytes a node and 9 an edge in the graph;
+// of "strings" only those a path or a summary names (the names of objects, closures, roots and
+// scripts, and of property, variable and internal edges: not the text of string values), as
+// UTF-8 in one buffer; the closures' locations in typed arrays (a Map of them was 118 MiB of a
+// 169 MB file's 494 MiB peak). The analysis is measured in analyzeHeap.
 //
 // What "essential" means follows DevTools (HeapSnapshot.ts isEssentialEdge): weak edges hold
 // nothing, and a shortcut edge counts only from the root (it marks the user's global objects).
 
-import { fingerprint, fingerprintOf, JsonScanner, SnapshotFormatError, ValueBuilder, type HeapGroup, type HeapSummary, type JsonHandler } from './heapsnapshot';
+import { fingerprint, fingerprintOf, JsonScanner, SnapshotFormatError, SnapshotSections, sortGroups, type HeapGroup, type HeapSummary, type SnapshotSink } from './heapsnapshot';
 
-/** Names longer than this are cut: a string node's name is the string itself. */
+const NONE = 0xffffffff;
+
+/** Names longer than this are cut where a path shows them: a string node's name is the string itself. */
 const NAME_CHARS = 160;
+
+/** The strings of a snapshot that were kept, by their index in "strings"; the others read as ''. */
+export class SnapshotStrings {
+  private bytes = Buffer.allocUnsafe(1 << 16);
+  private used = 0;
+  /** string i is bytes[offsets[i] .. offsets[i+1]] */
+  private offsets = new Uint32Array(1025);
+  private readonly encoded = new Map<string, Buffer>();
+  /** how many strings "strings" holds (kept or not) */
+  count = 0;
+
+  /** Strings up to `count` (exclusive) not set are empty. */
+  fillTo(count: number): void {
+    if (count + 1 > this.offsets.length) {
+      const more = new Uint32Array(Math.max(count + 1, this.offsets.length * 2));
+      more.set(this.offsets);
+      this.offsets = more;
+    }
+    for (let i = this.count; i < count; i++) this.offsets[i + 1] = this.used;
+    this.count = Math.max(this.count, count);
+  }
+
+  set(index: number, s: string): void {
+    this.fillTo(index);
+    const len = Buffer.byteLength(s);
+    if (this.used + len > this.bytes.length) {
+      const more = Buffer.allocUnsafe(Math.max(this.used + len, this.bytes.length * 2));
+      this.bytes.copy(more, 0, 0, this.used);
+      this.bytes = more;
+    }
+    this.used += this.bytes.write(s, this.used, 'utf8');
+    this.fillTo(index + 1);
+    this.offsets[index + 1] = this.used;
+  }
+
+  /** The memory no longer needed once "strings" is read. */
+  trim(): void {
+    this.bytes = Buffer.from(this.bytes.subarray(0, this.used));
+    this.offsets = this.offsets.slice(0, this.count + 1);
+  }
+
+  get(i: number): string {
+    if (i >= this.count) return '';
+    return this.bytes.toString('utf8', this.offsets[i]!, this.offsets[i + 1]!);
+  }
+
+  private enc(text: string): Buffer {
+    let b = this.encoded.get(text);
+    if (!b) this.encoded.set(text, (b = Buffer.from(text)));
+    return b;
+  }
+
+  /** get(i) === text, without making a string */
+  equals(i: number, text: string): boolean {
+    if (i >= this.count) return text === '';
+    const t = this.enc(text);
+    const start = this.offsets[i]!;
+    return this.offsets[i + 1]! - start === t.length && this.bytes.compare(t, 0, t.length, start, start + t.length) === 0;
+  }
+
+  /** get(i).startsWith(text), without making a string */
+  startsWith(i: number, text: string): boolean {
+    if (i >= this.count) return text === '';
+    const t = this.enc(text);
+    const start = this.offsets[i]!;
+    return this.offsets[i + 1]! - start >= t.length && this.bytes.compare(t, 0, t.length, start, start + t.length) === 0;
+  }
+}
 
 export interface HeapGraph {
   nodeCount: number;
@@ -28,16 +101,25 @@ export interface HeapGraph {
   /** edges of node i are firstEdge[i] .. firstEdge[i+1]-1 */
   firstEdge: Uint32Array;
   edgeType: Uint8Array;
-  /** a string index, or the element/hidden index itself */
-  edgeName: Uint32Array;
+  /**
+   * The name of a property, context or shortcut edge, and of the internal edges nodetop follows:
+   * an index into edgeNameTable (0: none), which gives the string's index. Two bytes an edge
+   * while the names are fewer than 65,536 (6,300 in the 169 MB file measured); past that, the
+   * string's index itself (edgeNameTable null). Element and hidden edges' indices are not kept.
+   */
+  edgeName: Uint16Array | Uint32Array;
+  edgeNameTable: Uint32Array | null;
   /** the node index (not the offset V8 writes) */
   edgeTo: Uint32Array;
-  strings: string[];
-  /** closure node index -> [script id, line, column] (0-based), from `locations` */
-  locations: Map<number, [number, number, number]>;
+  strings: SnapshotStrings;
+  /**
+   * When the loader was given a's ids (heap-diff): b's ids compared with them as they streamed
+   * by, and nodeId left empty (4 bytes a node that the rest of heap-diff does not read).
+   */
+  compared: IdComparison | null;
+  /** closures' locations from `locations`, sorted by node index: script id and line (0-based) */
+  locations: { node: Uint32Array; script: Uint32Array; line: Uint32Array };
 }
-
-type Section = 'none' | 'snapshot' | 'nodes' | 'edges' | 'locations' | 'strings' | 'other';
 
 interface GraphMeta {
   nodeStride: number;
@@ -80,6 +162,7 @@ function readGraphMeta(snapshot: unknown): GraphMeta {
   const typeNames = nt[typeOff];
   const edgeTypeNames = et[edgeTypeOff];
   if (!Array.isArray(typeNames) || !Array.isArray(edgeTypeNames)) throw new SnapshotFormatError('snapshot.meta does not list node and edge types');
+  if (typeNames.length > 255 || edgeTypeNames.length > 255) throw new SnapshotFormatError('snapshot.meta lists more than 255 node or edge types');
   const count = (v: unknown, what: string): number => {
     if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > 2 ** 31) throw new SnapshotFormatError(`snapshot.${what} is not a count`);
     return v;
@@ -95,7 +178,7 @@ function readGraphMeta(snapshot: unknown): GraphMeta {
     edgeTypeOff,
     edgeNameOff: at(ef, 'name_or_index', 'edge_fields'),
     edgeToOff: at(ef, 'to_node', 'edge_fields'),
-    locStride: lf.length,
+    locStride: Math.max(lf.length, 4),
     typeNames: typeNames.map(String),
     edgeTypeNames: edgeTypeNames.map(String),
     nodeCount: count(s!.node_count, 'node_count'),
@@ -103,78 +186,90 @@ function readGraphMeta(snapshot: unknown): GraphMeta {
   };
 }
 
-/** A JsonHandler that keeps the whole graph of one snapshot. */
-export class HeapGraphReader implements JsonHandler {
-  private depth = 0;
-  private section: Section = 'none';
-  private readonly seen = new Set<string>();
-  private readonly build = new ValueBuilder();
-  private meta: GraphMeta | null = null;
-  private g: HeapGraph | null = null;
-  private field = 0;
-  private node = 0;
-  private edge = 0;
-  private edgeCountSum = 0;
-  private loc: number[] = [];
-  private readonly strings: string[] = [];
-  private done = { nodes: false, edges: false, strings: false };
+export interface IdComparison {
+  /** 1 for the nodes of b whose id is not among a's */
+  fresh: Uint8Array;
+  /** nodes of b whose id is among a's, and of those, how many have the same type and size */
+  shared: number;
+  same: number;
+}
 
-  openObject(): void {
-    this.open(true);
-  }
+/**
+ * Which strings are kept, and how (bits): 1 cut to NAME_CHARS (a name a path shows), 2 whole (an
+ * object's name: its constructor, a group compared with the streamed summary's), 4 an internal
+ * edge's name (kept when it is one nodetop follows: FOLLOWED_INTERNAL).
+ */
+class StringMarks {
+  private flags = new Uint8Array(1024);
+  /** indices past any a valid file has (there are fewer strings than nodes and edges) */
+  private readonly far = new Map<number, number>();
 
-  openArray(): void {
-    this.open(false);
-  }
+  constructor(private readonly cap: number) {}
 
-  private open(isObject: boolean): void {
-    this.depth++;
-    if (this.depth === 1) {
-      if (!isObject) throw new SnapshotFormatError('it is a JSON array, not an object');
-      return;
-    }
-    if (this.section === 'snapshot') return this.build.open(isObject);
-    if (this.depth === 2 && (this.section === 'nodes' || this.section === 'edges')) {
-      if (!this.meta) throw new SnapshotFormatError(`"${this.section}" comes before snapshot.meta`);
-      if (isObject) throw new SnapshotFormatError(`"${this.section}" is not an array`);
-      return;
-    }
-    if (this.depth > 2 && this.section !== 'other') throw new SnapshotFormatError(`"${this.section}" holds nested values`);
-  }
-
-  closeObject(): void {
-    this.close();
-  }
-
-  closeArray(): void {
-    this.close();
-  }
-
-  private close(): void {
-    if (this.section === 'snapshot') {
-      if (this.build.close()) {
-        this.meta = readGraphMeta(this.build.value);
-        this.allocate(this.meta);
-        this.section = 'none';
+  mark(i: number, level: number): void {
+    if (i >= this.flags.length) {
+      if (i >= this.cap) {
+        this.far.set(i, (this.far.get(i) ?? 0) | level);
+        return;
       }
-    } else if (this.depth === 2) {
-      const m = this.meta;
-      if (this.section === 'nodes') {
-        if (this.field !== 0 || this.node !== m!.nodeCount) throw new SnapshotFormatError(`it declares ${m!.nodeCount} nodes and holds ${this.node}`);
-        if (this.edgeCountSum !== m!.edgeCount) throw new SnapshotFormatError(`its nodes have ${this.edgeCountSum} edges and it declares ${m!.edgeCount}`);
-        this.done.nodes = true;
-      } else if (this.section === 'edges') {
-        if (this.field !== 0 || this.edge !== m!.edgeCount) throw new SnapshotFormatError(`it declares ${m!.edgeCount} edges and holds ${this.edge}`);
-        this.done.edges = true;
-      } else if (this.section === 'strings') this.done.strings = true;
-      this.section = 'none';
+      const more = new Uint8Array(Math.min(this.cap, Math.max(i + 1, this.flags.length * 2)));
+      more.set(this.flags);
+      this.flags = more;
     }
-    this.depth--;
+    this.flags[i]! |= level;
   }
 
-  private allocate(m: GraphMeta): void {
+  level(i: number): number {
+    return i < this.flags.length ? this.flags[i]! : (this.far.get(i) ?? 0);
+  }
+}
+
+/** Node types whose names a path or a summary shows (1), or groups by (2, objects). */
+const NAMED_NODE_TYPES: Record<string, number> = { object: 2, closure: 1, synthetic: 1, native: 1, code: 1, hidden: 1 };
+/** Edge types whose names a path shows (1), or whose few names nodetop follows (4). */
+const NAMED_EDGE_TYPES: Record<string, number> = { property: 1, context: 1, shortcut: 1, internal: 4 };
+/** Internal edges nodetop follows: a closure's code and script, a scope's closure and parent. */
+const FOLLOWED_INTERNAL = new Set(['shared', 'script', 'script_or_debug_info', 'context', 'previous']);
+
+/** A SnapshotSink that keeps the graph of one snapshot. */
+export class HeapGraphReader implements SnapshotSink {
+  private meta_: GraphMeta | null = null;
+  private g: HeapGraph | null = null;
+  private marks: StringMarks | null = null;
+  private nodeLevel = new Uint8Array(0);
+  private edgeNamed = new Uint8Array(0);
+  private field = 0;
+  private node_ = 0;
+  private edge_ = 0;
+  private edgeCountSum = 0;
+  private nodesDone = false;
+  private edgesDone = false;
+  private readonly strings = new SnapshotStrings();
+  /** string indices of FOLLOWED_INTERNAL names */
+  private readonly followed: number[] = [];
+  private curId = 0;
+  private compared: IdComparison | null = null;
+
+  /** idsA: a's ids (HeapSummary.ids), to compare b's with as they stream by (heap-diff). */
+  constructor(private readonly idsA: Float64Array | null = null) {}
+  // locations: [object index, script id, line] of closures, growing
+  private loc = new Uint32Array(3 * 1024);
+  private locCount = 0;
+  private locField = 0;
+  private locNode = 0;
+  private locScript = 0;
+  private locLine = 0;
+  private closureType = -1;
+
+  meta(snapshot: unknown): void {
+    const m = (this.meta_ = readGraphMeta(snapshot));
     const n = m.nodeCount;
     const e = m.edgeCount;
+    this.nodeLevel = Uint8Array.from(m.typeNames, (t) => NAMED_NODE_TYPES[t] ?? 0);
+    this.edgeNamed = Uint8Array.from(m.edgeTypeNames, (t) => NAMED_EDGE_TYPES[t] ?? 0);
+    if (this.idsA) this.compared = { fresh: new Uint8Array(n), shared: 0, same: 0 };
+    this.closureType = m.typeNames.indexOf('closure');
+    this.marks = new StringMarks(n + e + 1024);
     this.g = {
       nodeCount: n,
       edgeCount: e,
@@ -182,53 +277,32 @@ export class HeapGraphReader implements JsonHandler {
       edgeTypeNames: m.edgeTypeNames,
       nodeType: new Uint8Array(n),
       nodeName: new Uint32Array(n),
-      nodeId: new Uint32Array(n),
+      nodeId: new Uint32Array(this.idsA ? 0 : n),
       selfSize: new Uint32Array(n),
       firstEdge: new Uint32Array(n + 1),
       edgeType: new Uint8Array(e),
       edgeName: new Uint32Array(e),
+      edgeNameTable: null,
       edgeTo: new Uint32Array(e),
       strings: this.strings,
-      locations: new Map(),
+      compared: this.compared,
+      locations: { node: new Uint32Array(0), script: new Uint32Array(0), line: new Uint32Array(0) },
     };
   }
 
-  key(k: string): void {
-    if (this.section === 'snapshot') return this.build.key(k);
-    if (this.depth !== 1) return;
-    if (this.seen.has(k)) throw new SnapshotFormatError(`it has "${k}" twice`);
-    this.seen.add(k);
-    this.section = k === 'snapshot' || k === 'nodes' || k === 'edges' || k === 'locations' || k === 'strings' ? k : 'other';
-  }
+  nodesStart(): void {}
 
-  number(v: number): void {
-    if (this.depth === 2 && this.section === 'nodes') return this.nodeField(v);
-    if (this.depth === 2 && this.section === 'edges') return this.edgeField(v);
-    if (this.depth === 2 && this.section === 'locations') {
-      this.loc.push(v);
-      if (this.loc.length === this.meta!.locStride) {
-        const [obj, script, line, col] = this.loc as [number, number, number, number];
-        if (obj % this.meta!.nodeStride === 0) this.g!.locations.set(obj / this.meta!.nodeStride, [script, line, col]);
-        this.loc = [];
-      }
-      return;
-    }
-    if (this.section === 'snapshot') return this.build.add(v);
-    if (this.depth === 2 && this.section === 'strings') throw new SnapshotFormatError('"strings" holds a number');
-    this.topLevelScalar();
-  }
-
-  private nodeField(v: number): void {
-    const m = this.meta!;
+  node(v: number): void {
+    const m = this.meta_!;
     const g = this.g!;
-    const i = this.node;
+    const i = this.node_;
     if (i >= m.nodeCount) throw new SnapshotFormatError(`it holds more than the ${m.nodeCount} nodes it declares`);
     const f = this.field;
     if (f === m.typeOff) {
       if (v >= m.typeNames.length) throw new SnapshotFormatError(`node ${i} has type ${v}, which meta does not list`);
       g.nodeType[i] = v;
     } else if (f === m.nameOff) g.nodeName[i] = v;
-    else if (f === m.idOff) g.nodeId[i] = v;
+    else if (f === m.idOff) this.curId = v;
     else if (f === m.sizeOff) g.selfSize[i] = v;
     else if (f === m.edgeCountOff) {
       g.firstEdge[i] = this.edgeCountSum;
@@ -237,14 +311,32 @@ export class HeapGraphReader implements JsonHandler {
     }
     if (++this.field === m.nodeStride) {
       this.field = 0;
-      this.node++;
+      this.node_++;
+      const level = this.nodeLevel[g.nodeType[i]!]!;
+      if (level > 0) this.marks!.mark(g.nodeName[i]!, level);
+      const c = this.compared;
+      if (c) {
+        const fp = fingerprintOf(this.idsA!, this.curId);
+        if (fp < 0) c.fresh[i] = 1;
+        else {
+          c.shared++;
+          if (fp === fingerprint(g.nodeType[i]!, g.selfSize[i]!)) c.same++;
+        }
+      } else g.nodeId[i] = this.curId;
     }
   }
 
-  private edgeField(v: number): void {
-    const m = this.meta!;
+  nodesEnd(): void {
+    const m = this.meta_!;
+    if (this.field !== 0 || this.node_ !== m.nodeCount) throw new SnapshotFormatError(`it declares ${m.nodeCount} nodes and holds ${this.node_}`);
+    if (this.edgeCountSum !== m.edgeCount) throw new SnapshotFormatError(`its nodes have ${this.edgeCountSum} edges and it declares ${m.edgeCount}`);
+    this.nodesDone = true;
+  }
+
+  edge(v: number): void {
+    const m = this.meta_!;
     const g = this.g!;
-    const e = this.edge;
+    const e = this.edge_;
     if (e >= m.edgeCount) throw new SnapshotFormatError(`it holds more than the ${m.edgeCount} edges it declares`);
     const f = this.field;
     if (f === m.edgeTypeOff) {
@@ -257,63 +349,147 @@ export class HeapGraphReader implements JsonHandler {
     }
     if (++this.field === m.edgeStride) {
       this.field = 0;
-      this.edge++;
+      this.edge_++;
+      const named = this.edgeNamed[g.edgeType[e]!]!;
+      if (named) this.marks!.mark(g.edgeName[e]!, named);
     }
   }
 
-  wantString(): boolean {
-    if (this.section === 'snapshot') return true;
-    if (this.depth === 2 && this.section === 'strings') return true;
-    if (this.depth === 2 && this.section !== 'other' && this.section !== 'none') throw new SnapshotFormatError(`"${this.section}" holds a string`);
-    return false;
+  edgesEnd(): void {
+    const m = this.meta_!;
+    if (this.field !== 0 || this.edge_ !== m.edgeCount) throw new SnapshotFormatError(`it declares ${m.edgeCount} edges and holds ${this.edge_}`);
+    this.edgesDone = true;
   }
 
-  string(s: string): void {
-    if (this.section === 'snapshot') return this.build.add(s);
-    if (this.depth === 2 && this.section === 'strings') {
-      this.strings.push(s.length > NAME_CHARS ? `${s.slice(0, NAME_CHARS)}…` : s);
-      return;
+  location(v: number): void {
+    const f = this.locField;
+    if (f === 0) this.locNode = v;
+    else if (f === 1) this.locScript = v;
+    else if (f === 2) this.locLine = v;
+    if (++this.locField < this.meta_!.locStride) return;
+    this.locField = 0;
+    const stride = this.meta_!.nodeStride;
+    const node = this.locNode / stride;
+    if (!Number.isInteger(node) || node >= this.meta_!.nodeCount) return;
+    // only a closure's location is shown (V8 writes one for many objects: 914,399 of them for
+    // 265,560 closures in the 169 MB file measured)
+    if (this.nodesDone && this.g!.nodeType[node] !== this.closureType) return;
+    if (3 * this.locCount + 3 > this.loc.length) {
+      const more = new Uint32Array(this.loc.length * 2);
+      more.set(this.loc);
+      this.loc = more;
     }
-    this.topLevelScalar();
+    const at = 3 * this.locCount++;
+    this.loc[at] = node;
+    this.loc[at + 1] = this.locScript;
+    this.loc[at + 2] = this.locLine;
   }
 
-  skippedString(): void {
-    this.topLevelScalar();
+  wantString(index: number): boolean {
+    // strings before the nodes and edges that name them (not what V8 writes): keep them all
+    if (!this.nodesDone || !this.edgesDone) return true;
+    return this.marks!.level(index) > 0;
   }
 
-  literal(v: boolean | null): void {
-    if (this.section === 'snapshot') return this.build.add(v);
-    if (this.depth === 2 && this.section !== 'other') throw new SnapshotFormatError(`"${this.section}" holds a ${String(v)}`);
-    this.topLevelScalar();
+  string(index: number, s: string): void {
+    const all = !this.nodesDone || !this.edgesDone;
+    const level = all ? 2 : this.marks!.level(index);
+    if (FOLLOWED_INTERNAL.has(s)) this.followed.push(index);
+    // an internal edge's name alone (248,635 of them, mostly numbers, in the file measured) is
+    // kept only when nodetop follows it
+    else if ((level & 3) === 0) return;
+    this.strings.set(index, level & 2 || s.length <= NAME_CHARS ? s : `${s.slice(0, NAME_CHARS)}…`);
   }
 
-  skipContainer(): boolean {
-    return this.depth === 1 && this.section === 'other';
-  }
-
-  skippedContainer(): void {
-    this.section = 'none';
-  }
-
-  private topLevelScalar(): void {
-    if (this.depth === 0) throw new SnapshotFormatError('it is not a JSON object');
-    if (this.depth === 1) this.section = 'none';
+  stringsEnd(count: number): void {
+    this.strings.fillTo(count);
+    this.strings.trim();
   }
 
   result(): HeapGraph {
-    if (!this.g) throw new SnapshotFormatError('it has no snapshot.meta');
-    for (const [k, ok] of Object.entries(this.done)) if (!ok) throw new SnapshotFormatError(`it has no "${k}"`);
-    const g = this.g;
-    const nStrings = this.strings.length;
+    const g = this.g!;
+    const nStrings = this.strings.count;
     for (let i = 0; i < g.nodeCount; i++) if (g.nodeName[i]! >= nStrings) throw new SnapshotFormatError(`node ${i}'s name ${g.nodeName[i]} is not in "strings"`);
+    // closures only (locations before nodes are filtered here), sorted by node for a binary search
+    const keep: number[] = [];
+    for (let k = 0; k < this.locCount; k++) if (g.nodeType[this.loc[3 * k]!] === this.closureType) keep.push(k);
+    keep.sort((x, y) => this.loc[3 * x]! - this.loc[3 * y]!);
+    const node = new Uint32Array(keep.length);
+    const script = new Uint32Array(keep.length);
+    const line = new Uint32Array(keep.length);
+    keep.forEach((k, j) => {
+      node[j] = this.loc[3 * k]!;
+      script[j] = this.loc[3 * k + 1]!;
+      line[j] = this.loc[3 * k + 2]!;
+    });
+    g.locations = { node, script, line };
+    this.loc = new Uint32Array(0);
+    this.compactEdgeNames(g);
     return g;
   }
+
+  /** Edge names as 2-byte indices into a table of the names a path shows or follows. */
+  private compactEdgeNames(g: HeapGraph): void {
+    const kind = g.edgeTypeNames.map((t) => NAMED_EDGE_TYPES[t] ?? 0);
+    const remap = new Uint32Array(this.strings.count);
+    const table = [NONE];
+    for (const i of this.followed) if (remap[i] === 0) remap[i] = table.push(i) - 1;
+    const followedIds = table.length;
+    const names = g.edgeName as Uint32Array;
+    for (let e = 0; e < g.edgeCount; e++) {
+      if (kind[g.edgeType[e]!] !== 1) continue;
+      const i = names[e]!;
+      if (i < remap.length && remap[i] === 0) {
+        if (table.length > 0xffff) return; // too many names: the string indices stay
+        remap[i] = table.push(i) - 1;
+      }
+    }
+    const compact = new Uint16Array(g.edgeCount);
+    for (let e = 0; e < g.edgeCount; e++) {
+      const k = kind[g.edgeType[e]!];
+      const i = names[e]!;
+      if (k === 0 || i >= remap.length) continue;
+      const c = remap[i]!;
+      if (k === 1 || c < followedIds) compact[e] = c;
+    }
+    g.edgeName = compact;
+    g.edgeNameTable = Uint32Array.from(table);
+  }
+}
+
+/** The string index of edge e's name (NONE, read as '', when it has none nodetop keeps). */
+export function edgeNameOf(g: HeapGraph, e: number): number {
+  const v = g.edgeName[e]!;
+  return g.edgeNameTable ? g.edgeNameTable[v]! : v;
+}
+
+/** The location of closure `i`: [script id, line (0-based)], or null. */
+export function locationOf(g: HeapGraph, i: number): [number, number] | null {
+  const nodes = g.locations.node;
+  let lo = 0;
+  let hi = nodes.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    const v = nodes[mid]!;
+    if (v === i) return [g.locations.script[mid]!, g.locations.line[mid]!];
+    if (v < i) lo = mid + 1;
+    else hi = mid - 1;
+  }
+  return null;
 }
 
 /** A streaming reader of one whole snapshot graph: write() chunks, then end(). */
 export class HeapGraphLoader {
-  private readonly reader = new HeapGraphReader();
-  private readonly scanner = new JsonScanner(this.reader);
+  private readonly reader: HeapGraphReader;
+  private readonly sections: SnapshotSections;
+  private readonly scanner: JsonScanner;
+
+  /** idsA: a's ids, to mark b's new nodes as they stream by (HeapGraph.compared) */
+  constructor(idsA: Float64Array | null = null) {
+    this.reader = new HeapGraphReader(idsA);
+    this.sections = new SnapshotSections(this.reader, { edges: true, locations: true });
+    this.scanner = new JsonScanner(this.sections);
+  }
 
   write(chunk: Buffer): void {
     this.scanner.write(chunk);
@@ -321,14 +497,13 @@ export class HeapGraphLoader {
 
   end(): HeapGraph {
     this.scanner.end();
+    this.sections.finish();
     return this.reader.result();
   }
 }
 
 // ---------------------------------------------------------------------------------------------
 // Analysis
-
-const NONE = 0xffffffff;
 
 /** The node an edge comes from (edges are stored by source, in node order). */
 export function sourceOf(g: HeapGraph, e: number): number {
@@ -343,7 +518,7 @@ export function sourceOf(g: HeapGraph, e: number): number {
 }
 
 /** Root categories that hold what the code running at the snapshot's moment holds. */
-const MOMENTARY_ROOTS = new Set(['(Handle scope)', '(Stack roots)']);
+const MOMENTARY_ROOTS = ['(Handle scope)', '(Stack roots)'];
 
 export interface HeapAnalysis {
   graph: HeapGraph;
@@ -361,7 +536,14 @@ export interface HeapAnalysis {
   shortcutType: number;
 }
 
-/** Shortest paths, dominators and retained sizes of a graph whose root is node 0. */
+/**
+ * Shortest paths, dominators and retained sizes of a graph whose root is node 0.
+ *
+ * Memory: 28 bytes a node and 4 an essential edge at the peak (the retainer index, a DFS
+ * preorder, the Semi-NCA arrays), of which 24 a node and the retainer index are kept: the
+ * arrays of one step are reused by the next rather than left to the GC (with 15 arrays of
+ * 4 bytes a node, the analysis of a 169 MB file took 108 MiB more than its graph).
+ */
 export function analyzeHeap(g: HeapGraph): HeapAnalysis {
   const n = g.nodeCount;
   const weakType = g.edgeTypeNames.indexOf('weak');
@@ -377,104 +559,63 @@ export function analyzeHeap(g: HeapGraph): HeapAnalysis {
     for (let e = g.firstEdge[from]!; e < g.firstEdge[from + 1]!; e++) if (essential(from, e)) firstRetainer[g.edgeTo[e]! + 1]!++;
   }
   for (let i = 0; i < n; i++) firstRetainer[i + 1]! += firstRetainer[i]!;
-  const total = firstRetainer[n]!;
-  const retainerEdge = new Uint32Array(total);
-  const fill = firstRetainer.slice(0, n);
+  const retainerEdge = new Uint32Array(firstRetainer[n]!);
+  // firstRetainer[i] is node i's fill position, which ends as node i+1's start: shifted back after
   for (let from = 0; from < n; from++) {
     for (let e = g.firstEdge[from]!; e < g.firstEdge[from + 1]!; e++) {
       if (!essential(from, e)) continue;
-      const at = fill[g.edgeTo[e]!]!++;
+      const at = firstRetainer[g.edgeTo[e]!]!++;
       retainerEdge[at] = e;
     }
   }
+  for (let i = n; i > 0; i--) firstRetainer[i] = firstRetainer[i - 1]!;
+  firstRetainer[0] = 0;
 
-  // Shortest paths from the root (BFS). The roots of the moment the snapshot was taken (the
-  // stack and handle scopes of the code that asked for it) are entered last: a path through
-  // them says nothing about why the object lives on, so any other path is preferred (DevTools
-  // likewise measures distances from the user's roots first).
-  const distance = new Int32Array(n).fill(-1);
-  const parentEdge = new Uint32Array(n).fill(NONE);
-  // memory is the limit on large snapshots: the scratch arrays are reused from step to step
-  const queue = fill;
-  const deferred: Array<[number, number]> = [];
-  let head = 0;
-  let tail = 0;
-  if (n > 0) {
-    distance[0] = 0;
-    queue[tail++] = 0;
-  }
-  const syntheticType = g.typeNames.indexOf('synthetic');
-  for (let pass = 0; pass < 2; pass++) {
-    if (pass === 1) {
-      for (const [from, e] of deferred) {
-        const to = g.edgeTo[e]!;
-        if (distance[to] !== -1) continue;
-        distance[to] = distance[from]! + 1;
-        parentEdge[to] = e;
-        queue[tail++] = to;
-      }
-    }
-    while (head < tail) {
-      const from = queue[head++]!;
-      for (let e = g.firstEdge[from]!; e < g.firstEdge[from + 1]!; e++) {
-        if (!essential(from, e)) continue;
-        const to = g.edgeTo[e]!;
-        if (distance[to] !== -1) continue;
-        if (pass === 0 && g.nodeType[to] === syntheticType && MOMENTARY_ROOTS.has(g.strings[g.nodeName[to]!] ?? '')) {
-          deferred.push([from, e]);
-          continue;
-        }
-        distance[to] = distance[from]! + 1;
-        parentEdge[to] = e;
-        queue[tail++] = to;
-      }
-    }
-  }
-
-  // Dominators: Lengauer and Tarjan's algorithm with path compression, over a DFS preorder
-  // numbering. (The iterative algorithm DevTools uses needed 500 rounds on a 50,000-node heap
-  // with a 500-timer list: quadratic on the long chains real heaps have.)
-  const scratch = new Uint32Array(n);
-  const dfn = new Uint32Array(n).fill(NONE);
-  const vert = new Uint32Array(n);
-  const par = new Uint32Array(n);
+  // Dominators: Semi-NCA (Georgiadis: Lengauer and Tarjan's semidominators with path
+  // compression, then each immediate dominator as the nearest common ancestor of the parent
+  // and the semidominator), over a DFS preorder numbering. It needs no buckets and computes the
+  // dominators in place of the DFS parents. (The iterative algorithm DevTools uses needed 500
+  // rounds on a 50,000-node heap with a 500-timer list: quadratic on the long chains real heaps
+  // have.) Arrays indexed by preorder number unless named for nodes.
+  const dfn = new Uint32Array(n).fill(NONE); // node -> preorder
+  const vert = new Uint32Array(n); // preorder -> node
+  const par = new Uint32Array(n); // DFS parent, then the immediate dominator, then the BFS queue
+  const s2 = new Uint32Array(n); // the DFS's next edge, then `ancestor`, then idom by node
   let count = 0;
   if (n > 0) {
-    const stackNode = queue;
-    const stackEdge = scratch;
-    let sp = 0;
-    stackNode[0] = 0;
-    stackEdge[0] = g.firstEdge[0]!;
+    // the DFS's stack is the chain of parents from `cur`, each with its next edge in s2
+    const nextEdge = s2;
     dfn[0] = count++;
     vert[0] = 0;
     par[0] = NONE;
-    while (sp >= 0) {
-      const from = stackNode[sp]!;
-      const e = stackEdge[sp]!;
+    nextEdge[0] = g.firstEdge[0]!;
+    let cur = 0;
+    while (cur !== NONE) {
+      const from = vert[cur]!;
+      const e = nextEdge[cur]!;
       if (e >= g.firstEdge[from + 1]!) {
-        sp--;
+        cur = par[cur]!;
         continue;
       }
-      stackEdge[sp] = e + 1;
+      nextEdge[cur] = e + 1;
       if (!essential(from, e)) continue;
       const to = g.edgeTo[e]!;
       if (dfn[to] !== NONE) continue;
       dfn[to] = count;
       vert[count] = to;
-      par[count] = dfn[from]!;
-      count++;
-      sp++;
-      stackNode[sp] = to;
-      stackEdge[sp] = g.firstEdge[to]!;
+      par[count] = cur;
+      nextEdge[count] = g.firstEdge[to]!;
+      cur = count++;
     }
+    par[0] = 0;
   }
-  const semi = new Uint32Array(count);
-  const label = new Uint32Array(count);
-  const ancestor = new Uint32Array(count).fill(NONE);
-  const dom = new Uint32Array(count);
-  const bucketHead = new Uint32Array(count).fill(NONE);
-  const bucketNext = scratch;
-  const path = queue;
+  // semi and label share one buffer, which then holds the retained sizes (8 bytes a node)
+  const sizes = new ArrayBuffer(8 * n);
+  const semi = new Uint32Array(sizes, 0, n);
+  const label = new Uint32Array(sizes, 4 * n, n);
+  const ancestor = s2.fill(NONE);
+  // evaluate's path: short once compressed, so a growing array rather than 4 bytes a node
+  const path: number[] = [];
   for (let i = 0; i < count; i++) semi[i] = label[i] = i;
   const evaluate = (v: number): number => {
     if (ancestor[v] === NONE) return v;
@@ -496,31 +637,70 @@ export function analyzeHeap(g: HeapGraph): HeapAnalysis {
       const u = evaluate(v);
       if (semi[u]! < semi[w]!) semi[w] = semi[u]!;
     }
-    const s = semi[w]!;
-    bucketNext[w] = bucketHead[s]!;
-    bucketHead[s] = w;
-    const p = par[w]!;
-    ancestor[w] = p;
-    for (let v = bucketHead[p]!; v !== NONE; ) {
-      const next = bucketNext[v]!;
-      const u = evaluate(v);
-      dom[v] = semi[u]! < semi[v]! ? u : p;
-      v = next;
-    }
-    bucketHead[p] = NONE;
+    ancestor[w] = par[w]!;
   }
-  for (let w = 1; w < count; w++) if (dom[w] !== semi[w]) dom[w] = dom[dom[w]!]!;
-  const idom = new Uint32Array(n); // 0 (the root) for the root and for the unreachable
+  const dom = par;
+  for (let w = 1; w < count; w++) {
+    let d = dom[w]!;
+    while (d > semi[w]!) d = dom[d]!;
+    dom[w] = d;
+  }
+  const idom = s2.fill(0); // by node: 0 (the root) for the root and for the unreachable
   for (let w = 1; w < count; w++) idom[vert[w]!] = vert[dom[w]!]!;
+  path.length = 0;
 
   // Retained sizes: a node's own plus what it dominates. A dominator comes before what it
   // dominates in DFS preorder, so one pass from the last node back adds each to its dominator.
-  const retainedSize = Float64Array.from(g.selfSize);
+  const retainedSize = new Float64Array(sizes);
+  for (let i = 0; i < n; i++) retainedSize[i] = g.selfSize[i]!;
   for (let w = count - 1; w >= 1; w--) {
     const node = vert[w]!;
     retainedSize[idom[node]!]! += retainedSize[node]!;
   }
   for (let i = 1; i < n; i++) if (dfn[i] === NONE) retainedSize[0]! += g.selfSize[i]!;
+
+  // Shortest paths from the root (BFS), in the DFS's arrays. The roots of the moment the
+  // snapshot was taken (the stack and handle scopes of the code that asked for it) are entered
+  // last: a path through them says nothing about why the object lives on, so any other path is
+  // preferred (DevTools likewise measures distances from the user's roots first).
+  const distance = new Int32Array(dfn.buffer, 0, n).fill(-1);
+  const parentEdge = vert.fill(NONE);
+  const queue = par;
+  const deferred: Array<[number, number]> = [];
+  let head = 0;
+  let tail = 0;
+  if (n > 0) {
+    distance[0] = 0;
+    queue[tail++] = 0;
+  }
+  const syntheticType = g.typeNames.indexOf('synthetic');
+  const momentary = (node: number): boolean => g.nodeType[node] === syntheticType && MOMENTARY_ROOTS.some((r) => g.strings.equals(g.nodeName[node]!, r));
+  for (let pass = 0; pass < 2; pass++) {
+    if (pass === 1) {
+      for (const [from, e] of deferred) {
+        const to = g.edgeTo[e]!;
+        if (distance[to] !== -1) continue;
+        distance[to] = distance[from]! + 1;
+        parentEdge[to] = e;
+        queue[tail++] = to;
+      }
+    }
+    while (head < tail) {
+      const from = queue[head++]!;
+      for (let e = g.firstEdge[from]!; e < g.firstEdge[from + 1]!; e++) {
+        if (!essential(from, e)) continue;
+        const to = g.edgeTo[e]!;
+        if (distance[to] !== -1) continue;
+        if (pass === 0 && momentary(to)) {
+          deferred.push([from, e]);
+          continue;
+        }
+        distance[to] = distance[from]! + 1;
+        parentEdge[to] = e;
+        queue[tail++] = to;
+      }
+    }
+  }
 
   return { graph: g, parentEdge, distance, idom, retainedSize, firstRetainer, retainerEdge, weakType, shortcutType };
 }
@@ -537,7 +717,12 @@ function typeOf(g: HeapGraph, i: number): string {
 }
 
 function nameOf(g: HeapGraph, i: number): string {
-  return g.strings[g.nodeName[i]!] ?? '';
+  return g.strings.get(g.nodeName[i]!);
+}
+
+/** A name as a path shows it: an object's name is kept whole for the summary, a path cuts it. */
+function short(s: string): string {
+  return s.length > NAME_CHARS ? `${s.slice(0, NAME_CHARS)}…` : s;
 }
 
 /** The group a node is counted in by heap-diff: the constructor for objects, "(type)" otherwise. */
@@ -550,20 +735,42 @@ export function groupOf(g: HeapGraph, i: number): string {
 
 /** The same summary HeapSnapshotSummarizer streams, from a graph already in memory. */
 export function summarizeGraph(g: HeapGraph): HeapSummary {
-  const groups = new Map<string, HeapGroup>();
+  // by name index first (one string made per name, not per node), then by the name's text
+  const objectType = g.typeNames.indexOf('object');
+  const byIndex = new Map<number, { count: number; size: number }>();
+  const byType = g.typeNames.map(() => ({ count: 0, size: 0 }));
   let total = 0;
   for (let i = 0; i < g.nodeCount; i++) {
-    const name = groupOf(g, i);
     const size = g.selfSize[i]!;
     total += size;
+    const t = g.nodeType[i]!;
+    let acc = byType[t]!;
+    if (t === objectType) {
+      const k = g.nodeName[i]!;
+      let have = byIndex.get(k);
+      if (!have) byIndex.set(k, (have = { count: 0, size: 0 }));
+      acc = have;
+    }
+    acc.count++;
+    acc.size += size;
+  }
+  const groups = new Map<string, HeapGroup>();
+  const add = (name: string, type: string, acc: { count: number; size: number }): void => {
     const have = groups.get(name);
     if (have) {
-      have.count++;
-      have.selfSizeBytes += size;
-    } else groups.set(name, { name, type: typeOf(g, i), count: 1, selfSizeBytes: size });
+      have.count += acc.count;
+      have.selfSizeBytes += acc.size;
+    } else groups.set(name, { name, type, count: acc.count, selfSizeBytes: acc.size });
+  };
+  for (const [k, acc] of byIndex) {
+    const name = g.strings.get(k);
+    add(name === '' ? '(no name)' : name, 'object', acc);
   }
+  byType.forEach((acc, t) => {
+    if (acc.count > 0) add(`(${g.typeNames[t]!})`, g.typeNames[t]!, acc);
+  });
   const list = [...groups.values()];
-  list.sort((a, b) => b.selfSizeBytes - a.selfSizeBytes || b.count - a.count || a.name.localeCompare(b.name));
+  sortGroups(list);
   return { nodes: g.nodeCount, selfSizeBytes: total, groups: list };
 }
 
@@ -571,7 +778,7 @@ export function summarizeGraph(g: HeapGraph): HeapSummary {
 function isNoise(g: HeapGraph, i: number): boolean {
   const t = typeOf(g, i);
   if (t === 'hidden' || t === 'array' || t === 'code' || t === 'object shape') return true;
-  if (t === 'object' && nameOf(g, i).startsWith('system / ')) return true;
+  if (t === 'object' && g.strings.startsWith(g.nodeName[i]!, 'system / ')) return true;
   return false;
 }
 
@@ -579,19 +786,19 @@ function isNoise(g: HeapGraph, i: number): boolean {
 function edgeLabel(g: HeapGraph, e: number): string | null {
   const t = g.edgeTypeNames[g.edgeType[e]!];
   if (t === 'property' || t === 'context' || t === 'shortcut') {
-    const s = g.strings[g.edgeName[e]!];
-    return s === undefined || s === '' ? null : s;
+    const s = g.strings.get(edgeNameOf(g, e));
+    return s === '' ? null : short(s);
   }
   return null;
 }
 
 /** Where a closure was defined: "file:line", from its script (shared -> script) and `locations`. */
 function closureWhere(g: HeapGraph, i: number): string | null {
-  const loc = g.locations.get(i);
+  const loc = locationOf(g, i);
   if (!loc) return null;
   let file: string | null = null;
   const child = (node: number, name: string): number | null => {
-    for (let e = g.firstEdge[node]!; e < g.firstEdge[node + 1]!; e++) if (g.strings[g.edgeName[e]!] === name && g.edgeTypeNames[g.edgeType[e]!] === 'internal') return g.edgeTo[e]!;
+    for (let e = g.firstEdge[node]!; e < g.firstEdge[node + 1]!; e++) if (g.edgeTypeNames[g.edgeType[e]!] === 'internal' && g.strings.equals(edgeNameOf(g, e), name)) return g.edgeTo[e]!;
     return null;
   };
   const shared = child(i, 'shared');
@@ -607,7 +814,7 @@ function closureWhere(g: HeapGraph, i: number): string | null {
 /** One node as a path shows it: constructor, the name it is held under, a closure's location. */
 export function nodeLabel(g: HeapGraph, i: number, heldAs: string | null): string {
   const t = typeOf(g, i);
-  const name = nameOf(g, i);
+  const name = short(nameOf(g, i));
   let base: string;
   if (t === 'closure') {
     const where = closureWhere(g, i);
@@ -640,7 +847,8 @@ function findClosureOver(a: HeapAnalysis, context: number): number | null {
   for (let r = a.firstRetainer[context]!; r < a.firstRetainer[context + 1]!; r++) {
     const from = sourceOf(g, a.retainerEdge[r]!);
     if (g.nodeType[from] !== closureType || a.distance[from] === -1) continue;
-    if (g.strings[g.edgeName[a.retainerEdge[r]!]!] !== 'context') continue;
+    const e = a.retainerEdge[r]!;
+    if (g.edgeTypeNames[g.edgeType[e]!] !== 'internal' || !g.strings.equals(edgeNameOf(g, e), 'context')) continue;
     if (best === null || a.distance[from]! < a.distance[best]!) best = from;
   }
   return best;
@@ -657,7 +865,7 @@ export function retainerPath(a: HeapAnalysis, from: number): string[] {
   let pending: string | null = null;
   const visited = new Set<number>([from]);
   for (let steps = 0; steps < MAX_STEPS && out.length < MAX_HOPS; steps++) {
-    if (g.strings[g.nodeName[node]!] === CONTEXT) {
+    if (g.strings.equals(g.nodeName[node]!, CONTEXT)) {
         const c = closureOver(a, node);
       if (isOutermostScope(g, node)) {
         const where = c === null ? null : closureWhere(g, c);
@@ -726,8 +934,8 @@ function nextHop(a: HeapAnalysis, node: number, visited: Set<number>): [number, 
  */
 function isOutermostScope(g: HeapGraph, context: number): boolean {
   for (let e = g.firstEdge[context]!; e < g.firstEdge[context + 1]!; e++) {
-    if (g.strings[g.edgeName[e]!] === 'previous' && g.edgeTypeNames[g.edgeType[e]!] === 'internal') {
-      return g.strings[g.nodeName[g.edgeTo[e]!]!] === 'system / NativeContext';
+    if (g.edgeTypeNames[g.edgeType[e]!] === 'internal' && g.strings.equals(edgeNameOf(g, e), 'previous')) {
+      return g.strings.equals(g.nodeName[g.edgeTo[e]!]!, 'system / NativeContext');
     }
   }
   return false;
@@ -773,41 +981,61 @@ const PATHS_PER_OBJECT = 3;
  * id is in both, nearly all have the same type and size. Ids renumbered from scratch match by
  * chance only (about a third of them in the snapshots measured).
  */
-export function idsComparable(g: HeapGraph, idsA: Float64Array): boolean {
-  let shared = 0;
-  let same = 0;
-  for (let i = 0; i < g.nodeCount; i++) {
-    const fp = fingerprintOf(idsA, g.nodeId[i]!);
-    if (fp < 0) continue;
-    shared++;
-    if (fp === fingerprint(g.nodeType[i]!, g.selfSize[i]!)) same++;
-  }
-  return shared > 0 && same >= 0.9 * shared;
+export function idsComparable(c: IdComparison): boolean {
+  return c.shared > 0 && c.same >= 0.9 * c.shared;
 }
 
 /**
- * For each group name, the retaining paths of its objects in b that were not in a (ids not in
- * `idsA`; all of the group's objects when idsA is null: see idsComparable), aggregated by path,
+ * For each group name, the retaining paths of its objects in b that were not in a (`fresh`, from
+ * newNodes; all of the group's objects when null: see idsComparable), aggregated by path,
  * largest first.
  */
-export function growerRetainers(a: HeapAnalysis, names: string[], idsA: Float64Array | null, maxPaths = 3): GrowerRetainers[] {
+export function growerRetainers(a: HeapAnalysis, names: string[], fresh: Uint8Array | null, maxPaths = 3): GrowerRetainers[] {
   const g = a.graph;
   const wanted = new Map<string, number[]>();
   for (const name of names) wanted.set(name, []);
+  // the group of each node without a string per node: objects by name index, the rest by type
+  const objectType = g.typeNames.indexOf('object');
+  const byType = g.typeNames.map((t) => wanted.get(`(${t})`) ?? null);
+  const byName = new Map<number, number[] | null>();
   for (let i = 1; i < g.nodeCount; i++) {
-    const list = wanted.get(groupOf(g, i));
+    const t = g.nodeType[i]!;
+    let list: number[] | null | undefined;
+    if (t === objectType) {
+      const k = g.nodeName[i]!;
+      list = byName.get(k);
+      if (list === undefined) byName.set(k, (list = wanted.get(groupOf(g, i)) ?? null));
+    } else list = byType[t];
     if (!list || a.distance[i] === -1) continue;
-    if (idsA && fingerprintOf(idsA, g.nodeId[i]!) >= 0) continue;
+    if (fresh && !fresh[i]) continue;
     list.push(i);
   }
-  const pathCache = new Map<number, string[]>();
-  const pathOf = (node: number): string[] => {
-    let p = pathCache.get(node);
-    if (!p) pathCache.set(node, (p = retainerPath(a, node)));
-    return p;
+  // The path from each node, once: many objects of a group are held by one table or array.
+  // Each distinct path is kept once, and the cache is a typed array (path number + 1 by node):
+  // a Map of the 60,000 starting points of one group grew the JS heap by 30 MiB (objects that
+  // live through collections make V8 grow its young generation), on a 169 MB file.
+  const keys: string[] = [];
+  const pathByKey = new Map<string, number>();
+  const paths: string[][] = [];
+  const scratch = new Uint32Array(g.nodeCount);
+  const keyOf = (node: number): string => {
+    const known = scratch[node]!;
+    if (known !== 0) return keys[known - 1]!;
+    const made = retainerPath(a, node);
+    const key = made.join('\u0000');
+    let id = pathByKey.get(key);
+    if (id === undefined) {
+      id = keys.length;
+      keys.push(key);
+      paths.push(made);
+      pathByKey.set(key, id);
+    }
+    scratch[node] = id + 1;
+    return key;
   };
   const out: GrowerRetainers[] = [];
   for (const name of names) {
+    scratch.fill(0);
     const objects = wanted.get(name)!;
     const step = Math.max(1, Math.ceil(objects.length / TRACE_CAP));
     const groups = new Map<string, RetainerPathGroup>();
@@ -820,40 +1048,42 @@ export function growerRetainers(a: HeapAnalysis, names: string[], idsA: Float64A
         const from = sourceOf(g, a.retainerEdge[r]!);
         if (a.distance[from] === -1) continue;
         // one path per distinct way it is held: two retainers that lead the same way count once
-        const path = pathOf(from);
-        const key = path.join('\u0000');
+        const key = keyOf(from);
         if (seen.has(key)) continue;
         seen.add(key);
         let pg = groups.get(key);
-        if (!pg) groups.set(key, (pg = { path, count: 0, selfBytes: 0, retainedBytes: 0 }));
+        if (!pg) groups.set(key, (pg = { path: paths[pathByKey.get(key)!]!, count: 0, selfBytes: 0, retainedBytes: 0 }));
         pg.count += step;
         pg.selfBytes += g.selfSize[o]! * step;
         pg.retainedBytes += a.retainedSize[o]! * step;
       }
     }
-    const paths = [...groups.values()].sort((x, y) => y.count - x.count || y.retainedBytes - x.retainedBytes).slice(0, maxPaths);
-    out.push({ name, objects: objects.length, traced, paths, suspect: suspectFor(a, objects, step) });
+    const top = [...groups.values()].sort((x, y) => y.count - x.count || y.retainedBytes - x.retainedBytes).slice(0, maxPaths);
+    scratch.fill(0);
+    out.push({ name, objects: objects.length, traced, paths: top, suspect: suspectFor(a, objects, step, scratch) });
   }
   return out;
 }
 
 /** The nearest object (not a root) on the dominator chains of at least half of `objects`. */
-function suspectFor(a: HeapAnalysis, objects: number[], step: number): LeakSuspect | null {
+function suspectFor(a: HeapAnalysis, objects: number[], step: number, counts: Uint32Array): LeakSuspect | null {
   const g = a.graph;
   if (objects.length === 0) return null;
-  const counts = new Map<number, number>();
+  // counts by node (all 0 on entry), and the nodes counted in the order first met
+  const met: number[] = [];
   let traced = 0;
   for (let k = 0; k < objects.length; k += step) {
     traced++;
     let d = a.idom[objects[k]!]!;
     for (let hops = 0; d !== 0 && hops < 200; hops++) {
-      counts.set(d, (counts.get(d) ?? 0) + 1);
+      if (counts[d]!++ === 0) met.push(d);
       d = a.idom[d]!;
     }
   }
   let best = -1;
   let bestDepth = -1;
-  for (const [node, c] of counts) {
+  for (const node of met) {
+    const c = counts[node]!;
     if (c * 2 < traced || typeOf(g, node) === 'synthetic') continue;
     let depth = 0;
     for (let d = node; d !== 0 && depth < 1000; d = a.idom[d]!) depth++;
@@ -875,7 +1105,7 @@ function suspectFor(a: HeapAnalysis, objects: number[], step: number): LeakSuspe
     label: path[0] ?? nodeLabel(g, shown, null),
     path: path.slice(1),
     retainedBytes: a.retainedSize[shown]!,
-    dominatesShare: (counts.get(best) ?? 0) / traced,
+    dominatesShare: counts[best]! / traced,
   };
 }
 
@@ -888,11 +1118,67 @@ export interface HeapRetainer {
 }
 
 /** The largest retainers: nodes by retained size, none inside another one listed, no roots. */
+/**
+ * Enough of the nodes a summary can list (reachable, not roots, not noise), largest retained
+ * size first (then node order), for `top` of them none inside another: the largest few hundred
+ * are kept in a heap as the nodes go by, and more are taken only when those run out. Sorting an
+ * array of every node took 60 MiB on a 169 MB file.
+ */
+function largestFirst(a: HeapAnalysis, top: number): number[] {
+  const g = a.graph;
+  const rs = a.retainedSize;
+  // x ranks before y
+  const before = (x: number, y: number): boolean => rs[x]! > rs[y]! || (rs[x] === rs[y] && x < y);
+  const synthetic = g.typeNames.indexOf('synthetic');
+  for (let keep = Math.max(64, top * 16); ; keep *= 4) {
+    // a heap whose root is the last-ranked of those kept
+    const heap: number[] = [];
+    let eligible = 0;
+    for (let i = 1; i < g.nodeCount; i++) {
+      if (a.distance[i] === -1 || g.nodeType[i] === synthetic || isNoise(g, i)) continue;
+      eligible++;
+      if (heap.length < keep) {
+        heap.push(i);
+        for (let c = heap.length - 1; c > 0; ) {
+          const p = (c - 1) >> 1;
+          if (!before(heap[p]!, heap[c]!)) break;
+          [heap[p], heap[c]] = [heap[c]!, heap[p]!];
+          c = p;
+        }
+      } else if (before(i, heap[0]!)) {
+        heap[0] = i;
+        for (let p = 0; ; ) {
+          const l = 2 * p + 1;
+          const r = l + 1;
+          let last = p;
+          if (l < heap.length && before(heap[last]!, heap[l]!)) last = l;
+          if (r < heap.length && before(heap[last]!, heap[r]!)) last = r;
+          if (last === p) break;
+          [heap[p], heap[last]] = [heap[last]!, heap[p]!];
+          p = last;
+        }
+      }
+    }
+    heap.sort((x, y) => (before(x, y) ? -1 : 1));
+    if (heap.length === eligible || enoughApart(a, heap, top)) return heap;
+  }
+}
+
+/** Whether `order` holds `top` nodes none of which is inside another (as largestRetainers takes them). */
+function enoughApart(a: HeapAnalysis, order: number[], top: number): boolean {
+  const listed = new Set<number>();
+  for (const i of order) {
+    if (listed.size >= top) return true;
+    let inside = false;
+    for (let d = a.idom[i]!, hops = 0; d !== 0 && hops < 1000 && !inside; d = a.idom[d]!, hops++) inside = listed.has(d);
+    if (!inside) listed.add(i);
+  }
+  return listed.size >= top;
+}
+
 export function largestRetainers(a: HeapAnalysis, top: number): HeapRetainer[] {
   const g = a.graph;
-  const order: number[] = [];
-  for (let i = 1; i < g.nodeCount; i++) if (a.distance[i] !== -1 && typeOf(g, i) !== 'synthetic' && !isNoise(g, i)) order.push(i);
-  order.sort((x, y) => a.retainedSize[y]! - a.retainedSize[x]!);
+  const order = largestFirst(a, top);
   const listed = new Set<number>();
   const out: HeapRetainer[] = [];
   for (const i of order) {

@@ -70,7 +70,7 @@ describe('heap graph', () => {
     // the Retained instances, the array holding them, and a spread of other nodes
     const picks = new Set<number>();
     for (let i = 0; i < g.nodeCount; i++) {
-      const name = g.strings[g.nodeName[i]!];
+      const name = g.strings.get(g.nodeName[i]!);
       if (name === 'Retained' && g.typeNames[g.nodeType[i]!] === 'object') picks.add(i);
       if (picks.size >= 5) break;
     }
@@ -78,7 +78,7 @@ describe('heap graph', () => {
     assert.ok(picks.size >= 40);
     for (const n of picks) {
       const expected = all - reachableSize(g, n);
-      assert.equal(a.retainedSize[n], expected, `node ${n} (${g.strings[g.nodeName[n]!]})`);
+      assert.equal(a.retainedSize[n], expected, `node ${n} (${g.strings.get(g.nodeName[n]!)})`);
       assert.ok(a.retainedSize[n]! >= g.selfSize[n]!);
     }
   });
