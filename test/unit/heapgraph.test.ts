@@ -1,7 +1,9 @@
 // The snapshot graph (model/heapgraph.ts) on a real snapshot of this process: its summary is the
 // streaming summarizer's, whatever the chunk size, and every retained size the dominator tree
 // gives equals its definition: what the roots reach, less what they reach once that node is gone
-// (over the same essential edges: weak edges hold nothing).
+// (over the same essential edges: weak edges hold nothing). The same definition checked for
+// every node of random graphs (fast-check), and what the reader keeps of a snapshot's strings
+// and edge names on hand-made ones.
 
 import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
@@ -9,8 +11,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { before, after, describe, it } from 'node:test';
 import * as v8 from 'node:v8';
-import { analyzeHeap, HeapGraphLoader, summarizeGraph, type HeapGraph } from '../../src/model/heapgraph';
-import { summarizeHeapSnapshot } from '../../src/model/heapsnapshot';
+import fc from 'fast-check';
+import { analyzeHeap, edgeNameOf, HeapGraphLoader, idsComparable, summarizeGraph, type HeapGraph } from '../../src/model/heapgraph';
+import { HeapSnapshotSummarizer, summarizeHeapSnapshot } from '../../src/model/heapsnapshot';
 
 class Retained {
   constructor(readonly payload: number[]) {}
@@ -37,6 +40,70 @@ function reachableSize(g: HeapGraph, cut: number): number {
     }
   }
   return total;
+}
+
+interface NodeSpec {
+  type: string;
+  name: string;
+  id: number;
+  size: number;
+  edges: Array<{ type: string; name: string | number; to: number }>;
+}
+
+const NODE_TYPES = ['hidden', 'array', 'string', 'object', 'code', 'closure', 'regexp', 'number', 'native', 'synthetic'];
+const EDGE_TYPES = ['context', 'element', 'property', 'internal', 'hidden', 'shortcut', 'weak'];
+
+/** A .heapsnapshot as V8 writes one (fields in its order), for the nodes given; node 0 is the root. */
+function snapshotOf(nodes: NodeSpec[]): Buffer {
+  const strings: string[] = [];
+  const index = new Map<string, number>();
+  const str = (t: string): number => {
+    let i = index.get(t);
+    if (i === undefined) index.set(t, (i = strings.push(t) - 1));
+    return i;
+  };
+  const nf: number[] = [];
+  const ef: number[] = [];
+  for (const n of nodes) {
+    nf.push(NODE_TYPES.indexOf(n.type), str(n.name), n.id, n.size, n.edges.length, 0, 0);
+    for (const e of n.edges) ef.push(EDGE_TYPES.indexOf(e.type), typeof e.name === 'number' ? e.name : str(e.name), 7 * e.to);
+  }
+  const meta = {
+    node_fields: ['type', 'name', 'id', 'self_size', 'edge_count', 'trace_node_id', 'detachedness'],
+    node_types: [NODE_TYPES, 'string', 'number', 'number', 'number', 'number', 'number'],
+    edge_fields: ['type', 'name_or_index', 'to_node'],
+    edge_types: [EDGE_TYPES, 'string_or_number', 'node'],
+    location_fields: ['object_index', 'script_id', 'line', 'column'],
+  };
+  const snapshot = { meta, node_count: nodes.length, edge_count: ef.length / 3, trace_function_count: 0 };
+  return Buffer.from(`{"snapshot":${JSON.stringify(snapshot)},"nodes":[${nf.join(',')}],"edges":[${ef.join(',')}],"locations":[],"strings":${JSON.stringify(strings)}}`);
+}
+
+function load(data: Buffer, idsA: Float64Array | null = null): HeapGraph {
+  const loader = new HeapGraphLoader(idsA);
+  loader.write(data);
+  return loader.end();
+}
+
+/** What the root reaches (1) without passing through `cut`, over essential edges. */
+function reach(g: HeapGraph, cut: number): Uint8Array {
+  const weak = g.edgeTypeNames.indexOf('weak');
+  const shortcut = g.edgeTypeNames.indexOf('shortcut');
+  const seen = new Uint8Array(g.nodeCount);
+  const stack = [0];
+  seen[0] = 1;
+  while (stack.length) {
+    const n = stack.pop()!;
+    for (let e = g.firstEdge[n]!; e < g.firstEdge[n + 1]!; e++) {
+      const t = g.edgeType[e];
+      if (t === weak || (t === shortcut && n !== 0)) continue;
+      const to = g.edgeTo[e]!;
+      if (to === cut || seen[to]) continue;
+      seen[to] = 1;
+      stack.push(to);
+    }
+  }
+  return seen;
 }
 
 describe('heap graph', () => {
@@ -90,5 +157,79 @@ describe('heap graph', () => {
       loader.write(Buffer.from(text));
       loader.end();
     }, /its nodes have \d+ edges and it declares \d+/);
+  });
+
+  it('retained sizes equal their definition for every node of random graphs', () => {
+    const edge = fc.record({ type: fc.constantFrom('property', 'element', 'internal', 'hidden', 'weak', 'shortcut', 'context'), from: fc.nat(), to: fc.nat() });
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 40 }), fc.array(edge, { maxLength: 120 }), fc.array(fc.integer({ min: 0, max: 1000 }), { minLength: 40, maxLength: 40 }), (count, edges, sizes) => {
+        const nodes: NodeSpec[] = Array.from({ length: count }, (_, i) => ({ type: i === 0 ? 'synthetic' : 'object', name: i === 0 ? '' : `N${i % 5}`, id: 2 * i + 1, size: i === 0 ? 0 : sizes[i]!, edges: [] }));
+        for (const e of edges) nodes[e.from % count]!.edges.push({ type: e.type, name: e.type === 'element' || e.type === 'hidden' ? e.to : `p${e.to % 7}`, to: e.to % count });
+        const g = load(snapshotOf(nodes));
+        const a = analyzeHeap(g);
+        const all = reachableSize(g, -1);
+        const reached = reach(g, -1);
+        // d dominates i: i is out of reach once d is cut
+        const dominates = (d: number, i: number): boolean => d === 0 || d === i || !reach(g, d)[i];
+        for (let i = 0; i < count; i++) {
+          assert.equal(a.distance[i] !== -1, reached[i] === 1, `node ${i} reachable`);
+          if (i === 0) assert.equal(a.retainedSize[0], g.selfSize.reduce((x, y) => x + y, 0));
+          else if (reached[i]) {
+            assert.equal(a.retainedSize[i], all - reachableSize(g, i), `node ${i}`);
+            // the immediate dominator dominates i, and every other dominator of i dominates it
+            const d = a.idom[i]!;
+            assert.ok(d !== i && dominates(d, i), `idom of ${i}`);
+            for (let o = 1; o < count; o++) if (o !== i && dominates(o, i)) assert.ok(dominates(o, d), `${o} dominates ${i} and its idom ${d}`);
+          } else assert.equal(a.retainedSize[i], g.selfSize[i]);
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('keeps the names a path shows, constructors whole, and not the text of strings', () => {
+    const long = `Class${'x'.repeat(300)}`;
+    const nodes: NodeSpec[] = [
+      { type: 'synthetic', name: '', id: 1, size: 0, edges: [{ type: 'property', name: 'holder', to: 1 }, { type: 'element', name: 5, to: 2 }] },
+      { type: 'object', name: long, id: 3, size: 10, edges: [{ type: 'property', name: 'text', to: 2 }, { type: 'internal', name: 'context', to: 3 }, { type: 'internal', name: '1234', to: 3 }] },
+      { type: 'string', name: 'the text of a string value', id: 5, size: 20, edges: [] },
+      { type: 'object', name: 'system / Context', id: 7, size: 30, edges: [] },
+    ];
+    const data = snapshotOf(nodes);
+    const g = load(data);
+    // the summary groups by the whole constructor name, as the streamed one does
+    assert.deepEqual(summarizeGraph(g), summarizeHeapSnapshot(data));
+    assert.ok(summarizeGraph(g).groups.some((x) => x.name === long));
+    assert.equal(g.strings.get(g.nodeName[2]!), '', "a string value's text is not kept");
+    const names = Array.from({ length: g.edgeCount }, (_, e) => g.strings.get(edgeNameOf(g, e)));
+    // property names and the internal edges nodetop follows; not element indices nor other internal names
+    assert.deepEqual(names, ['holder', '', 'text', 'context', '']);
+    assert.ok(g.edgeName instanceof Uint16Array && g.edgeNameTable !== null);
+  });
+
+  it('keeps edge names as string indices when there are more than 65,535 of them', () => {
+    const n = 70_000;
+    const root: NodeSpec = { type: 'synthetic', name: '', id: 1, size: 0, edges: [] };
+    const leaf: NodeSpec = { type: 'object', name: 'Leaf', id: 3, size: 8, edges: [] };
+    for (let i = 0; i < n; i++) root.edges.push({ type: 'property', name: `p${i}`, to: 1 });
+    const g = load(snapshotOf([root, leaf]));
+    assert.equal(g.edgeNameTable, null);
+    for (const e of [0, 65_535, 65_536, n - 1]) assert.equal(g.strings.get(edgeNameOf(g, e)), `p${e}`);
+  });
+
+  it("marks b's new nodes as it streams by, from a's ids", () => {
+    const node = (id: number, size: number): NodeSpec => ({ type: 'object', name: 'T', id, size, edges: [] });
+    const root = (count: number): NodeSpec => ({ type: 'synthetic', name: '', id: 1, size: 0, edges: Array.from({ length: count }, (_, i) => ({ type: 'property', name: `k${i}`, to: i + 1 })) });
+    const a = new HeapSnapshotSummarizer(true);
+    a.write(snapshotOf([root(3), node(11, 8), node(13, 8), node(15, 8)]));
+    const ids = a.end().ids!;
+    const g = load(snapshotOf([root(4), node(11, 8), node(13, 8), node(17, 8), node(19, 8)]), ids);
+    assert.deepEqual([...g.compared!.fresh], [0, 0, 0, 1, 1]);
+    assert.equal(g.compared!.shared, 3);
+    assert.ok(idsComparable(g.compared!));
+    assert.equal(g.nodeId.length, 0, 'the ids of b are not kept');
+    // the same ids with other sizes: renumbered objects, not the same ones
+    const h = load(snapshotOf([root(3), node(11, 24), node(13, 24), node(15, 24)]), ids);
+    assert.ok(!idsComparable(h.compared!));
   });
 });
