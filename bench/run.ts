@@ -671,6 +671,107 @@ async function snapshot(): Promise<void> {
   }
 }
 
+// ---- heap-diff with retaining paths (issue 26) --------------------------------------------
+
+const RETAINERS = path.join(ROOT, 'test/fixtures/retainers.js');
+
+function hwmBytes(pid: number): number {
+  const m = /^VmHWM:\s+(\d+) kB/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) * 1024 : 0;
+}
+
+/**
+ * `heap-diff a b` on a pair the retainers fixture writes (in-process v8.writeHeapSnapshot, one
+ * grow in between): wall time, CPU (all threads, /proc schedstat) and peak RSS (VmHWM) of
+ * nodetop, polled every 20 ms until it exits. Quick mode: ~30 MB files; --full: 143 and 169 MB,
+ * three runs. The goal: a 200 MB snapshot in under 20 s, peak RSS under 1.5x the larger file.
+ */
+async function heapDiff(): Promise<void> {
+  const [held, grow, runs] = full ? [110_000, 20_000, 3] : [20_000, 4_000, 1];
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nodetop-bench-heapdiff-'));
+  try {
+    const t = await start(pinned(TARGET_CPU, [process.execPath, RETAINERS, String(held)]));
+    const replies: Array<(m: Record<string, unknown>) => void> = [];
+    readline.createInterface({ input: t.child.stdout! }).on('line', (l) => replies.shift()?.(JSON.parse(l) as Record<string, unknown>));
+    const ask = (line: string): Promise<Record<string, unknown>> =>
+      new Promise((resolve) => {
+        replies.push(resolve);
+        t.child.stdin!.write(`${line}\n`);
+      });
+    const a = path.join(dir, 'a.heapsnapshot');
+    const b = path.join(dir, 'b.heapsnapshot');
+    try {
+      await ask(`snapshot ${a}`);
+      await ask(`grow ${grow}`);
+      await ask(`snapshot ${b}`);
+    } finally {
+      stop(t.child);
+    }
+    const larger = Math.max(fs.statSync(a).size, fs.statSync(b).size);
+    const measured: Array<{ wall: number; cpu: number; peak: number }> = [];
+    for (let i = 0; i < runs; i++) {
+      // both cores, as a user runs it (the bench itself is pinned to one, and children inherit that)
+      const cmd = [...(twoCores ? ['taskset', '-c', `${OTHER_CPU},${TARGET_CPU}`] : []), process.execPath, NODETOP, 'heap-diff', a, b, '--json'];
+      const t0 = performance.now();
+      const child = spawn(cmd[0]!, cmd.slice(1), { stdio: ['ignore', 'ignore', 'pipe'] });
+      children.add(child);
+      let stderr = '';
+      child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+      let exited = false;
+      let code: number | null = null;
+      child.on('exit', (c) => {
+        exited = true;
+        code = c;
+      });
+      let peak = 0;
+      let cpu = 0;
+      while (!exited) {
+        try {
+          peak = Math.max(peak, hwmBytes(child.pid!));
+          cpu = Math.max(cpu, cpuNs(child.pid!));
+        } catch {
+          /* exited between the check and the read */
+        }
+        await sleep(20);
+      }
+      const wall = (performance.now() - t0) / 1000;
+      if (code !== 0) throw new Error(`nodetop heap-diff exited ${String(code)}: ${stderr}`);
+      measured.push({ wall, cpu: cpu / 1e9, peak });
+    }
+    const ratios = measured.map((m) => m.peak / larger);
+    const walls = measured.map((m) => m.wall);
+    const mb = (x: number): string => (x / 1e6).toFixed(0);
+    const load = os.loadavg()[0]!.toFixed(1);
+    const sizes = `files ${mb(fs.statSync(a).size)} and ${mb(fs.statSync(b).size)} MB (retainers.js ${held}, grow ${grow})`;
+    rows.push({
+      bench: 'heap-diff with paths',
+      case: `peak RSS / larger file, ${sizes}`,
+      value: median(ratios),
+      unit: 'x',
+      spread: spreadOf(ratios, 2),
+      goal: '<= 1.5x (for a 200 MB snapshot)',
+      // quick mode's small files: Node's own ~48 MiB alone is 1.5x a 33 MB file
+      met: full ? median(ratios) <= 1.5 : null,
+      note: `peak RSS ${(Math.max(...measured.map((m) => m.peak)) / 2 ** 20).toFixed(0)} MiB; load average ${load}${full ? '' : '; quick mode is a smoke test, --full measures the goal'}`,
+    });
+    rows.push({
+      bench: 'heap-diff with paths',
+      case: `wall time, ${sizes}`,
+      value: median(walls),
+      unit: 's',
+      spread: spreadOf(walls, 1),
+      goal: '< 20 s for a 200 MB snapshot',
+      met: full ? median(walls) < 20 : null,
+      note: `CPU (user + sys) ${spreadOf(
+        measured.map((m) => m.cpu),
+        1,
+      )} s; load average ${load}`,
+    });
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 // ---- 16 processes at once (the overview) --------------------------------------------------
 
 async function manyProcesses(): Promise<void> {
@@ -817,6 +918,7 @@ async function main(): Promise<void> {
   if (want('first')) await timeToFirstSample();
   if (want('workers')) await workers();
   if (want('snapshot')) await snapshot();
+  if (want('heapdiff')) await heapDiff();
   if (want('many')) await manyProcesses();
   if (want('own')) await ownCost();
   const out = { machine, mode: full ? 'full' : 'quick', date: new Date().toISOString(), seconds: (Date.now() - started) / 1000, rows };
