@@ -4,11 +4,13 @@
 // Pure: scanner events in (model/heapsnapshot.ts's JsonScanner and SnapshotSections), graph and
 // answers out.
 //
-// Memory (issue 26: peak RSS under 1.5x the file): 17 bytes a node and 9 an edge in the graph;
-// of "strings" only those a path or a summary names (the names of objects, closures, roots and
-// scripts, and of property, variable and internal edges: not the text of string values), as
-// UTF-8 in one buffer; the closures' locations in typed arrays (a Map of them was 118 MiB of a
-// 169 MB file's 494 MiB peak). The analysis is measured in analyzeHeap.
+// Memory (issue 26: peak RSS under 1.5x the file; measured in docs/benchmarks.md): 17 bytes a
+// node (13 without ids, in heap-diff) and 7 an edge in the graph (edge names as 2-byte indices
+// into a table of the names kept); of "strings" only those a path or a summary names (the names
+// of objects, closures, roots and scripts, of property and variable edges, and the internal
+// edges followed: not the text of string values), as UTF-8 in one buffer; the closures'
+// locations in typed arrays (a Map of them was 118 MiB of a 169 MB file's 494 MiB peak). The
+// analysis is measured in analyzeHeap.
 //
 // What "essential" means follows DevTools (HeapSnapshot.ts isEssentialEdge): weak edges hold
 // nothing, and a shortcut edge counts only from the root (it marks the user's global objects).

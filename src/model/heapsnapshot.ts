@@ -18,6 +18,9 @@
 // ("LeakyThing", "Object", "Array", "Map"); every other type is one group named after the type:
 // "(closure)", "(string)", "(concatenated string)", "(array)", "(native)", "(code)", "(hidden)", ...
 //
+// SnapshotSections walks the sections for both readers (this summary, and the graph of
+// heapgraph.ts): each is a SnapshotSink that receives the numbers and the strings it asks for.
+//
 // JsonScanner is a small byte-level JSON tokenizer that keeps its state between chunks, so a
 // chunk may end anywhere: inside a number, a string, an escape or a multi-byte UTF-8 character.
 // A generic streaming parser from npm builds a JS value per token and keeps a path for each;
