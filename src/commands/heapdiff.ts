@@ -101,7 +101,8 @@ export function pathText(p: string[]): string {
   return p.length === 0 ? '(a GC root)' : p.map(printable).join(' <- ');
 }
 
-function cutName(name: string): string {
+/** A name as a table or a heading prints it (the JSON keeps up to 64 KiB of it). */
+export function cutName(name: string): string {
   return name.length > 200 ? `${name.slice(0, 199)}…` : name;
 }
 
@@ -149,7 +150,8 @@ export function renderHeapDiff(r: HeapDiffResult, opts: { a: string; b: string }
 export function renderRetainers(t: GrowerRetainers, newById: boolean): string[] {
   const lines: string[] = [];
   const sampled = t.traced < t.objects ? ` (paths of ${count(t.traced)} of them, scaled)` : '';
-  const name = printable(t.name);
+  // the constructor's whole name is the group's (up to 64 KiB): printed as in the table
+  const name = cutName(printable(t.name));
   lines.push(`  ${name}: ${count(t.objects)}${newById ? ' new' : ''}${sampled}`);
   for (const p of t.paths) {
     lines.push(`    ${count(p.count)} ${name} (${bytes(p.retainedBytes)} retained) <- ${pathText(p.path)}`);

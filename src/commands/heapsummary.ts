@@ -10,7 +10,7 @@ import { printable } from '../model/text';
 import { readHeapFile } from '../platform/heapfile';
 import { memoryTrace } from '../debug';
 import { collectGarbage } from '../platform/selfgc';
-import { count, pathText } from './heapdiff';
+import { count, cutName, pathText } from './heapdiff';
 import type { Output } from '../cli';
 
 export interface HeapSummaryOptions {
@@ -54,6 +54,6 @@ export function renderHeapSummary(r: HeapSummaryResult, file: string): string {
   for (const x of r.retainers) lines.push(`  ${bytes(x.retainedBytes).padStart(w)}  ${printable(x.label)}${x.path.length ? ` <- ${pathText(x.path)}` : ''}`);
   lines.push('', 'largest by self size (objects by constructor, the rest by type):');
   const w2 = Math.max(8, ...r.groups.map((g) => bytes(g.selfSizeBytes).length));
-  for (const g of r.groups) lines.push(`  ${bytes(g.selfSizeBytes).padStart(w2)}  ${count(g.count).padStart(9)}  ${printable(g.name)}`);
+  for (const g of r.groups) lines.push(`  ${bytes(g.selfSizeBytes).padStart(w2)}  ${count(g.count).padStart(9)}  ${cutName(printable(g.name))}`);
   return lines.join('\n');
 }
