@@ -64,8 +64,9 @@ export async function heapDiffCommand(opts: HeapDiffOptions, out: Output): Promi
     rows = diffHeapSummaries(a, b);
     // constructors (objects) are what a developer can act on; "(string)" is held by one of them
     const growers = rows.slice(0, opts.top).filter((r) => r.type === 'object' && r.countDelta > 0).slice(0, TRACED_GROWERS);
-    newById = idsComparable(graph.compared!);
-    const fresh = newById ? graph.compared!.fresh : null;
+    const compared = graph.compared;
+    newById = compared !== null && idsComparable(compared);
+    const fresh = newById ? compared!.fresh : null;
     const analysis = analyzeHeap(graph);
     collectGarbage(); // the analysis's scratch
     memoryTrace('b analysed');
