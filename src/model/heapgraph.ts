@@ -174,7 +174,7 @@ function readGraphMeta(snapshot: unknown): GraphMeta {
     edgeTypeOff,
     edgeNameOff: at(ef, 'name_or_index', 'edge_fields'),
     edgeToOff: at(ef, 'to_node', 'edge_fields'),
-    locStride: Math.max(lf.length, 4),
+    locStride: lf.length,
     typeNames: typeNames.map(String),
     edgeTypeNames: edgeTypeNames.map(String),
     nodeCount: count(s!.node_count, 'node_count'),
@@ -358,6 +358,8 @@ export class HeapGraphReader implements SnapshotSink {
   }
 
   location(v: number): void {
+    // object_index, script_id, line first (as V8 lists them); a file that lists fewer has none
+    if (this.meta_!.locStride < 3) return;
     const f = this.locField;
     if (f === 0) this.locNode = v;
     else if (f === 1) this.locScript = v;
