@@ -448,6 +448,61 @@ async function timeToFirstSample(): Promise<void> {
   floor('`node -e 0`', cold([process.execPath, '-e', '0']), `Node ${process.version} alone, environment as given (${ca})`);
 }
 
+// ---- exits: a watched target exits when it would have (issue 19 §1) -----------------------
+
+const EXITS = path.join(ROOT, 'test/fixtures/exits.js');
+
+/** From the fixture's "ending" line to its exit; observed: under `nodetop watch`, told to end once its instruments are in. */
+async function exitDelay(way: string, observed: boolean): Promise<number> {
+  const child = spawn(process.execPath, ['--inspect-port=0', EXITS, way], { stdio: ['pipe', 'pipe', 'ignore'] });
+  children.add(child);
+  let endingAt = 0;
+  let watcher: ChildProcess | null = null;
+  const ready = new Promise<number>((resolve) =>
+    readline.createInterface({ input: child.stdout! }).on('line', (l) => {
+      if (l.includes('"ending"')) endingAt = performance.now();
+      else if (l.includes('"ready"')) resolve((JSON.parse(l) as { pid: number }).pid);
+    }),
+  );
+  const exited = new Promise<number>((resolve) => child.on('exit', () => resolve(performance.now())));
+  const pid = await ready;
+  if (observed) {
+    watcher = spawn(process.execPath, [NODETOP, 'watch', String(pid), '--interval', '1s'], { stdio: 'ignore' });
+    children.add(watcher);
+    child.stdin!.write('endWhenWatched 1500\n');
+  } else child.stdin!.write('end\n');
+  const guard = setTimeout(() => child.kill('SIGKILL'), 30_000);
+  const at = await exited;
+  clearTimeout(guard);
+  if (watcher) await new Promise((r) => (watcher!.exitCode !== null ? r(null) : watcher!.on('exit', r)));
+  children.delete(child);
+  return at - endingAt;
+}
+
+async function exits(): Promise<void> {
+  const runs = full ? 9 : 5;
+  for (const way of ['natural', 'exit', 'throw', 'signal-handled', 'signal']) {
+    const plain: number[] = [];
+    const watched: number[] = [];
+    // interleaved, so the machine's moods fall on both
+    for (let i = 0; i < runs; i++) {
+      plain.push(await exitDelay(way, false));
+      watched.push(await exitDelay(way, true));
+    }
+    const over = median(watched) - median(plain);
+    rows.push({
+      bench: 'a watched target exits when it would have',
+      case: way,
+      value: over,
+      unit: 'ms later',
+      spread: `watched ${spreadOf(watched, 0)}, unobserved ${spreadOf(plain, 0)}`,
+      goal: '<= 100 ms later',
+      met: over <= 100,
+      note: 'from its "ending" line to its exit, under `nodetop watch --interval 1s`, medians',
+    });
+  }
+}
+
 // ---- 4. workers -------------------------------------------------------------------------
 
 async function workers(): Promise<void> {
@@ -916,6 +971,7 @@ async function main(): Promise<void> {
   }
   if (want('load')) await underLoad();
   if (want('first')) await timeToFirstSample();
+  if (want('exits')) await exits();
   if (want('workers')) await workers();
   if (want('snapshot')) await snapshot();
   if (want('heapdiff')) await heapDiff();
