@@ -311,24 +311,43 @@ export const sampleProbe = defineProbe<SampleArg, RawSample>(
             };
           }
           const mean = lag.mean;
+          // An interval the window's histogram missed, counted as one more of its intervals.
+          // As the largest it is also the top percentiles HdrHistogram would have given: the
+          // count at a percentile is rounded, so the largest of n values is their p99 while
+          // n <= 50 (a 2 s block among a 1 s window's 50 ms ticks), their p90 while n <= 5.
+          // Only the max took it before, and a block that began just after a reset never
+          // reached the lag p99 nor its event.
+          const addInterval = (ns: number): void => {
+            const l = lag!;
+            if (l.count <= 0) {
+              lag = { min: ns, max: ns, mean: ns, stddev: NaN, p50: ns, p90: ns, p99: ns, count: 1 };
+              return;
+            }
+            const n = l.count + 1;
+            const top = (p: number): boolean => Math.max(1, Math.floor((p / 100) * n + 0.5)) >= n;
+            if (ns > l.max) {
+              l.max = ns;
+              if (top(99)) l.p99 = ns;
+              if (top(90)) l.p90 = ns;
+              if (top(50)) l.p50 = ns;
+            }
+            l.mean = (l.mean * l.count + ns) / n;
+            l.count = n;
+          };
           // reset() makes the histogram forget its last tick: the interval under way at the
           // last reset never reached it, and a stall that began in it would be missing from the
-          // max. The never-reset histogram has it: the difference of their sums since then.
+          // window. The never-reset histogram has it: the difference of their sums since then.
           if (clock && clockSumMs !== null && count >= 0) {
             const lostMs = clockSumMs - (clock.sumAtResetMs ?? 0) - (count > 0 ? (mean * count) / 1e6 : 0);
             // A window in which that interval is the only one to complete (a recorder's window of
             // 100 ms holds one or two 50 ms ticks, and the first after a reset records nothing)
             // has it as its lag, stall or not, rather than none. An interval is about a
             // resolution long at least: less is rounding, not an interval.
-            if (count === 0 ? lostMs > st.resolutionMs / 2 : lostMs > 2 * st.resolutionMs) {
-              const ns = lostMs * 1e6;
-              if (count === 0) lag = { min: ns, max: ns, mean: ns, stddev: NaN, p50: ns, p90: ns, p99: ns, count: 1 };
-              else if (ns > lag.max) lag.max = ns;
-            }
+            if (count === 0 ? lostMs > st.resolutionMs / 2 : lostMs > 2 * st.resolutionMs) addInterval(lostMs * 1e6);
           }
           if (firstIntervalMs > 2 * st.resolutionMs) {
             const ns = firstIntervalMs * 1e6;
-            if (lag.count === 0) lag = { min: ns, max: ns, mean: ns, stddev: NaN, p50: ns, p90: ns, p99: ns, count: 1 };
+            if (lag.count >= 0) addInterval(ns);
             else if (ns > lag.max) lag.max = ns;
           }
           // A loop stuck in an interval right now: keep the window open (a reset would drop

@@ -44,7 +44,7 @@ describe('blocked targets', () => {
     }
   });
 
-  it('a block under way at a sample: told as blocked, for about as long as it lasted, and its whole length reaches the lag max', async () => {
+  it('a block under way at a sample: told as blocked, for about as long as it lasted, and its whole length reaches the lag max and p99', async () => {
     const t = await startTarget('blocked.js', { nodeArgs: ['--inspect-port=0'] });
     try {
       const att = await attachTo(t.pid, { timeoutMs: 5000 });
@@ -70,6 +70,9 @@ describe('blocked targets', () => {
         assert.equal(after.eventLoop.blocked, null);
         const max = after.eventLoop.lagMs?.max ?? 0;
         assert.ok(max >= 1400, `lag max ${max} ms after a 1,500 ms block`);
+        // and its p99: the block is one interval among the window's few dozen 50 ms ticks
+        const p99 = after.eventLoop.lagMs?.p99 ?? 0;
+        assert.ok(p99 >= 1400, `lag p99 ${p99} ms after a 1,500 ms block`);
       } finally {
         await att.detach();
       }
