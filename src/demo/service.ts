@@ -1,7 +1,8 @@
 // The demo service that `nodetop demo` starts and attaches to: a small, realistic mess.
 // An HTTPS API with a keep-alive client pool calling it (more TLS connections than you would
-// guess), an HTTP server, two worker threads (one holding memory, one busy), a slow leak that
-// a forced GC does not give back, garbage that it does, and a loop that blocks now and then.
+// guess, and too few for its callers: requests queue), an HTTP server, two worker threads (one
+// holding memory, one busy), a slow leak that a forced GC does not give back, garbage that it
+// does, and a loop that blocks now and then.
 //
 // Plain JavaScript at run time (compiled from this file), started as its own process; it prints
 // one JSON ready line. The TLS key below is a throwaway self-signed key for localhost, made for
@@ -78,11 +79,13 @@ function computeReportSynchronously(ms: number): number {
   return x;
 }
 
-function handler(_req: http.IncomingMessage, res: http.ServerResponse): void {
+function handler(req: http.IncomingMessage, res: http.ServerResponse): void {
   if (sessions.length < 20_000) sessions.push(new Session(nextSession, new Array<number>(256).fill(nextSession++)));
   // garbage: parsed and dropped
   const garbage = JSON.parse(JSON.stringify({ items: Array.from({ length: 200 }, (_, i) => ({ i, s: `item-${i}` })) }));
-  setTimeout(() => res.end(JSON.stringify({ ok: true, n: garbage.items.length })), 5 + Math.random() * 25);
+  // the orders API is slow (150-250 ms): what keeps its callers' pool full
+  const ms = req.url === '/orders' ? 150 + Math.random() * 100 : 5 + Math.random() * 25;
+  setTimeout(() => res.end(JSON.stringify({ ok: true, n: garbage.items.length })), ms);
 }
 
 const WORKER_HOLD = `
@@ -104,29 +107,47 @@ async function main(): Promise<void> {
   const plainPort = (plain.address() as { port: number }).port;
 
   const pool = new https.Agent({ keepAlive: true, maxSockets: 6, rejectUnauthorized: false });
+  // 9 callers, each calling again as soon as its call returns, on a pool of 6: at every moment 6
+  // sockets are in use and 3 requests queue, on a fast machine as on a slow one (bursts on a
+  // timer queued only while a burst lasted, which a fast machine made too short for a sample
+  // to see). About 40 calls a second.
   const call = (): void => {
-    const req = https.get({ host: '127.0.0.1', port: apiPort, path: '/orders', agent: pool }, (res) => res.resume());
-    req.on('error', () => undefined);
+    let again = false;
+    const next = (): void => {
+      if (again) return;
+      again = true;
+      setTimeout(call, 1); // never a call within a call's own callback
+    };
+    const req = https.get({ host: '127.0.0.1', port: apiPort, path: '/orders', agent: pool }, (res) => {
+      res.resume();
+      res.on('close', next);
+    });
+    req.on('error', () => setTimeout(next, 1000)); // refused while the loop was blocked: try again later
   };
+  for (let i = 0; i < 9; i++) call();
   const callPlain = (): void => {
     const req = http.get({ host: '127.0.0.1', port: plainPort, path: '/health' }, (res) => res.resume());
     req.on('error', () => undefined);
   };
-  // bursts of 12 requests on a pool of 6: some queue
-  setInterval(() => {
-    for (let i = 0; i < 12; i++) call();
-    callPlain();
-  }, 250);
+  setInterval(callPlain, 250);
 
   new Worker(WORKER_HOLD, { eval: true, name: 'cache-builder' }).unref();
   new Worker(WORKER_BUSY, { eval: true, name: 'image-resizer' }).unref();
 
-  // the loop blocks for 2.5 s, 4 s after the start and then every 15 s: more than the blocked
-  // banner needs (750 ms) plus an interval, so that a sample lands inside it even when the view
-  // backs off to 2 s on a busy machine
+  // The loop blocks for 2.5 s, 3 s after nodetop's instruments appear (the demo looks for them
+  // every 100 ms) and then every 15 s: more than the blocked banner needs (750 ms) plus an
+  // interval, so that a sample lands inside it even when the view backs off to 2 s on a busy
+  // machine. Counted from the attach, not from the start: an attach that took long on a loaded
+  // machine does not miss the first block, and a fast one does not wait for it.
   const block = (): number => computeReportSynchronously(2500);
-  setTimeout(block, 4000);
-  setInterval(block, 15_000);
+  const look = setInterval(() => {
+    if (!(globalThis as Record<symbol, unknown>)[Symbol.for('nodetop')]) return;
+    clearInterval(look);
+    setTimeout(() => {
+      block();
+      setInterval(block, 15_000);
+    }, 3000);
+  }, 100);
 
   process.stdout.write(`${JSON.stringify({ ready: true, pid: process.pid, apiPort, plainPort })}\n`);
 }

@@ -286,15 +286,22 @@ describe('nodetop demo in the dashboard', { skip: haveTmux() ? false : 'tmux is 
       await term.waitFor(/Run the heap census of sockets and pools in pid \d+\? \[y\/N, a: always\]\s+It walks the heap twice/);
       term.keys('y');
       s = await term.waitFor(/heap census: \d+ connections, \d+ pools?/, 15_000);
-      // the demo's pool: maxSockets 6, its 6 TLS connections all its own
-      assert.match(s, /https\.Agent#\d\s+127\.0\.0\.1:\d+\s+\d+\s+\d+\s+\d+\s+6\s*$/m);
+      // the demo's pool: maxSockets 6, all 6 in use by its 9 callers, the other 3 queued; its 6
+      // TLS connections all its own. Queued first, so it is the first row.
+      assert.match(s, /^\s+https\.Agent#\d\s+127\.0\.0\.1:\d+\s+6\s+0\s+\d+( \([+-]\d+\))?\s+6\s*$/m);
       assert.match(s, /6 client connections \(6 TLS\): https\.Agent#\d 6 \(maxSockets 6\)/);
       // a finding is wrapped whole, never cut at the edge
       assert.doesNotMatch(s, /maxSockets 6[^\n]*…/);
+      // the pool by name, whatever the order of the rows
+      term.keys('/');
+      term.keys('-l', 'https');
+      await term.waitFor(/filter: https▏ +\(1 of \d+ rows; Esc clears\)/);
+      term.keys('Enter');
       term.keys('Enter');
       s = await term.waitFor(/Pools > https\.Agent#\d/);
       assert.match(s, /maxSockets 6 per origin/);
       term.keys('Escape');
+      term.keys('Escape'); // and the filter
       // sockets: Enter opens a group; / filters the rows
       term.keys('3');
       await term.waitFor(/ENDPOINT\s+DIR\s+CONNS/);
