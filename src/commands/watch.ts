@@ -13,6 +13,7 @@ import { attach, type AttachOptions, type Attachment } from '../inspector/attach
 import { onExit } from '../lifecycle';
 import { processAlive } from '../platform/ps';
 import { howItEnded } from '../inspector/ended';
+import { EventDetector, type TargetEvent } from '../model/events';
 import type { Sample } from '../model/sample';
 import { Sampler, type SamplerOptions } from '../sampler';
 import { watchEventLine, watchHeader, watchLine, type WatchField } from '../sinks/line';
@@ -63,6 +64,8 @@ interface Target {
   lastNet: Pick<Sample, 'sockets' | 'httpPools'> | null;
   /** A trigger's snapshot or GC freezes it: no sample is sent meanwhile (ticks count as skipped). */
   paused: boolean;
+  /** What the samples say happened (a blocked episode, a lag spike...): the live view's events. */
+  events: EventDetector;
 }
 
 /**
@@ -136,6 +139,7 @@ export async function watchCommand(opts: WatchOptions, out: Output): Promise<voi
     sinceCollect: 0,
     lastNet: null,
     paused: false,
+    events: new EventDetector(att.pid),
   }));
   const recording = opts.intervalMs < RECORD_BELOW_MS;
   // collect about once a second; the recorder keeps up to 4 collects' worth if one is late
@@ -203,6 +207,8 @@ export async function watchCommand(opts: WatchOptions, out: Output): Promise<voi
         } else {
           out.write(watchLine(s, opts.fields));
         }
+        // the events this sample shows, after it, with its index
+        for (const e of t.events.fromSample(s)) out.write(eventRecord(t, e, opts));
         runner?.observe(t, s);
         t.index++;
         t.skipped = 0;
@@ -224,6 +230,8 @@ export async function watchCommand(opts: WatchOptions, out: Output): Promise<voi
           if (!isGone(e, t)) {
             // not answering this time (a blocked loop): say so and try again next tick
             const msg = e instanceof Error ? e.message : String(e);
+            // the error record says it; the detector remembers, and says "answering again" later
+            t.events.noAnswer(Date.now(), msg);
             if (opts.json) {
               out.write(JSON.stringify({ index: t.index, pid: t.att.pid, event: 'error', message: msg, ...(isNodetopError(e) ? { exitCode: e.exitCode } : {}) }));
             } else out.write(watchEventLine(new Date().toISOString(), t.att.pid, `no sample: ${msg}`, opts.fields));
@@ -312,4 +320,13 @@ async function writeExited(t: Target, opts: WatchOptions, out: Output): Promise<
   const event = end.exited ? 'exited' : 'disconnected';
   if (opts.json) out.write(JSON.stringify({ pid: t.att.pid, event, index: t.index }));
   else out.write(watchEventLine(new Date().toISOString(), t.att.pid, end.exited ? 'exited' : 'closed the inspector connection: no more samples', opts.fields));
+}
+
+/**
+ * An event as its own record: `{"index","pid","event":"blocked",...}` beside the `exited` and
+ * `error` records (the kinds the detector finds in samples never take their names), or a line.
+ */
+function eventRecord(t: Target, e: TargetEvent, opts: WatchOptions): string {
+  if (!opts.json) return watchEventLine(e.time, e.pid, e.text, opts.fields);
+  return JSON.stringify({ index: t.index, pid: e.pid, event: e.kind, level: e.level, time: e.time, message: e.text, ...(e.frames ? { frames: e.frames } : {}) });
 }

@@ -208,6 +208,55 @@ describe('nodetop watch', () => {
     }
   });
 
+  it("emits the live view's events: a blocked episode and its lag spike, as records of their own (--json) and as lines", async () => {
+    const a = await startTarget('blocked.js', { nodeArgs: ['--inspect-port=0'] });
+    try {
+      let asked = false;
+      // the block begins right after a sample: the case whose lag spike once reached only the max
+      const r = await runStreaming(['watch', String(a.pid), '--interval', '1s', '--count', '10', '--json'], (rec) => {
+        if (!asked && rec.index === 1 && !rec.event) {
+          asked = true;
+          void a.ask('block-after-sample 3000');
+        }
+      });
+      assert.equal(r.code, 0, r.stderr);
+      type Ev = Rec & { level?: string; time?: string; message?: string; frames?: string[] };
+      const events = r.recs.filter((x) => x.event) as Ev[];
+      const what = JSON.stringify(events);
+      // events take no index of their own: the samples still count 0..9
+      assert.deepEqual(r.recs.filter((x) => !x.event).map((x) => x.index), Array.from({ length: 10 }, (_, i) => i));
+      const during = events.find((e) => e.event === 'blocked' && /so far/.test(e.message ?? ''));
+      assert.ok(during, what);
+      assert.equal(during.level, 'bad');
+      assert.match(during.message!, /^main thread blocked in JavaScript for [\d.]+ s so far, at spinTheWheel \(.*blocked\.js:\d+:\d+\)$/);
+      assert.match(during.frames?.[0] ?? '', /^spinTheWheel \(.*blocked\.js:\d+:\d+\)$/);
+      // after the sample that showed it, with that sample's index and time
+      const shown = r.recs.findIndex((x) => !x.event && x.index === during.index);
+      assert.ok(shown >= 0 && shown < r.recs.indexOf(during) && r.recs[shown]!.eventLoop?.blocked, what);
+      assert.equal(during.time, r.recs[shown]!.time);
+      const ended = events.find((e) => e.event === 'blocked' && /now running again/.test(e.message ?? ''));
+      assert.ok(ended, what);
+      assert.match(ended.message!, /^main thread was blocked in JavaScript for [\d.]+ s, now running again; at spinTheWheel/);
+      const lag = events.find((e) => e.event === 'lag' && e.level === 'bad');
+      assert.ok(lag, what);
+      const p99 = Number(/^event loop lag p99 (\d+) ms, max \d+ ms \(over 100 ms\)$/.exec(lag.message ?? '')?.[1]);
+      assert.ok(p99 >= 2500, `${lag.message} after a 3,000 ms block`);
+
+      // the same in text: a line each, after the sample line
+      const text = runCli(['watch', String(a.pid), '--interval', '1s', '--count', '8']);
+      await eventually(() => a.ask('nodetop'), (x) => Number(x.samples) >= 2, 15_000);
+      await a.ask('block-after-sample 3000');
+      const out = await text;
+      assert.equal(out.code, 0, out.stderr);
+      const pid = String(a.pid);
+      assert.match(out.stdout, new RegExp(`^\\d\\d:\\d\\d:\\d\\d\\.\\d{3} +${pid}  main thread blocked in JavaScript for [\\d.]+ s so far, at spinTheWheel`, 'm'));
+      assert.match(out.stdout, new RegExp(`^\\d\\d:\\d\\d:\\d\\d\\.\\d{3} +${pid}  event loop lag p99 \\d+ ms, max \\d+ ms \\(over 100 ms\\)$`, 'm'));
+      assert.ok(a.alive());
+    } finally {
+      await a.kill();
+    }
+  });
+
   it('human mode: a header, then one line per sample with the chosen fields', async () => {
     const a = await startTarget('handles.js', { args: [String(sink.port)], nodeArgs: ['--inspect-port=0'] });
     try {
