@@ -377,6 +377,19 @@ function footer(opts: RenderOptions, p: Painter, width: number): string {
   return fit(p.paint(p.unicode ? keys : keys.replace('↑↓', 'j/k').replace('←/→', 'Left/Right'), 'dim'), width);
 }
 
+/** Text in lines of at most `width` at spaces; a word longer than a line stays whole (fit cuts it). */
+function wordWrap(text: string, width: number): string[] {
+  const out: string[] = [];
+  let line = '';
+  for (const word of text.split(/\s+/).filter(Boolean)) {
+    if (line && visibleLength(line) + 1 + visibleLength(word) > width) {
+      out.push(line);
+      line = word;
+    } else line = line ? `${line} ${word}` : word;
+  }
+  return line ? [...out, line] : out;
+}
+
 export type PageRenderer = (s: Sample, prev: Sample | null, hist: History, st: ViewState, p: Painter, width: number, height: number) => string[];
 
 export function renderScreen(
@@ -390,8 +403,10 @@ export function renderScreen(
   const p = painter(opts);
   const w = Math.max(20, opts.width);
   const top = header(s, s?.target.pid ?? st.pid ?? 0, st, p, w);
-  // a question takes the key line for what the action costs
-  const bottom = [statusLine(st, p, w), st.confirm ? fit(p.paint(esc(st.confirm.cost), 'warn'), w) : footer(opts, p, w)];
+  // a question takes the key line for what the action costs, wrapped whole (up to three lines):
+  // cut at 80 columns it lost the very figure it asks about ("Heap used 5.43 …")
+  const cost = st.confirm ? wordWrap(esc(st.confirm.cost), w).slice(0, 3).map((l) => fit(p.paint(l, 'warn'), w)) : [footer(opts, p, w)];
+  const bottom = [statusLine(st, p, w), ...cost];
   const bodyHeight = Math.max(0, opts.height - top.length - bottom.length);
   let body: string[];
   if (st.help) body = helpLines(opts);

@@ -177,6 +177,41 @@ describe('nodetop attach: the dashboard', { skip: haveTmux() ? false : 'tmux is 
     }
   });
 
+  it('the Pools page fits 80x24: names cut with …, the columns whole, the finding, the settings and the census cost wrapped whole', async () => {
+    // fetch's pool with 3 requests in flight to the fixture's own server
+    const t = await startTarget('fetch-pool.js', { nodeArgs: ['--inspect-port=0'] });
+    const term = openTerminal(['attach', String(t.pid), '--interval', '500'], { cols: 80, rows: 24 });
+    try {
+      await term.waitFor(/Heap used [\d.]+ \w+/);
+      term.keys('5');
+      let s = await term.waitFor(/^ +fetch \(undici Age… +http:\/\/127\.0\.0\.1:\d+ +3 +0 +0 +∞ *$/m, 15_000);
+      let lines = s.replace(/\n$/, '').split('\n');
+      assert.equal(lines.length, 24);
+      assert.ok(lines.every((l) => [...l].length <= 80), 'no line is wider than the terminal');
+      // the finding that explains the pool, whole (it was cut where the columns ended)
+      await term.waitFor(/\d+ client connections: fetch 3 \(maxSockets unlimited\);[\s\S]*once per end\)/);
+      term.keys('Enter');
+      s = await term.waitFor(/Pools > fetch \(undici Agent\)/);
+      assert.match(s, /maxSockets unlimited per origin, maxTotalSockets unlimited,\s+maxFreeSockets unlimited, keepAlive true/);
+      assert.match(s, /^ +http:\/\/127\.0\.0\.1:\d+ +3 +0 +0 +3 +0 *$/m);
+      term.keys('Escape');
+      // the census asks first, and says what it costs to the end of the sentence
+      term.keys('c');
+      s = await term.waitFor(/Run the heap census of sockets and pools in pid \d+\? \[y\/N, a: always\]/);
+      s = await term.waitFor(/It walks the heap twice \(Runtime\.queryObjects\), each a full GC\.\s+Heap used [\d.]+\s+\w+:\s+each\s+a\s+pause\s+of\s+~[\d.]+\s+ms[^\n]*\.\s*$/);
+      lines = s.replace(/\n$/, '').split('\n');
+      assert.equal(lines.length, 24);
+      assert.ok(lines.every((l) => [...l].length <= 80), 'no line is wider than the terminal');
+      term.keys('n');
+      await term.waitFor(/cancelled: nothing was done to the target/);
+      term.keys('q');
+      assert.equal(await term.exitCode(), 0);
+    } finally {
+      term.close();
+      await t.kill();
+    }
+  });
+
   it('asks before a GC: n cancels, y goes ahead, a stops asking for the session', async () => {
     const t = await startTarget('idle.js', { nodeArgs: ['--inspect-port=0', '--expose-gc'] });
     const term = openTerminal(['attach', String(t.pid), '--interval', '500'], { cols: 120, rows: 30 });

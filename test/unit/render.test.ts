@@ -4,7 +4,7 @@ import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
 import { buildSample, buildWorkerRow, type Sample } from '../../src/model/sample';
 import { Series } from '../../src/model/series';
-import { fit, initialState, newHistory, renderScreen, stripTags, visibleLength, type History } from '../../src/tui/render';
+import { fit, initialState, newHistory, painter, renderScreen, stripTags, visibleLength, type History } from '../../src/tui/render';
 import { eventsPage } from '../../src/tui/views/events';
 import { handleRows, handlesPage } from '../../src/tui/views/handles';
 import { overviewPage } from '../../src/tui/views/overview';
@@ -104,6 +104,46 @@ describe('live view rendering', () => {
     assert.equal(walkAge(at(1000)), '');
     assert.match(walkAge(at(4000)), /read 4 s ago \(the walk is held to 0\.5% of the target's CPU\)/);
     assert.equal(walkAge({ ...s, sockets: null }), '');
+  });
+
+  it('the Pools page at 80x24: every line fits, names cut with …, findings and a pool\'s settings whole, the census cost whole', () => {
+    const s = sample({ blocked: null });
+    const painterless = painter({ color: true, colors: 256, unicode: true });
+    const origin = (o: Record<string, unknown>): Record<string, unknown> => ({
+      endpoint: '127.0.0.1:37769', servername: null, key: 'k', inUse: 2, free: 0, queued: 0, connected: null, pending: null, running: null, size: null, ...o,
+    });
+    s.httpPools = [
+      { kind: 'fetch', name: 'fetch (undici Agent)', protocol: null, maxSockets: null, maxFreeSockets: null, maxTotalSockets: null, keepAlive: true,
+        origins: [origin({ origin: 'http://127.0.0.1:36709', key: 'http://127.0.0.1:36709', inUse: 3, running: 3, pending: 0 })], totals: { inUse: 3, free: 0, queued: 0 }, note: null },
+      { kind: 'http.Agent', name: 'https.Agent#1', protocol: 'https:', maxSockets: 2, maxFreeSockets: 256, maxTotalSockets: null, keepAlive: true,
+        origins: [origin({ origin: '127.0.0.1:37769', servername: 'a.localhost.example', key: 'a' }), origin({ origin: '127.0.0.1:37769', servername: 'b.localhost.example', key: 'b', queued: 4 })],
+        totals: { inUse: 4, free: 0, queued: 4 }, note: null },
+    ] as unknown as Sample['httpPools'];
+    const finding = '127.0.0.1:37769: 6 client connections (6 TLS): https.Agent#1 4 (maxSockets 2), https.Agent#2 1 (maxSockets unlimited), (no pool) 1; 2 pools connect to it; 1 belong to no pool (net/tls.connect, agent:false, or an agent nodetop cannot reach); https.Agent#1 has 2 origin keys for it (maxSockets is per key: TLS options, localAddress, family split them); this process also holds the 6 server sides of its connections to 127.0.0.1:37769 (each loopback connection is counted twice: once per end)';
+    s.sockets = { findings: [finding], readAt: s.time } as unknown as Sample['sockets'];
+    const st = { ...initialState(1000), page: 'pools' as const };
+    const body = poolsPage(s, null, history(), st, painterless, 80, 19).map(stripTags);
+    for (const l of body) assert.ok(visibleLength(l) <= 80, `${visibleLength(l)} columns: ${l}`);
+    const text = body.join('\n');
+    // queued first; the SNI name tells the two origin keys apart, cut with … in its column
+    assert.match(body[1]!, /^ {2}https\.Agent#1 +127\.0\.0\.1:37769 sni b\.local… +2 +0 +4 +2\s*$/);
+    assert.match(text, /^ {2}https\.Agent#1 +127\.0\.0\.1:37769 sni a\.local… +2 +0 +0 +2\s*$/m);
+    // the pool's name cut with …, the MAX column whole (fetch's running/pending are on Enter)
+    assert.match(text, /^ {2}fetch \(undici Age… http:\/\/127\.0\.0\.1:36709 +3 +0 +0 +∞\s*$/m);
+    // the finding whole, though it takes 7 lines of the 19
+    assert.equal(body.slice(body.findIndex((l) => l.startsWith('  127.0.0.1:37769: 6 client'))).map((l) => l.trim()).join(' '), finding);
+    // at 200 columns fetch's row has its running and pending
+    assert.match(poolsPage(s, null, history(), st, painterless, 200, 19).map(stripTags).join('\n'), /∞ {2}running 3 pending 0$/m);
+    // Enter: the pool's settings wrapped whole
+    const detail = poolsPage(s, null, history(), { ...st, detail: { page: 'pools', key: 'https.Agent#1\u0000a' } }, painterless, 80, 19).map(stripTags);
+    for (const l of detail) assert.ok(visibleLength(l) <= 80, `${visibleLength(l)} columns: ${l}`);
+    assert.match(detail.join(' ').replace(/\s+/g, ' '), /maxSockets 2 per origin, maxTotalSockets unlimited, maxFreeSockets 256, keepAlive true/);
+    // the census question at 80x24: what it costs, whole, on the lines under the question
+    const cost = 'It walks the heap twice (Runtime.queryObjects), each a full GC. Heap used 5.43 MiB: each a pause of ~44 ms (0.5-65 ms by the heap\'s shape).';
+    const screen = renderScreen(s, null, history(), { ...st, confirm: { question: 'Run the heap census of sockets and pools in pid 4242?', cost } }, { width: 80, height: 24, color: true, colors: 256, unicode: true, readonly: false }, pages).map(stripTags);
+    assert.equal(screen.length, 24);
+    for (const l of screen) assert.equal(visibleLength(l), 80, l);
+    assert.equal(screen.slice(-2).map((l) => l.trim()).join(' '), cost);
   });
 
   it('says how many worker rows are older readings when worker reads were rationed, and how old', () => {
