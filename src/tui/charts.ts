@@ -82,9 +82,11 @@ export function lineChart(spec: LineChartSpec, width: number, height: number, p:
   const out: string[] = [];
   out.push(fit(`${p.paint(spec.title, 'bold')} ${spec.legend}`, width));
   const rows = Math.max(1, height - 2);
-  const visible = spec.lines.flatMap((l) => l.points.filter((q) => q[0] >= spec.fromMs && q[0] <= spec.toMs && q[1] !== null).map((q) => q[1]!));
   const lo = spec.min ?? 0;
-  const dataMax = visible.length ? Math.max(...visible) : lo;
+  // the largest reading in the window (a loop: the arrays of every visible reading were garbage every tick)
+  let dataMax = -Infinity;
+  for (const l of spec.lines) for (const [t, v] of l.points) if (v !== null && t >= spec.fromMs && t <= spec.toMs && v > dataMax) dataMax = v;
+  if (dataMax === -Infinity) dataMax = lo;
   const nice = spec.nice ?? niceCeil;
   let hi = spec.max ?? nice(Math.max(spec.atLeast ?? 1, (dataMax - lo) * 1.1 + lo));
   if (spec.max === undefined && spec.limit !== undefined && spec.limit > 0 && spec.limit <= hi * 2) hi = nice(Math.max(hi, spec.limit));

@@ -252,7 +252,8 @@ export function stripTags(line: string): string {
 
 /** Visible length of a tagged line. */
 export function visibleLength(line: string): number {
-  return stripTags(line).length;
+  // most lines of a chart have no tag: no regular expression, no copy
+  return line.includes('{') ? stripTags(line).length : line.length;
 }
 
 /** Pads or cuts a tagged line to exactly `width` visible characters. */

@@ -101,6 +101,21 @@ describe('charts and colours', () => {
     assert.equal(s.points(T0 + 100 * 1000).length, 600);
   });
 
+  it("a chart's window: the readings in it and the one before, which the line enters from, after the ring wrapped", () => {
+    const s = new Series(100);
+    for (let i = 0; i < 250; i++) s.push(i === 240 ? null : i, T0 + i * 1000);
+    // kept: 150..249; from 200.5 s: the reading at 200 (before) and 201..249
+    const w = s.window(T0 + 200_500);
+    assert.equal(w.length, 50);
+    assert.deepEqual(w[0], [T0 + 200_000, 200]);
+    assert.deepEqual(w.at(-1), [T0 + 249_000, 249]);
+    assert.deepEqual(w[40], [T0 + 240_000, null]);
+    // a window older than anything kept: all of it; newer than the last reading: the last alone
+    assert.equal(s.window(T0).length, 100);
+    assert.deepEqual(s.window(T0 + 999_000), [[T0 + 249_000, 249]]);
+    assert.deepEqual(new Series(10).window(T0), []);
+  });
+
   it('draws a line in braille with a value axis and a time axis, and leaves a gap for a missing reading', () => {
     const pts: Array<[number, number | null]> = [];
     for (let i = 0; i <= 60; i++) pts.push([T0 + i * 1000, i >= 28 && i <= 32 ? null : 50]);
