@@ -323,9 +323,12 @@ describe('nodetop demo in the dashboard', { skip: haveTmux() ? false : 'tmux is 
       await term.waitFor(/Run the heap census of sockets and pools in pid \d+\? \[y\/N, a: always\]\s+It walks the heap twice/);
       term.keys('y');
       s = await term.waitFor(/heap census: \d+ connections, \d+ pools?/, 15_000);
-      // the demo's pool: maxSockets 6, all 6 in use by its 9 callers, the other 3 queued; its 6
-      // TLS connections all its own. Queued first, so it is the first row.
-      assert.match(s, /^\s+https\.Agent#\d\s+127\.0\.0\.1:\d+\s+6\s+0\s+\d+( \([+-]\d+\))?\s+6\s*$/m);
+      // the demo's pool: maxSockets 6 and its 6 TLS connections, all its own. How many are in use
+      // at the census's instant is the machine's timing (right after the demo's block, responses
+      // that piled up free several at once), so the row is checked for 6 in all.
+      const row = /^\s+https\.Agent#\d\s+127\.0\.0\.1:\d+\s+(\d+)\s+(\d+)\s+\d+( \([+-]\d+\))?\s+6\s*$/m.exec(s);
+      assert.ok(row, s);
+      assert.equal(Number(row[1]) + Number(row[2]), 6, row[0]);
       assert.match(s, /6 client connections \(6 TLS\): https\.Agent#\d 6 \(maxSockets 6\)/);
       // a finding is wrapped whole, never cut at the edge
       assert.doesNotMatch(s, /maxSockets 6[^\n]*…/);
