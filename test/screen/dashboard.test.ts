@@ -166,8 +166,9 @@ describe('nodetop attach: the dashboard', { skip: haveTmux() ? false : 'tmux is 
       assert.equal((await t.ask('block-after-sample 2000')).armed, 2000);
       await term.waitFor(/main thread was blocked in JavaScript for [\d.]+ s, now running again/, 15_000);
       term.keys('6');
-      const s = await term.waitFor(/event loop lag p99 \d+ ms, max \d+ ms \(over 100 ms\)/, 8_000);
-      const p99 = Number(/event loop lag p99 (\d+) ms/.exec(s)![1]);
+      // the block's own event (p99 of seconds): a loaded host may log a smaller spike before it
+      const s = await term.waitFor(/event loop lag p99 [\d,]{4,} ms, max [\d,]+ ms \(over 100 ms\)/, 8_000);
+      const p99 = Number(/event loop lag p99 ([\d,]{4,}) ms/.exec(s)![1]!.replace(/,/g, ''));
       assert.ok(p99 >= 1500, `lag p99 ${p99} ms after a 2,000 ms block`);
       term.keys('q');
       assert.equal(await term.exitCode(), 0);
