@@ -40,6 +40,8 @@ export interface CommonOptions {
   allowRemote: boolean;
   keepInspector: boolean;
   forceSignal: boolean;
+  /** A wrapper's pid (npm start, nodemon, pm2) stands for its single Node child. */
+  followChild: boolean;
 }
 
 /**
@@ -54,7 +56,7 @@ export type Invocation =
   | { command: 'demo'; intervalMs: number; readonly: boolean; timeoutMs: number }
   | ({ command: 'ps' } & PsOptions)
   | ({ command: 'watch'; common: CommonOptions } & Omit<WatchOptions, keyof CommonOptions>)
-  | ({ command: 'export' } & ExportOptions)
+  | ({ command: 'export'; followChild: boolean } & ExportOptions)
   | { command: 'top'; intervalMs: number; timeoutMs: number }
   | OnTarget<'gc', Omit<GcOptions, 'notice'>>
   | OnTarget<'arm', ArmOptions>
@@ -235,7 +237,8 @@ function addCommon(cmd: Command): Command {
     .option('--endpoint <host:port|ws-url>', 'attach to an inspector that is already open (a tunnel, a container)')
     .option('--allow-remote', 'allow a non-loopback --endpoint (the inspector is remote code execution)', false)
     .option('--keep-inspector', 'leave open an inspector that nodetop opened', false)
-    .option('--force-signal', 'send SIGUSR1 even when the main thread is blocked outside JavaScript (the inspector then opens late; the watchdog closes it)', false);
+    .option('--force-signal', 'send SIGUSR1 even when the main thread is blocked outside JavaScript (the inspector then opens late; the watchdog closes it)', false)
+    .option('--follow-child', 'when the pid is a wrapper (npm start, yarn, pnpm, nodemon, pm2), attach to its single Node child instead', false);
 }
 
 function common(o: Record<string, unknown>): CommonOptions {
@@ -244,21 +247,28 @@ function common(o: Record<string, unknown>): CommonOptions {
     allowRemote: Boolean(o.allowRemote),
     keepInspector: Boolean(o.keepInspector),
     forceSignal: Boolean(o.forceSignal),
+    followChild: Boolean(o.followChild),
   };
   if (typeof o.endpoint === 'string') c.endpoint = o.endpoint;
   return c;
 }
 
-/** --cluster P: the pids of P's cluster, workers first (see clusterPids), read from /proc now. */
-function withCluster(pids: number[], cluster: number | undefined): number[] {
+/**
+ * --cluster P: the pids of P's cluster, workers first (see clusterPids), read from /proc now. A
+ * wrapper as P is refused, or stands for its Node child with --follow-child (src/platform/wrappers.ts).
+ */
+function withCluster(pids: number[], cluster: number | undefined, command: string, followChild: boolean): number[] {
   if (cluster === undefined) return pids;
   if (pids.length > 0) throw new NodetopError('give pids or --cluster, not both', { exitCode: ExitCode.Usage });
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { clusterPids } = require('./platform/ps') as typeof import('./platform/ps');
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { checkPid } = require('./inspector/locate') as typeof import('./inspector/locate');
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { appPid } = require('./platform/wrappers') as typeof import('./platform/wrappers');
   checkPid(cluster);
-  return clusterPids(cluster);
+  const primary = appPid(cluster, `${command} --cluster`, followChild);
+  return clusterPids(primary);
 }
 
 function requirePidOrEndpoint(pid: number | undefined, c: CommonOptions): void {
@@ -716,7 +726,7 @@ export function parseCommandLine(argv: string[]): Invocation {
       .addOption(new Option('--fields <list>', `columns of the human line: ${WATCH_FIELDS.join(',')}`).argParser(parseFields)), triggers),
   ).action((pids: number[] | undefined, o: Record<string, unknown>) => {
     const c = common(o);
-    const list = withCluster(pids ?? [], o.cluster as number | undefined);
+    const list = withCluster(pids ?? [], o.cluster as number | undefined, 'watch', c.followChild);
     if (list.length === 0) requirePidOrEndpoint(undefined, c);
     if (new Set(list).size !== list.length) throw new NodetopError('a pid is named twice', { exitCode: ExitCode.Usage });
     const intervalMs = o.interval as number;
@@ -763,8 +773,9 @@ export function parseCommandLine(argv: string[]): Invocation {
     )
     .option('--allow-remote', 'allow a non-loopback --endpoint (the inspector is remote code execution)', false)
     .option('--keep-inspector', 'leave open an inspector that nodetop opened', false)
+    .option('--follow-child', 'when a pid is a wrapper (npm start, yarn, pnpm, nodemon, pm2), export its single Node child instead', false)
     .action((pids: number[] | undefined, o: Record<string, unknown>) => {
-      const list = withCluster(pids ?? [], o.cluster as number | undefined);
+      const list = withCluster(pids ?? [], o.cluster as number | undefined, 'export', Boolean(o.followChild));
       const endpoints = (o.endpoint as string[] | undefined) ?? [];
       if (list.length === 0 && endpoints.length === 0 && !o.all) {
         throw new NodetopError('give pids, --endpoint host:port, or --all', {
@@ -787,6 +798,7 @@ export function parseCommandLine(argv: string[]): Invocation {
         keepInspector: Boolean(o.keepInspector),
         timeoutMs: o.timeout as number,
         labels: (o.label as ExportLabel[] | undefined) ?? [],
+        followChild: Boolean(o.followChild),
       };
     });
 
@@ -891,7 +903,38 @@ function targetOptions<T extends { command: string; pid?: number; common: Common
   return { ...common, ...own, ...(pid !== undefined ? { pid } : {}) };
 }
 
-async function dispatch(inv: Invocation, out: Output): Promise<number | void> {
+/**
+ * Every pid a command was given, after wrappers: `nodetop stats <pid of npm start>` would report
+ * npm's own heap and loop. A wrapper is refused with a sentence naming its Node child (exit 2),
+ * or replaced by that child with --follow-child. Read from /proc before anything is sent.
+ */
+function resolveWrappers(inv: Invocation): Invocation {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { appPid } = require('./platform/wrappers') as typeof import('./platform/wrappers');
+  switch (inv.command) {
+    case 'stats':
+    case 'gc':
+    case 'arm':
+    case 'snapshot':
+    case 'profile':
+      if (inv.pid === undefined) return inv;
+      return { ...inv, pid: appPid(inv.pid, inv.command, inv.common.followChild) } as Invocation;
+    case 'attach': {
+      const follow = inv.common.followChild;
+      const cluster = inv.cluster === undefined ? {} : { cluster: appPid(inv.cluster, 'attach --cluster', follow) };
+      return { ...inv, pids: inv.pids.map((p) => appPid(p, 'attach', follow)), ...cluster };
+    }
+    case 'watch':
+      return { ...inv, pids: inv.pids.map((p) => appPid(p, 'watch', inv.common.followChild)) };
+    case 'export':
+      return { ...inv, pids: inv.pids.map((p) => appPid(p, 'export', inv.followChild)) };
+    default:
+      return inv;
+  }
+}
+
+async function dispatch(given: Invocation, out: Output): Promise<number | void> {
+  const inv = resolveWrappers(given);
   switch (inv.command) {
     case 'help':
     case 'version':
@@ -963,7 +1006,7 @@ async function dispatch(inv: Invocation, out: Output): Promise<number | void> {
     }
     case 'export': {
       const { exportCommand } = await import('./commands/export.js');
-      const { command: _command, ...opts } = inv;
+      const { command: _command, followChild: _followChild, ...opts } = inv;
       await exportCommand(opts, out);
       return;
     }

@@ -136,6 +136,8 @@ export async function exportCommand(opts: ExportOptions, _out: Output): Promise<
     const now = Date.now();
     for (const p of found) {
       if (p.inspector.state !== 'likely') continue;
+      // npm under NODE_OPTIONS=--inspect opens an inspector too: its numbers are npm's, not an app's
+      if (p.wrapper) continue;
       if ([...targets.values()].some((t) => t.att.pid === p.pid)) continue;
       if ((failed.get(p.pid) ?? 0) > now) continue;
       try {

@@ -24,6 +24,14 @@ export function inspectorText(p: NodeProcess): string {
   return i.exposed.length ? `${ports} EXPOSED` : ports;
 }
 
+/** "pid 6574 is npm, a wrapper: its app is pid 6592" (the note under ps's table). */
+export function wrapperNote(pid: number, w: NonNullable<NodeProcess['wrapper']>): string {
+  const name = w.kind === 'pm2' ? "pm2's daemon" : w.kind;
+  const kids = w.children;
+  const what = kids.length === 0 ? 'it runs no Node process now' : kids.length === 1 ? `its app is pid ${kids[0]}` : `it runs pids ${kids.join(', ')}`;
+  return `pid ${pid} is ${name}, a wrapper (attach to its app, not to it): ${what}`;
+}
+
 export function renderPs(list: NodeProcess[], cpuWindowMs: number): string {
   const rows = list.map((p) => [
     String(p.pid),
@@ -49,6 +57,8 @@ export function renderPs(list: NodeProcess[], cpuWindowMs: number): string {
   // an inspector off loopback: said in a sentence under the table, not only in a column
   const warnings = list.filter((p) => p.inspector.exposed.length).map((p) => exposedWarning(p.pid, p.inspector.exposed));
   // what `nodetop arm` left behind on purpose, said under the table as the warnings are
+  // a wrapper is Node too, but attaching to it reports npm, not the app: said under the table
+  for (const p of list) if (p.wrapper) warnings.push(wrapperNote(p.pid, p.wrapper));
   const armed = list.filter((p) => p.armed).map((p) => armedNote(p.pid, p.armed!));
   return [line(head), ...rows.map(line), ...(warnings.length ? ['', ...warnings] : []), ...(armed.length ? ['', ...armed] : [])].join('\n');
 }

@@ -15,6 +15,8 @@ import { exposedAddresses } from '../loopback';
 import * as proc from './proc';
 import { containerOf, type Container } from './cgroup';
 import { readNamespace } from './namespaces';
+import { classifyWrapper, type WrapperKind } from '../model/wrapper';
+import { nodeChildren } from './wrappers';
 
 export interface InspectorEvidence {
   /**
@@ -51,6 +53,8 @@ export interface NodeProcess {
   sharesNetwork: boolean | null;
   /** What `nodetop arm` (run by this uid) armed in it, or null. */
   armed: ArmedRecord | null;
+  /** A launcher, not an app (npm start, yarn, pnpm, nodemon, pm2's daemon), with the pids of the Node processes it runs; null for an app. */
+  wrapper: { kind: WrapperKind; children: number[] } | null;
 }
 
 // ---- pure ------------------------------------------------------------------------------
@@ -202,6 +206,13 @@ export async function listNodeProcesses(opts: ListOptions): Promise<NodeProcess[
     }
   }
   const boot = parseUptime(fs.readFileSync('/proc/uptime', 'utf8'));
+  let table: Map<number, number> | null = null;
+  const wrapperOf = (c: Candidate): NodeProcess['wrapper'] => {
+    const w = classifyWrapper(c.argv);
+    if (w === null) return null;
+    table ??= proc.processTable();
+    return { kind: w.kind, children: nodeChildren(c.pid, table).map((k) => k.pid) };
+  };
   const out: NodeProcess[] = [];
   for (const c of cands) {
     let stat = c.stat;
@@ -239,6 +250,7 @@ export async function listNodeProcesses(opts: ListOptions): Promise<NodeProcess[
       inspector: inspectorEvidence(sockets, c.argv, proc.readNodeOptions(c.pid)),
       ...whereItRuns(c.pid),
       armed: armedRecordOf(c.pid),
+      wrapper: wrapperOf(c),
     });
   }
   return out.sort((a, b) => a.pid - b.pid);

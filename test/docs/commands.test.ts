@@ -19,6 +19,7 @@ import { haveTmux, openTerminal } from '../helpers/tmux';
 /** Lines that cannot run against a plain fixture, each with where it is tested instead. */
 const ELSEWHERE: Record<string, string> = {
   'stats 6306': 'the error a non-root nodetop gets for a container: test/integration/containers.test.ts asserts that sentence',
+  'stats 6574': 'the refusal of a wrapper (npm start): test/integration/wrappers.test.ts asserts that sentence against a real npm start',
 };
 
 const STACK = /^\s+at .+:\d+:\d+\)?$/m;

@@ -48,12 +48,17 @@ export interface StartOptions {
    * prefix's descendants by the pid it reports in its own namespace.
    */
   prefix?: string[];
+  /**
+   * The whole command instead of `node fixture` (`['npm', 'start']`, run in `spawn.cwd`): `pid` is
+   * then the process that printed the ready line, which must be a descendant of the command.
+   */
+  command?: string[];
 }
 
 export async function startTarget(fixture: string, opts: StartOptions = {}): Promise<Target> {
   const file = path.isAbsolute(fixture) ? fixture : path.join(FIXTURES, fixture);
   const argv = [opts.node ?? process.execPath, ...(opts.nodeArgs ?? []), file, ...(opts.args ?? [])];
-  const [cmd, ...rest] = [...(opts.prefix ?? []), ...argv];
+  const [cmd, ...rest] = opts.command ?? [...(opts.prefix ?? []), ...argv];
   const child = spawn(cmd!, rest, {
     stdio: ['pipe', 'pipe', 'pipe'],
     env: opts.env ?? { PATH: process.env.PATH ?? '/usr/bin:/bin' },
@@ -102,7 +107,13 @@ export async function startTarget(fixture: string, opts: StartOptions = {}): Pro
   });
   const facts = await ready;
   let pid = child.pid!;
-  if (opts.prefix?.length) {
+  if (opts.command) {
+    if (!descendantsOf(child.pid!, processTable()).includes(facts.pid as number)) {
+      child.kill('SIGKILL');
+      throw new Error(`${opts.command.join(' ')}: the ready line's pid ${String(facts.pid)} is not one of its descendants`);
+    }
+    pid = facts.pid as number;
+  } else if (opts.prefix?.length) {
     const found = [child.pid!, ...descendantsOf(child.pid!, processTable())].find(
       (p) => readExe(p) === path.resolve(argv[0]!) && pidInOwnNamespace(p) === facts.pid,
     );

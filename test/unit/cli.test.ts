@@ -56,7 +56,7 @@ describe('command line', () => {
       top: 20,
       census: false,
       workers: true,
-      common: { timeoutMs: 5000, allowRemote: false, keepInspector: false, forceSignal: false },
+      common: { timeoutMs: 5000, allowRemote: false, keepInspector: false, forceSignal: false, followChild: false },
     });
     const j = parseCommandLine(['stats', '7', '--json', '--window', '2s', '--timeout', '500ms', '--keep-inspector']);
     assert.equal(j.command, 'stats');
@@ -72,6 +72,8 @@ describe('command line', () => {
     assert.ok(off.command === 'stats' && off.sockets === false);
     const nw = parseCommandLine(['stats', '7', '--no-workers']);
     assert.equal(nw.command === 'stats' && nw.workers, false);
+    const fc = parseCommandLine(['stats', '7', '--follow-child']);
+    assert.equal(fc.command === 'stats' && fc.common.followChild, true);
   });
 
   it('parses gc: main thread by default, --worker, --all-threads, not both', () => {

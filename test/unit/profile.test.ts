@@ -178,7 +178,7 @@ describe('profile command line', () => {
       top: 15,
       format: 'cpuprofile',
       json: false,
-      common: { timeoutMs: 5000, allowRemote: false, keepInspector: false, forceSignal: false },
+      common: { timeoutMs: 5000, allowRemote: false, keepInspector: false, forceSignal: false, followChild: false },
     });
     const inv = parseCommandLine(['profile', '12', '--duration', '2s', '--interval-us', '250', '--top', '3', '-o', 'x.cpuprofile', '--json']);
     assert.equal(inv.command, 'profile');
