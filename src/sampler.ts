@@ -6,6 +6,8 @@ import * as os from 'node:os';
 import { ExitCode, NodetopError } from './errors';
 import { explainCallFailure, type Attachment } from './inspector/attach';
 import { evaluate, ProbeFailedError } from './inspector/session';
+import type { Footprint } from './model/footprint';
+import { heldNow } from './platform/footprint';
 import { buildSample, type HostReading, type ProcReading, type Sample, type WorkerReading } from './model/sample';
 import * as proc from './platform/proc';
 import { netCensus, netWithUndiciOwners } from './inspector/census';
@@ -203,7 +205,7 @@ export class Sampler {
       inspector: this.att.inspector,
       prev: this.prev,
       raw,
-      proc: this.att.local ? readProc(this.att.pid) : null,
+      proc: this.att.local ? readProc(this.att.pid, this.att.nodetopShare) : null,
       host: this.att.local ? await readHost() : null,
     });
     this.prev = raw;
@@ -296,7 +298,7 @@ export class Sampler {
       else checkRaw(raw, this.att.pidInTarget);
       (raw as { pid: number }).pid = this.att.pid;
     }
-    const procReading = this.att.local ? readProc(this.att.pid) : null;
+    const procReading = this.att.local ? readProc(this.att.pid, this.att.nodetopShare) : null;
     const host = this.att.local ? await readHost() : null;
     const out: Recorded[] = [];
     for (const got of records as Array<RawSample | RawLight>) {
@@ -475,9 +477,18 @@ export function checkRaw(raw: unknown, pid: number): asserts raw is RawSample {
   checkPid(r!.pid, pid);
 }
 
-function readProc(pid: number): ProcReading | null {
+/** fds and threads, less nodetop's share (its inspector, its connection), which is reported apart. */
+function readProc(pid: number, share: Footprint | null): ProcReading | null {
   try {
-    return { fdsOpen: proc.countFds(pid), fdsLimit: proc.readFdSoftLimit(pid), threads: proc.readStat(pid).numThreads };
+    const fds = proc.countFds(pid);
+    const threads = proc.readStat(pid).numThreads;
+    const ours = share ? heldNow(pid, share) : null;
+    return {
+      fdsOpen: ours ? Math.max(0, fds - ours.fds) : fds,
+      fdsLimit: proc.readFdSoftLimit(pid),
+      threads: ours ? Math.max(0, threads - ours.threads) : threads,
+      nodetop: ours,
+    };
   } catch {
     return null;
   }

@@ -21,6 +21,8 @@ import { locateInspector, waitForMovedInspector, type Located } from './locate';
 import { pidInOwnNamespace, ppidInOwnNamespace } from '../platform/namespaces';
 import type { Relay } from './relay';
 import { debugTrace } from '../debug';
+import type { Footprint } from '../model/footprint';
+import { readFootprint, readNodetopShare } from '../platform/footprint';
 import { CallTimeoutError, ConnectionClosedError, evaluate, listTargets, Session, TargetExitingError } from './session';
 
 export interface AttachOptions {
@@ -71,6 +73,11 @@ export function parseEndpoint(text: string): Endpoint {
 export class Attachment {
   private detached = false;
   private readonly unregister: () => void;
+  /**
+   * The target's fds and threads that are nodetop's (its inspector when nodetop opened it, its
+   * connection: src/model/footprint.ts); null when not known (a remote target, unreadable /proc).
+   */
+  nodetopShare: Footprint | null = null;
 
   constructor(
     readonly session: Session,
@@ -202,11 +209,15 @@ async function attachOnce(opts: AttachOptions): Promise<Attachment> {
 }
 
 async function attachGuarded(opts: AttachOptions, held: { guard: WatchdogTicket | null }): Promise<Attachment> {
+  // the target's fds and threads before nodetop touches it: what appears with the inspector is nodetop's
+  const before = opts.pid !== undefined && opts.endpoint === undefined ? readFootprint(opts.pid) : null;
   let host: string;
   let port: number;
   let wsUrl: string;
   let openedByNodetop = false;
   let relay: Relay | null = null;
+  /** Ports the inspector left during the attach (nodetop moves it off 9229). */
+  const portsBefore: number[] = [];
 
   if (opts.endpoint !== undefined) {
     const ep = parseEndpoint(opts.endpoint);
@@ -230,6 +241,7 @@ async function attachGuarded(opts: AttachOptions, held: { guard: WatchdogTicket 
       relay = loc.route.relay;
       wsUrl = pickTarget(loc.targets).webSocketDebuggerUrl;
       if (loc.openedByNodetop && loc.port === DEFAULT_INSPECTOR_PORT) {
+        portsBefore.push(loc.port);
         const moved = await moveOffSharedPort(opts.pid, loc, opts.timeoutMs, held.guard);
         if (moved) {
           host = moved.host;
@@ -326,6 +338,11 @@ async function attachGuarded(opts: AttachOptions, held: { guard: WatchdogTicket 
     await att.detach();
     throw await explainCallFailure(e, identity.pid, `pid ${identity.pid}`);
   }
+  if (local) {
+    // the port in the target's own namespace (through a relay, the URL names a unix socket)
+    const inspectorPort = port || Number(/:(\d+)\//.exec(wsUrl)?.[1]);
+    att.nodetopShare = readNodetopShare(att.pid, before, [inspectorPort, ...portsBefore], openedByNodetop);
+  }
   return att;
 }
 
@@ -340,10 +357,13 @@ const DEFAULT_INSPECTOR_PORT = 9229;
  */
 async function moveOffSharedPort(pid: number, loc: Located, timeoutMs: number, guard: WatchdogTicket | null): Promise<Located | null> {
   const first = await Session.connect(pickTarget(loc.targets).webSocketDebuggerUrl, timeoutMs);
+  let known = new Set<number>();
   try {
     const who = await evaluate(first, identityProbe, null, { timeoutMs });
     if (who.pid !== (pidInOwnNamespace(pid) ?? pid)) return null; // the pid check after connecting reports this
     guard?.moving();
+    // the pid's listeners before the move (its own servers): the moved inspector is a new one
+    known = new Set(listeningInodes(pid));
     await evaluate(first, relocateProbe, { delayMs: 30 }, { timeoutMs });
   } catch {
     await first.close();
@@ -352,7 +372,7 @@ async function moveOffSharedPort(pid: number, loc: Located, timeoutMs: number, g
   await first.close();
   // The move was asked for: wait as long as any call may take (2 s was too short for a loaded
   // host: 20 attaches at once at load 10 fell back to the old port's URL, closed by then, exit 7).
-  const moved = await waitForMovedInspector(pid, loc.port, timeoutMs, loc.route);
+  const moved = await waitForMovedInspector(pid, loc.port, timeoutMs, loc.route, known);
   if (moved) return moved;
   let stillThere = false;
   try {
@@ -366,6 +386,14 @@ async function moveOffSharedPort(pid: number, loc: Located, timeoutMs: number, g
     exitCode: ExitCode.InspectorUnavailable,
     hint: 'raise --timeout: on a loaded host the reopen can take seconds',
   });
+}
+
+function listeningInodes(pid: number): number[] {
+  try {
+    return proc.listeningSockets(pid).map((s) => s.inode);
+  } catch {
+    return [];
+  }
 }
 
 function pickTarget<T extends { webSocketDebuggerUrl: string }>(targets: T[]): T {

@@ -293,7 +293,7 @@ export async function locateInspector(pid: number, opts: LocateOptions): Promise
 }
 
 /** After nodetop moved an inspector: the pid's listening inspector other than `oldPort`. */
-export async function waitForMovedInspector(pid: number, oldPort: number, timeoutMs: number, route: Route): Promise<Located | null> {
+export async function waitForMovedInspector(pid: number, oldPort: number, timeoutMs: number, route: Route, known: ReadonlySet<number> = new Set()): Promise<Located | null> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     await sleep(20);
@@ -303,7 +303,8 @@ export async function waitForMovedInspector(pid: number, oldPort: number, timeou
     } catch {
       return null;
     }
-    const fresh = new Set(socks.filter((s) => s.port !== oldPort).map((s) => s.inode));
+    // only sockets that were not listening before the move: the app's own ports are never asked
+    const fresh = new Set(socks.filter((s) => s.port !== oldPort && !known.has(s.inode)).map((s) => s.inode));
     const oldGone = !socks.some((s) => s.port === oldPort);
     if (!oldGone || fresh.size === 0) continue;
     const found = await findOpenInspector(pid, { ports: [], randomPort: true, active: true }, Math.max(200, deadline - Date.now()), route, fresh);

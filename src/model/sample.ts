@@ -62,6 +62,11 @@ export interface Sample {
     cpuSystemPercent: number | null;
     fds: { open: number | null; limit: number | null };
     threads: number | null;
+    /**
+     * What nodetop adds to the target while attached, left out of fds.open and threads: the
+     * inspector's fds and io thread when nodetop opened it, its connection; null when not known.
+     */
+    nodetop: { fds: number; threads: number } | null;
   };
   memory: {
     heapUsedBytes: number | null;
@@ -179,9 +184,11 @@ export function buildWorkerRow(r: WorkerReading): WorkerRow {
 }
 
 export interface ProcReading {
+  /** Less nodetop's share (`nodetop`). */
   fdsOpen: number | null;
   fdsLimit: number | null;
   threads: number | null;
+  nodetop: { fds: number; threads: number } | null;
 }
 
 export interface HostReading {
@@ -339,6 +346,7 @@ export function buildSample({ identity, inspector, prev, raw, proc, host, net, w
         limit: proc?.fdsLimit ?? (raw.fds?.limit != null ? count('process.fds.limit', raw.fds.limit) : null),
       },
       threads: proc?.threads ?? null,
+      nodetop: proc?.nodetop ?? null,
     },
     memory: {
       heapUsedBytes: size('memory.heapUsedBytes', raw.memory.heapUsed),

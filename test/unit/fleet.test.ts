@@ -78,7 +78,7 @@ describe('prometheus formatter', () => {
   const identity = { pid: 4242, ppid: 1, title: 'my "api"\\prod\nv2', argv: ['node', 'api.js'], execPath: '/usr/bin/node', nodeVersion: 'v20.11.1', v8Version: '11' };
   const target = (): import('../../src/sinks/prometheus').PromTarget => {
     const r = raw(2_000_000, 7);
-    const sample = buildSample({ identity: identity as never, inspector: { url: 'ws://x', openedByNodetop: false }, prev: raw(1_999_000, 2), raw: r, proc: { fdsOpen: 12, fdsLimit: 1024, threads: 7 }, host: null });
+    const sample = buildSample({ identity: identity as never, inspector: { url: 'ws://x', openedByNodetop: false }, prev: raw(1_999_000, 2), raw: r, proc: { fdsOpen: 12, fdsLimit: 1024, threads: 7, nodetop: null }, host: null });
     return { labels: { pid: 4242, script: identity.title, thread: 'main', extra: {} }, up: true, sample, raw: r, sampleDurationSeconds: 0.002 };
   };
 

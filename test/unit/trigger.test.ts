@@ -44,7 +44,7 @@ const BASE: Sample = buildSample({
   inspector: { url: 'ws://127.0.0.1:1/x', openedByNodetop: true },
   prev: null,
   raw: raw(),
-  proc: { fdsOpen: 950, fdsLimit: 1000, threads: 7 },
+  proc: { fdsOpen: 950, fdsLimit: 1000, threads: 7, nodetop: null },
   host: null,
 });
 
