@@ -30,7 +30,7 @@ import { readMemory, withIsolates, type IsolateSelection } from '../inspector/is
 import { WorkerGoneError } from '../inspector/workers';
 import { holdExitUntil, onExit, onInterrupt } from '../lifecycle';
 import { invalidMemoryReading } from '../model/readings';
-import { contention, estimateSnapshot, SNAPSHOT_PEAK_FACTOR, unsafeReason } from '../model/snapshotEstimate';
+import { contention, estimateBasis, estimateSnapshot, SNAPSHOT_PEAK_FACTOR, unsafeReason } from '../model/snapshotEstimate';
 import { bytes, ms } from '../model/units';
 import { readCgroupMemoryCurrent, readHostMemAvailable, readLoadAverage } from '../platform/hostMemory';
 import { readCgroupMemoryLimit, threadState } from '../platform/proc';
@@ -193,7 +193,7 @@ export async function snapshotCommand(opts: SnapshotOptions, out: Output): Promi
     });
 
     say(
-      `nodetop: a heap snapshot freezes the ${who} of pid ${att.pid} while V8 builds it: heap used ${bytes(mem.heapUsed)}, expect ~${ms(est.frozenMsLow)} to ~${ms(est.frozenMsHigh)} (measured: 100-450 ms per MiB of small objects, 2-450 of large arrays${est.contention > 1.05 ? `, x${est.contention.toFixed(1)} for this host's load` : ''}; nodetop waits for as long as the thread works on it); the target may need up to ~${bytes(est.peakGrowthBytes)} more memory meanwhile${reason ? ` (--force: ${reason})` : ''}`,
+      `nodetop: a heap snapshot freezes the ${who} of pid ${att.pid} while V8 builds it: heap used ${bytes(mem.heapUsed)}, expect ~${ms(est.frozenMsLow)} to ~${ms(est.frozenMsHigh)} (${estimateBasis()}${est.contention > 1.05 ? `, x${est.contention.toFixed(1)} for this host's load` : ''}; nodetop waits for as long as the thread works on it); the target may need up to ~${bytes(est.peakGrowthBytes)} more memory meanwhile${reason ? ` (--force: ${reason})` : ''}`,
     );
     const cancelled = new NodetopError('snapshot cancelled; nothing was done to the target', { exitCode: ExitCode.Interrupted });
     const progress = new Progress(opts.quiet ? 'none' : process.stderr.isTTY ? 'tty' : 'lines', (s) => process.stderr.write(s), `the ${who}`, opts.progressEveryMs);

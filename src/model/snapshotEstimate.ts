@@ -20,9 +20,20 @@ export const SNAPSHOT_PEAK_FACTOR = 20;
  * strings, a compiler's ASTs and types: every object a node, every field an edge) is the cost;
  * V8's large-object space (big arrays, long strings) holds few nodes per MiB, unless it is an
  * array of references (the 1.5 M-element array of a 60 MiB object heap is there). So: dense
- * memory at 100-450 ms per MiB, large objects at 2-450.
+ * memory at 100-6,000 ms per MiB, large objects at 2-450.
  */
-export const SNAPSHOT_MS_PER_MIB = { dense: [100, 450], large: [2, 450] } as const;
+export const SNAPSHOT_MS_PER_MIB = {
+  // high end measured on tsc's heap: 226 MiB had used >1,100 s of CPU without finishing (>4.9 s per MiB)
+  dense: [100, 6000],
+  large: [2, 450],
+} as const;
+
+/** Where the range comes from, for the sentence before a snapshot: it is wide because nodetop cannot see the heap's shape. */
+export function estimateBasis(): string {
+  const r = SNAPSHOT_MS_PER_MIB;
+  const n = (v: number): string => v.toLocaleString('en-US');
+  return `measured: ${n(r.dense[0])}-${n(r.dense[1])} ms per MiB of small objects, the high end a compiler's heap, ${n(r.large[0])}-${n(r.large[1])} of large arrays; the heap's shape decides where in that range, and nodetop cannot see it without walking the heap`;
+}
 
 /**
  * A snapshot's thread competes for the CPU like any other: with the host's 1-minute load L on
