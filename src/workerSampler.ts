@@ -18,6 +18,7 @@ import { identityProbe, type Identity } from './probes/identity';
 import { installProbe, WORKER_LAG_RESOLUTION_MS } from './probes/install';
 import { sampleProbe, type RawSample } from './probes/sample';
 import { uninstallProbe } from './probes/uninstall';
+import { hostTid, threadCpuMs } from './platform/threadCpu';
 
 interface Tracked {
   w: WorkerSession;
@@ -28,6 +29,9 @@ interface Tracked {
   /** The last reading made by a call, and when (epoch ms; 0: never read). */
   last: WorkerReading | null;
   readAt: number;
+  /** The worker's OS thread on this host (null: remote, or not found), and its last CPU reading. */
+  hostTid: number | null;
+  cpu: { ms: number; at: number } | null;
 }
 
 export class WorkerSampler {
@@ -57,7 +61,7 @@ export class WorkerSampler {
 
   private track(w: WorkerSession): void {
     if (this.closed || this.tracked.has(w.info.sessionId)) return;
-    const t: Tracked = { w, identity: null, installError: null, prev: null, ready: Promise.resolve(null), last: null, readAt: 0 };
+    const t: Tracked = { w, identity: null, installError: null, prev: null, ready: Promise.resolve(null), last: null, readAt: 0, hostTid: null, cpu: null };
     t.ready = this.install(w).then(
       ([id]) => {
         // never report numbers from another process
@@ -66,6 +70,7 @@ export class WorkerSampler {
           return null;
         }
         t.identity = id;
+        if (this.att.local && typeof id.tid === 'number') t.hostTid = hostTid(this.att.pid, id.tid, this.att.pidInTarget !== this.att.pid);
         return id;
       },
       (e: unknown) => {
@@ -140,8 +145,11 @@ export class WorkerSampler {
         { key: this.att.key, blockedAfterMs: blockedAfterMs + WORKER_LAG_RESOLUTION_MS, fds: false, worker: true },
         { keep: true },
       );
-      const r = { ...base(), state: 'running' as const, prev: t.prev, raw };
+      const ms = t.hostTid !== null ? threadCpuMs(this.att.pid, t.hostTid) : null;
+      const cpu = ms !== null ? { ms, at: Date.now() } : null;
+      const r = { ...base(), state: 'running' as const, prev: t.prev, raw, prevCpu: t.cpu, cpu };
       t.prev = raw;
+      t.cpu = cpu;
       return r;
     } catch (e) {
       return failure(base(), t, e);

@@ -138,6 +138,12 @@ export interface WorkerRow {
   gc: Sample['gc'];
   handles: { total: number; byType: Record<string, number> } | null;
   /**
+   * The worker thread's own CPU between its last two readings, % of one core (its OS thread's
+   * utime + stime in /proc); null for a remote target, or before a second reading. Where the
+   * utilization reads 1.00 for a worker idle in Atomics.wait (piscina), this tells work from wait.
+   */
+  cpuPercent: number | null;
+  /**
    * When these readings were taken (ISO time). The sample's own time when the worker was read
    * for it; older when the reads were rationed (many workers are read together every few ticks).
    */
@@ -152,8 +158,17 @@ export interface WorkerReading {
   error?: string | null;
   prev: RawSample | null;
   raw: RawSample | null;
+  /** The thread's CPU time (ms) and when it was read (epoch ms), now and at the reading before; null when not read. */
+  cpu?: { ms: number; at: number } | null;
+  prevCpu?: { ms: number; at: number } | null;
   /** When this reading was taken (ISO time). */
   readAt: string;
+}
+
+/** % of one core between two readings of a thread's CPU time; null without both or without time between them. */
+export function threadCpuPercent(prev: { ms: number; at: number } | null | undefined, now: { ms: number; at: number } | null | undefined): number | null {
+  if (!prev || !now || !(now.at > prev.at) || now.ms < prev.ms) return null;
+  return ((now.ms - prev.ms) / (now.at - prev.at)) * 100;
 }
 
 /** A worker's row from two readings of the sample probe in its isolate (pure). */
@@ -179,6 +194,7 @@ export function buildWorkerRow(r: WorkerReading): WorkerRow {
     },
     gc: w?.gc ? gcDelta(r.prev?.window?.gc ?? null, w.gc) : null,
     handles: raw?.handles ? { total: sum(raw.handles), byType: raw.handles } : null,
+    cpuPercent: r.state === 'running' ? threadCpuPercent(r.prevCpu, r.cpu) : null,
     readAt: r.readAt,
   };
 }

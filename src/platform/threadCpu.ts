@@ -5,6 +5,25 @@
 import * as fs from 'node:fs';
 import { parseStat } from './proc';
 
+/**
+ * The host's tid of a thread the target knows as `tidInTarget` (/proc/thread-self inside it).
+ * The same number unless the target is in its own pid namespace (a container): then the thread
+ * whose NSpid (/proc/<pid>/task/<tid>/status) ends with it. Null when none does (it exited).
+ */
+export function hostTid(pid: number, tidInTarget: number, ownPidNamespace: boolean): number | null {
+  try {
+    if (!ownPidNamespace) return fs.existsSync(`/proc/${pid}/task/${tidInTarget}`) ? tidInTarget : null;
+    for (const tid of fs.readdirSync(`/proc/${pid}/task`)) {
+      const m = /^NSpid:\s*(.*)$/m.exec(fs.readFileSync(`/proc/${pid}/task/${tid}/status`, 'utf8'));
+      const ids = m ? m[1]!.trim().split(/\s+/).map(Number) : [];
+      if (ids[ids.length - 1] === tidInTarget) return Number(tid);
+    }
+  } catch {
+    /* exited */
+  }
+  return null;
+}
+
 /** Linux's USER_HZ: utime and stime in /proc are in hundredths of a second on every architecture. */
 const TICK_MS = 10;
 

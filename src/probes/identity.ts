@@ -13,6 +13,11 @@ export interface Identity {
   inspectorUrl: string | null;
   isMainThread: boolean;
   threadId: number;
+  /**
+   * The OS thread this isolate runs on, in the target's pid namespace (Linux: /proc/thread-self),
+   * or null: how a worker's CPU is read from /proc (Node 20 names no thread, so comm cannot tell).
+   */
+  tid?: number | null;
   /** what `nodetop arm` (or the command line) armed for the process's death */
   armed?: { oomSnapshot: 'nodetop' | 'flag' | null; reportOnFatalError: boolean };
 }
@@ -37,6 +42,15 @@ export const identityProbe = defineProbe<null, Identity>(
     } catch {
       /* very old Node */
     }
+    let tid: number | null = null;
+    if (process.platform === 'linux') {
+      try {
+        const m = /\/task\/(\d+)$/.exec(String(require('fs').readlinkSync('/proc/thread-self')));
+        tid = m ? Number(m[1]) : null;
+      } catch {
+        /* no /proc here (a sandbox): the worker's CPU is not shown */
+      }
+    }
     const args = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)];
     const reg = (globalThis as unknown as Record<symbol, { oomSnapshotArmedAt?: number | null } | undefined>)[Symbol.for('nodetop.armed')];
     const armed = {
@@ -56,6 +70,7 @@ export const identityProbe = defineProbe<null, Identity>(
       inspectorUrl,
       isMainThread,
       threadId,
+      tid,
       armed,
     };
   },

@@ -18,6 +18,28 @@ interface Started {
 }
 
 describe('nodetop stats: worker threads', () => {
+  it("shows each worker's own CPU, tied to its OS thread: the busy one, not the idle one", async () => {
+    const t = await startTarget('workers.js', { args: ['2', '1'] });
+    try {
+      const [busy, idle] = (t.facts.workers as Started[]).map((w) => w.threadId);
+      // busy 40 ms of every 100 ms, as a pool worker between waits
+      assert.equal((await t.ask(`duty ${busy} 40`)).duty, true);
+      const r = await runCli(['stats', String(t.pid), '--json', '--window', '2s', '--no-sockets']);
+      assert.equal(r.code, 0, r.stderr);
+      const byId = new Map(parseJson<Sample>(r).workers!.map((w) => [w.threadId, w]));
+      const b = byId.get(busy)!.cpuPercent;
+      const i = byId.get(idle)!.cpuPercent;
+      assert.ok(b !== null && i !== null, `busy ${b}, idle ${i}`);
+      // a loaded machine gives the busy thread less than its 40%, but it stays far above the idle one (~0)
+      assert.ok(b > 5 && b <= 105, `busy worker: ${b}%`);
+      assert.ok(i < b / 3, `idle worker: ${i}%, busy: ${b}%`);
+      const human = await runCli(['stats', String(t.pid), '--window', '500ms', '--no-sockets']);
+      assert.match(human.stdout, /util \S+ {2}cpu \d+%/);
+    } finally {
+      await t.kill();
+    }
+  });
+
   it('reports each worker with the heap it holds, nested workers included', async () => {
     // --expose-gc: each worker collects its construction garbage before it says it is up
     const t = await startTarget('workers.js', { args: ['3', '20', 'nested'], nodeArgs: ['--inspect-port=0', '--expose-gc'] });

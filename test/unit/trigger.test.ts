@@ -81,6 +81,7 @@ function worker(threadId: number, heapMiB: number, limitMiB = 100): WorkerRow {
     eventLoop: { windowMs: 1000, lagMs: null, utilization: 0.1, blocked: null },
     gc: null,
     handles: null,
+    cpuPercent: null,
     readAt: BASE.time,
   };
 }

@@ -2,7 +2,7 @@
 // its own heap, lag and utilization; the selected row is what g and S act on.
 
 import type { Sample, WorkerRow } from '../../model/sample';
-import { bytes, ms, ratio } from '../../model/units';
+import { bytes, ms, percent, ratio } from '../../model/units';
 import { esc, levelFor, THRESHOLDS, type History, type Painter, type ViewState } from '../render';
 import { filtered, keyedTable, lpad, pad, PLAIN, selectedIndex, type ListRow } from './lists';
 import { chartGrid, charts } from './overview';
@@ -45,7 +45,7 @@ function workerDetail(s: Sample, h: History, st: ViewState, p: Painter, width: n
   const title = w ? `worker ${w.threadId} ${esc(w.name || '(unnamed)')}` : `worker ${esc(st.detail!.key)}`;
   const out = [p.paint(`Workers > ${title}`, 'bold') + p.paint('  (Esc goes back; g GCs it, S snapshots it)', 'dim')];
   if (!w) return [...out, '', p.paint('  This worker is gone.', 'dim')];
-  out.push(`  ${w.state}; heap ${bytes(w.heapUsedBytes)} of ${bytes(w.heapLimitBytes)}, external ${bytes(w.externalBytes)}; ELU ${ratio(w.eventLoop.utilization)}; lag p99 ${ms(w.eventLoop.lagMs?.p99)}; GC ${w.gc?.count ?? 'n/a'}`);
+  out.push(`  ${w.state}; heap ${bytes(w.heapUsedBytes)} of ${bytes(w.heapLimitBytes)}, external ${bytes(w.externalBytes)}; ELU ${ratio(w.eventLoop.utilization)}${w.cpuPercent !== null ? `; CPU ${percent(w.cpuPercent, 0)}` : ''}; lag p99 ${ms(w.eventLoop.lagMs?.p99)}; GC ${w.gc?.count ?? 'n/a'}`);
   if (w.eventLoop.blocked) out.push(p.paint(`  BLOCKED ${ms(w.eventLoop.blocked.forMs)} at ${esc(w.eventLoop.blocked.stack[0] ?? '?')}`, 'bad'));
   const wh = w.threadId !== null ? h.workers?.get(w.threadId) : undefined;
   if (!wh) return [...out, p.paint('  no readings kept for this worker yet', 'dim')];
