@@ -47,7 +47,7 @@ const identity = {
 function sample(i: number): Sample {
   return buildSample({
     identity, inspector: { url: 'ws://127.0.0.1:1/x', openedByNodetop: true }, prev: i ? raw(i - 1) : null, raw: raw(i),
-    proc: { fdsOpen: 30, fdsLimit: 1024, threads: 7 }, host: { cpus: 2, loadAvg: [1, 1, 1], memTotalBytes: 8 * 2 ** 30, memAvailableBytes: 2 ** 30 },
+    proc: { fdsOpen: 30, fdsLimit: 1024, threads: 7, nodetop: null }, host: { cpus: 2, loadAvg: [1, 1, 1], memTotalBytes: 8 * 2 ** 30, memAvailableBytes: 2 ** 30 },
   });
 }
 
