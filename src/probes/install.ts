@@ -208,9 +208,9 @@ export const installProbe = defineProbe<InstallArg, InstallResult>(
     let lastGcMs = 0;
     let fast: ReturnType<typeof setInterval> | null = null;
     const discardOften = (): void => {
-      lastGcMs = Date.now();
-      if (fast) return;
       try {
+        lastGcMs = Date.now();
+        if (fast) return;
         fast = setInterval(function nodetopConsoleDiscard() {
           try {
             if (Date.now() - lastGcMs <= 1000) discardConsole();
@@ -219,7 +219,13 @@ export const installProbe = defineProbe<InstallArg, InstallResult>(
               fast = null;
             }
           } catch {
-            /* never throw into the target */
+            // never throw into the target; a clock that throws stops the fast discards
+            try {
+              if (fast) clearInterval(fast);
+            } catch {
+              /* as above */
+            }
+            fast = null;
           }
         }, 10);
         fast.unref();
