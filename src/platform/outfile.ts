@@ -57,11 +57,19 @@ export function resolveOutputPath(given: string | undefined, defaultName: string
   return path.resolve(cwd, given!);
 }
 
-/** True when `-o` is absent or names a directory: the file gets the default name. */
+/**
+ * True when `-o` is absent or names a directory: the file gets the default name. A symlink to a
+ * directory counts only when it is root's or nodetop's own: one another user planted at the name
+ * (`ln -s /etc /tmp/x.heapsnapshot`) would send root's file into the directory of their choice, so
+ * it is a file name, and the entry is replaced as a planted symlink is.
+ */
 export function usesDefaultName(given: string | undefined, cwd = process.cwd()): boolean {
   if (given === undefined || given === '' || given.endsWith('/')) return true;
+  const p = path.resolve(cwd, given);
   try {
-    return fs.statSync(path.resolve(cwd, given)).isDirectory();
+    const l = fs.lstatSync(p);
+    if (l.isSymbolicLink() && l.uid !== 0 && l.uid !== process.geteuid?.()) return false;
+    return fs.statSync(p).isDirectory();
   } catch {
     return false; // does not exist yet: a file name
   }

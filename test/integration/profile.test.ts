@@ -177,6 +177,25 @@ describe('nodetop profile', () => {
     }
   });
 
+  it('-o naming a symlink to a directory that another user planted: the file is not put in that directory', { skip: process.getuid?.() === 0 ? false : 'needs root (the link is planted as nobody)' }, async () => {
+    const t = await startTarget('hot.js', { nodeArgs: ['--inspect-port=0'] });
+    const victim = fs.mkdtempSync(path.join(dir, 'victim-'));
+    const link = path.join(dir, 'planted.cpuprofile');
+    try {
+      fs.symlinkSync(victim, link);
+      fs.lchownSync(link, 65534, 65534);
+      const r = await runCli(['profile', String(t.pid), '--duration', '300ms', '-o', link, '--json']);
+      assert.equal(r.code, 0, r.stderr);
+      assert.deepEqual(fs.readdirSync(victim), [], 'nothing written into the directory the link points at');
+      // the planted entry is replaced by root's own file, as a planted file would be
+      assert.ok(fs.lstatSync(link).isFile());
+      assert.equal(parseJson<ProfileResult>(r).path, link);
+    } finally {
+      fs.rmSync(link, { force: true });
+      await t.kill();
+    }
+  });
+
   it('Ctrl-C mid-profile: exit 130, no file, the target is left not profiling, and a second profile works', async () => {
     const t = await startTarget('hot.js', { nodeArgs: ['--inspect-port=0'] });
     const sub = fs.mkdtempSync(path.join(dir, 'int-'));
