@@ -38,13 +38,16 @@ const SNAPSHOT_FILE_PER_HEAP_BYTE = 2;
 export interface TriggerOptions {
   triggers: TriggerSpec[];
   limits: Limits;
-  /** Where the files go: prepareOutDir made it an absolute path to a directory. */
+  /** Where the files go, as given (`.` by default): prepareOutDir checks it before any target is touched. */
   outDir: string;
   /** Total bytes the files of this run may take in outDir; null: no budget (free space is still checked). */
   diskBudgetBytes: number | null;
   /** Passed to the snapshot's own memory check (`snapshot --max-growth`). */
   maxGrowthBytes: number | null;
 }
+
+/** TriggerOptions with --out checked: the runner's. */
+export type TriggerRunOptions = Omit<TriggerOptions, 'outDir'> & { outDir: OutDir };
 
 export interface ActionResult {
   status: 'ok' | 'refused' | 'failed';
@@ -77,12 +80,21 @@ export function triggerFileName(title: string, pid: number, trigger: number, whe
   return `${clean}-${pid}-t${trigger}-${stamp}-a${action}${threadId ? `-w${threadId}` : ''}.${ext}`;
 }
 
+/** The --out directory as prepareOutDir found it: its real path and which directory it is. */
+export interface OutDir {
+  path: string;
+  dev: number;
+  ino: number;
+}
+
 /**
  * --out as an absolute path to a directory, made (mode 0700, the last part only) when missing,
- * before any target is touched. Throws exit 12 with the reason. The files themselves are
- * created race-proof inside it (platform/outfile.ts), whoever can write there.
+ * before any target is touched. Throws exit 12 when it cannot be written, exit 2 when another
+ * user owns it or may write it: every action reopens `outDir/<name>` by path, and whoever can
+ * rename the directory can put a symlink in its place and send root's files anywhere (a review
+ * did so with /tmp/review-out). checkOutDir then tells, before each action, that it is still there.
  */
-export function prepareOutDir(dir: string): string {
+export function prepareOutDir(dir: string): OutDir {
   const abs = path.resolve(dir);
   try {
     fs.mkdirSync(abs, { mode: 0o700 });
@@ -90,21 +102,44 @@ export function prepareOutDir(dir: string): string {
     if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw new NodetopError(`cannot write into --out ${abs}: ${describeWriteError(e)}`, { exitCode: ExitCode.OutputFailed });
   }
   let st: fs.Stats;
+  let real: string;
+  const me = process.geteuid?.() ?? -1;
   try {
     // a symlink another user planted where the directory was expected would send root's files
     // wherever it points
     const l = fs.lstatSync(abs);
-    const me = process.geteuid?.() ?? -1;
     if (l.isSymbolicLink() && l.uid !== me && l.uid !== 0) {
       throw new NodetopError(`cannot write into --out ${abs}: it is a symlink another user (uid ${l.uid}) made; give the directory it leads to`, { exitCode: ExitCode.OutputFailed });
     }
-    st = fs.statSync(abs);
+    real = fs.realpathSync(abs);
+    st = fs.lstatSync(real);
   } catch (e) {
     if (e instanceof NodetopError) throw e;
     throw new NodetopError(`cannot write into --out ${abs}: ${describeWriteError(e)}`, { exitCode: ExitCode.OutputFailed });
   }
   if (!st.isDirectory()) throw new NodetopError(`cannot write into --out ${abs}: it is not a directory`, { exitCode: ExitCode.OutputFailed });
-  return abs;
+  if (st.uid !== me && st.uid !== 0) {
+    throw new NodetopError(`refusing --out ${abs}: it is owned by another user (uid ${st.uid}), who could swap it for a symlink and send these files anywhere; give a directory of your own (or a new path: it is made 0700)`, { exitCode: ExitCode.Usage });
+  }
+  // group- or other-writable: a sticky directory (such as /tmp) lets no one else rename what is in it
+  if ((st.mode & 0o022) !== 0 && (st.mode & 0o1000) === 0) {
+    throw new NodetopError(`refusing --out ${abs}: other users may write to it (mode ${(st.mode & 0o7777).toString(8)}) and swap what nodetop writes there; give a directory only you can write (or a new path: it is made 0700)`, { exitCode: ExitCode.Usage });
+  }
+  return { path: real, dev: st.dev, ino: st.ino };
+}
+
+/** Why --out must not be written now (it was renamed, replaced or made a symlink since startup), or null. */
+export function checkOutDir(d: OutDir): string | null {
+  let st: fs.Stats;
+  try {
+    st = fs.lstatSync(d.path);
+  } catch (e) {
+    return `--out ${d.path} is gone (${describeWriteError(e)}) since the watch started; nothing is written`;
+  }
+  if (st.isSymbolicLink() || !st.isDirectory() || st.dev !== d.dev || st.ino !== d.ino) {
+    return `--out ${d.path} is no longer the directory the watch started with (it was renamed or replaced${st.isSymbolicLink() ? ' by a symlink' : ''}); nothing is written`;
+  }
+  return null;
 }
 
 export class TriggerRunner {
@@ -115,7 +150,7 @@ export class TriggerRunner {
   private onSpent: (() => void) | null = null;
 
   constructor(
-    private readonly opts: TriggerOptions,
+    private readonly opts: TriggerRunOptions,
     private readonly json: boolean,
     private readonly fields: readonly WatchField[],
     private readonly out: Output,
@@ -182,7 +217,12 @@ export class TriggerRunner {
     const took = (): number => performance.now() - t0;
     const att = t.att;
     const name = (ext: string, threadId: number | null = null): string =>
-      path.join(this.opts.outDir, triggerFileName(att.identity.title, att.pid, f.trigger, when, k, ext, threadId));
+      path.join(this.opts.outDir.path, triggerFileName(att.identity.title, att.pid, f.trigger, when, k, ext, threadId));
+    // the actions that write a file reopen --out by path: it must still be the directory checked at startup
+    if (a.kind === 'snapshot' || a.kind === 'profile' || a.kind === 'stats') {
+      const moved = checkOutDir(this.opts.outDir);
+      if (moved) return { status: 'refused', durationMs: took(), message: moved, exitCode: ExitCode.RefusedUnsafe };
+    }
     switch (a.kind) {
       case 'snapshot': {
         const threadId = a.worker === 'tripped' ? f.threadId : a.worker;
@@ -205,16 +245,15 @@ export class TriggerRunner {
           t.paused = false;
         }
         this.event(att.pid, new Date().toISOString(), { event: 'resumed' }, 'sampling resumed');
-        return this.childResult(r, took(), (j) => ({ path: String(j.path), bytes: Number(j.bytes), ...(threadId !== null ? { threadId } : {}) }));
+        return this.childResult(r, file, took(), (j) => ({ path: String(j.path), ...(threadId !== null ? { threadId } : {}) }));
       }
       case 'profile': {
         const room = this.room(0, 'a CPU profile');
         if (room) return { status: 'refused', durationMs: took(), message: room, exitCode: ExitCode.RefusedUnsafe };
         const file = name('cpuprofile');
         const r = await nodetopChild(att, ['profile', String(att.pid), '--json', '-o', file, '--duration', `${a.durationMs}ms`], this.timeoutMs, this.allowRemote);
-        return this.childResult(r, took(), (j) => ({
+        return this.childResult(r, file, took(), (j) => ({
           path: String(j.path),
-          bytes: Number(j.bytes),
           top: (Array.isArray(j.top) ? (j.top as Array<Record<string, unknown>>) : []).slice(0, 5).map((x) => ({
             function: String(x.function),
             url: String(x.url),
@@ -246,7 +285,7 @@ export class TriggerRunner {
         }
       }
       case 'exec': {
-        const r = await runExec(a.argv, execEnv(f, s, this.opts.outDir, files), att.pid);
+        const r = await runExec(a.argv, execEnv(f, s, this.opts.outDir.path, files), att.pid);
         return { ...r, durationMs: took() };
       }
     }
@@ -263,9 +302,9 @@ export class TriggerRunner {
     }
     if (need !== null && need > 0) {
       try {
-        const st = fs.statfsSync(this.opts.outDir);
+        const st = fs.statfsSync(this.opts.outDir.path);
         const free = st.bavail * st.bsize;
-        if (need > free) return `${what} may take ~${bytes(need)} (2x the heap used) and ${this.opts.outDir} has ${bytes(free)} free`;
+        if (need > free) return `${what} may take ~${bytes(need)} (2x the heap used) and ${this.opts.outDir.path} has ${bytes(free)} free`;
       } catch {
         /* the write itself says what is wrong with the directory */
       }
@@ -273,13 +312,25 @@ export class TriggerRunner {
     return null;
   }
 
-  private childResult(r: ChildResult, durationMs: number, ok: (j: Record<string, unknown>) => Partial<ActionResult>): ActionResult {
+  /**
+   * The child's result. The budget counts the size of the file as it is on disk, whatever the
+   * estimate beforehand was (it comes from the heap size the target reports, which a target can
+   * lie about: a review wrote 247 MiB under --disk-budget 20M), so later actions see the truth.
+   */
+  private childResult(r: ChildResult, file: string, durationMs: number, ok: (j: Record<string, unknown>) => Partial<ActionResult>): ActionResult {
+    const size = ((): number | null => {
+      try {
+        const st = fs.lstatSync(file);
+        return st.isFile() ? st.size : null;
+      } catch {
+        return null;
+      }
+    })();
+    if (size !== null) this.written += size;
     if (r.code === 0) {
       try {
         const j = JSON.parse(r.stdout) as Record<string, unknown>;
-        const res = { status: 'ok' as const, durationMs, ...ok(j) };
-        if (typeof res.bytes === 'number' && Number.isFinite(res.bytes)) this.written += res.bytes;
-        return res;
+        return { status: 'ok' as const, durationMs, ...ok(j), ...(size !== null ? { bytes: size } : {}) };
       } catch {
         /* not the result object: reported below */
       }

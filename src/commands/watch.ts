@@ -21,7 +21,7 @@ import { Ticker, type Tick } from '../ticker';
 import { exposedWarning } from '../loopback';
 import { errLine } from '../sinks/terminal';
 import type { Output } from '../cli';
-import { budgetSpentError, prepareOutDir, TriggerRunner, type TriggerOptions } from './triggerRun';
+import { budgetSpentError, prepareOutDir, TriggerRunner, type TriggerOptions, type TriggerRunOptions } from './triggerRun';
 
 export interface WatchOptions {
   pids: number[];
@@ -120,7 +120,7 @@ async function attachAll(opts: WatchOptions): Promise<Attachment[]> {
 
 export async function watchCommand(opts: WatchOptions, out: Output): Promise<void> {
   // the output directory is checked before any target is touched
-  const triggerOpts = opts.triggers ? { ...opts.triggers, outDir: prepareOutDir(opts.triggers.outDir) } : null;
+  const triggerOpts: TriggerRunOptions | null = opts.triggers ? { ...opts.triggers, outDir: prepareOutDir(opts.triggers.outDir) } : null;
   const runner = triggerOpts ? new TriggerRunner(triggerOpts, opts.json, opts.fields, out, opts.timeoutMs, opts.allowRemote) : null;
   const atts = await attachAll(opts);
   // stderr: the lines (or NDJSON, where target.inspector.exposedOn says it) stay parseable

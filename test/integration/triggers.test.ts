@@ -355,6 +355,65 @@ describe('watch --when/--then (triggers)', () => {
     }
   });
 
+  it('--out another user owns, or may write, is refused at startup with exit 2 and nothing written', async () => {
+    // a review (as root): nobody made /tmp/review-out, root wrote into it, nobody renamed it and
+    // left a symlink to a root-only directory in its place; root's files landed there
+    const t = await startTarget('idle.js');
+    const theirs = tmpDir();
+    const open = tmpDir();
+    try {
+      fs.chownSync(theirs, 65534, 65534);
+      const r = await runCli(['watch', String(t.pid), '--json', '--when', 'heap.used > 1B', '--then', 'stats', '--out', theirs, '--duration', '60s'], { hangGuardMs: 120_000 });
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(r.stderr, /^nodetop: refusing --out \S+: it is owned by another user \(uid 65534\), who could swap it for a symlink and send these files anywhere; give a directory of your own/m);
+      assert.deepEqual(fs.readdirSync(theirs), []);
+      fs.chmodSync(open, 0o777);
+      const w = await runCli(['watch', String(t.pid), '--json', '--when', 'heap.used > 1B', '--then', 'stats', '--out', open, '--duration', '60s'], { hangGuardMs: 120_000 });
+      assert.equal(w.code, 2, w.stderr);
+      assert.match(w.stderr, /^nodetop: refusing --out \S+: other users may write to it \(mode 777\)/m);
+      assert.deepEqual(fs.readdirSync(open), []);
+      assert.ok(t.alive());
+    } finally {
+      await t.kill();
+      fs.rmSync(theirs, { recursive: true, force: true });
+      fs.rmSync(open, { recursive: true, force: true });
+    }
+  });
+
+  it('--out swapped for a symlink after startup: the actions are refused and nothing lands where it points', async () => {
+    const t = await startTarget('idle.js');
+    const dir = tmpDir();
+    const out = path.join(dir, 'out');
+    const victim = tmpDir();
+    try {
+      // "for 15s": the swap below comes right after the watch's first samples, well inside the window
+      const run = runCli(['watch', String(t.pid), '--json', '--when', 'heap.used > 1B for 15s', '--then', 'stats', '--then', 'snapshot', '--out', out, '--duration', '120s'], {
+        hangGuardMs: 240_000,
+      });
+      await watched(t);
+      fs.renameSync(out, path.join(dir, 'moved'));
+      fs.symlinkSync(victim, out);
+      const r = await run;
+      assert.equal(r.code, 13, r.stderr);
+      const recs = records(r);
+      const acts = events(recs, 'action');
+      assert.equal(events(recs, 'trigger').length, 1, JSON.stringify(events(recs, 'trigger')));
+      assert.deepEqual(
+        acts.map((a) => a.status),
+        ['refused', 'refused'],
+        JSON.stringify(acts),
+      );
+      for (const a of acts) assert.match(String(a.message), /is no longer the directory the watch started with \(it was renamed or replaced by a symlink\); nothing is written/);
+      assert.deepEqual(fs.readdirSync(victim), []);
+      assert.deepEqual(fs.readdirSync(path.join(dir, 'moved')), []);
+      assert.ok(t.alive());
+    } finally {
+      await t.kill();
+      fs.rmSync(dir, { recursive: true, force: true });
+      fs.rmSync(victim, { recursive: true, force: true });
+    }
+  });
+
   it('a condition that does not parse is exit 2 with the position and what was expected', async () => {
     const r = await runCli(['watch', '1', '--when', 'heap.used > 85% of limt for 30s', '--then', 'snapshot']);
     assert.equal(r.code, 2);
