@@ -3,7 +3,6 @@
 // the lines of src/model/recording.ts, written by src/sinks/recording.ts; `nodetop replay`
 // shows the file in the live view.
 
-import * as fs from 'node:fs';
 import { ExitCode, NodetopError } from '../errors';
 import { FeedLoop, LiveTarget } from '../feed';
 import { attach, type AttachOptions, type Attachment } from '../inspector/attach';
@@ -34,23 +33,27 @@ export async function recordCommand(opts: RecordOptions): Promise<number> {
   // written fails first; the default name needs the target's title
   const named = !usesDefaultName(opts.output);
   let file = named ? resolveOutputPath(opts.output, '') : '';
-  let fd = named ? createRecordingFile(file) : null;
+  const created = named ? createRecordingFile(file) : null;
+  let fd = created ? created.fd : null;
   // nothing recorded yet: an interrupted or failed attach leaves no empty file behind
-  const unAbandon = fd !== null ? onExit(() => abandon(file, fd!)) : () => undefined;
+  const unAbandon = created ? onExit(() => created.abandon()) : () => undefined;
   let att: Attachment;
   try {
     att = await attach({ ...opts, leaseMs: Math.max(60_000, opts.intervalMs * 10) });
   } catch (e) {
     unAbandon();
-    if (fd !== null) abandon(file, fd);
+    created?.abandon();
     throw e;
   }
   unAbandon();
+  created?.keep();
   if (att.inspector.exposedOn?.length) errLine(`nodetop: ${exposedWarning(att.pid, att.inspector.exposedOn)}`);
   if (fd === null) {
     file = resolveOutputPath(opts.output, `${defaultBaseName(att.identity.title, att.pid)}.ndjson.gz`);
     try {
-      fd = createRecordingFile(file);
+      const later = createRecordingFile(file);
+      later.keep();
+      fd = later.fd;
     } catch (e) {
       await att.detach();
       throw e;
@@ -122,16 +125,4 @@ export async function recordCommand(opts: RecordOptions): Promise<number> {
   await att.detach();
   if (writer.error) throw new NodetopError(`cannot write ${file}: ${describeWriteError(writer.error)}`, { exitCode: ExitCode.OutputFailed });
   return end.code;
-}
-
-/** Nothing was recorded: the empty file goes, if its name still leads to the file nodetop created. */
-function abandon(file: string, fd: number): void {
-  try {
-    const st = fs.fstatSync(fd);
-    const now = fs.lstatSync(file);
-    fs.closeSync(fd);
-    if (now.isFile() && now.dev === st.dev && now.ino === st.ino && now.size === 0) fs.unlinkSync(file);
-  } catch {
-    /* nothing to remove */
-  }
 }

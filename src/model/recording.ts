@@ -272,13 +272,18 @@ function isoTime(v: unknown, p: string): string | null {
 const LEVELS: EventLevel[] = ['info', 'good', 'warn', 'bad'];
 const EVENT: Shape = obj({ time: isoTime, pid: num, kind: str, level: oneOf(...LEVELS), text: str, frames: optional(arr(str)) });
 
+/** The interval a header may name: what `nodetop record -i` accepts. */
+export const MIN_INTERVAL_MS = 100;
+export const MAX_INTERVAL_MS = 600_000;
+
 const HEADER: Shape = obj({
   format: num,
   nodetop: str,
   node: obj({ target: str, cli: str }),
   pid: num,
   startedAt: isoTime,
-  intervalMs: num,
+  // what `record -i` takes; a file's 1e308 or 0 would reach timers (a flood of TimeoutOverflowWarning)
+  intervalMs: (v, p) => (typeof v === 'number' && v >= MIN_INTERVAL_MS && v <= MAX_INTERVAL_MS ? null : `${p} is not between ${MIN_INTERVAL_MS} ms and ${MAX_INTERVAL_MS / 1000} s`),
 });
 
 /** A time nodetop could have written: ms since the epoch, within Date's range. */
@@ -293,7 +298,9 @@ export const MAX_TEXT = 4096;
  * a "__proto__" name in the file stays a name.
  */
 export function sanitized<T>(v: T): T {
-  if (typeof v === 'string') return (v.length > MAX_TEXT ? `${printable(v.slice(0, MAX_TEXT))}…` : printable(v)) as T;
+  // the cut is copied through bytes: a slice of V8 is a view that keeps the whole string (the
+  // line of up to 16 MiB it was parsed from) alive, which 40 events of 15 MB made 600 MB
+  if (typeof v === 'string') return (v.length > MAX_TEXT ? `${printable(Buffer.from(v.slice(0, MAX_TEXT), 'utf8').toString('utf8'))}…` : printable(v)) as T;
   if (Array.isArray(v)) return v.map(sanitized) as T;
   if (isObj(v)) return Object.fromEntries(Object.entries(v).map(([k, x]) => [sanitized(k), sanitized(x)])) as T;
   return v;
@@ -333,6 +340,20 @@ export interface Recording {
 
 /** The most lines a replay takes: a week at 1 s, more than memory would hold comfortably. */
 export const MAX_LINES = 2_000_000;
+/**
+ * The most characters of events and failed samples' messages a replay keeps (each string is cut
+ * to MAX_TEXT, but an event's frames are a list of any length). nodetop writes an event of well
+ * under 1 KB (its text and three frames): this is over 100 000 of them.
+ */
+export const MAX_KEPT_TEXT = 128 * 1024 * 1024;
+
+/** The characters of the strings in `v` (what sanitized() keeps of it). */
+function textSize(v: unknown): number {
+  if (typeof v === 'string') return v.length;
+  if (Array.isArray(v)) return v.reduce((n: number, x) => n + textSize(x), 0);
+  if (isObj(v)) return Object.entries(v).reduce((n, [k, x]) => n + k.length + textSize(x), 0);
+  return 0;
+}
 
 /**
  * Reads a recording line by line (the platform reader feeds it, decompressed). Throws
@@ -347,6 +368,7 @@ export class RecordingReader {
   private lineNo = 0;
   private lastNet = -1;
   private lastAt = -Infinity;
+  private keptText = 0;
 
   constructor(private readonly nodetopVersion: string) {}
 
@@ -381,12 +403,13 @@ export class RecordingReader {
       case 'error': {
         this.check(obj({ at: atMs, message: str }), v);
         const at = this.time(v.at as number);
-        this.frames.push({ at, rttMs: null, line: null, error: sanitized(v.message as string), points: null, netFrom: this.lastNet });
+        const error = this.keep(sanitized(v.message as string));
+        this.frames.push({ at, rttMs: null, line: null, error, points: null, netFrom: this.lastNet });
         return;
       }
       case 'event':
         this.check(obj({ event: EVENT }), v);
-        this.events.push(sanitized(v.event as TargetEvent));
+        this.events.push(this.keep(sanitized(v.event as TargetEvent)));
         this.eventFrames.push(Math.max(0, this.frames.length - 1));
         return;
       case 'end':
@@ -417,6 +440,13 @@ export class RecordingReader {
     }
     this.check(HEADER, h);
     this.header = sanitized(h) as unknown as RecordingHeader;
+  }
+
+  /** `v`, counted against MAX_KEPT_TEXT. */
+  private keep<T>(v: T): T {
+    this.keptText += textSize(v);
+    if (this.keptText > MAX_KEPT_TEXT) this.fail(`its events and errors hold more than ${MAX_KEPT_TEXT / 1024 / 1024} MiB of text, more than nodetop writes`);
+    return v;
   }
 
   private time(at: number): number {

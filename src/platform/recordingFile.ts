@@ -8,7 +8,6 @@
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import * as readline from 'node:readline';
 import * as zlib from 'node:zlib';
 import { ExitCode, NodetopError, errnoCode } from '../errors';
 import { RecordingFormatError, RecordingReader, type Recording } from '../model/recording';
@@ -19,15 +18,30 @@ export function isGzipName(file: string): boolean {
   return /\.gz$/i.test(file);
 }
 
+/** A recording file just created: its descriptor, and the directory it is in, still open. */
+export interface NewRecordingFile {
+  fd: number;
+  /**
+   * Nothing was recorded: closes the file and removes it if its name (in the directory opened
+   * when it was created, whatever the path leads to now) still leads to it, empty.
+   */
+  abandon(): void;
+  /** The file stays: the directory is let go. */
+  keep(): void;
+}
+
 /**
  * Creates `file` for a recording: a new file (an existing name, or a symlink planted there, is
- * refused: a recording is never written over another), mode 0600. Returns its descriptor.
+ * refused: a recording is never written over another), mode 0600.
  */
-export function createRecordingFile(file: string): number {
+export function createRecordingFile(file: string): NewRecordingFile {
   const dir = openOutDir(file);
+  const name = path.basename(file);
+  let fd: number;
   try {
-    return dir.createFile(path.basename(file));
+    fd = dir.createFile(name);
   } catch (e) {
+    dir.close();
     if (errnoCode(e) === 'EEXIST') {
       throw new NodetopError(`cannot write ${file}: it exists (a recording is never written over a file)`, {
         exitCode: ExitCode.OutputFailed,
@@ -35,9 +49,28 @@ export function createRecordingFile(file: string): number {
       });
     }
     throw new NodetopError(`cannot write ${file}: ${describeWriteError(e)}`, { exitCode: ExitCode.OutputFailed });
-  } finally {
-    dir.close();
   }
+  let abandoned = false;
+  return {
+    fd,
+    abandon: () => {
+      // once: Ctrl-C during the attach, then the attach's failure
+      if (abandoned) return;
+      abandoned = true;
+      try {
+        const st = fs.fstatSync(fd);
+        fs.closeSync(fd);
+        // through the directory's descriptor: a parent directory swapped meanwhile redirects nothing
+        const now = dir.lstat(name);
+        if (now?.isFile() && now.dev === st.dev && now.ino === st.ino && now.size === 0) dir.unlink(name);
+      } catch {
+        /* nothing to remove */
+      } finally {
+        dir.close();
+      }
+    },
+    keep: () => dir.close(),
+  };
 }
 
 /** Decompressed bytes a replay reads at most: beyond it a file is refused, not read into memory. */
@@ -63,54 +96,83 @@ function describeReadError(e: unknown): string {
  * Reads a recording (gzip or plain: told by its first bytes, not its name). Every failure is one
  * sentence, exit 2: a file that is not a recording, a corrupt or cut gzip stream (what came
  * before the damage is not trusted: the gzip check is over the whole), a line that is not what
- * nodetop writes, a format newer than this nodetop reads.
+ * nodetop writes, a format newer than this nodetop reads. Only a regular file is read: a FIFO
+ * (whose open would wait for a writer, and which no Ctrl-C ends), a device (/dev/zero never
+ * ends), a socket or a symlink (a name planted by another user) is refused.
  */
 export async function readRecording(file: string, nodetopVersion: string): Promise<Recording> {
   const fail = (why: string): NodetopError => new NodetopError(`cannot replay ${file}: ${why}`, { exitCode: ExitCode.Usage });
   let fd: number;
   try {
-    fd = fs.openSync(file, fs.constants.O_RDONLY);
-    if (fs.fstatSync(fd).isDirectory()) {
-      fs.closeSync(fd);
-      throw Object.assign(new Error('directory'), { code: 'EISDIR' });
-    }
+    // O_NONBLOCK: the open of a FIFO returns at once rather than wait for a writer; it changes
+    // nothing for the reads of a regular file (Linux ignores it there), the only kind read
+    const c = fs.constants;
+    fd = fs.openSync(file, c.O_RDONLY | c.O_NONBLOCK | c.O_NOFOLLOW);
   } catch (e) {
+    if (errnoCode(e) === 'ELOOP') throw fail('it is a symbolic link (replay the file it leads to)');
+    throw fail(describeReadError(e));
+  }
+  try {
+    const st = fs.fstatSync(fd);
+    if (st.isDirectory()) throw fail('it is a directory');
+    if (!st.isFile()) throw fail(`it is not a regular file (${st.isFIFO() ? 'a FIFO' : st.isCharacterDevice() || st.isBlockDevice() ? 'a device' : st.isSocket() ? 'a socket' : 'not a file'})`);
+  } catch (e) {
+    fs.closeSync(fd);
+    if (e instanceof NodetopError) throw e;
     throw fail(describeReadError(e));
   }
   const magic = Buffer.alloc(2);
   const got = fs.readSync(fd, magic, 0, 2, 0);
   const gzip = got === 2 && magic[0] === 0x1f && magic[1] === 0x8b;
   const input = fs.createReadStream('', { fd, start: 0, highWaterMark: 1 << 20 });
-  let bytes = 0;
-  let streamError: unknown = null;
-  let source: NodeJS.ReadableStream = input;
+  let source: NodeJS.ReadableStream & { destroy(e?: Error): void } = input;
   if (gzip) {
     const gunzip = zlib.createGunzip();
     input.on('error', (e) => gunzip.destroy(e));
     source = input.pipe(gunzip);
   }
-  const counted = source as NodeJS.ReadableStream & { destroy(e?: Error): void };
-  counted.on('data', (chunk: Buffer) => {
-    bytes += chunk.length;
-    if (bytes > MAX_REPLAY_BYTES) counted.destroy(new Error(`it holds more than ${MAX_REPLAY_BYTES / 1024 ** 3} GiB of lines, more than nodetop replays`));
-  });
-  counted.on('error', (e) => (streamError = e));
   const reader = new RecordingReader(nodetopVersion);
-  // readline keeps a line whole however long: cap it ourselves, before it is one string
-  const rl = readline.createInterface({ input: counted, crlfDelay: Infinity });
+  let streamError: unknown = null;
   let pending: string | null = null;
   let cutShort = false;
+  const tooLong = (): RecordingFormatError => new RecordingFormatError(`a line is longer than ${MAX_LINE_BYTES / 1024 / 1024} MiB, longer than any nodetop writes`);
+  const take = (line: string): void => {
+    if (pending !== null) reader.push(pending);
+    pending = line;
+  };
   try {
-    for await (const line of rl) {
-      if (pending !== null) reader.push(pending);
-      if (line.length > MAX_LINE_BYTES) throw new RecordingFormatError(`a line is longer than ${MAX_LINE_BYTES / 1024 / 1024} MiB, longer than any nodetop writes`);
-      pending = line;
+    // lines split here, not by readline: it builds a line whole however long (a gzip of 700 KB
+    // holds a line of 700 MB, /dev/zero one without end) before a cap could see it. An unfinished
+    // line stops the read as soon as it passes the cap.
+    let bytes = 0;
+    let parts: Buffer[] = [];
+    let partBytes = 0;
+    for await (const chunk of source as AsyncIterable<Buffer>) {
+      bytes += chunk.length;
+      if (bytes > MAX_REPLAY_BYTES) throw new RecordingFormatError(`it holds more than ${MAX_REPLAY_BYTES / 1024 ** 3} GiB of lines, more than nodetop replays`);
+      let from = 0;
+      for (let nl = chunk.indexOf(10, from); nl >= 0; nl = chunk.indexOf(10, from)) {
+        const piece = chunk.subarray(from, nl);
+        if (partBytes + piece.length > MAX_LINE_BYTES) throw tooLong();
+        const line = partBytes === 0 ? piece : Buffer.concat([...parts, piece]);
+        parts = [];
+        partBytes = 0;
+        take(line.toString('utf8', 0, line.length > 0 && line[line.length - 1] === 13 ? line.length - 1 : line.length));
+        from = nl + 1;
+      }
+      if (from < chunk.length) {
+        const rest = chunk.subarray(from);
+        if (partBytes + rest.length > MAX_LINE_BYTES) throw tooLong();
+        parts.push(rest);
+        partBytes += rest.length;
+      }
     }
+    if (partBytes > 0) take(Buffer.concat(parts).toString('utf8'));
   } catch (e) {
     if (e instanceof RecordingFormatError) throw fail(e.message);
-    streamError ??= e;
+    streamError = e;
   } finally {
-    rl.close();
+    source.destroy();
     input.destroy();
   }
   if (streamError) {
@@ -123,8 +185,9 @@ export async function readRecording(file: string, nodetopVersion: string): Promi
   }
   try {
     // the last line is whole when it parses: a recorder killed while writing it left it cut
-    if (pending !== null) {
-      if (parses(pending) || !reader.hasHeader) reader.push(pending);
+    const last = pending as string | null;
+    if (last !== null) {
+      if (parses(last) || !reader.hasHeader) reader.push(last);
       else cutShort = true;
     }
     return reader.finish(cutShort);

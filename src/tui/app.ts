@@ -859,7 +859,8 @@ export async function runTui(initial: Attachment[], opts: TuiOptions): Promise<n
   });
 
   draw();
-  loop.start();
+  // a replay has no sampler: its clock is the play timer, not a loop at the recorded interval
+  if (!rec) loop.start();
   const code = await done;
   clearInterval(ageClock);
   // what the samplers installed in workers goes before the attachments detach

@@ -4,12 +4,13 @@
 // as they are read.
 
 import { strict as assert } from 'node:assert';
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import { after, describe, it } from 'node:test';
-import { frameSample, RECORDING_FORMAT } from '../../src/model/recording';
+import { frameSample, MAX_KEPT_TEXT, RECORDING_FORMAT, RecordingReader } from '../../src/model/recording';
 import { readRecording } from '../../src/platform/recordingFile';
 import { ROOT, runCli } from '../helpers/target';
 
@@ -27,8 +28,8 @@ function write(name: string, content: string | Buffer): string {
 }
 
 /** `nodetop replay` on a bad file: exit 2, one line that says why, no stack. */
-async function refused(file: string, why: RegExp): Promise<void> {
-  const r = await runCli(['replay', file]);
+async function refused(file: string, why: RegExp, env?: NodeJS.ProcessEnv): Promise<void> {
+  const r = await runCli(['replay', file], env ? { env } : {});
   assert.equal(r.code, 2, r.stderr);
   const lines = r.stderr.trimEnd().split('\n');
   assert.equal(lines.length, 1, `one sentence:\n${r.stderr}`);
@@ -137,5 +138,83 @@ describe('nodetop replay: files that are not recordings it reads', () => {
     assert.doesNotMatch(all, /\\u00[01][0-9a-f]|[\u007f-\u009f\u202e]/);
     assert.equal(Object.getPrototypeOf(shown.handles!.byType), Object.prototype, 'a "__proto__" name is a name, not a prototype');
     assert.ok(rec.events.some((e) => e.text === 'x [2Jy'));
+  });
+});
+
+/** nodetop with a heap of `mb` MB: what it keeps from a file must fit in it. */
+const smallHeap = (mb: number): NodeJS.ProcessEnv => ({ ...process.env, LC_ALL: 'C.UTF-8', NODE_OPTIONS: `--max-old-space-size=${mb}` });
+
+/** A gzip file of these pieces, one gzip member each (gunzip reads members one after another). */
+function gzipMembers(name: string, pieces: Iterable<string | Buffer>): string {
+  const file = path.join(dir, name);
+  const fd = fs.openSync(file, 'w');
+  for (const p of pieces) fs.writeSync(fd, zlib.gzipSync(p));
+  fs.closeSync(fd);
+  return file;
+}
+
+describe('nodetop replay: files made to hang it or fill its memory', () => {
+  it('a FIFO is refused at once (its open would wait for a writer no Ctrl-C ends)', async () => {
+    const fifo = path.join(dir, 'fifo.ndjson');
+    execFileSync('mkfifo', [fifo]);
+    await refused(fifo, /it is not a regular file \(a FIFO\)/);
+  });
+
+  it('a device is refused: /dev/zero is one line without end', async () => {
+    await refused('/dev/zero', /it is not a regular file \(a device\)/);
+  });
+
+  it('a symlink is refused, not followed', async () => {
+    const link = path.join(dir, 'link.ndjson');
+    fs.symlinkSync(V1, link);
+    await refused(link, /it is a symbolic link/);
+  });
+
+  it('a gzip of a few hundred KB holding a line of 300 MB: refused as the line passes 16 MiB, in a heap of 64 MB', async () => {
+    const mib = Buffer.alloc(1024 * 1024, 'A');
+    function* pieces(): Generator<string | Buffer> {
+      yield `${v1Lines()[0]!}\n{"type":"event","event":{"text":"`;
+      for (let k = 0; k < 300; k++) yield mib;
+    }
+    const file = gzipMembers('huge-line.ndjson.gz', pieces());
+    assert.ok(fs.statSync(file).size < 2 * 1024 * 1024);
+    await refused(file, /a line is longer than 16 MiB, longer than any nodetop writes/, smallHeap(64));
+  });
+
+  it('events with texts of 15 MB: each is cut and the line let go (12 of them replay in a heap of 96 MB)', async () => {
+    const lines = v1Lines();
+    const sample = lines.find((l) => l.startsWith('{"type":"sample"'))!;
+    const big = 'B'.repeat(15 * 1024 * 1024);
+    function* pieces(): Generator<string> {
+      yield `${lines[0]!}\n${sample}\n`;
+      for (let k = 0; k < 12; k++) yield `${JSON.stringify({ type: 'event', event: { time: '2026-01-01T00:00:00.000Z', pid: 1, kind: 'blocked', level: 'bad', text: big } })}\n`;
+    }
+    const file = gzipMembers('big-events.ndjson.gz', pieces());
+    const r = await runCli(['replay', file], { env: smallHeap(96) });
+    // the whole file was read and kept: what stops it is the missing terminal, after the read
+    assert.match(r.stderr, /^nodetop: the live view needs a terminal/, r.stderr.slice(0, 2000));
+    assert.equal(r.code, 2);
+  });
+
+  it('the text kept from events is capped in all: past it the file is refused with a sentence', () => {
+    const lines = v1Lines();
+    const reader = new RecordingReader('test');
+    reader.push(lines[0]!);
+    reader.push(lines.find((l) => l.startsWith('{"type":"sample"'))!);
+    // an event whose frames hold 16 MB of text (each frame within the 4096 characters kept)
+    const frames = Array.from({ length: 4000 }, (_, k) => `${k}`.padEnd(4000, 'f'));
+    const line = JSON.stringify({ type: 'event', event: { time: '2026-01-01T00:00:00.000Z', pid: 1, kind: 'blocked', level: 'bad', text: 'x', frames } });
+    const fits = Math.floor(MAX_KEPT_TEXT / (4000 * 4000));
+    for (let k = 0; k < fits; k++) reader.push(line);
+    assert.throws(() => reader.push(line), new RegExp(`line ${fits + 3}: its events and errors hold more than ${MAX_KEPT_TEXT / 1024 / 1024} MiB of text`));
+  });
+
+  it('a header interval of 1e308, 0 or -1 ms is refused (it would reach timers)', async () => {
+    const [head, ...rest] = v1Lines();
+    const h = JSON.parse(head!) as Record<string, unknown>;
+    for (const [k, v] of [1e308, 0, -1].entries()) {
+      const file = write(`interval-${k}.ndjson`, [JSON.stringify({ ...h, intervalMs: v }), ...rest].join('\n') + '\n');
+      await refused(file, /line 1: intervalMs is not between 100 ms and 600 s/);
+    }
   });
 });
