@@ -189,3 +189,38 @@ describe('nodetop heap-diff: who holds what grew', () => {
     assert.match(text.stdout, /Map 'sessions' <- \(module\) retainers\.js/);
   });
 });
+
+describe('nodetop heap-diff on a worker thread\'s snapshots', () => {
+  it('finds what the worker holds, with its path, from two `nodetop snapshot --worker` files', async () => {
+    const N = 500;
+    const M = 4000;
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nodetop-heapdiff-worker-'));
+    const t = await startTarget('worker-leak.js', { args: [String(N)], nodeArgs: ['--inspect-port=0'] });
+    try {
+      const worker = String(t.facts.threadId);
+      const a = path.join(dir, 'a.heapsnapshot');
+      const b = path.join(dir, 'b.heapsnapshot');
+      const ra = await runCli(['snapshot', String(t.pid), '--worker', worker, '-o', a, '-y', '-q'], { hangGuardMs: 120_000 });
+      assert.equal(ra.code, 0, ra.stderr);
+      assert.equal((await t.ask(`grow ${M}`)).held, N + M);
+      const rb = await runCli(['snapshot', String(t.pid), '--worker', worker, '-o', b, '-y', '-q'], { hangGuardMs: 120_000 });
+      assert.equal(rb.code, 0, rb.stderr);
+      const r = await runCli(['heap-diff', a, b, '--json'], { hangGuardMs: 120_000 });
+      assert.equal(r.code, 0, r.stderr);
+      const d = parseJson<HeapDiffResult>(r);
+      const row = d.top.find((x) => x.name === 'WorkerSession');
+      assert.ok(row, JSON.stringify(d.top.map((x) => x.name)));
+      assert.equal(row.countA, N);
+      assert.equal(row.countB, N + M);
+      const held = row.retainers!;
+      // the objects new in b when V8's ids allow, else all of them (two sessions renumber)
+      assert.equal(held.objects, d.newById ? M : N + M);
+      assert.deepEqual(held.paths[0]!.path[0], "Map 'sessions'", JSON.stringify(held.paths[0]));
+      assert.match(held.paths[0]!.path.at(-1)!, /^\(module\) .*worker\.js$/);
+      assert.equal(held.suspect?.label, "Map 'sessions'");
+    } finally {
+      await t.kill();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
