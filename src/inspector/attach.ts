@@ -288,6 +288,14 @@ async function attachGuarded(opts: AttachOptions, held: { guard: WatchdogTicket 
       }),
     );
   }
+  // Since the inspector opened, V8 has kept every console call's arguments: give them back as
+  // soon as the process is known to be the one asked for (a service logging large objects piled
+  // them up while nodetop attached on a loaded host)
+  try {
+    await session.send('Runtime.discardConsoleEntries', {}, { timeoutMs: opts.timeoutMs });
+  } catch {
+    /* the probes that follow say what is wrong */
+  }
   let local = false;
   if (opts.pid !== undefined && expected !== opts.pid) {
     // verified through the namespace's pid; from here on nodetop reports the host's pid

@@ -233,6 +233,9 @@ export const installProbe = defineProbe<InstallArg, InstallResult>(
         /* never throw into the target */
       }
     };
+    // from the install on, as after a GC: what was logged while nodetop attached goes at once
+    discardConsole();
+    discardOften();
     let obs: import('perf_hooks').PerformanceObserver | null = null;
     try {
       // named: `nodetop profile` leaves nodetop* frames (and Node's caller of them) out of the ranking

@@ -87,7 +87,11 @@ describe('sub-second watch: readings recorded in the target', () => {
       const recs: Rec[] = [];
       const child = spawn(process.execPath, [NODETOP, 'watch', String(t.pid), '--interval', '100', '--duration', '3500', '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
       const code = new Promise<number | null>((resolve) => child.on('exit', resolve));
-      readLines(child.stdout, (l) => recs.push(JSON.parse(l) as Rec));
+      // samples only: watch's event records (the block, its lag) come between them
+      readLines(child.stdout, (l) => {
+        const rec = JSON.parse(l) as Rec & { event?: string };
+        if (rec.event === undefined) recs.push(rec);
+      });
       // recording runs: grow the heap and the RSS by 64 MiB over 1.5 s, across full readings
       await eventually(() => recs.length, (n) => n > 0, 10_000);
       await t.ask('grow 64 1500');
@@ -166,7 +170,11 @@ describe('sub-second watch: readings recorded in the target', () => {
     try {
       const recs: Rec[] = [];
       const child = spawn(process.execPath, [NODETOP, 'watch', String(t.pid), '--interval', '100', '--duration', '4000', '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
-      readLines(child.stdout, (l) => recs.push(JSON.parse(l) as Rec));
+      // samples only: watch's event records (the block, its lag) come between them
+      readLines(child.stdout, (l) => {
+        const rec = JSON.parse(l) as Rec & { event?: string };
+        if (rec.event === undefined) recs.push(rec);
+      });
       const code = new Promise<number | null>((resolve) => child.on('exit', resolve));
       // the first collect has come: recording runs; block for 1.5 s
       await eventually(() => recs.length, (n) => n > 0, 10_000);
