@@ -524,7 +524,8 @@ export interface HeapAnalysis {
   parentEdge: Uint32Array;
   /** BFS distance from the root over essential edges; -1 unreachable */
   distance: Int32Array;
-  /** immediate dominator; the root for itself and for nodes held only by weak edges */
+  /** immediate dominator; the root for itself and for nodes held only by weak edges (or only by
+   * edges into page objects from outside them, which the dominators ignore as DevTools does) */
   idom: Uint32Array;
   retainedSize: Float64Array;
   /** retainers of node i: the edges retainerEdge[firstRetainer[i] .. firstRetainer[i+1]-1] */
@@ -537,8 +538,8 @@ export interface HeapAnalysis {
 /**
  * Shortest paths, dominators and retained sizes of a graph whose root is node 0.
  *
- * Memory: 28 bytes a node and 4 an essential edge at the peak (the retainer index, a DFS
- * preorder, the Semi-NCA arrays), of which 24 a node and the retainer index are kept: the
+ * Memory: 29 bytes a node and 4 an essential edge at the peak (the page flags, the retainer
+ * index, a DFS preorder, the Semi-NCA arrays), of which 24 a node and the retainer index are kept: the
  * arrays of one step are reused by the next rather than left to the GC (with 15 arrays of
  * 4 bytes a node, the analysis of a 169 MB file took 108 MiB more than its graph).
  */
@@ -550,6 +551,38 @@ export function analyzeHeap(g: HeapGraph): HeapAnalysis {
     const t = g.edgeType[e];
     return t !== weakType && (t !== shortcutType || from === 0);
   };
+
+  // Page objects (DevTools' name): what the user's globals reach, the root's shortcut edges
+  // marking them. For dominators DevTools ignores edges from other objects into them (a code
+  // cache or the debugger pointing at a module's objects would otherwise take them from the
+  // module); measured on test/fixtures/retainers.js, this rule was the whole of the difference
+  // in 5,500 of 67,000 nodes (docs/benchmarks.md, "Retained sizes against DevTools").
+  const page = new Uint8Array(n);
+  {
+    const syntheticType = g.typeNames.indexOf('synthetic');
+    const elementType = g.edgeTypeNames.indexOf('element');
+    const stack = new Uint32Array(n);
+    let top = 0;
+    for (let e = n > 0 ? g.firstEdge[0]! : 0; n > 0 && e < g.firstEdge[1]!; e++) {
+      const to = g.edgeTo[e]!;
+      const t = g.edgeType[e];
+      const entry = t === shortcutType || (t === elementType && g.nodeType[to] === syntheticType && g.strings.equals(g.nodeName[to]!, '(Document DOM trees)'));
+      if (!entry || page[to]) continue;
+      page[to] = 1;
+      stack[top++] = to;
+    }
+    while (top > 0) {
+      const from = stack[--top]!;
+      for (let e = g.firstEdge[from]!; e < g.firstEdge[from + 1]!; e++) {
+        const to = g.edgeTo[e]!;
+        if (page[to] || g.edgeType[e] === weakType) continue;
+        page[to] = 1;
+        stack[top++] = to;
+      }
+    }
+  }
+  /** an essential edge the dominators follow: none from a non-page object into a page object */
+  const dominating = (from: number, to: number): boolean => from === 0 || page[from] === 1 || page[to] === 0;
 
   // Retainers (reverse edges), essential ones only.
   const firstRetainer = new Uint32Array(n + 1);
@@ -598,7 +631,7 @@ export function analyzeHeap(g: HeapGraph): HeapAnalysis {
       nextEdge[cur] = e + 1;
       if (!essential(from, e)) continue;
       const to = g.edgeTo[e]!;
-      if (dfn[to] !== NONE) continue;
+      if (dfn[to] !== NONE || !dominating(from, to)) continue;
       dfn[to] = count;
       vert[count] = to;
       par[count] = cur;
@@ -630,8 +663,9 @@ export function analyzeHeap(g: HeapGraph): HeapAnalysis {
   for (let w = count - 1; w >= 1; w--) {
     const node = vert[w]!;
     for (let r = firstRetainer[node]!; r < firstRetainer[node + 1]!; r++) {
-      const v = dfn[sourceOf(g, retainerEdge[r]!)]!;
-      if (v === NONE) continue;
+      const from = sourceOf(g, retainerEdge[r]!);
+      const v = dfn[from]!;
+      if (v === NONE || !dominating(from, node)) continue;
       const u = evaluate(v);
       if (semi[u]! < semi[w]!) semi[w] = semi[u]!;
     }

@@ -1,7 +1,8 @@
 // The snapshot graph (model/heapgraph.ts) on a real snapshot of this process: its summary is the
 // streaming summarizer's, whatever the chunk size, and every retained size the dominator tree
 // gives equals its definition: what the roots reach, less what they reach once that node is gone
-// (over the same essential edges: weak edges hold nothing). The same definition checked for
+// (over the same essential edges: weak edges hold nothing, nor edges into the user's globals'
+// objects from outside them, as in DevTools). The same definition checked for
 // every node of random graphs (fast-check), and what the reader keeps of a snapshot's strings
 // and edge names on hand-made ones.
 
@@ -19,10 +20,27 @@ class Retained {
   constructor(readonly payload: number[]) {}
 }
 
+/** DevTools' page objects: what the root's shortcut edges reach over edges that are not weak. */
+function pageOf(g: HeapGraph): Uint8Array {
+  const weak = g.edgeTypeNames.indexOf('weak');
+  const shortcut = g.edgeTypeNames.indexOf('shortcut');
+  const page = new Uint8Array(g.nodeCount);
+  const stack: number[] = [];
+  for (let e = g.firstEdge[0]!; e < g.firstEdge[1]!; e++) if (g.edgeType[e] === shortcut) stack.push(g.edgeTo[e]!);
+  while (stack.length) {
+    const n = stack.pop()!;
+    if (page[n]) continue;
+    page[n] = 1;
+    for (let e = g.firstEdge[n]!; e < g.firstEdge[n + 1]!; e++) if (g.edgeType[e] !== weak) stack.push(g.edgeTo[e]!);
+  }
+  return page;
+}
+
 /** Total self size of what the root reaches without passing through `cut` (-1: nothing cut). */
 function reachableSize(g: HeapGraph, cut: number): number {
   const weak = g.edgeTypeNames.indexOf('weak');
   const shortcut = g.edgeTypeNames.indexOf('shortcut');
+  const page = pageOf(g);
   const seen = new Uint8Array(g.nodeCount);
   const stack = [0];
   seen[0] = 1;
@@ -35,6 +53,8 @@ function reachableSize(g: HeapGraph, cut: number): number {
       if (t === weak || (t === shortcut && n !== 0)) continue;
       const to = g.edgeTo[e]!;
       if (to === cut || seen[to]) continue;
+      // DevTools' rule: no edge from outside the page objects into them holds anything
+      if (n !== 0 && page[to] && !page[n]) continue;
       seen[to] = 1;
       stack.push(to);
     }
@@ -85,10 +105,12 @@ function load(data: Buffer, idsA: Float64Array | null = null): HeapGraph {
   return loader.end();
 }
 
-/** What the root reaches (1) without passing through `cut`, over essential edges. */
-function reach(g: HeapGraph, cut: number): Uint8Array {
+/** What the root reaches (1) without passing through `cut`, over essential edges (the
+ * dominators' edges: with DevTools' page rule; the shortest paths': without). */
+function reach(g: HeapGraph, cut: number, pageRule = true): Uint8Array {
   const weak = g.edgeTypeNames.indexOf('weak');
   const shortcut = g.edgeTypeNames.indexOf('shortcut');
+  const page = pageRule ? pageOf(g) : new Uint8Array(g.nodeCount);
   const seen = new Uint8Array(g.nodeCount);
   const stack = [0];
   seen[0] = 1;
@@ -99,6 +121,8 @@ function reach(g: HeapGraph, cut: number): Uint8Array {
       if (t === weak || (t === shortcut && n !== 0)) continue;
       const to = g.edgeTo[e]!;
       if (to === cut || seen[to]) continue;
+      // DevTools' rule: no edge from outside the page objects into them holds anything
+      if (n !== 0 && page[to] && !page[n]) continue;
       seen[to] = 1;
       stack.push(to);
     }
@@ -169,10 +193,11 @@ describe('heap graph', () => {
         const a = analyzeHeap(g);
         const all = reachableSize(g, -1);
         const reached = reach(g, -1);
+        const pathReached = reach(g, -1, false);
         // d dominates i: i is out of reach once d is cut
         const dominates = (d: number, i: number): boolean => d === 0 || d === i || !reach(g, d)[i];
         for (let i = 0; i < count; i++) {
-          assert.equal(a.distance[i] !== -1, reached[i] === 1, `node ${i} reachable`);
+          assert.equal(a.distance[i] !== -1, pathReached[i] === 1, `node ${i} reachable`);
           if (i === 0) assert.equal(a.retainedSize[0], g.selfSize.reduce((x, y) => x + y, 0));
           else if (reached[i]) {
             assert.equal(a.retainedSize[i], all - reachableSize(g, i), `node ${i}`);
@@ -205,6 +230,26 @@ describe('heap graph', () => {
     // property names and the internal edges nodetop follows; not element indices nor other internal names
     assert.deepEqual(names, ['holder', '', 'text', 'context', '']);
     assert.ok(g.edgeName instanceof Uint16Array && g.edgeNameTable !== null);
+  });
+
+  it("credits a global's objects to the global, not to the system objects that also point at them (DevTools' page objects)", () => {
+    // the root's shortcut edge marks the user's global; the system cache (held by a (GC roots)
+    // category, not the global) also points at the global's record: DevTools ignores that edge
+    // for dominators, so the global retains the record (HeapSnapshot.ts computeIsEssentialEdge)
+    const nodes: NodeSpec[] = [
+      { type: 'synthetic', name: '', id: 1, size: 0, edges: [{ type: 'shortcut', name: 'global', to: 1 }, { type: 'element', name: 1, to: 3 }] },
+      { type: 'object', name: 'global', id: 3, size: 10, edges: [{ type: 'property', name: 'record', to: 2 }] },
+      { type: 'object', name: 'Record', id: 5, size: 100, edges: [] },
+      { type: 'synthetic', name: '(GC roots)', id: 7, size: 0, edges: [{ type: 'element', name: 1, to: 4 }] },
+      { type: 'array', name: 'system cache', id: 9, size: 20, edges: [{ type: 'internal', name: 'entry', to: 2 }] },
+    ];
+    const g = load(snapshotOf(nodes));
+    const a = analyzeHeap(g);
+    assert.equal(a.idom[2], 1, 'the global dominates its record');
+    assert.equal(a.retainedSize[1], 110);
+    assert.equal(a.retainedSize[4], 20, 'the system cache retains only itself');
+    // the shortest path still runs as the edges do: through either holder
+    assert.equal(a.distance[2], 2);
   });
 
   it('keeps edge names as string indices when there are more than 65,535 of them', () => {
