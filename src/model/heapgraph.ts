@@ -14,6 +14,8 @@
 //
 // What "essential" means follows DevTools (HeapSnapshot.ts isEssentialEdge): weak edges hold
 // nothing, and a shortcut edge counts only from the root (it marks the user's global objects).
+// For dominators also computeIsEssentialEdge's page rule (see analyzeHeap); checked node by node
+// against DevTools' own code by bench/devtools-check.ts (docs/benchmarks.md).
 
 import { fingerprint, fingerprintOf, JsonScanner, SnapshotFormatError, SnapshotSections, sortGroups, type HeapGroup, type HeapSummary, type SnapshotSink } from './heapsnapshot';
 
