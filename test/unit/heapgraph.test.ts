@@ -130,6 +130,29 @@ function reach(g: HeapGraph, cut: number, pageRule = true): Uint8Array {
   return seen;
 }
 
+/** Every node's retained size, reachability and immediate dominator against their definitions. */
+function assertDefinition(nodes: NodeSpec[]): void {
+  const count = nodes.length;
+  const g = load(snapshotOf(nodes));
+  const a = analyzeHeap(g);
+  const all = reachableSize(g, -1);
+  const reached = reach(g, -1);
+  const pathReached = reach(g, -1, false);
+  // d dominates i: i is out of reach once d is cut
+  const dominates = (d: number, i: number): boolean => d === 0 || d === i || !reach(g, d)[i];
+  for (let i = 0; i < count; i++) {
+    assert.equal(a.distance[i] !== -1, pathReached[i] === 1, `node ${i} reachable`);
+    if (i === 0) assert.equal(a.retainedSize[0], g.selfSize.reduce((x, y) => x + y, 0));
+    else if (reached[i]) {
+      assert.equal(a.retainedSize[i], all - reachableSize(g, i), `node ${i}`);
+      // the immediate dominator dominates i, and every other dominator of i dominates it
+      const d = a.idom[i]!;
+      assert.ok(d !== i && dominates(d, i), `idom of ${i}`);
+      for (let o = 1; o < count; o++) if (o !== i && dominates(o, i)) assert.ok(dominates(o, d), `${o} dominates ${i} and its idom ${d}`);
+    } else assert.equal(a.retainedSize[i], g.selfSize[i]);
+  }
+}
+
 describe('heap graph', () => {
   let dir: string;
   let data: Buffer;
@@ -189,24 +212,31 @@ describe('heap graph', () => {
       fc.property(fc.integer({ min: 1, max: 40 }), fc.array(edge, { maxLength: 120 }), fc.array(fc.integer({ min: 0, max: 1000 }), { minLength: 40, maxLength: 40 }), (count, edges, sizes) => {
         const nodes: NodeSpec[] = Array.from({ length: count }, (_, i) => ({ type: i === 0 ? 'synthetic' : 'object', name: i === 0 ? '' : `N${i % 5}`, id: 2 * i + 1, size: i === 0 ? 0 : sizes[i]!, edges: [] }));
         for (const e of edges) nodes[e.from % count]!.edges.push({ type: e.type, name: e.type === 'element' || e.type === 'hidden' ? e.to : `p${e.to % 7}`, to: e.to % count });
-        const g = load(snapshotOf(nodes));
-        const a = analyzeHeap(g);
-        const all = reachableSize(g, -1);
-        const reached = reach(g, -1);
-        const pathReached = reach(g, -1, false);
-        // d dominates i: i is out of reach once d is cut
-        const dominates = (d: number, i: number): boolean => d === 0 || d === i || !reach(g, d)[i];
-        for (let i = 0; i < count; i++) {
-          assert.equal(a.distance[i] !== -1, pathReached[i] === 1, `node ${i} reachable`);
-          if (i === 0) assert.equal(a.retainedSize[0], g.selfSize.reduce((x, y) => x + y, 0));
-          else if (reached[i]) {
-            assert.equal(a.retainedSize[i], all - reachableSize(g, i), `node ${i}`);
-            // the immediate dominator dominates i, and every other dominator of i dominates it
-            const d = a.idom[i]!;
-            assert.ok(d !== i && dominates(d, i), `idom of ${i}`);
-            for (let o = 1; o < count; o++) if (o !== i && dominates(o, i)) assert.ok(dominates(o, d), `${o} dominates ${i} and its idom ${d}`);
-          } else assert.equal(a.retainedSize[i], g.selfSize[i]);
+        assertDefinition(nodes);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('retained sizes equal their definition on random graphs of a global and system objects pointing into it', () => {
+    // the rule DevTools applies (edges into the global's objects from outside them hold nothing)
+    // matters only when such edges exist: user nodes 1..k under a shortcut from the root, system
+    // nodes under element edges, edges within each side and from the system side into the user's
+    const edge = fc.record({ type: fc.constantFrom('property', 'internal', 'weak', 'shortcut'), from: fc.nat(), to: fc.nat(), into: fc.boolean() });
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 15 }), fc.integer({ min: 1, max: 15 }), fc.array(edge, { maxLength: 60 }), fc.array(fc.integer({ min: 1, max: 1000 }), { minLength: 31, maxLength: 31 }), (users, systems, edges, sizes) => {
+        const count = 1 + users + systems;
+        const user = (x: number): number => 1 + (x % users);
+        const system = (x: number): number => 1 + users + (x % systems);
+        const nodes: NodeSpec[] = Array.from({ length: count }, (_, i) => ({ type: i === 0 ? 'synthetic' : 'object', name: i === 0 ? '' : i <= users ? 'U' : 'S', id: 2 * i + 1, size: i === 0 ? 0 : sizes[i]!, edges: [] }));
+        nodes[0]!.edges.push({ type: 'shortcut', name: 'global', to: 1 });
+        for (let i = users + 1; i < count; i++) nodes[0]!.edges.push({ type: 'element', name: i, to: i });
+        for (const e of edges) {
+          const from = e.from % 2 === 0 ? user(e.from) : system(e.from);
+          const to = from <= users ? user(e.to) : e.into ? user(e.to) : system(e.to);
+          nodes[from]!.edges.push({ type: e.type, name: `p${e.to % 7}`, to });
         }
+        assertDefinition(nodes);
       }),
       { numRuns: 300 },
     );
