@@ -52,3 +52,20 @@ export function errnoCode(e: unknown): string | undefined {
   }
   return undefined;
 }
+
+/** Why a file given to read could not be read, in a few words (heap snapshots, recordings). */
+export function describeReadError(e: unknown): string {
+  switch (errnoCode(e)) {
+    case 'ENOENT':
+      return 'no such file';
+    case 'EACCES':
+    case 'EPERM':
+      return 'permission denied';
+    case 'EISDIR':
+      return 'it is a directory';
+    case 'ENOTDIR':
+      return 'a part of the path is not a directory';
+    default:
+      return e instanceof Error ? e.message : String(e);
+  }
+}

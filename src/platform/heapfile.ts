@@ -2,24 +2,8 @@
 // user can cause (no such file, a directory, not a heap snapshot) as one sentence each.
 
 import * as fs from 'node:fs';
-import { ExitCode, NodetopError, errnoCode } from '../errors';
+import { ExitCode, NodetopError, describeReadError, errnoCode } from '../errors';
 import { SnapshotFormatError } from '../model/heapsnapshot';
-
-function describeReadError(e: unknown): string {
-  switch (errnoCode(e)) {
-    case 'ENOENT':
-      return 'no such file';
-    case 'EACCES':
-    case 'EPERM':
-      return 'permission denied';
-    case 'EISDIR':
-      return 'it is a directory';
-    case 'ENOTDIR':
-      return 'a part of the path is not a directory';
-    default:
-      return e instanceof Error ? e.message : String(e);
-  }
-}
 
 /**
  * Streams `file` through `reader` (write chunks, then end) and returns what end() returns. The

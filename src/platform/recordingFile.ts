@@ -9,7 +9,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
-import { ExitCode, NodetopError, errnoCode } from '../errors';
+import { ExitCode, NodetopError, describeReadError, errnoCode } from '../errors';
 import { RecordingFormatError, RecordingReader, type Recording } from '../model/recording';
 import { describeWriteError, openOutDir } from './outfile';
 
@@ -77,20 +77,6 @@ export function createRecordingFile(file: string): NewRecordingFile {
 export const MAX_REPLAY_BYTES = 4 * 1024 ** 3;
 /** The longest line nodetop writes is a sample with 50 sockets, 50 groups, 50 pools: far below this. */
 export const MAX_LINE_BYTES = 16 * 1024 * 1024;
-
-function describeReadError(e: unknown): string {
-  switch (errnoCode(e)) {
-    case 'ENOENT':
-      return 'no such file';
-    case 'EACCES':
-    case 'EPERM':
-      return 'permission denied';
-    case 'EISDIR':
-      return 'it is a directory';
-    default:
-      return e instanceof Error ? e.message : String(e);
-  }
-}
 
 /**
  * Reads a recording (gzip or plain: told by its first bytes, not its name). Every failure is one
