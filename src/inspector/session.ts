@@ -485,10 +485,13 @@ export class Session implements Sender {
  * when it exits with a client connected that did not ask to be told (a Node without
  * NodeRuntime, or the notice lost). Nothing else nodetop sends gets this answer: its calls run
  * in the one main context (remote objects that are gone get "Could not find object").
+ * "Couldn't parse value object in call argument": V8 could not parse a probe's argument (JSON
+ * nodetop made) in a context being torn down: seen once in 44 exits, a `gc` whose target ended
+ * through its SIGTERM handler.
  */
 function exitTell(e: unknown): boolean {
   const msg = (e as { response?: { message?: string } })?.response?.message;
-  return typeof msg === 'string' && /^Cannot find context with specified id/.test(msg);
+  return typeof msg === 'string' && /^(Cannot find context with specified id|Couldn't parse value object in call argument)/.test(msg);
 }
 
 function protocolError(label: string, e: unknown): Error {
