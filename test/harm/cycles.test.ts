@@ -27,6 +27,7 @@ describe('100 attach / sample / detach cycles', () => {
         assert.ok(s.eventLoop.windowMs !== null, `cycle ${i}: the instruments were installed`);
         if (s.target.inspector.openedByNodetop) opened++;
         // the inspector nodetop opened is closed again after each cycle
+        assert.ok(t.alive(), `cycle ${i}: the target died: ${t.stderr().slice(-800)}`);
         assert.deepEqual(await portsSettle(t.pid, portsBefore), portsBefore, `cycle ${i}: the inspector port is closed again`);
       }
       assert.equal(opened, CYCLES, 'every cycle opened (and so had to close) the inspector itself');
