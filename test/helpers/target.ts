@@ -68,10 +68,14 @@ export async function startTarget(fixture: string, opts: StartOptions = {}): Pro
   let err = '';
   child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
   let exitInfo: { code: number | null; signal: NodeJS.Signals | null } | null = null;
+  let killing = false;
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     child.on('exit', (code, signal) => {
       live.delete(child);
       exitInfo = { code, signal };
+      // a target that ends without the test asking is either the test's point or the cause of a
+      // failure elsewhere ("no process with pid"): either way the log says how it ended
+      if (!killing) process.stderr.write(`[target] ${fixture} pid ${child.pid} ended by itself: ${signal ?? `code ${code}`}; stderr: ${err.slice(-2000) || '(none)'}\n`);
       resolve(exitInfo);
     }),
   );
@@ -81,6 +85,7 @@ export async function startTarget(fixture: string, opts: StartOptions = {}): Pro
     // a fixture that never got ready is killed: its pipes would keep the test file (and CI) waiting
     const timer = setTimeout(() => {
       // under a prefix (unshare --fork) the Node process is a descendant: it holds the pipes too
+      killing = true;
       if (opts.prefix?.length) for (const p of descendantsOf(child.pid!, processTable())) killQuietly(p);
       child.kill('SIGKILL');
       reject(new Error(`${fixture} did not get ready; stderr: ${err}`));
@@ -144,6 +149,7 @@ export async function startTarget(fixture: string, opts: StartOptions = {}): Pro
     alive: () => exitInfo === null,
     async kill(signal = 'SIGKILL') {
       if (exitInfo) return;
+      killing = true;
       // under a prefix, the Node process first (unshare --fork would leave it to its own pid 1)
       if (pid !== child.pid) {
         try {
