@@ -17,6 +17,19 @@ import { ProbeFailedError, type CallOptions, type Sender } from './session';
 
 const GROUP = 'nodetop-census';
 
+/**
+ * The Dispatcher.prototype of each copy of undici in the target (at most 4): the npm packages
+ * in the module cache (undici 5: lib/dispatcher.js; 6, 7: lib/dispatcher/dispatcher.js) and the
+ * copy bundled for fetch, up the global dispatcher's prototype chain. Never throws.
+ */
+const UNDICI_DISPATCHER_PROTOTYPES =
+  '(()=>{const out=new Set();try{const c=require.cache||{};for(const k of Object.keys(c)){' +
+  'if(!/[\\\\/]undici[^\\\\/]*[\\\\/]lib[\\\\/](dispatcher[\\\\/])?dispatcher\\.js$/.test(k))continue;' +
+  'const D=c[k]&&c[k].exports;if(typeof D==="function"&&D.prototype)out.add(D.prototype);}}catch{}' +
+  'try{for(const n of ["undici.globalDispatcher.2","undici.globalDispatcher.1"]){let p=globalThis[Symbol.for(n)];' +
+  'for(let i=0;p&&i<8;i++,p=Object.getPrototypeOf(p)){const C=Object.prototype.hasOwnProperty.call(p,"constructor")&&p.constructor;' +
+  'if(C&&C.name==="Dispatcher"){out.add(p);break;}}}}catch{}return [...out].slice(0,4);})()';
+
 interface RemoteObject {
   objectId?: string;
 }
@@ -38,21 +51,29 @@ export async function netCensus(sender: Sender, arg: NetArg, opts: CallOptions =
     if (!r.objects.objectId) throw new ProbeFailedError(`${label}: queryObjects returned no array`);
     return r.objects.objectId;
   };
+  const elementsOf = async (arrayId: string): Promise<string[]> => {
+    const r = await sender.send<{ result: Array<{ name: string; value?: RemoteObject }> }>('Runtime.getProperties', { objectId: arrayId, ownProperties: true }, call);
+    return r.result.filter((p) => /^\d+$/.test(p.name) && p.value?.objectId).map((p) => p.value!.objectId!);
+  };
   const t0 = performance.now();
   try {
     const modules = await handle("({net:require('net'),tls:require('tls'),http:require('http'),https:require('https')})");
     const sockets = await query(await handle("require('net').Socket.prototype"));
     const agents = await query(await handle("require('http').Agent.prototype"));
+    // every undici dispatcher, wherever the program holds it (undici 7's Agent in a closure is
+    // reached no other way): one walk per copy of undici loaded, usually none or one
+    const dispatchers: string[] = [];
+    for (const proto of await elementsOf(await handle(UNDICI_DISPATCHER_PROTOTYPES))) dispatchers.push(await query(proto));
     const k = JSON.stringify(PROBE_ERROR_KEY);
     const fn =
-      `function(m,s,a){try{return (${netProbe.fn.toString()})(${JSON.stringify(arg)},{modules:m,sockets:s,agents:a});}` +
+      `function(m,s,a,...d){try{return (${netProbe.fn.toString()})(${JSON.stringify(arg)},{modules:m,sockets:s,agents:a,dispatchers:[].concat(...d)});}` +
       `catch(e){return {[${k}]:String((e&&e.stack)||e)};}${sourceUrl('census')}}`;
     const r = await sender.send<{ result: { value?: unknown }; exceptionDetails?: { text?: string } }>(
       'Runtime.callFunctionOn',
       {
         functionDeclaration: fn,
         objectId: modules,
-        arguments: [{ objectId: modules }, { objectId: sockets }, { objectId: agents }],
+        arguments: [{ objectId: modules }, { objectId: sockets }, { objectId: agents }, ...dispatchers.map((objectId) => ({ objectId }))],
         returnByValue: true,
         silent: true,
       },

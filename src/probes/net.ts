@@ -455,7 +455,8 @@ export const netProbe = defineProbe<NetArg, RawNet>(
         return isClient(d) ? 1 : null;
       };
       const readDispatcher = (d: any, name: string, kind: 'fetch' | 'undici'): void => {
-        if (!d || typeof d !== 'object' || seen.has(d)) return;
+        // a Client a Pool already counted (the census hands in every dispatcher in the heap)
+        if (!d || typeof d !== 'object' || seen.has(d) || seenClients.has(d)) return;
         const pool: RawPool = {
           kind,
           name,
@@ -511,6 +512,7 @@ export const netProbe = defineProbe<NetArg, RawNet>(
       handed.sort((a, b) => rank(a) - rank(b));
       const seq: Record<string, number> = {};
       for (const d of handed) {
+        if (seen.has(d) || seenClients.has(d)) continue; // numbered only when listed
         const c = ctor(d);
         readDispatcher(d, `undici ${c}#${(seq[c] = (seq[c] ?? 0) + 1)}`, 'undici');
       }

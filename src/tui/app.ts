@@ -763,7 +763,7 @@ export async function runTui(initial: Attachment[], opts: TuiOptions): Promise<n
     const heap = t.sample?.memory.heapUsedBytes ?? 0;
     const gc = t.actions.estimate?.('gc', heap);
     confirmFirst(
-      { question: `Run the heap census of sockets and pools in pid ${t.pid}?`, cost: `It walks the heap twice (Runtime.queryObjects), each a full GC.${gc ? ` ${gc.replace(/^Heap used ([^:]+): a pause/, 'Heap used $1: each a pause')}` : ''}` },
+      { question: `Run the heap census of sockets and pools in pid ${t.pid}?`, cost: `It walks the heap twice, and once more per copy of undici loaded (Runtime.queryObjects), each a full GC.${gc ? ` ${gc.replace(/^Heap used ([^:]+): a pause/, 'Heap used $1: each a pause')}` : ''}` },
       () => {
         feed.sampler.censusOnce = true;
         say('heap census: at the next sample…', 'info');

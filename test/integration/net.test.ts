@@ -321,6 +321,40 @@ describe('sockets, TLS and HTTP pools', () => {
     }
   }
 
+  // undici 7's Agent registers arrow functions on its Pools, so nothing but the heap leads to an
+  // Agent held in a closure: the sample reads its Pool on its own; --census finds the Agent itself
+  // (Runtime.queryObjects on each undici copy's Dispatcher.prototype). Before, the census handed
+  // in no dispatcher and the sample's note sent users to it for nothing.
+  for (const major of ['5', '7']) {
+    it(`undici ${major} Agent held in a closure: --census names the Agent, with its own figures, each client once`, async () => {
+      const t = await startTarget('undici.js', { args: [major, 'agent', '10', '30'], nodeArgs: NODE_ARGS });
+      try {
+        const origin = t.facts.origin as string;
+        const own = ((await t.ask('stats')).stats as Array<Record<string, number>>)[0]!;
+        const s = await stats(t.pid, '--census');
+        const pools = s.httpPools!.filter((p) => p.kind === 'undici');
+        assert.deepEqual(pools.map((p) => p.name), ['undici Agent#1'], JSON.stringify(s.httpPools));
+        const o = pools[0]!.origins.find((x) => x.origin === origin)!;
+        assert.deepEqual([o.connected, o.free, o.queued, o.running], [own.connected, own.free, own.queued, own.running]);
+        assert.equal(s.sockets!.groups.find((x) => x.direction === 'client')!.byPool['undici Agent#1'], 10);
+      } finally {
+        await t.kill();
+      }
+    });
+  }
+
+  it('fetch with --census: the global dispatcher once, none of its clients listed again', async () => {
+    const t = await startTarget('undici.js', { args: ['fetch', 'x', '10', '30'], nodeArgs: NODE_ARGS });
+    try {
+      const s = await stats(t.pid, '--census');
+      assert.deepEqual(s.httpPools!.filter((p) => p.kind === 'undici').map((p) => p.name), []);
+      const o = s.httpPools!.find((p) => p.kind === 'fetch')!.origins.find((x) => x.origin === t.facts.origin)!;
+      assert.deepEqual([o.connected, o.running], [30, 30]);
+    } finally {
+      await t.kill();
+    }
+  });
+
   // 200 WebSocket clients read "200 belong to no pool": a WebSocket is no HTTP pool's
   it('WebSocket client connections are counted apart, not as sockets no pool owns', async () => {
     const t = await startTarget('ws.js', { args: ['20'], nodeArgs: NODE_ARGS });
