@@ -27,7 +27,9 @@ import { ExitCode, NodetopError, errnoCode } from '../errors';
 import { explainCallFailure, type AttachOptions } from '../inspector/attach';
 import { BuildWatch, streamSnapshot, targetWrites } from '../inspector/heapSnapshot';
 import { readMemory, withIsolates, type IsolateSelection } from '../inspector/isolates';
+import { evaluate } from '../inspector/session';
 import { WorkerGoneError } from '../inspector/workers';
+import { gcProbe } from '../probes/gc';
 import { holdExitUntil, onExit, onInterrupt } from '../lifecycle';
 import { invalidMemoryReading } from '../model/readings';
 import { contention, estimateBasis, estimateSnapshot, SNAPSHOT_PEAK_FACTOR, unsafeReason } from '../model/snapshotEstimate';
@@ -213,7 +215,9 @@ export async function snapshotCommand(opts: SnapshotOptions, out: Output): Promi
       if (opts.gcFirst) {
         say(`nodetop: forcing a full GC on the ${who} first`);
         const gcWatch = new BuildWatch(watchOpts, progress, 'the GC before the snapshot');
-        await gcWatch.wait(target.sender.send('HeapProfiler.collectGarbage', {}, { ...gcWatch.callOptions, label: 'the GC before the snapshot' }));
+        // the gc probe, not HeapProfiler.collectGarbage: V8 answers that from the thread's event
+        // loop, which a worker waiting in Atomics.wait (piscina, tinypool) never runs (src/probes/gc.ts)
+        await gcWatch.wait(evaluate(target.sender, gcProbe, null, { ...gcWatch.callOptions, label: 'the GC before the snapshot' }));
       }
       const watch = new BuildWatch(watchOpts, progress, `the heap snapshot of the ${who}`);
       const t0 = performance.now();

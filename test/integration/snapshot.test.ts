@@ -127,6 +127,25 @@ describe('nodetop snapshot', () => {
     }
   });
 
+  // --gc-first asked V8 for HeapProfiler.collectGarbage, whose GC task only a thread's event loop
+  // runs: a piscina worker idle in Atomics.wait never ran it (no answer in 50 s, then exit 8)
+  it('--gc-first snapshots a piscina worker idle in Atomics.wait', async () => {
+    const t = await startTarget('piscina.js', { args: ['2', '5', '10'], nodeArgs: ['--inspect-port=0'] });
+    const out = path.join(dir, 'piscina.heapsnapshot');
+    try {
+      const id = (t.facts.workers as number[])[0]!;
+      const r = await runCli(['snapshot', String(t.pid), '--worker', String(id), '--gc-first', '-o', out, '--json', '--quiet', '--timeout', '5000']);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(parseJson<SnapshotResult>(r).threadId, id);
+      const snap = await parseSnapshotFromFile(out);
+      assert.ok(snap.nodes.length > 1000, `a whole heap: ${snap.nodes.length} nodes`);
+      assert.deepEqual(await t.ask('globals'), { reply: 'globals', main: 'undefined', workers: ['undefined', 'undefined'] });
+    } finally {
+      fs.rmSync(out, { force: true });
+      await t.kill();
+    }
+  });
+
   it('fails with exit 12 and one sentence on a full disk or a missing directory, leaving no file', async () => {
     const t = await startTarget('leaky.js', { args: ['5', '0'], nodeArgs: ['--inspect-port=0'] });
     try {
