@@ -1,6 +1,9 @@
-// nodetop's records about processes, one file per process and kind, keyed by pid and start time
-// so that a reused pid never matches: `<pid>-<start>.port` (an inspector nodetop opened, and its
-// port: src/inspector/opened.ts) and `<pid>-<start>.armed` (what `nodetop arm` set, for `ps`).
+// nodetop's records about processes, one file per process and kind, keyed by pid namespace, pid
+// and start time so that a reused pid never matches: `<pidns>-<pid>-<start>.port` (an inspector
+// nodetop opened, and its port: src/inspector/opened.ts) and `<pidns>-<pid>-<start>.armed` (what
+// `nodetop arm` set, for `ps`). The pid namespace, because one directory can be seen from several
+// (a container sharing the host's /tmp): a nodetop there saw the host's pids as gone and removed
+// their records.
 //
 // Where: $XDG_RUNTIME_DIR/nodetop when that directory is the user's own and 0700, else
 // $TMPDIR/nodetop-<uid>. The second is a name anyone can predict and create first (a user
@@ -17,7 +20,16 @@ import * as path from 'node:path';
 import * as proc from './proc';
 
 export type RecordKind = 'port' | 'armed';
-const RECORD = /^(\d+)-(\d+)\.(port|armed)$/;
+const RECORD = /^(\d+)-(\d+)-(\d+)\.(port|armed)$/;
+
+/** The inode of this process's pid namespace ('0' when /proc will not say). */
+function ownPidNamespace(): string {
+  try {
+    return /\[(\d+)\]/.exec(fs.readlinkSync('/proc/self/ns/pid'))?.[1] ?? '0';
+  } catch {
+    return '0';
+  }
+}
 let warned = false;
 
 function warn(text: string): void {
@@ -71,7 +83,7 @@ export function stateDir(env: NodeJS.ProcessEnv = process.env): string | null {
 
 function file(dir: string, pid: number, kind: RecordKind): string | null {
   try {
-    return path.join(dir, `${pid}-${proc.readStat(pid).startTimeTicks}.${kind}`);
+    return path.join(dir, `${ownPidNamespace()}-${pid}-${proc.readStat(pid).startTimeTicks}.${kind}`);
   } catch {
     return null;
   }
@@ -85,12 +97,14 @@ function prune(dir: string): void {
   } catch {
     return;
   }
+  const ns = ownPidNamespace();
   for (const name of names) {
     const m = RECORD.exec(name);
-    if (!m) continue;
+    // another pid namespace's pids mean nothing here: its own nodetops prune them
+    if (!m || m[1] !== ns) continue;
     let live = false;
     try {
-      live = proc.readStat(Number(m[1])).startTimeTicks === Number(m[2]);
+      live = proc.readStat(Number(m[2])).startTimeTicks === Number(m[3]);
     } catch {
       live = false;
     }

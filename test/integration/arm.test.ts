@@ -4,11 +4,12 @@
 // the near-limit snapshot stays armed (Node allows one call).
 
 import { strict as assert } from 'node:assert';
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
-import { parseJson, runCli, startTarget } from '../helpers/target';
+import { FIXTURES, NODETOP, parseJson, runCli, startTarget } from '../helpers/target';
 import type { ArmResult } from '../../src/commands/arm';
 import type { HeapSummaryResult } from '../../src/commands/heapsummary';
 import type { NodeProcess } from '../../src/platform/ps';
@@ -121,6 +122,28 @@ describe('ps shows what is armed', () => {
       assert.ok(after);
       assert.equal(after.reportDirectory, null);
       assert.equal(typeof after.oomSnapshotDirectory, 'string');
+    } finally {
+      await t.kill();
+      fs.rmSync(reports, { recursive: true, force: true });
+    }
+  });
+
+  // one record directory ($TMPDIR/nodetop-<uid>) seen from two pid namespaces (a container that
+  // shares the host's /tmp): a nodetop in the other one read the host's pids as gone and removed
+  // their records whenever it wrote one of its own, and ps forgot what was armed
+  it('a nodetop in another pid namespace sharing /tmp leaves this namespace\'s records alone', { skip: process.getuid?.() === 0 ? false : 'needs root: it makes a pid namespace (unshare)' }, async () => {
+    const t = await startTarget('idle.js');
+    const reports = fs.mkdtempSync(path.join(os.tmpdir(), 'nodetop-arm-ns-'));
+    try {
+      assert.equal((await runCli(['arm', String(t.pid), '--report-on-fatal', '--dir', reports])).code, 0);
+      // inside: a target of its own, armed, so that this nodetop writes a record (and prunes)
+      const inside = `${JSON.stringify(process.execPath)} ${JSON.stringify(path.join(FIXTURES, 'idle.js'))} < /dev/zero > /dev/null & sleep 0.5; ` +
+        `${JSON.stringify(process.execPath)} ${JSON.stringify(NODETOP)} arm $! --report-on-fatal --dir ${JSON.stringify(reports)}; echo "rc=$?"; kill $!`;
+      const r = execFileSync('unshare', ['--pid', '--fork', '--mount-proc', 'sh', '-c', inside], { encoding: 'utf8', timeout: 30_000 });
+      assert.match(r, /rc=0/);
+      const ps = await runCli(['ps', '--json', '--cpu-window', '0']);
+      const p = parseJson<NodeProcess[]>(ps).find((x) => x.pid === t.pid);
+      assert.equal(p?.armed?.reportDirectory, reports, 'the host target is still armed in ps');
     } finally {
       await t.kill();
       fs.rmSync(reports, { recursive: true, force: true });
