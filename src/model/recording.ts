@@ -126,6 +126,7 @@ const blocked = orNull(obj({ forMs: num, stack: arr(str) }));
 const counts = orNull(obj({ total: num, byType: rec(num) }));
 const gc = orNull(obj({ count: num, pauseMs: num, byKind: rec(obj({ count: num, pauseMs: num })) }));
 const loop = obj({ windowMs: nnum, lagMs: lag, utilization: nnum, blocked });
+const workerLoop = obj({ windowMs: nnum, lagMs: lag, utilization: nnum, blocked, waiting: optional(orNull(obj({ in: oneOf('Atomics.wait'), forMs: num }))) });
 const tls = orNull(obj({ protocol: nstr, cipher: nstr, servername: nstr, authorized: orNull(bool), sessionReused: orNull(bool) }));
 
 const SOCKETS: Shape = orNull(
@@ -222,7 +223,7 @@ const WORKER: Shape = obj({
   heapLimitBytes: nnum,
   externalBytes: nnum,
   arrayBuffersBytes: nnum,
-  eventLoop: loop,
+  eventLoop: workerLoop,
   gc,
   handles: counts,
   readAt: (v, p) => isoTime(v, p),

@@ -134,6 +134,12 @@ export interface WorkerRow {
     lagMs: LagMs | null;
     utilization: number | null;
     blocked: null | { forMs: number; stack: string[] };
+    /**
+     * Waiting in Atomics.wait rather than blocked: a pool worker (piscina, tinypool) between
+     * tasks. Its loop does not turn meanwhile, so its utilization reads 1.00: cpuPercent says
+     * what it does.
+     */
+    waiting?: null | { in: 'Atomics.wait'; forMs: number };
   };
   gc: Sample['gc'];
   handles: { total: number; byType: Record<string, number> } | null;
@@ -171,6 +177,15 @@ export function threadCpuPercent(prev: { ms: number; at: number } | null | undef
   return ((now.ms - prev.ms) / (now.at - prev.at)) * 100;
 }
 
+/**
+ * A worker whose loop has not turned, stopped in Atomics.wait: how piscina and tinypool workers
+ * wait for their next task (measured: piscina 5 showed "BLOCKED ... at Atomics.wait" on every idle
+ * worker, and the live view logged each as a blocked episode).
+ */
+function inAtomicsWait(stack: readonly string[]): boolean {
+  return /^(at )?Atomics\.wait\b/.test(stack[0] ?? '');
+}
+
 /** A worker's row from two readings of the sample probe in its isolate (pure). */
 export function buildWorkerRow(r: WorkerReading): WorkerRow {
   const raw = r.state === 'running' ? r.raw : null;
@@ -190,7 +205,8 @@ export function buildWorkerRow(r: WorkerReading): WorkerRow {
       windowMs: w ? w.ms : null,
       lagMs: w?.lag ? lagFromHistogram(w.lag, w.resolutionMs) : null,
       utilization: w?.elu && Number.isFinite(w.elu.utilization) ? w.elu.utilization : null,
-      blocked: raw ? raw.blocked : null,
+      blocked: raw?.blocked && !inAtomicsWait(raw.blocked.stack) ? raw.blocked : null,
+      waiting: raw?.blocked && inAtomicsWait(raw.blocked.stack) ? { in: 'Atomics.wait', forMs: raw.blocked.forMs } : null,
     },
     gc: w?.gc ? gcDelta(r.prev?.window?.gc ?? null, w.gc) : null,
     handles: raw?.handles ? { total: sum(raw.handles), byType: raw.handles } : null,

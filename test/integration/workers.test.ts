@@ -40,6 +40,28 @@ describe('nodetop stats: worker threads', () => {
     }
   });
 
+  // piscina's workers wait for tasks in Atomics.wait, never turning their loops: each idle one
+  // read "BLOCKED ... at at Atomics.wait", and the live view logged it as a blocked episode
+  it('a piscina worker idle in Atomics.wait is waiting, not blocked', async () => {
+    const t = await startTarget('piscina.js', { args: ['2', '1', '0'], nodeArgs: ['--inspect-port=0'] });
+    try {
+      const r = await runCli(['stats', String(t.pid), '--json', '--window', '2s', '--no-sockets']); // well past the 750 ms a loop must stall to count, in each worker
+      assert.equal(r.code, 0, r.stderr);
+      const rows = parseJson<Sample>(r).workers!.filter((w) => (t.facts.workers as number[]).includes(w.threadId!));
+      assert.equal(rows.length, 2);
+      for (const w of rows) {
+        assert.equal(w.eventLoop.blocked, null, JSON.stringify(w.eventLoop));
+        assert.equal(w.eventLoop.waiting?.in, 'Atomics.wait');
+        assert.ok(w.eventLoop.waiting.forMs > 0);
+      }
+      const text = await runCli(['stats', String(t.pid), '--window', '2s', '--no-sockets']);
+      assert.doesNotMatch(text.stdout, /BLOCKED/);
+      assert.match(text.stdout, /waiting in Atomics\.wait for/);
+    } finally {
+      await t.kill();
+    }
+  });
+
   it('reports each worker with the heap it holds, nested workers included', async () => {
     // --expose-gc: each worker collects its construction garbage before it says it is up
     const t = await startTarget('workers.js', { args: ['3', '20', 'nested'], nodeArgs: ['--inspect-port=0', '--expose-gc'] });

@@ -34,7 +34,8 @@ export function workerListRows(s: Sample, st: ViewState, p: Painter, width: numb
     const line =
       `  ${lpad(String(w.threadId ?? '?'), 3)} ${pad(esc(w.name || '(unnamed)'), nw)} ${pad(w.state === 'not-responding' ? 'silent' : w.state, 7)} ${lpad(bytes(w.heapUsedBytes), 9)} ${lpad(ofLimit, 5)} ${lpad(bytes(w.externalBytes), 9)} ` +
       `${lpad(ratio(w.eventLoop.utilization), 5)} ${lpad(ms(w.eventLoop.lagMs?.p99), 8)} ${lpad(String(w.gc?.count ?? 'n/a'), 4)}` +
-      (w.eventLoop.blocked ? `  BLOCKED ${ms(w.eventLoop.blocked.forMs)} at ${esc(w.eventLoop.blocked.stack[0] ?? '?')}` : '');
+      (w.eventLoop.blocked ? `  BLOCKED ${ms(w.eventLoop.blocked.forMs)} at ${esc((w.eventLoop.blocked.stack[0] ?? '?').replace(/^at /, ''))}` : '') +
+      (w.eventLoop.waiting ? `  waiting in Atomics.wait ${ms(w.eventLoop.waiting.forMs)}` : '');
     return { key: String(w.threadId), line: w.state !== 'running' ? p.paint(line, 'dim') : heapLevel === 'bad' || w.eventLoop.blocked ? p.paint(line, 'bad') : line };
   });
 }
@@ -46,7 +47,8 @@ function workerDetail(s: Sample, h: History, st: ViewState, p: Painter, width: n
   const out = [p.paint(`Workers > ${title}`, 'bold') + p.paint('  (Esc goes back; g GCs it, S snapshots it)', 'dim')];
   if (!w) return [...out, '', p.paint('  This worker is gone.', 'dim')];
   out.push(`  ${w.state}; heap ${bytes(w.heapUsedBytes)} of ${bytes(w.heapLimitBytes)}, external ${bytes(w.externalBytes)}; ELU ${ratio(w.eventLoop.utilization)}${w.cpuPercent !== null ? `; CPU ${percent(w.cpuPercent, 0)}` : ''}; lag p99 ${ms(w.eventLoop.lagMs?.p99)}; GC ${w.gc?.count ?? 'n/a'}`);
-  if (w.eventLoop.blocked) out.push(p.paint(`  BLOCKED ${ms(w.eventLoop.blocked.forMs)} at ${esc(w.eventLoop.blocked.stack[0] ?? '?')}`, 'bad'));
+  if (w.eventLoop.blocked) out.push(p.paint(`  BLOCKED ${ms(w.eventLoop.blocked.forMs)} at ${esc((w.eventLoop.blocked.stack[0] ?? '?').replace(/^at /, ''))}`, 'bad'));
+  if (w.eventLoop.waiting) out.push(`  waiting in Atomics.wait for ${ms(w.eventLoop.waiting.forMs)}: a pool worker between tasks (piscina, tinypool); its ELU counts the wait, its CPU does not`);
   const wh = w.threadId !== null ? h.workers?.get(w.threadId) : undefined;
   if (!wh) return [...out, p.paint('  no readings kept for this worker yet', 'dim')];
   return [...out, ...chartGrid(charts(wh, w.heapLimitBytes, st).slice(0, 3), width, height - out.length, p)];
