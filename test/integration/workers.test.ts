@@ -57,6 +57,12 @@ describe('nodetop stats: worker threads', () => {
       const text = await runCli(['stats', String(t.pid), '--window', '2s', '--no-sockets']);
       assert.doesNotMatch(text.stdout, /BLOCKED/);
       assert.match(text.stdout, /waiting in Atomics\.wait for/);
+      // at work: a task of 100 ms of CPU every 300 ms on the pool. Utilization reads 1.00 either
+      // way (the loop never turns); the threads' own CPU tells the work apart from the wait
+      assert.equal((await t.ask('busy 100 300')).busy, true);
+      const busy = parseJson<Sample>(await runCli(['stats', String(t.pid), '--json', '--window', '2s', '--no-sockets'])).workers!;
+      const cpu = busy.filter((w) => (t.facts.workers as number[]).includes(w.threadId!)).map((w) => w.cpuPercent ?? 0);
+      assert.ok(cpu.reduce((a, b) => a + b, 0) > 5, `the pool's threads at work: ${cpu.join('%, ')}%`);
     } finally {
       await t.kill();
     }
