@@ -9,9 +9,12 @@
 // For a pid it holds, it looks (every 10 ms at the main thread, at its sockets when that changed
 // or every 100 ms) for a listening socket
 // of that pid that was not there before the signal, on the port SIGUSR1 binds (or any, once the
-// inspector was being moved or the port is random): that is the inspector. It connects and runs
-// the close-inspector probe, which removes a dead nodetop's instruments and closes it (or leaves
-// the duty to a live nodetop session). It stops holding the pid when: the inspector opened and is
+// inspector was being moved or the port is random): that is the inspector. It connects to that
+// port in the pid's own network namespace (/proc/<pid>/net/tcp is that namespace's table: for a
+// container's pid, the same port on the watchdog's loopback is another process's), through a
+// relay of its own (relay.ts; a child that dies with the watchdog), and runs the close-inspector
+// probe, which does nothing in any process but the pid (as it sees itself), removes a dead
+// nodetop's instruments and closes it (or leaves the duty to a live nodetop session). It stops holding the pid when: the inspector opened and is
 // gone again; the pid exited or is another process (start time); the signal can no longer open
 // anything (the main thread was seen twice in its event loop, 200 ms apart, with no new socket:
 // the signal went to an application handler, or the port was taken); or after an hour, the bound
@@ -24,7 +27,9 @@
 
 import * as fs from 'node:fs';
 import * as readline from 'node:readline';
+import { pidInOwnNamespace } from '../platform/namespaces';
 import * as proc from '../platform/proc';
+import type { Route } from './relay';
 import type { Session } from './session';
 
 /** How long the watchdog holds a pid after nodetop let go of it. */
@@ -52,6 +57,8 @@ interface Entry {
   lastScan: number;
   /** The main loop's epoll fd as nodetop saw it before signalling (null: worked out each time). */
   loopFd: number | null;
+  /** The pid as the process sees itself (its pid namespace's), read when armed: what the probe checks. */
+  ownPid: number | null;
 }
 
 const entries = new Map<number, Entry>();
@@ -67,11 +74,20 @@ function log(line: string): void {
   }
 }
 
-/** The WebSocket client and the probe, loaded when the watchdog first holds a pid (not at start). */
-let client: { session: typeof import('./session'); probe: typeof import('../probes/closeInspector') } | null = null;
+/** The WebSocket client, the relay and the probe, loaded when the watchdog first holds a pid (not at start). */
+let client: {
+  session: typeof import('./session');
+  relay: typeof import('./relay');
+  probe: typeof import('../probes/closeInspector');
+} | null = null;
 function loadClient(): NonNullable<typeof client> {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  client ??= { session: require('./session') as typeof import('./session'), probe: require('../probes/closeInspector') as typeof import('../probes/closeInspector') };
+  /* eslint-disable @typescript-eslint/no-require-imports */
+  client ??= {
+    session: require('./session') as typeof import('./session'),
+    relay: require('./relay') as typeof import('./relay'),
+    probe: require('../probes/closeInspector') as typeof import('../probes/closeInspector'),
+  };
+  /* eslint-enable @typescript-eslint/no-require-imports */
   return client;
 }
 
@@ -83,6 +99,10 @@ function hold(e: Entry, graceMs: number): void {
   const now = Date.now();
   e.closing = { since: now, graceMs, until: now + WATCHDOG_HOLD_MS };
   log(`holding pid ${e.pid} (port ${e.port}${e.anyFresh ? ', any new port' : ''})`);
+  // nodetop is gone or gave up: a pid in another network namespace will need the relay (a Node
+  // process's start, 0.3-1.2 s on a loaded 2-core machine), so start it now, beside the polling.
+  // Not on a normal detach (graceMs > 0), where nodetop's own close almost always comes first.
+  if (graceMs === 0) void loadClient().relay.routeTo(e.pid, 2000).catch(() => undefined);
   schedule();
 }
 
@@ -114,6 +134,7 @@ function onMessage(line: string): void {
         loopFd: null,
         lastSyscall: '',
         lastScan: 0,
+        ownPid: pidInOwnNamespace(pid),
       });
       reply({ armed: pid });
       break;
@@ -157,17 +178,31 @@ function drop(e: Entry, why: string): void {
 }
 
 async function tryClose(e: Entry, fresh: proc.ListeningSocket[]): Promise<void> {
-  const { evaluate, listTargets, Session } = loadClient().session;
+  const { evaluate, Session } = loadClient().session;
   const { closeInspectorProbe } = loadClient().probe;
+  e.ownPid ??= pidInOwnNamespace(e.pid);
+  const ownPid = e.ownPid;
+  if (ownPid === null) return log(`pid ${e.pid}: cannot read its pid as it sees itself (/proc/${e.pid}/status)`);
+  // the ports are those of the pid's network namespace: reached there, or not at all
+  let route: Route;
+  try {
+    route = await loadClient().relay.routeTo(e.pid, 2000);
+  } catch (err) {
+    return log(`pid ${e.pid}: cannot reach its network namespace: ${err instanceof Error ? err.message : String(err)}`);
+  }
   for (const s of fresh) {
     const host = s.address.includes(':') ? '::1' : '127.0.0.1';
     let session: Session | null = null;
     try {
-      const targets = await listTargets(host, s.port, 1500);
+      const targets = await route.listTargets(host, s.port, 1500);
       const url = targets[0]?.webSocketDebuggerUrl;
       if (!url) continue;
       session = await Session.connect(url, 2000);
-      const r = await evaluate(session, closeInspectorProbe, { deadKey: e.key, afterMs: 10 }, { timeoutMs: 2000 });
+      const r = await evaluate(session, closeInspectorProbe, { deadKey: e.key, afterMs: 10, pid: ownPid }, { timeoutMs: 2000 });
+      if (r.other) {
+        log(`pid ${e.pid}: port ${s.port} is the inspector of pid ${Number(r.pid)}, not of pid ${ownPid} as it sees itself: left alone`);
+        continue;
+      }
       e.opened = true;
       if (r.closing) e.probed = true;
       log(`pid ${e.pid}: inspector on port ${s.port} ${r.closing ? 'closing' : `left to ${r.sessions} live nodetop session(s)`}`);

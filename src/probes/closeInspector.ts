@@ -5,6 +5,12 @@ export interface CloseInspectorArg {
   deadKey: string | null;
   /** Close this many ms later: after the watchdog's own socket is gone. */
   afterMs: number;
+  /**
+   * The pid the watchdog holds, as that process sees itself (its pid namespace's: NSpid). Any
+   * other process is left alone: a port found in the pid's namespace's table, reached in the
+   * wrong namespace, is another process's inspector.
+   */
+  pid: number;
 }
 
 export interface CloseInspectorResult {
@@ -12,6 +18,8 @@ export interface CloseInspectorResult {
   closing: boolean;
   /** nodetop sessions still installed (a live nodetop that found the inspector open). */
   sessions: number;
+  /** Not the process the watchdog holds: nothing was done. */
+  other?: boolean;
 }
 
 /**
@@ -19,13 +27,15 @@ export interface CloseInspectorResult {
  * itself (nodetop gave up, was killed, or the signal was acted on late). Removes a dead nodetop's
  * instruments, then closes the inspector once the watchdog's socket is gone, unless a live
  * nodetop session is installed: that session is handed the duty to close it when it leaves (the
- * uninstall probe does). The timer re-checks and catches everything. Cost: a few property reads,
+ * uninstall probe does). In any process but the one asked for, it does nothing at all. The timer
+ * re-checks and catches everything. Cost: a few property reads,
  * one one-shot unref'd timer.
  */
 export const closeInspectorProbe = defineProbe<CloseInspectorArg, CloseInspectorResult>(
   'close-inspector',
   'a few property reads; one one-shot unref’d timer',
   function nodetopCloseInspector(arg: CloseInspectorArg): CloseInspectorResult {
+    if (process.pid !== arg.pid) return { pid: process.pid, closing: false, sessions: 0, other: true };
     const S = Symbol.for('nodetop');
     type Reg = { openedByNodetop: boolean; sessions: Record<string, unknown>; remove(k: string): unknown };
     const g = globalThis as unknown as Record<symbol, Reg | undefined>;

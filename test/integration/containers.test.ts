@@ -10,6 +10,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { execFileSync, spawn } from 'node:child_process';
+import * as net from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { listeningSockets, processTable, readCmdline } from '../../src/platform/proc';
@@ -31,6 +32,21 @@ const LO_UP = ['sh', '-c', 'ip link set lo up && exec "$0" "$@"'];
 const NET = ['unshare', '--net', '--fork', ...LO_UP];
 const NET_MNT_PID = ['unshare', '--net', '--mount', '--pid', '--fork', '--mount-proc', ...LO_UP];
 const USER_NET = ['unshare', '--user', '--map-root-user', '--net', '--fork', ...LO_UP];
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+/** A loopback port free in this network namespace right now. */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.on('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as net.AddressInfo;
+      s.close(() => resolve(port));
+    });
+  });
+}
 /** A container's own /tmp: a path on the host is not a path in the target. */
 /** A checkout under /tmp is hidden by the container's own /tmp: those tests cannot start their fixture. */
 const OWN_TMP = ROOT === '/tmp' || ROOT.startsWith('/tmp/') ? `the checkout (${ROOT}) is under /tmp, which the container's own /tmp hides from the fixture` : false;
@@ -129,6 +145,44 @@ describe('containers: attaching from the host by host pid', { skip: ROOT_ONLY },
       }
     });
   }
+});
+
+describe('containers: the watchdog reaches the container, never a host process on the same port', { skip: ROOT_ONLY }, () => {
+  it("nodetop SIGKILLed while attached to a container's inspector on port P, with a host Node's inspector on P: the container's is closed, the host's untouched", async () => {
+    const dirs = relayDirs();
+    const port = await freePort();
+    const host = await startTarget('idle.js', { nodeArgs: [`--inspect=127.0.0.1:${port}`] });
+    // --inspect-port: SIGUSR1 opens on P in the container, and nodetop leaves it there (it moves only 9229)
+    const t = await startTarget('idle.js', { prefix: NET, nodeArgs: [`--inspect-port=${port}`] });
+    const log = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'nodetop-wdlog-')), 'watchdog.log');
+    try {
+      assert.deepEqual(listeningSockets(host.pid).map((x) => x.port), [port]);
+      const cli = spawn(process.execPath, [NODETOP, 'watch', String(t.pid), '--interval', '200'], {
+        stdio: 'ignore',
+        env: { ...process.env, NODETOP_WATCHDOG_LOG: log },
+      });
+      try {
+        await eventually(() => t.ask('nodetop'), (x) => x.sessions === 1, 15_000);
+        assert.deepEqual(listeningSockets(t.pid).map((x) => x.port), [port], "nodetop opened the container's inspector on P");
+      } finally {
+        cli.kill('SIGKILL');
+      }
+      // the lease is 60 s: the watchdog acts within a poll, a relay's start and a round trip
+      const left = await eventually(() => listeningSockets(t.pid), (x) => x.length === 0, 10_000);
+      const why = fs.existsSync(log) ? fs.readFileSync(log, 'utf8') : '(no watchdog log)';
+      assert.deepEqual(left, [], `the watchdog closed the inspector nodetop opened in the container; its log:\n${why}`);
+      assert.equal((await t.ask('nodetop')).sessions, 0, 'the dead nodetop’s instruments went with it');
+      await sleep(300);
+      assert.deepEqual(listeningSockets(host.pid).map((x) => x.port), [port], `the host process's inspector is untouched; the watchdog's log:\n${why}`);
+      assert.equal(host.stderr().match(/Debugger listening/g)?.length, 1);
+      assert.equal((await host.ask('nodetop')).sessions, 0);
+      await assertNoTrace(t, dirs);
+    } finally {
+      await t.kill();
+      await host.kill();
+      fs.rmSync(path.dirname(log), { recursive: true, force: true });
+    }
+  });
 });
 
 describe('containers: nodetop SIGKILLed mid-session', { skip: ROOT_ONLY }, () => {

@@ -13,6 +13,7 @@ import { sampleProbe, type RawLight } from '../../src/probes/sample';
 import { checkLight, checkRaw, fillLight } from '../../src/sampler';
 import { ExitCode, type NodetopError } from '../../src/errors';
 import { uninstallProbe } from '../../src/probes/uninstall';
+import { closeInspectorProbe } from '../../src/probes/closeInspector';
 
 const identity = {
   pid: process.pid, ppid: process.ppid, title: 'node', argv: process.argv, execPath: process.execPath,
@@ -144,5 +145,23 @@ describe('a light reading (the recorder’s, between full ones)', () => {
         assert.deepEqual(Object.keys(s.unavailable), ['eventLoop.utilization']);
       });
     });
+  });
+});
+
+describe('the close-inspector probe (the watchdog’s)', () => {
+  it('in a process other than the pid it was sent for, it does nothing: no timer, no close, no registry touched', () => {
+    // a port found in a container's table and reached on the host is another process's inspector
+    const before = process.getActiveResourcesInfo().slice().sort();
+    const reg = { openedByNodetop: false, sessions: { k: {} }, remove: (): void => assert.fail('removed a session of another process') };
+    const g = globalThis as unknown as Record<symbol, unknown>;
+    g[Symbol.for('nodetop')] = reg;
+    try {
+      const r = closeInspectorProbe.fn({ deadKey: 'k', afterMs: 10, pid: process.pid + 1 });
+      assert.deepEqual(r, { pid: process.pid, closing: false, sessions: 0, other: true });
+      assert.equal(reg.openedByNodetop, false);
+      assert.deepEqual(process.getActiveResourcesInfo().slice().sort(), before, 'no timer was set');
+    } finally {
+      delete g[Symbol.for('nodetop')];
+    }
   });
 });
