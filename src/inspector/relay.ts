@@ -36,6 +36,14 @@ export const NAMESPACE_HINT =
   'run nodetop as root on the host; or run it inside the container (docker exec, kubectl exec); or share the process namespace ' +
   '(kubectl debug --target); or forward the inspector port and give --endpoint (docs/containers.md)';
 
+/**
+ * A namespace made with `unshare -n` and nothing more: its loopback was never brought up (every
+ * container runtime and systemd's PrivateNetwork= bring it up). Bringing it up changes the
+ * service's own network, so it is the user's call, not nodetop's.
+ */
+const LOOPBACK_DOWN_HINT = (pid: number): string =>
+  `its loopback was never brought up (a plain unshare -n; container runtimes and systemd's PrivateNetwork= bring it up); bringing it up changes the service's network and is yours to decide: as root, nsenter --target ${pid} --net ip link set lo up`;
+
 const RELAY_SCRIPT = path.join(__dirname, 'relayMain.js');
 
 /** A 0700 directory of nodetop's own for the relays' sockets; its path is made without ':' (a ws+unix: URL splits there). */
@@ -94,30 +102,37 @@ export class Relay {
     let stderr = '';
     child.stderr!.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-500)));
     const removeDir = (): void => fs.rmSync(dir, { recursive: true, force: true });
-    const hello = await new Promise<boolean>((resolve) => {
-      const timer = setTimeout(() => resolve(false), timeoutMs);
+    // `hello loopback up`, or `hello loopback down ENETUNREACH` (relayMain.ts); null: no hello
+    const loopback = await new Promise<string | null>((resolve) => {
+      const timer = setTimeout(() => resolve(null), timeoutMs);
       const rl = readline.createInterface({ input: child.stdout! });
       rl.once('line', (line) => {
         clearTimeout(timer);
         rl.close();
-        resolve(line === 'hello');
+        resolve(/^hello loopback (up|down [A-Z_]{1,32})$/.exec(line)?.[1] ?? null);
       });
       child.once('exit', () => {
         clearTimeout(timer);
-        resolve(false);
+        resolve(null);
       });
       child.once('error', () => {
         clearTimeout(timer);
-        resolve(false);
+        resolve(null);
       });
     });
     // the pid could have exited and been reused between the check and nsenter: the relay must
     // sit in the namespace that was checked
-    const inNs = hello && child.pid !== undefined ? readNamespace(child.pid, 'net') : null;
-    if (!hello || theirs === null || inNs !== theirs) {
+    const inNs = loopback !== null && child.pid !== undefined ? readNamespace(child.pid, 'net') : null;
+    if (loopback === null || theirs === null || inNs !== theirs || loopback !== 'up') {
       child.kill('SIGKILL');
       removeDir();
       if (!proc.processExists(targetPid)) throw new NodetopError(`pid ${targetPid} exited`, { exitCode: ExitCode.TargetExited });
+      if (loopback !== null && loopback !== 'up' && inNs === theirs) {
+        throw new NodetopError(
+          `the loopback of pid ${targetPid}'s network namespace is down (connecting to 127.0.0.1 there fails: ${loopback.slice(5)}), so its inspector could be reached by nobody; nodetop sent it nothing`,
+          { exitCode: ExitCode.NamespaceUnreachable, hint: LOOPBACK_DOWN_HINT(targetPid) },
+        );
+      }
       const why = stderr.trim().split('\n').pop()?.replace(/[^\x20-\x7e]/g, '?') ?? '';
       throw new NodetopError(
         `pid ${targetPid} runs in another network namespace and nodetop could not enter it${why ? ` (nsenter: ${why})` : ''}; nodetop sent it nothing`,

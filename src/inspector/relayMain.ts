@@ -6,7 +6,8 @@
 // Standalone on purpose: it imports nothing of nodetop's and no package, so what runs as root in
 // the target's namespace is this file and Node's own modules.
 //
-// Protocol, one line each way: nodetop writes `open <host> <port>`; the relay answers
+// Protocol, one line each way: the relay first says `hello loopback up` or `hello loopback down
+// <code>`; nodetop writes `open <host> <port>`; the relay answers
 // `ready <host> <port> <socket path>` or `error <host> <port> <reason>`. It exits when its
 // stdin ends (nodetop exited, also by SIGKILL: the kernel closes the pipe), removing its sockets.
 
@@ -85,4 +86,27 @@ process.stdin.on('end', finish);
 process.stdin.on('error', finish);
 process.on('SIGTERM', finish);
 process.on('SIGINT', () => undefined); // the user's Ctrl-C is nodetop's to handle; EOF ends the relay
-say('hello');
+
+/**
+ * Whether this namespace's 127.0.0.1 can be connected to: a network namespace made without a
+ * container runtime (`unshare -n`) has its loopback down. Node still opens its inspector there
+ * (listen works), but every connection fails with ENETUNREACH, so nobody could ever close it.
+ */
+function checkLoopback(done: (state: string) => void): void {
+  const server = net.createServer((s) => s.destroy());
+  const finish = (state: string): void => {
+    server.close();
+    done(state);
+  };
+  server.on('error', (e: NodeJS.ErrnoException) => done(`down ${e.code ?? 'listen'}`));
+  server.listen(0, '127.0.0.1', () => {
+    const c = net.connect({ host: '127.0.0.1', port: (server.address() as net.AddressInfo).port });
+    c.on('connect', () => {
+      c.destroy();
+      finish('up');
+    });
+    c.on('error', (e: NodeJS.ErrnoException) => finish(`down ${e.code ?? 'connect'}`));
+  });
+}
+
+checkLoopback((state) => say(`hello loopback ${state}`));

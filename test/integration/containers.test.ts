@@ -100,6 +100,26 @@ describe('containers: refusing what nodetop cannot reach', { skip: ROOT_ONLY }, 
     }
   });
 
+  it("as root, a target whose network namespace's loopback is down (plain unshare -n): exit 15, one true sentence, nothing sent, nothing left", async () => {
+    const dirs = relayDirs();
+    const t = await startTarget('idle.js', { prefix: ['unshare', '--net', '--fork'] });
+    try {
+      assert.notEqual(readNamespace(t.pid, 'net'), readNamespace('self', 'net'));
+      const r = await runCli(['stats', String(t.pid), '--json']);
+      assert.equal(r.code, 15, r.stderr);
+      assert.match(r.stderr, new RegExp(`the loopback of pid ${t.pid}'s network namespace is down \\(connecting to 127\\.0\\.0\\.1 there fails: ENETUNREACH\\), so its inspector could be reached by nobody; nodetop sent it nothing`));
+      assert.match(r.stderr, new RegExp(`hint: .*nsenter --target ${t.pid} --net ip link set lo up`));
+      assert.doesNotMatch(r.stderr, /at \S+ \(|did not open an inspector|--endpoint/);
+      // nothing was sent: SIGUSR1 would have opened an inspector within milliseconds
+      await sleep(300);
+      assert.deepEqual(listeningSockets(t.pid), []);
+      assert.doesNotMatch(t.stderr(), /Debugger listening/);
+      await assertNoTrace(t, dirs);
+    } finally {
+      await t.kill();
+    }
+  });
+
   it('as root without nsenter on PATH, the same: exit 15, nothing sent', async () => {
     const t = await startTarget('idle.js', { prefix: NET });
     try {
