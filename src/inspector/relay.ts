@@ -89,13 +89,17 @@ export class Relay {
    * Starts the relay in the network namespace of `targetPid`. The start is the last check that
    * nodetop can enter that namespace, made before any signal: it fails when nsenter does.
    */
-  static async start(targetPid: number, nsenter: string, timeoutMs: number): Promise<Relay> {
+  static async start(targetPid: number, nsenter: string, timeoutMs: number, viaUserNs = false): Promise<Relay> {
     const theirs = readNamespace(targetPid, 'net');
     const dir = privateDir();
-    debugTrace(`starting a relay into the network namespace of pid ${targetPid} (${theirs ?? '?'}), sockets in ${dir}`);
+    debugTrace(`starting a relay into the network namespace of pid ${targetPid} (${theirs ?? '?'})${viaUserNs ? ' through its user namespace' : ''}, sockets in ${dir}`);
+    // a rootless container of nodetop's user: through its user namespace, keeping nodetop's uid
+    // and groups (nsenter would otherwise become uid 0 there and call setgroups, which an
+    // unprivileged user namespace denies)
+    const enter = viaUserNs ? ['--user', '--preserve-credentials', '--net'] : ['--net'];
     // a clean environment: NODE_OPTIONS of nodetop's (an --inspect, a --require) must not reach
     // a root process in the target's namespace
-    const child = spawn(nsenter, ['--target', String(targetPid), '--net', '--', process.execPath, RELAY_SCRIPT, dir], {
+    const child = spawn(nsenter, ['--target', String(targetPid), ...enter, '--', process.execPath, RELAY_SCRIPT, dir], {
       stdio: ['pipe', 'pipe', 'pipe'],
       env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' },
     });
@@ -237,7 +241,7 @@ export async function routeTo(pid: number, timeoutMs: number): Promise<Route> {
   let relay = relays.get(ns);
   if (relay && !(await relay.then((r) => r.alive, () => false))) relay = undefined;
   if (!relay) {
-    relay = Relay.start(pid, reach.nsenter, Math.max(timeoutMs, 2000));
+    relay = Relay.start(pid, reach.nsenter, Math.max(timeoutMs, 2000), reach.user);
     relays.set(ns, relay);
     relay.catch(() => relays.delete(ns));
   }

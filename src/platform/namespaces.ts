@@ -110,21 +110,59 @@ export function hasCapability(caps: bigint, cap: number): boolean {
   return (caps & (1n << BigInt(cap))) !== 0n;
 }
 
+/**
+ * Whether a /proc/<pid>/uid_map (`inside outside count` lines, `outside` as the reader's user
+ * namespace sees it) maps some uid of that namespace onto `uid`.
+ */
+export function uidMapCovers(uidMapText: string, uid: number): boolean {
+  for (const line of uidMapText.split('\n')) {
+    const f = line.trim().split(/\s+/).map(Number);
+    if (f.length !== 3 || !f.every((n) => Number.isInteger(n) && n >= 0)) continue;
+    const [, outside, count] = f as [number, number, number];
+    if (uid >= outside && uid < outside + count) return true;
+  }
+  return false;
+}
+
+/**
+ * The pid runs as `uid` in a user namespace of its own whose uid_map maps onto `uid`: a rootless
+ * container of that user (podman rootless, `unshare --user --map-root-user`). Such a namespace is
+ * owned by that user, who holds every capability in it (user_namespaces(7)): it may enter it and,
+ * from there, its network namespace, without root. A guess from /proc, not a proof (the owner is
+ * not in /proc, and a namespace nested elsewhere refuses): the relay's start decides.
+ */
+export function ownRootlessContainer(pid: number, uid: number): boolean {
+  const mine = readNamespace('self', 'user');
+  const theirs = readNamespace(pid, 'user');
+  if (mine === null || theirs === null || mine === theirs) return false;
+  try {
+    const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+    // real, effective and saved uid: the kernel's ptrace check, which opening its namespaces takes, wants all three
+    const ids = /^Uid:\s*(\d+)\s+(\d+)\s+(\d+)/m.exec(status);
+    if (!ids || ids.slice(1, 4).some((u) => Number(u) !== uid)) return false;
+    return uidMapCovers(fs.readFileSync(`/proc/${pid}/uid_map`, 'utf8'), uid);
+  } catch {
+    return false;
+  }
+}
+
 /** How nodetop can reach a loopback port in the network namespace of a pid. */
 export type NetReach =
   | { kind: 'same' }
-  | { kind: 'enter'; nsenter: string }
+  /** `user`: enter the pid's user namespace first (nodetop's own rootless container), keeping nodetop's uid. */
+  | { kind: 'enter'; nsenter: string; user: boolean }
   | { kind: 'unreachable'; reason: string };
 
 /**
  * Decided from /proc before anything is sent to the pid. Entering another network namespace
  * (setns) takes CAP_SYS_ADMIN over the user namespace that owns it, and opening
  * /proc/<pid>/ns/net takes ptrace access to the pid (CAP_SYS_PTRACE for another user's
- * process): root on the host has both over every container. A user namespace that is not below
+ * process): root on the host has both over every container, and a user has both over its own
+ * rootless containers (entered through their user namespace). A user namespace that is not below
  * nodetop's own (a sibling container's, seen from inside another) still fails in nsenter: the
  * relay's start is the final check, also before any signal.
  */
-export function netReach(pid: number, opts: { caps?: bigint; nsenter?: string | null } = {}): NetReach {
+export function netReach(pid: number, opts: { caps?: bigint; nsenter?: string | null; uid?: number } = {}): NetReach {
   const mine = readNamespace('self', 'net');
   const theirs = readNamespace(pid, 'net');
   if (mine !== null && mine === theirs) return { kind: 'same' };
@@ -134,11 +172,14 @@ export function netReach(pid: number, opts: { caps?: bigint; nsenter?: string | 
     return { kind: 'unreachable', reason: `nodetop may not read the network namespace of pid ${pid} (/proc/${pid}/ns/net), so it cannot tell whether its inspector would be reachable` };
   }
   const where = `pid ${pid} runs in another network namespace (a container's)`;
-  if (!hasCapability(caps, CAP_SYS_ADMIN) || !hasCapability(caps, CAP_SYS_PTRACE)) {
-    return { kind: 'unreachable', reason: `${where} and entering it takes root (CAP_SYS_ADMIN and CAP_SYS_PTRACE), which this nodetop does not have` };
+  const privileged = hasCapability(caps, CAP_SYS_ADMIN) && hasCapability(caps, CAP_SYS_PTRACE);
+  const uid = opts.uid ?? process.geteuid?.() ?? -1;
+  const rootless = !privileged && ownRootlessContainer(pid, uid);
+  if (!privileged && !rootless) {
+    return { kind: 'unreachable', reason: `${where} and entering it takes root (CAP_SYS_ADMIN and CAP_SYS_PTRACE), which this nodetop does not have (a user enters only its own rootless containers)` };
   }
   if (nsenter === null) {
     return { kind: 'unreachable', reason: `${where} and entering it takes nsenter (util-linux), which is not on PATH` };
   }
-  return { kind: 'enter', nsenter };
+  return { kind: 'enter', nsenter, user: rootless };
 }

@@ -9,7 +9,7 @@ import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import * as net from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
@@ -32,6 +32,14 @@ const LO_UP = ['sh', '-c', 'ip link set lo up && exec "$0" "$@"'];
 const NET = ['unshare', '--net', '--fork', ...LO_UP];
 const NET_MNT_PID = ['unshare', '--net', '--mount', '--pid', '--fork', '--mount-proc', ...LO_UP];
 const USER_NET = ['unshare', '--user', '--map-root-user', '--net', '--fork', ...LO_UP];
+const AS_NOBODY = ['setpriv', `--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups'];
+/** A user's own rootless container needs unprivileged user namespaces (a sysctl may forbid them). */
+function rootlessUnavailable(): string | false {
+  if (ROOT_ONLY) return ROOT_ONLY;
+  const r = spawnSync(AS_NOBODY[0]!, [...AS_NOBODY.slice(1), 'unshare', '--user', '--map-root-user', '--net', 'true'], { encoding: 'utf8' });
+  return r.status === 0 ? false : `nobody cannot make a user namespace here (${r.stderr.trim() || `exit ${r.status}`})`;
+}
+
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
@@ -81,9 +89,7 @@ async function assertNoTrace(t: Target, dirsBefore: string[]): Promise<void> {
 
 describe('containers: refusing what nodetop cannot reach', { skip: ROOT_ONLY }, () => {
   it('as nobody, a target in another network namespace gets no signal and the user one sentence with the ways out', async () => {
-    const t = await startTarget('idle.js', {
-      prefix: [...NET, 'setpriv', `--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups'],
-    });
+    const t = await startTarget('idle.js', { prefix: [...NET, ...AS_NOBODY] });
     try {
       assert.notEqual(readNamespace(t.pid, 'net'), readNamespace('self', 'net'));
       const r = await runCli(['stats', String(t.pid), '--json'], { uid: NOBODY });
@@ -165,6 +171,29 @@ describe('containers: attaching from the host by host pid', { skip: ROOT_ONLY },
       }
     });
   }
+});
+
+describe("containers: a rootless container of nodetop's own user", { skip: rootlessUnavailable() }, () => {
+  it('as nobody, stats reads its own rootless container (user and network namespaces) by host pid: its numbers, and no trace', async () => {
+    const dirs = relayDirs();
+    const t = await startTarget('idle.js', { prefix: [...AS_NOBODY, ...USER_NET] });
+    try {
+      assert.notEqual(readNamespace(t.pid, 'net'), readNamespace('self', 'net'));
+      assert.notEqual(readNamespace(t.pid, 'user'), readNamespace('self', 'user'));
+      assert.equal(fs.readFileSync(`/proc/${t.pid}/uid_map`, 'utf8').trim().split(/\s+/).join(' '), `0 ${NOBODY} 1`);
+      const r = await runCli(['stats', String(t.pid), '--json', '--window', '300'], { uid: NOBODY });
+      assert.equal(r.code, 0, r.stderr);
+      const s = parseJson<Sample>(r);
+      assert.equal(s.target.pid, t.pid);
+      assert.equal(s.target.inspector.openedByNodetop, true);
+      assert.equal(s.handles?.byType.Timeout, 1, "idle.js's one interval");
+      assert.equal(s.sockets?.total, 0);
+      assert.ok(s.process.fds.open! > 3, 'fds read from the host /proc of the target');
+      await assertNoTrace(t, dirs);
+    } finally {
+      await t.kill();
+    }
+  });
 });
 
 describe('containers: the watchdog reaches the container, never a host process on the same port', { skip: ROOT_ONLY }, () => {

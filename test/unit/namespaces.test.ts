@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
-import { netReach, parseNsPid, pidInOwnNamespace } from '../../src/platform/namespaces';
+import { netReach, ownRootlessContainer, parseNsPid, pidInOwnNamespace, uidMapCovers } from '../../src/platform/namespaces';
 import { throughSocket } from '../../src/inspector/relay';
 import { containerFromCgroupPath, containerLabel, parseCgroupFile, parseLimit, sanitize } from '../../src/platform/cgroup';
 
@@ -16,6 +16,19 @@ describe('namespaces', () => {
   it('this process shares its own network namespace', () => {
     assert.deepEqual(netReach(process.pid), { kind: 'same' });
     // a pid in another network namespace is tested for real in test/integration/containers.test.ts
+  });
+
+  it("reads whether a user namespace's uid_map maps onto a uid (a user's own rootless container)", () => {
+    assert.equal(uidMapCovers('         0      65534          1\n', 65534), true);
+    assert.equal(uidMapCovers('         0      65534          1\n', 0), false);
+    // podman rootless: the user's uid, then its subordinate range
+    const podman = '         0       1000          1\n         1     100000      65536\n';
+    assert.equal(uidMapCovers(podman, 1000), true);
+    assert.equal(uidMapCovers(podman, 165535), true);
+    assert.equal(uidMapCovers(podman, 165536), false);
+    assert.equal(uidMapCovers('0 x 1\n\n', 0), false);
+    // nodetop's own user namespace is no container of its own
+    assert.equal(ownRootlessContainer(process.pid, process.getuid!()), false);
   });
 
   it("rewrites an inspector's WebSocket URL onto the relay's unix socket, and nothing else", () => {
