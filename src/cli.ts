@@ -311,7 +311,7 @@ Exit codes: 0 ok, 1 a bug in nodetop, 2 bad usage, 3 no such process, 4 not Node
 5 permission denied, 6 the inspector cannot be opened, 7 the endpoint failed,
 8 the target exited, 9 the target did not answer, 10 another process's inspector,
 11 refused as unsafe, 12 the output cannot be written, 13 watch's action budget is spent,
-130/143 interrupted.
+14 not signalled, 15 a network namespace nodetop cannot reach, 130/143 interrupted.
 
 nodetop help <command> shows its options and an example. Incidents, step by step:
 docs/runbooks.md; every command and flag: docs/commands.md.
