@@ -113,7 +113,7 @@ export class Relay {
       rl.once('line', (line) => {
         clearTimeout(timer);
         rl.close();
-        resolve(/^hello loopback (up|down [A-Z_]{1,32})$/.exec(line)?.[1] ?? null);
+        resolve(/^hello loopback (up|down \w{1,32})$/.exec(line)?.[1] ?? null);
       });
       child.once('exit', () => {
         clearTimeout(timer);

@@ -94,18 +94,20 @@ process.on('SIGINT', () => undefined); // the user's Ctrl-C is nodetop's to hand
  */
 function checkLoopback(done: (state: string) => void): void {
   const server = net.createServer((s) => s.destroy());
+  let client: net.Socket | null = null;
+  let settled = false;
   const finish = (state: string): void => {
+    if (settled) return;
+    settled = true;
+    client?.destroy();
     server.close();
     done(state);
   };
-  server.on('error', (e: NodeJS.ErrnoException) => done(`down ${e.code ?? 'listen'}`));
+  server.on('error', (e: NodeJS.ErrnoException) => finish(`down ${e.code ?? 'EListen'}`));
   server.listen(0, '127.0.0.1', () => {
-    const c = net.connect({ host: '127.0.0.1', port: (server.address() as net.AddressInfo).port });
-    c.on('connect', () => {
-      c.destroy();
-      finish('up');
-    });
-    c.on('error', (e: NodeJS.ErrnoException) => finish(`down ${e.code ?? 'connect'}`));
+    client = net.connect({ host: '127.0.0.1', port: (server.address() as net.AddressInfo).port });
+    client.on('connect', () => finish('up'));
+    client.on('error', (e: NodeJS.ErrnoException) => finish(`down ${e.code ?? 'EConnect'}`));
   });
 }
 
