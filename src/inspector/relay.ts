@@ -106,6 +106,14 @@ export class Relay {
     let stderr = '';
     child.stderr!.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-500)));
     const removeDir = (): void => fs.rmSync(dir, { recursive: true, force: true });
+    // from the spawn on, not from the hello: a process that exits while the relay starts (the
+    // watchdog, done before its relay said hello) left the directory behind. The directory goes
+    // first: a relay seen gone has left nothing (a test saw the directory in between, under load).
+    const cleanup = (): void => {
+      removeDir();
+      child.kill('SIGKILL');
+    };
+    process.once('exit', cleanup);
     // `hello loopback up`, or `hello loopback down ENETUNREACH` (relayMain.ts); null: no hello
     const loopback = await new Promise<string | null>((resolve) => {
       const timer = setTimeout(() => resolve(null), timeoutMs);
@@ -128,8 +136,8 @@ export class Relay {
     // sit in the namespace that was checked
     const inNs = loopback !== null && child.pid !== undefined ? readNamespace(child.pid, 'net') : null;
     if (loopback === null || theirs === null || inNs !== theirs || loopback !== 'up') {
-      child.kill('SIGKILL');
-      removeDir();
+      process.removeListener('exit', cleanup);
+      cleanup();
       if (!proc.processExists(targetPid)) throw new NodetopError(`pid ${targetPid} exited`, { exitCode: ExitCode.TargetExited });
       if (loopback !== null && loopback !== 'up' && inNs === theirs) {
         throw new NodetopError(
@@ -148,10 +156,6 @@ export class Relay {
     (child.stdin as unknown as { unref?: () => void }).unref?.();
     (child.stdout as unknown as { unref?: () => void }).unref?.();
     (child.stderr as unknown as { unref?: () => void }).unref?.();
-    process.once('exit', () => {
-      child.kill('SIGKILL');
-      removeDir();
-    });
     return new Relay(child, dir, targetPid);
   }
 

@@ -84,6 +84,9 @@ process.stdin.on('data', (chunk: string) => {
 });
 process.stdin.on('end', finish);
 process.stdin.on('error', finish);
+// nodetop gone before a line was written (EPIPE): without this the write's error killed the relay
+// before it removed the directory
+process.stdout.on('error', finish);
 process.on('SIGTERM', finish);
 process.on('SIGINT', () => undefined); // the user's Ctrl-C is nodetop's to handle; EOF ends the relay
 
