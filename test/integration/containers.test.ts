@@ -217,8 +217,9 @@ describe('containers: the watchdog reaches the container, never a host process o
         cli.kill('SIGKILL');
       }
       // the lease is 60 s: the watchdog acts within a poll, a relay's start and a round trip
-      const left = await eventually(() => listeningSockets(t.pid), (x) => x.length === 0, 10_000);
+      const left = await eventually(() => (t.alive() ? listeningSockets(t.pid) : null), (x) => x === null || x.length === 0, 10_000);
       const why = fs.existsSync(log) ? fs.readFileSync(log, 'utf8') : '(no watchdog log)';
+      assert.ok(t.alive(), `the container's target lives; its stderr:\n${t.stderr()}\n${JSON.stringify(await Promise.race([t.exited, sleep(500)]))}\nthe watchdog's log:\n${why}`);
       assert.deepEqual(left, [], `the watchdog closed the inspector nodetop opened in the container; its log:\n${why}`);
       assert.equal((await t.ask('nodetop')).sessions, 0, 'the dead nodetop’s instruments went with it');
       await sleep(300);
