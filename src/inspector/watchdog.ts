@@ -14,8 +14,8 @@
 // container's pid, the same port on the watchdog's loopback is another process's), through a
 // relay of its own (relay.ts; a child that dies with the watchdog), and runs the close-inspector
 // probe, which does nothing in any process but the pid (as it sees itself), removes a dead
-// nodetop's instruments and closes it (or leaves the duty to a live nodetop session). It stops holding the pid when: the inspector opened and is
-// gone again; the pid exited or is another process (start time); the signal can no longer open
+// nodetop's instruments and closes it (or leaves the duty to a live nodetop session). It stops
+// holding the pid when: the inspector opened and is gone again; the pid exited or is another process (start time); the signal can no longer open
 // anything (the main thread was seen twice in its event loop, 200 ms apart, with no new socket:
 // the signal went to an application handler, or the port was taken); or after an hour, the bound
 // documented in docs/security.md. It exits when nodetop is gone and it holds no pid.
@@ -109,7 +109,7 @@ function hold(e: Entry, graceMs: number): void {
   e.closing = { since: now, graceMs, until: now + WATCHDOG_HOLD_MS };
   log(`holding pid ${e.pid} (port ${e.port}${e.anyFresh ? ', any new port' : ''})`);
   // nodetop is gone or gave up: a pid in another network namespace will need the relay (a Node
-  // process's start, 0.3-1.2 s on a loaded 2-core machine), so start it now, beside the polling.
+  // process's start: 0.2-1.2 s to the close on a loaded 2-core machine), so start it now, beside the polling.
   // Not on a normal detach (graceMs > 0), where nodetop's own close almost always comes first.
   if (graceMs === 0) void loadClient().relay.routeTo(e.pid, 2000).catch(() => undefined);
   schedule();
