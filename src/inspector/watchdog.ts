@@ -6,19 +6,19 @@
 // then the watchdog's to close. nodetop also hands a pid over when it gives up on it, and when it
 // detaches (to check the close happened).
 //
-// For a pid it holds, it looks (every 10 ms at the main thread, at its sockets when that changed
-// or every 100 ms) for a listening socket
-// of that pid that was not there before the signal, on the port SIGUSR1 binds (or any, once the
-// inspector was being moved or the port is random): that is the inspector. It connects to that
-// port in the pid's own network namespace (/proc/<pid>/net/tcp is that namespace's table: for a
-// container's pid, the same port on the watchdog's loopback is another process's), through a
-// relay of its own (relay.ts; a child that dies with the watchdog), and runs the close-inspector
-// probe, which does nothing in any process but the pid (as it sees itself), removes a dead
-// nodetop's instruments and closes it (or leaves the duty to a live nodetop session). It stops
-// holding the pid when: the inspector opened and is gone again; the pid exited or is another process (start time); the signal can no longer open
-// anything (the main thread was seen twice in its event loop, 200 ms apart, with no new socket:
-// the signal went to an application handler, or the port was taken); or after an hour, the bound
-// documented in docs/security.md. It exits when nodetop is gone and it holds no pid.
+// For a pid it holds, it looks (every 10 ms at the main thread, at its sockets when that changed or
+// every 100 ms) for a listening socket of that pid that was not there before the signal, on the
+// port SIGUSR1 binds (or any, once the inspector was being moved or the port is random): that is
+// the inspector. It connects to that port in the pid's own network namespace (/proc/<pid>/net/tcp
+// is that namespace's table: for a container's pid, the same port on the watchdog's loopback is
+// another process's), through a relay of its own (relay.ts; a child that dies with the watchdog),
+// and runs the close-inspector probe, which does nothing in any process but the pid (as it sees
+// itself), removes a dead nodetop's instruments and closes it (or leaves the duty to a live nodetop
+// session). It stops holding the pid when: the inspector opened and is gone again; the pid exited
+// or is another process (start time); the signal can no longer open anything (the main thread was
+// seen twice in its event loop, 200 ms apart, with no new socket: the signal went to an application
+// handler, or the port was taken); or after an hour, the bound documented in docs/security.md. It
+// exits when nodetop is gone and it holds no pid.
 //
 // Protocol: one JSON object per line. In: {op:'arm', pid, start, port, before}, {op:'signalled',
 // pid, loopFd}, {op:'attached',
