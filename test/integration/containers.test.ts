@@ -55,10 +55,18 @@ function freePort(): Promise<number> {
     });
   });
 }
-/** A container's own /tmp: a path on the host is not a path in the target. */
-/** A checkout under /tmp is hidden by the container's own /tmp: those tests cannot start their fixture. */
-const OWN_TMP = ROOT === '/tmp' || ROOT.startsWith('/tmp/') ? `the checkout (${ROOT}) is under /tmp, which the container's own /tmp hides from the fixture` : false;
-const CONTAINER = ['unshare', '--net', '--mount', '--pid', '--fork', '--mount-proc', 'sh', '-c', 'ip link set lo up && mount -t tmpfs tmpfs /tmp && exec "$0" "$@"'];
+/**
+ * A container: its own network, mount and pid namespaces and its own /tmp (a path on the host is
+ * not a path in the target). A checkout under /tmp (a CI clone) would be hidden by that /tmp and
+ * the fixture could not start: it is bound back at the same path, and only it.
+ */
+const UNDER_TMP = ROOT === '/tmp' || ROOT.startsWith('/tmp/');
+const CONTAINER = [
+  'unshare', '--net', '--mount', '--pid', '--fork', '--mount-proc', 'sh', '-c',
+  UNDER_TMP
+    ? `ip link set lo up && mount --bind ${JSON.stringify(ROOT)} /mnt && mount -t tmpfs tmpfs /tmp && mkdir -p ${JSON.stringify(ROOT)} && mount --bind /mnt ${JSON.stringify(ROOT)} && umount /mnt && exec "$0" "$@"`
+    : 'ip link set lo up && mount -t tmpfs tmpfs /tmp && exec "$0" "$@"',
+];
 
 /** Relays (nodetop's helper in the target's namespace) still running on this host. */
 function relays(): number[] {
@@ -267,7 +275,7 @@ describe('containers: nodetop SIGKILLed mid-session', { skip: ROOT_ONLY }, () =>
 });
 
 describe('containers: every command from the host', { skip: ROOT_ONLY }, () => {
-  it('gc, profile, snapshot, watch, export and ps reach a target in its own network, mount and pid namespaces and its own /tmp', { skip: OWN_TMP }, async () => {
+  it('gc, profile, snapshot, watch, export and ps reach a target in its own network, mount and pid namespaces and its own /tmp', async () => {
     const dirs = relayDirs();
     const out = fs.mkdtempSync(path.join(os.tmpdir(), 'nodetop-ct-'));
     const t = await startTarget('leaky.js', { prefix: CONTAINER, args: ['123', '0'] });
@@ -400,7 +408,7 @@ describe('containers: nodetop inside the container, and an inspector opened from
     }
   });
 
-  it('a container started with --inspect is found by ps and attached without a signal, and its inspector stays open', { skip: OWN_TMP }, async () => {
+  it('a container started with --inspect is found by ps and attached without a signal, and its inspector stays open', async () => {
     const t = await startTarget('idle.js', { prefix: CONTAINER, nodeArgs: ['--inspect=127.0.0.1:9229'] });
     try {
       const list = parseJson<NodeProcess[]>(await runCli(['ps', '--json']));
