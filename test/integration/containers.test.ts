@@ -500,6 +500,32 @@ describe('containers: a real container runtime (podman --rootfs)', { skip: podma
 });
 
 describe('containers: the live view', { skip: ROOT_ONLY || (haveTmux() ? false : 'tmux is not installed') }, () => {
+  // the overview (nodetop alone) reads every process whose inspector is open, a container's
+  // through the relay, and names where each runs
+  it('the overview shows a container whose inspector is open, with its numbers and where it runs, and signals nobody', async () => {
+    const dirs = relayDirs();
+    const t = await startTarget('idle.js', { prefix: NET, nodeArgs: ['--inspect=127.0.0.1:9229'] });
+    const closed = await startTarget('idle.js', { prefix: NET });
+    try {
+      const term = openTerminal([], { cols: 200, rows: 50 });
+      try {
+        const screen = await term.waitFor(new RegExp(`^\\s*${t.pid} +\\d+ +[\\d.]+ MiB`, 'm'), 20_000);
+        assert.match(screen, new RegExp(`^\\s*${t.pid} .*own netns`, 'm'), screen);
+        term.keys('q');
+        assert.equal(await term.exitCode(10_000), 0);
+      } finally {
+        term.close();
+      }
+      assert.deepEqual(listeningSockets(closed.pid), [], 'the container nobody named was not signalled');
+      assert.equal(listeningSockets(t.pid).length, 1, 'the inspector its image opened stays open');
+      assert.deepEqual(await eventually(() => relays(), (x) => x.length === 0), []);
+      assert.deepEqual(relayDirs().filter((d) => !dirs.includes(d)), []);
+    } finally {
+      await t.kill();
+      await closed.kill();
+    }
+  });
+
   it('attach draws the dashboard of a target in its own namespaces by host pid, and q leaves nothing', async () => {
     const dirs = relayDirs();
     const t = await startTarget('idle.js', { prefix: NET_MNT_PID });
