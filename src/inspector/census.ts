@@ -23,12 +23,16 @@ const GROUP = 'nodetop-census';
  * copy bundled for fetch, up the global dispatcher's prototype chain. Never throws.
  */
 const UNDICI_DISPATCHER_PROTOTYPES =
-  '(()=>{const out=new Set();try{const c=require.cache||{};for(const k of Object.keys(c)){' +
+  '(()=>{const out=new Set();const own=(o,n)=>Object.prototype.hasOwnProperty.call(o,n);' +
+  // undici's Dispatcher.prototype defines dispatch() itself; never a built-in prototype, which
+  // would make queryObjects list every object in the heap
+  'const ok=(p)=>!!p&&typeof p==="object"&&p!==Object.prototype&&p!==Function.prototype&&p!==Array.prototype&&own(p,"dispatch")&&typeof p.dispatch==="function";' +
+  'try{const c=require.cache||{};for(const k of Object.keys(c)){' +
   'if(!/[\\\\/]undici[^\\\\/]*[\\\\/]lib[\\\\/](dispatcher[\\\\/])?dispatcher\\.js$/.test(k))continue;' +
-  'const D=c[k]&&c[k].exports;if(typeof D==="function"&&D.prototype)out.add(D.prototype);}}catch{}' +
+  'const D=c[k]&&c[k].exports;if(typeof D==="function"&&ok(D.prototype))out.add(D.prototype);}}catch{}' +
   'try{for(const n of ["undici.globalDispatcher.2","undici.globalDispatcher.1"]){let p=globalThis[Symbol.for(n)];' +
   'for(let i=0;p&&i<8;i++,p=Object.getPrototypeOf(p)){const C=Object.prototype.hasOwnProperty.call(p,"constructor")&&p.constructor;' +
-  'if(C&&C.name==="Dispatcher"){out.add(p);break;}}}}catch{}return [...out].slice(0,4);})()';
+  'if(C&&C.name==="Dispatcher"&&ok(p)){out.add(p);break;}}}}catch{}return [...out].slice(0,4);})()';
 
 interface RemoteObject {
   objectId?: string;
@@ -63,7 +67,8 @@ export async function netCensus(sender: Sender, arg: NetArg, opts: CallOptions =
     // every undici dispatcher, wherever the program holds it (undici 7's Agent in a closure is
     // reached no other way): one walk per copy of undici loaded, usually none or one
     const dispatchers: string[] = [];
-    for (const proto of await elementsOf(await handle(UNDICI_DISPATCHER_PROTOTYPES))) dispatchers.push(await query(proto));
+    // at most 4 here too: the target's own slice() may have been replaced (a walk each is a full GC)
+    for (const proto of (await elementsOf(await handle(UNDICI_DISPATCHER_PROTOTYPES))).slice(0, 4)) dispatchers.push(await query(proto));
     const k = JSON.stringify(PROBE_ERROR_KEY);
     const fn =
       `function(m,s,a,...d){try{return (${netProbe.fn.toString()})(${JSON.stringify(arg)},{modules:m,sockets:s,agents:a,dispatchers:[].concat(...d)});}` +

@@ -63,14 +63,6 @@ export interface LocateOptions {
   forceSignal?: boolean;
 }
 
-const LOOPBACK_V4 = /^127\./;
-
-function connectHostFor(address: string): string | null {
-  if (address === '0.0.0.0' || LOOPBACK_V4.test(address)) return '127.0.0.1';
-  if (address === '::' || address === '::1' || address === '0:0:0:0:0:0:0:1') return '::1';
-  if (address.startsWith('::ffff:127.')) return '127.0.0.1';
-  return null; // bound to a specific non-loopback address: not ours to reach without --allow-remote
-}
 
 /**
  * What the command line and NODE_OPTIONS say about the inspector's port: the ports named
@@ -247,7 +239,7 @@ async function findOpenInspector(
   };
   const candidates = sockets
     .filter((s) => (only ? only.has(s.inode) : (hints.randomPort && hints.active) || preferred.includes(s.port)))
-    .map((s) => ({ ...s, host: connectHostFor(s.address) }))
+    .map((s) => ({ ...s, host: proc.loopbackHostFor(s.address) }))
     .sort((a, b) => rank(a.port) - rank(b.port));
   const seen = new Set<string>();
   for (const c of candidates) {

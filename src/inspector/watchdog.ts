@@ -27,7 +27,7 @@
 
 import * as fs from 'node:fs';
 import * as readline from 'node:readline';
-import { pidInOwnNamespace } from '../platform/namespaces';
+import { pidInOwnNamespace, readNamespace } from '../platform/namespaces';
 import * as proc from '../platform/proc';
 import type { Route } from './relay';
 import type { Session } from './session';
@@ -200,14 +200,17 @@ async function tryClose(e: Entry, fresh: proc.ListeningSocket[]): Promise<void> 
     return log(`pid ${e.pid}: cannot reach its network namespace: ${err instanceof Error ? err.message : String(err)}`);
   }
   for (const s of fresh) {
-    const host = s.address.includes(':') ? '::1' : '127.0.0.1';
+    // a socket bound to another address (10.0.0.5:9229) is not reached on loopback: what listens
+    // there on loopback, in a pod's shared namespace, may be a sidecar's inspector
+    const host = proc.loopbackHostFor(s.address);
+    if (host === null) continue;
     let session: Session | null = null;
     try {
       const targets = await route.listTargets(host, s.port, 1500);
       const url = targets[0]?.webSocketDebuggerUrl;
       if (!url) continue;
       session = await Session.connect(url, 2000);
-      const r = await evaluate(session, closeInspectorProbe, { deadKey: e.key, afterMs: 10, pid: ownPid }, { timeoutMs: 2000 });
+      const r = await evaluate(session, closeInspectorProbe, { deadKey: e.key, afterMs: 10, pid: ownPid, pidNs: readNamespace(e.pid, 'pid') }, { timeoutMs: 2000 });
       if (r.other) {
         log(`pid ${e.pid}: port ${s.port} is the inspector of pid ${Number(r.pid)}, not of pid ${ownPid} as it sees itself: left alone`);
         continue;

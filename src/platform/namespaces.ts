@@ -181,5 +181,19 @@ export function netReach(pid: number, opts: { caps?: bigint; nsenter?: string | 
   if (nsenter === null) {
     return { kind: 'unreachable', reason: `${where} and entering it takes nsenter (util-linux), which is not on PATH` };
   }
+  // The relay would hold every capability of the container's user namespace while it lives in
+  // this pid and mount namespace: a container process that can see it (the same pid namespace)
+  // could trace it, or read this host's files through /proc/<relay>/root (shown by a review).
+  // In a pid namespace of its own (podman rootless, Kubernetes), the container sees no relay.
+  if (rootless) {
+    const ownPid = readNamespace('self', 'pid');
+    const theirPid = readNamespace(pid, 'pid');
+    if (ownPid === null || theirPid === null || ownPid === theirPid) {
+      return {
+        kind: 'unreachable',
+        reason: `${where} of this user, but it shares this pid namespace: a relay in its user namespace would be its processes' to trace (and to read this host's files through), so nodetop does not start one`,
+      };
+    }
+  }
   return { kind: 'enter', nsenter, user: rootless };
 }

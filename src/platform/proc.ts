@@ -342,6 +342,18 @@ export function readTcpTable(pid: number | 'self', keep?: (inode: number, state:
   return out;
 }
 
+/**
+ * The loopback host that reaches a socket listening on `address` (a wildcard is reached on
+ * loopback too), or null when it is bound to a specific non-loopback address: not reached
+ * without --allow-remote, and what listens on loopback instead may be another process's.
+ */
+export function loopbackHostFor(address: string): string | null {
+  if (address === '0.0.0.0' || /^127\./.test(address)) return '127.0.0.1';
+  if (address === '::' || address === '::1' || address === '0:0:0:0:0:0:0:1') return '::1';
+  if (address.startsWith('::ffff:127.')) return '127.0.0.1';
+  return null;
+}
+
 export interface ListeningSocket {
   address: string;
   port: number;

@@ -83,7 +83,10 @@ export function stateDir(env: NodeJS.ProcessEnv = process.env): string | null {
 
 function file(dir: string, pid: number, kind: RecordKind): string | null {
   try {
-    return path.join(dir, `${ownPidNamespace()}-${pid}-${proc.readStat(pid).startTimeTicks}.${kind}`);
+    const ns = ownPidNamespace();
+    // without its pid namespace a record could be another namespace's pid: none then
+    if (ns === '0') return null;
+    return path.join(dir, `${ns}-${pid}-${proc.readStat(pid).startTimeTicks}.${kind}`);
   } catch {
     return null;
   }
@@ -98,6 +101,7 @@ function prune(dir: string): void {
     return;
   }
   const ns = ownPidNamespace();
+  if (ns === '0') return;
   for (const name of names) {
     const m = RECORD.exec(name);
     // another pid namespace's pids mean nothing here: its own nodetops prune them

@@ -11,6 +11,11 @@ export interface CloseInspectorArg {
    * wrong namespace, is another process's inspector.
    */
   pid: number;
+  /**
+   * Its pid namespace (`pid:[4026532201]`, from /proc/<pid>/ns/pid on the host), or null when
+   * unknown. Namespace inodes are the same seen from anywhere: two containers' pid 1 differ here.
+   */
+  pidNs: string | null;
 }
 
 export interface CloseInspectorResult {
@@ -36,6 +41,15 @@ export const closeInspectorProbe = defineProbe<CloseInspectorArg, CloseInspector
   'a few property reads; one one-shot unref’d timer',
   function nodetopCloseInspector(arg: CloseInspectorArg): CloseInspectorResult {
     if (process.pid !== arg.pid) return { pid: process.pid, closing: false, sessions: 0, other: true };
+    if (arg.pidNs !== null) {
+      let ns: string | null = null;
+      try {
+        ns = (require('fs') as typeof import('fs')).readlinkSync('/proc/self/ns/pid');
+      } catch {
+        ns = null;
+      }
+      if (ns !== arg.pidNs) return { pid: process.pid, closing: false, sessions: 0, other: true };
+    }
     const S = Symbol.for('nodetop');
     type Reg = { openedByNodetop: boolean; sessions: Record<string, unknown>; remove(k: string): unknown };
     const g = globalThis as unknown as Record<symbol, Reg | undefined>;

@@ -158,7 +158,7 @@ export function renderWorkers(workers: WorkerRow[]): string[] {
     const lag = w.eventLoop.lagMs;
     const gc = w.gc ? `gc ${w.gc.count} ${ms(w.gc.pauseMs)}` : 'gc n/a';
     lines.push(
-      `  ${id}  heap ${bytes(w.heapUsedBytes)} / ${bytes(w.heapTotalBytes)} / limit ${bytes(w.heapLimitBytes)}  ext ${bytes(w.externalBytes)}  ab ${bytes(w.arrayBuffersBytes)}  util ${ratio(w.eventLoop.utilization)}${w.cpuPercent !== null ? `  cpu ${percent(w.cpuPercent, 0)}` : ''}  lag p99 ${ms(lag?.p99)}  ${gc}${w.eventLoop.blocked ? `  BLOCKED ${ms(w.eventLoop.blocked.forMs)} at ${(w.eventLoop.blocked.stack[0] ?? '?').replace(/^at /, '')}` : ''}${w.eventLoop.waiting ? `  waiting in Atomics.wait for ${ms(w.eventLoop.waiting.forMs)} (a pool worker between tasks: util counts the wait)` : ''}`,
+      `  ${id}  heap ${bytes(w.heapUsedBytes)} / ${bytes(w.heapTotalBytes)} / limit ${bytes(w.heapLimitBytes)}  ext ${bytes(w.externalBytes)}  ab ${bytes(w.arrayBuffersBytes)}  util ${ratio(w.eventLoop.utilization)}${w.cpuPercent !== null ? `  cpu ${percent(w.cpuPercent, 0)}` : ''}  lag p99 ${ms(lag?.p99)}  ${gc}${w.eventLoop.blocked ? `  BLOCKED ${ms(w.eventLoop.blocked.forMs)} at ${(w.eventLoop.blocked.stack[0] ?? '?').replace(/^at /, '')}` : ''}${w.eventLoop.waiting ? `  waiting in Atomics.wait for ${ms(w.eventLoop.waiting.forMs)} (as pool workers wait for a task, or a lock; util counts the wait)` : ''}`,
     );
   }
   return lines;

@@ -32,6 +32,8 @@ const LO_UP = ['sh', '-c', 'ip link set lo up && exec "$0" "$@"'];
 const NET = ['unshare', '--net', '--fork', ...LO_UP];
 const NET_MNT_PID = ['unshare', '--net', '--mount', '--pid', '--fork', '--mount-proc', ...LO_UP];
 const USER_NET = ['unshare', '--user', '--map-root-user', '--net', '--fork', ...LO_UP];
+/** A rootless container as podman makes one: its own user, network, mount and pid namespaces. */
+const USER_NET_PID = ['unshare', '--user', '--map-root-user', '--net', '--pid', '--fork', '--mount-proc', ...LO_UP];
 const AS_NOBODY = ['setpriv', `--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups'];
 /** A user's own rootless container needs unprivileged user namespaces (a sysctl may forbid them). */
 function rootlessUnavailable(): string | false {
@@ -182,9 +184,9 @@ describe('containers: attaching from the host by host pid', { skip: ROOT_ONLY },
 });
 
 describe("containers: a rootless container of nodetop's own user", { skip: rootlessUnavailable() }, () => {
-  it('as nobody, stats reads its own rootless container (user and network namespaces) by host pid: its numbers, and no trace', async () => {
+  it('as nobody, stats reads its own rootless container (user, network and pid namespaces) by host pid: its numbers, and no trace', async () => {
     const dirs = relayDirs();
-    const t = await startTarget('idle.js', { prefix: [...AS_NOBODY, ...USER_NET] });
+    const t = await startTarget('idle.js', { prefix: [...AS_NOBODY, ...USER_NET_PID] });
     try {
       assert.notEqual(readNamespace(t.pid, 'net'), readNamespace('self', 'net'));
       assert.notEqual(readNamespace(t.pid, 'user'), readNamespace('self', 'user'));
@@ -197,6 +199,24 @@ describe("containers: a rootless container of nodetop's own user", { skip: rootl
       assert.equal(s.handles?.byType.Timeout, 1, "idle.js's one interval");
       assert.equal(s.sockets?.total, 0);
       assert.ok(s.process.fds.open! > 3, 'fds read from the host /proc of the target');
+      await assertNoTrace(t, dirs);
+    } finally {
+      await t.kill();
+    }
+  });
+
+  // The relay holds every capability of that user namespace while it lives in nodetop's pid and
+  // mount namespaces: a container process that sees it could trace it or read the host's files
+  // through /proc/<relay>/root (a review showed it). Sharing nodetop's pid namespace, it would.
+  it('as nobody, a rootless container in this pid namespace is refused: exit 15, nothing sent, no relay', async () => {
+    const dirs = relayDirs();
+    const t = await startTarget('idle.js', { prefix: [...AS_NOBODY, ...USER_NET] });
+    try {
+      const r = await runCli(['stats', String(t.pid), '--json'], { uid: NOBODY });
+      assert.equal(r.code, 15, r.stderr);
+      assert.match(r.stderr, new RegExp(`pid ${t.pid} runs in another network namespace .* of this user, but it shares this pid namespace.*nodetop sent it nothing`));
+      assert.deepEqual(listeningSockets(t.pid), [], 'no inspector opened');
+      assert.doesNotMatch(t.stderr(), /Debugger listening/);
       await assertNoTrace(t, dirs);
     } finally {
       await t.kill();

@@ -156,8 +156,12 @@ describe('the close-inspector probe (the watchdog’s)', () => {
     const g = globalThis as unknown as Record<symbol, unknown>;
     g[Symbol.for('nodetop')] = reg;
     try {
-      const r = closeInspectorProbe.fn({ deadKey: 'k', afterMs: 10, pid: process.pid + 1 });
+      const r = closeInspectorProbe.fn({ deadKey: 'k', afterMs: 10, pid: process.pid + 1, pidNs: null });
       assert.deepEqual(r, { pid: process.pid, closing: false, sessions: 0, other: true });
+      assert.equal(reg.openedByNodetop, false);
+      // the same pid in another pid namespace (every container's main process is pid 1)
+      const ns = closeInspectorProbe.fn({ deadKey: 'k', afterMs: 10, pid: process.pid, pidNs: 'pid:[1]' });
+      assert.deepEqual(ns, { pid: process.pid, closing: false, sessions: 0, other: true });
       assert.equal(reg.openedByNodetop, false);
       assert.deepEqual(process.getActiveResourcesInfo().slice().sort(), before, 'no timer was set');
     } finally {

@@ -48,7 +48,7 @@ function workerDetail(s: Sample, h: History, st: ViewState, p: Painter, width: n
   if (!w) return [...out, '', p.paint('  This worker is gone.', 'dim')];
   out.push(`  ${w.state}; heap ${bytes(w.heapUsedBytes)} of ${bytes(w.heapLimitBytes)}, external ${bytes(w.externalBytes)}; ELU ${ratio(w.eventLoop.utilization)}${w.cpuPercent !== null ? `; CPU ${percent(w.cpuPercent, 0)}` : ''}; lag p99 ${ms(w.eventLoop.lagMs?.p99)}; GC ${w.gc?.count ?? 'n/a'}`);
   if (w.eventLoop.blocked) out.push(p.paint(`  BLOCKED ${ms(w.eventLoop.blocked.forMs)} at ${esc((w.eventLoop.blocked.stack[0] ?? '?').replace(/^at /, ''))}`, 'bad'));
-  if (w.eventLoop.waiting) out.push(`  waiting in Atomics.wait for ${ms(w.eventLoop.waiting.forMs)}: a pool worker between tasks (piscina, tinypool); its ELU counts the wait, its CPU does not`);
+  if (w.eventLoop.waiting) out.push(`  waiting in Atomics.wait for ${ms(w.eventLoop.waiting.forMs)}: how pool workers (piscina, tinypool) wait for a task, or a thread for a lock; its ELU counts the wait, its CPU does not`);
   const wh = w.threadId !== null ? h.workers?.get(w.threadId) : undefined;
   if (!wh) return [...out, p.paint('  no readings kept for this worker yet', 'dim')];
   return [...out, ...chartGrid(charts(wh, w.heapLimitBytes, st).slice(0, 3), width, height - out.length, p)];
