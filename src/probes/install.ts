@@ -204,7 +204,7 @@ export const installProbe = defineProbe<InstallArg, InstallResult>(
     // and be promoted: that logger peaked at 33-44 MiB (10-12 unobserved). So while the target
     // collects often (a GC within the last second: it allocates fast), it also discards every
     // 10 ms: 11.6 MiB against 8.6 unobserved in the same experiment; at the end of the loop's turn
-    // rather than in the timers phase, 1.7-1.9x the unobserved twin's peak at a load average of 3
+    // rather than in the timers phase, 1.2-2.1x the unobserved twin's peak at a load average of 3 (8 of 9 under 2x)
     // (2.2-3.0x before, test/harm/console-rate.test.ts). A discard costs 54 us
     // (loaded 2-core host), ~0.5% of a core, paid only while GCs come more than once a second.
     let lastGcMs = 0;

@@ -8,7 +8,7 @@
 // garbage by one collection); with discards every 10 ms while GCs are frequent and at the attach
 // (see src/probes/install.ts) it measured 1.2-2.2x against an unobserved twin on this loaded
 // 2-core host (2.6-3.0x in one run beside a full CI run and other work); with those discards at
-// the end of the loop's turn (after the app's logging timer) 1.4-2.1x at a load average of 3 (8
+// the end of the loop's turn (after the app's logging timer) 1.2-2.1x at a load average of 3 (8
 // of 9 readings under the 2x). The bound stays 2.5x, so that CI tells a regression from
 // that spread; without any of it, it died within 20 s.
 
