@@ -20,7 +20,8 @@ import * as path from 'node:path';
 import * as proc from './proc';
 
 export type RecordKind = 'port' | 'armed';
-const RECORD = /^(\d+)-(\d+)-(\d+)\.(port|armed)$/;
+// <pidns>-<pid>-<start>; an earlier nodetop's <pid>-<start> is pruned as this namespace's
+const RECORD = /^(?:(\d+)-)?(\d+)-(\d+)\.(port|armed)$/;
 
 /** The inode of this process's pid namespace ('0' when /proc will not say). */
 function ownPidNamespace(): string {
@@ -105,7 +106,7 @@ function prune(dir: string): void {
   for (const name of names) {
     const m = RECORD.exec(name);
     // another pid namespace's pids mean nothing here: its own nodetops prune them
-    if (!m || m[1] !== ns) continue;
+    if (!m || (m[1] !== undefined && m[1] !== ns)) continue;
     let live = false;
     try {
       live = proc.readStat(Number(m[2])).startTimeTicks === Number(m[3]);

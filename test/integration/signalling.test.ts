@@ -220,7 +220,8 @@ describe('the state directory (issue 20 §2)', { skip: ROOT_ONLY }, () => {
     try {
       const start = readStat(t.pid).startTimeTicks;
       const planted = path.join(tmp, 'nodetop-0');
-      const r0 = spawnSync('setpriv', [`--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups', 'sh', '-c', `mkdir -m 777 ${planted} && ln -s ${victim} ${planted}/${t.pid}-${start}.port`]);
+      const ns = /\[(\d+)\]/.exec(fs.readlinkSync('/proc/self/ns/pid'))![1]!;
+      const r0 = spawnSync('setpriv', [`--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups', 'sh', '-c', `mkdir -m 777 ${planted} && ln -s ${victim} ${planted}/${ns}-${t.pid}-${start}.port`]);
       assert.equal(r0.status, 0, String(r0.stderr));
       const r = await runCli(['stats', String(t.pid), '--json', '--window', '50'], { env: env() });
       assert.equal(r.code, 0, r.stderr);
@@ -259,16 +260,23 @@ describe('the state directory (issue 20 §2)', { skip: ROOT_ONLY }, () => {
     const xdg = fs.mkdtempSync(path.join(tmp, 'xdg-'));
     fs.chmodSync(xdg, 0o700);
     fs.mkdirSync(path.join(xdg, 'nodetop'), { mode: 0o700 });
-    // 92 records of processes that are gone (start time 1: no live process started at tick 1)
-    for (let i = 0; i < 92; i++) fs.writeFileSync(path.join(xdg, 'nodetop', `${100000 + i}-1.port`), '40000');
+    // 92 records of processes that are gone (start time 1: no live process started at tick 1),
+    // in this pid namespace, and 4 an earlier nodetop named without it; and one of another pid
+    // namespace's, whose pids mean nothing here: left alone
+    const ns = /\[(\d+)\]/.exec(fs.readlinkSync('/proc/self/ns/pid'))![1]!;
+    for (let i = 0; i < 92; i++) fs.writeFileSync(path.join(xdg, 'nodetop', `${ns}-${100000 + i}-1.port`), '40000');
+    for (let i = 0; i < 4; i++) fs.writeFileSync(path.join(xdg, 'nodetop', `${100000 + i}-1.port`), '40000');
+    const foreign = `1${ns}-100000-1.port`;
+    fs.writeFileSync(path.join(xdg, 'nodetop', foreign), '40000');
     const t = await startTarget('idle.js', { nodeArgs: ['--inspect-port=0'] });
     try {
       const tmp2 = fs.mkdtempSync(path.join(tmp, 'tmp-'));
       const r = await runCli(['stats', String(t.pid), '--json', '--window', '50'], { env: { ...env(), TMPDIR: tmp2, XDG_RUNTIME_DIR: xdg } });
       assert.equal(r.code, 0, r.stderr);
-      const left = fs.readdirSync(path.join(xdg, 'nodetop'));
-      assert.deepEqual(left, [`${t.pid}-${readStat(t.pid).startTimeTicks}.port`]);
-      const st = fs.lstatSync(path.join(xdg, 'nodetop', left[0]!));
+      const left = fs.readdirSync(path.join(xdg, 'nodetop')).sort();
+      const mine = `${ns}-${t.pid}-${readStat(t.pid).startTimeTicks}.port`;
+      assert.deepEqual(left, [foreign, mine].sort());
+      const st = fs.lstatSync(path.join(xdg, 'nodetop', mine));
       assert.equal(st.mode & 0o777, 0o600);
       assert.deepEqual(fs.readdirSync(tmp2), [], 'not in TMPDIR');
     } finally {
