@@ -199,7 +199,7 @@ describe('nodetop attach: the dashboard', { skip: haveTmux() ? false : 'tmux is 
       // the census asks first, and says what it costs to the end of the sentence
       term.keys('c');
       s = await term.waitFor(/Run the heap census of sockets and pools in pid \d+\? \[y\/N, a: always\]/);
-      s = await term.waitFor(/It walks the heap twice \(Runtime\.queryObjects\), each a full GC\.\s+Heap used [\d.]+\s+\w+:\s+each\s+a\s+pause\s+of\s+~[\d.]+\s+ms[^\n]*\.\s*$/);
+      s = await term.waitFor(/It walks the heap twice,\s+and\s+once\s+more\s+per\s+copy\s+of\s+undici\s+loaded\s+\(Runtime\.queryObjects\),\s+each\s+a\s+full\s+GC\.\s+Heap used [\d.]+\s+\w+:\s+each\s+a\s+pause\s+of\s+~[\d.]+\s+ms[^\n]*\.\s*$/);
       lines = s.replace(/\n$/, '').split('\n');
       assert.equal(lines.length, 24);
       assert.ok(lines.every((l) => [...l].length <= 80), 'no line is wider than the terminal');
