@@ -8,15 +8,31 @@ import type { Sample } from './sample';
 /** Readings kept per series: an hour at 1 s, 15 minutes at 250 ms (~56 KiB per series). */
 export const HISTORY_POINTS = 3600;
 
+/** Readings a series has room for at first; it doubles as it fills, up to its capacity. */
+const FIRST_ROOM = 64;
+
 export class Series {
-  private readonly values: Float64Array;
-  private readonly times: Float64Array;
+  // allocated as it fills: a worker's history has seven series, two never used, and the live
+  // view held 400 KB of them for its time cursor before anyone scrolled back
+  private values: Float64Array;
+  private times: Float64Array;
   private start = 0;
   private length = 0;
 
   constructor(readonly capacity: number = HISTORY_POINTS) {
-    this.values = new Float64Array(capacity);
-    this.times = new Float64Array(capacity);
+    this.values = new Float64Array(Math.min(capacity, FIRST_ROOM));
+    this.times = new Float64Array(Math.min(capacity, FIRST_ROOM));
+  }
+
+  /** Room for more readings: twice as much, the oldest first at 0 (only while it is not full: start is 0 then). */
+  private grow(): void {
+    const room = Math.min(this.capacity, this.values.length * 2);
+    const values = new Float64Array(room);
+    const times = new Float64Array(room);
+    values.set(this.values);
+    times.set(this.times);
+    this.values = values;
+    this.times = times;
   }
 
   /** A reading at `atMs` (ms since the epoch; default: one after the last, for tests). */
@@ -24,8 +40,10 @@ export class Series {
     const value = v === undefined || v === null || !Number.isFinite(v) ? NaN : v;
     const t = atMs ?? (this.length ? this.lastTime()! + 1000 : 0);
     let i: number;
-    if (this.length < this.capacity) i = (this.start + this.length++) % this.capacity;
-    else {
+    if (this.length < this.capacity) {
+      if (this.length === this.values.length) this.grow();
+      i = this.length++;
+    } else {
       i = this.start;
       this.start = (this.start + 1) % this.capacity;
     }
