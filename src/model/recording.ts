@@ -560,7 +560,9 @@ export function appendSample(rec: Timeline, s: Sample, atMs: number, rttMs: numb
   let line = raw;
   let dict: Buffer | null = null;
   if (rec.dict && rec.dictUses < DICT_USES) {
-    line = deflateRawSync(raw, { dictionary: rec.dict });
+    // copied out: zlib returns a view of its 16 KiB output chunk, which the view would keep
+    // alive (16 KiB a sample, seen as arrayBuffers growing 17 KB a second)
+    line = Buffer.from(deflateRawSync(raw, { dictionary: rec.dict }));
     dict = rec.dict;
     rec.dictUses++;
   } else {
