@@ -918,6 +918,7 @@ async function ownCost(): Promise<void> {
     who.forEach((w, i) => {
       const cpu = ((cpuNs(w.pid) - c0[i]!) / 1e6 / elapsed) * 100;
       const r1 = rssBytes(w.pid);
+      const peak = hwmBytes(w.pid);
       const growth = (r1 - r0[i]!) / 2 ** 20;
       rows.push({
         bench: `nodetop's own cost over ${seconds} s`,
@@ -927,7 +928,7 @@ async function ownCost(): Promise<void> {
         spread: '',
         goal: '< 1%',
         met: cpu < 1,
-        note: `RSS ${(r1 / 2 ** 20).toFixed(1)} MiB (growth ${growth.toFixed(1)} MiB; goal < 80 MiB${full ? ', < 5 MiB growth' : ''})`,
+        note: `RSS ${(r1 / 2 ** 20).toFixed(1)} MiB (growth ${growth.toFixed(1)} MiB, peak ${(peak / 2 ** 20).toFixed(1)} MiB; goal < 80 MiB${full ? ', < 5 MiB growth' : ''})`,
       });
     });
   } finally {

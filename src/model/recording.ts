@@ -8,6 +8,7 @@
 // sample, per event, and an end line. FORMAT changes when a reader of the previous format
 // would misread a file; readers skip line types they do not know (added without a new format).
 
+import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import type { EventLevel, TargetEvent } from './events';
 import type { Sample } from './sample';
 import { chartPoints, type ChartPoints } from './series';
@@ -319,6 +320,11 @@ export interface Frame {
    * (a line with one non-Latin-1 character is stored two bytes a character).
    */
   line: Buffer | null;
+  /**
+   * The live view's timeline only: `line` is deflated with this line (an earlier frame's, kept as
+   * it is and shared by the frames after it) as zlib's dictionary. Null or absent: `line` as is.
+   */
+  dict?: Buffer | null;
   /** Why the sample failed; null for a sample. */
   error: string | null;
   points: ChartPoints | null;
@@ -472,10 +478,9 @@ export class RecordingReader {
 export function frameSample(rec: Recording, i: number): Sample | null {
   const f = rec.frames[i];
   if (!f?.line) return null;
-  const s = sanitized((JSON.parse(f.line.toString('utf8')) as { sample: Sample }).sample);
+  const s = sanitized((JSON.parse(lineText(f)) as { sample: Sample }).sample);
   if (f.netFrom !== i && f.netFrom >= 0) {
-    const from = rec.frames[f.netFrom]!.line!;
-    const net = sanitized((JSON.parse(from.toString('utf8')) as { sample: Sample }).sample);
+    const net = sanitized((JSON.parse(lineText(rec.frames[f.netFrom]!)) as { sample: Sample }).sample);
     s.sockets = net.sockets;
     s.httpPools = net.httpPools;
   }
@@ -510,32 +515,111 @@ export function eventFrame(rec: Recording, i: number, dir: 1 | -1): number | nul
 
 // --- the live view's own history (scrolled back with the same cursor as a replay) ------------
 
-/** An empty recording the live view fills as samples come (`appendSample`, `appendError`). */
-export function newTimeline(header: RecordingHeader): Recording {
-  return { header, frames: [], events: [], eventFrames: [], end: null, cutShort: false };
+/**
+ * The live view's own history: a recording whose lines are kept deflated, bounded by a count and
+ * by bytes. Consecutive samples differ in a few numbers: deflated against a line of up to a
+ * minute before (zlib's preset dictionary), the bench's idle HTTP target's 2.6 KB lines take
+ * ~420 bytes with the lines kept as they are to serve as dictionaries, ~40 us of CPU a sample
+ * here (zlib's level 1 was no faster: most of it is setting up the stream). An hour at 1 s is
+ * ~1.5 MB instead of 9.5 MB of lines.
+ */
+export interface Timeline extends Recording {
+  /** The line the next samples are deflated against (a frame's own line, as it is), and how many were. */
+  dict: Buffer | null;
+  dictUses: number;
+  /** Bytes of the lines kept (a dictionary counted as its own frame's line). */
+  bytes: number;
+  /** Where the next kept line goes (see keep()), and how much of it is used. */
+  chunk: Buffer | null;
+  chunkUsed: number;
 }
 
-/** A sample as the recorder writes it, and its events; the oldest frames go past `cap`. */
-export function appendSample(rec: Recording, s: Sample, atMs: number, rttMs: number | null, walked: boolean, events: TargetEvent[], cap: number): void {
+/**
+ * The kept lines are copied into chunks of this size, filled in order: frames go oldest first, so
+ * a chunk goes with its last frame. A line as small as these in a Buffer of its own comes from
+ * Node's 8 KiB pool and keeps its slab alive, with the garbage around it: the deflated line of
+ * ~420 bytes held ~3 KB (arrayBuffers grew 3 MB in 1,000 samples).
+ */
+export const TIMELINE_CHUNK_BYTES = 64 * 1024;
+
+/** Samples deflated against one dictionary line before the next sample becomes the next one. */
+export const DICT_USES = 60;
+
+/** An empty timeline the live view fills as samples come (`appendSample`, `appendError`). */
+export function newTimeline(header: RecordingHeader): Timeline {
+  return { header, frames: [], events: [], eventFrames: [], end: null, cutShort: false, dict: null, dictUses: 0, bytes: 0, chunk: null, chunkUsed: 0 };
+}
+
+/** `bytes` copied into the timeline's chunk (a large line into a buffer of its own). */
+function keep(rec: Timeline, bytes: Uint8Array): Buffer {
+  if (bytes.length > TIMELINE_CHUNK_BYTES / 4) {
+    const own = Buffer.allocUnsafeSlow(bytes.length);
+    own.set(bytes);
+    return own;
+  }
+  if (!rec.chunk || rec.chunkUsed + bytes.length > rec.chunk.length) {
+    rec.chunk = Buffer.allocUnsafeSlow(TIMELINE_CHUNK_BYTES);
+    rec.chunkUsed = 0;
+  }
+  rec.chunk.set(bytes, rec.chunkUsed);
+  rec.chunkUsed += bytes.length;
+  return rec.chunk.subarray(rec.chunkUsed - bytes.length, rec.chunkUsed);
+}
+
+/** A frame's line as text (inflated when it was kept deflated). */
+function lineText(f: Frame): string {
+  return (f.dict ? inflateRawSync(f.line!, { dictionary: f.dict }) : f.line!).toString('utf8');
+}
+
+/** How the live timeline is bounded: frames, and bytes of lines (the oldest go past either). */
+export interface TimelineCap {
+  frames: number;
+  bytes: number;
+}
+
+/**
+ * A sample as the recorder writes it, and its events; the oldest frames go past `cap`. Every
+ * DICT_USES-th line is kept as it is, and the ones after it deflated against it.
+ */
+export function appendSample(rec: Timeline, s: Sample, atMs: number, rttMs: number | null, walked: boolean, events: TargetEvent[], cap: TimelineCap): void {
   const i = rec.frames.length;
   const netFrom = walked ? i : (rec.frames[i - 1]?.netFrom ?? -1);
-  rec.frames.push({ at: atMs, rttMs, line: Buffer.from(sampleLine(s, atMs, rttMs, walked)), error: null, points: chartPoints(s), netFrom });
+  const raw = Buffer.from(sampleLine(s, atMs, rttMs, walked));
+  let line: Buffer;
+  let dict: Buffer | null = null;
+  if (rec.dict && rec.dictUses < DICT_USES) {
+    // copied out: zlib returns a view of its 16 KiB output chunk, which the view would keep
+    // alive (16 KiB a sample, seen as arrayBuffers growing 17 KB a second)
+    line = keep(rec, deflateRawSync(raw, { dictionary: rec.dict }));
+    dict = rec.dict;
+    rec.dictUses++;
+  } else {
+    line = rec.dict = keep(rec, raw);
+    rec.dictUses = 0;
+  }
+  rec.frames.push({ at: atMs, rttMs, line, dict, error: null, points: chartPoints(s), netFrom });
+  rec.bytes += line.length;
   addEvents(rec, events, cap);
 }
 
 /** A sample that failed (a gap), and its events. */
-export function appendError(rec: Recording, atMs: number, message: string, events: TargetEvent[], cap: number): void {
+export function appendError(rec: Timeline, atMs: number, message: string, events: TargetEvent[], cap: TimelineCap): void {
   rec.frames.push({ at: atMs, rttMs: null, line: null, error: message, points: null, netFrom: rec.frames.at(-1)?.netFrom ?? -1 });
   addEvents(rec, events, cap);
 }
 
-function addEvents(rec: Recording, events: TargetEvent[], cap: number): void {
+function addEvents(rec: Timeline, events: TargetEvent[], cap: TimelineCap): void {
   for (const e of events) {
     rec.events.push(e);
     rec.eventFrames.push(Math.max(0, rec.frames.length - 1));
   }
   // a tenth at a time: the cut is not paid on every sample
-  if (rec.frames.length > cap) dropFront(rec, rec.frames.length - cap + Math.ceil(cap / 10));
+  if (rec.frames.length > cap.frames) dropFront(rec, rec.frames.length - cap.frames + Math.ceil(cap.frames / 10));
+  if (rec.bytes > cap.bytes) {
+    let n = 0;
+    for (let drop = rec.bytes - cap.bytes + Math.ceil(cap.bytes / 10); n < rec.frames.length - 1 && drop > 0; n++) drop -= rec.frames[n]!.line?.length ?? 0;
+    dropFront(rec, n);
+  }
 }
 
 /**
@@ -543,15 +627,20 @@ function addEvents(rec: Recording, events: TargetEvent[], cap: number): void {
  * walk made before it get that walk in the first of them (the walk is rationed: a sample that
  * did not walk shows the last one).
  */
-export function dropFront(rec: Recording, n: number): void {
+export function dropFront(rec: Timeline, n: number): void {
   n = Math.min(n, rec.frames.length);
+  for (let j = 0; j < n; j++) rec.bytes -= rec.frames[j]!.line?.length ?? 0;
   const src = rec.frames[n]?.netFrom ?? -1;
   if (src >= 0 && src < n) {
     const k = rec.frames.findIndex((f, j) => j >= n && f.line !== null && f.netFrom === src);
     if (k >= 0) {
       const merged = frameSample(rec, k)!;
       const f = rec.frames[k]!;
-      f.line = Buffer.from(sampleLine(merged, f.at, f.rttMs, true));
+      // as it is: its own walk makes it unlike the dictionary's line
+      rec.bytes -= f.line!.length;
+      f.line = keep(rec, Buffer.from(sampleLine(merged, f.at, f.rttMs, true)));
+      f.dict = null;
+      rec.bytes += f.line.length;
       for (let j = n; j < rec.frames.length && rec.frames[j]!.netFrom === src; j++) rec.frames[j]!.netFrom = j >= k ? k : -1;
     } else for (let j = n; j < rec.frames.length && rec.frames[j]!.netFrom === src; j++) rec.frames[j]!.netFrom = -1;
   }

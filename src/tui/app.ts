@@ -10,7 +10,7 @@ import { ExitCode } from '../errors';
 import type { Attachment } from '../inspector/attach';
 import { onExit } from '../lifecycle';
 import { EventLog, type EventKind, type EventLevel } from '../model/events';
-import { appendError, appendSample, eventFrame, eventsUntil, frameAt, frameSample, newTimeline, type Recording } from '../model/recording';
+import { appendError, appendSample, eventFrame, eventsUntil, frameAt, frameSample, newTimeline, type Recording, type Timeline, type TimelineCap } from '../model/recording';
 import type { Sample } from '../model/sample';
 import { bytes } from '../model/units';
 import { howItEnded } from '../inspector/ended';
@@ -89,6 +89,13 @@ export interface TuiOptions {
 const DISCOVER_EVERY_MS = 2000;
 
 /**
+ * The single view's scroll-back: an hour at 1 s, as the charts' series, and at most 8 MiB of
+ * lines, kept deflated (~350 bytes a sample of an idle service: an hour is ~1.5 MB; a sample
+ * that walked thousands of sockets can take far more).
+ */
+const TIMELINE_CAP: TimelineCap = { frames: HISTORY_POINTS, bytes: 8 * 1024 * 1024 };
+
+/**
  * Colours the terminal has: 0 (NO_COLOR, dumb), 256 (TERM says 256 colours, or COLORTERM says
  * more), else 8. Decided here rather than by blessed, which cannot read the terminfo entries of
  * tmux-256color and screen-256color and falls back to 8 colours for them.
@@ -120,8 +127,10 @@ interface Target {
   error: string | null;
   /** Interval this target asked for by being slow; null when not backing off. */
   backoffMs: number | null;
-  /** Its samples and events so far, for the cursor keys (the single view's target only); null: not kept. */
+  /** Its samples and events so far, for the cursor keys (the single view's target only; a replay's recording); null: not kept. */
   timeline: Recording | null;
+  /** The same, while it is the live view's own (appended to as samples come). */
+  live: Timeline | null;
 }
 
 /** What the screen shows of a target: its latest, or what a time cursor points at. */
@@ -266,11 +275,13 @@ export async function runTui(initial: Attachment[], opts: TuiOptions): Promise<n
       answeredAtMs: null,
       error: null,
       backoffMs: null,
-      // the single view keeps its history for the cursor keys (an hour at 1 s, ~5 KB a sample)
-      timeline: multi
+      // the single view keeps its history for the cursor keys (TIMELINE_CAP)
+      timeline: null,
+      live: multi
         ? null
         : newTimeline({ kind: 'nodetop-recording', format: 1, nodetop: '', node: { target: att.identity.nodeVersion, cli: process.version }, pid: att.pid, startedAt: new Date().toISOString(), intervalMs: opts.intervalMs }),
     };
+    t.timeline = t.live;
     t.hist.workers = new Map();
     targets.set(att.pid, t);
     att.session.onClose(() => void closed(att));
@@ -306,10 +317,10 @@ export async function runTui(initial: Attachment[], opts: TuiOptions): Promise<n
     if (step.kind === 'sample') {
       if (step.census) say(step.census.text, step.census.ok ? 'good' : 'warn');
       pushPoints(t.hist, chartPoints(step.sample), step.atMs);
-      if (t.timeline) appendSample(t.timeline, step.sample, step.atMs, step.rttMs, step.walked, step.events, HISTORY_POINTS);
+      if (t.live) appendSample(t.live, step.sample, step.atMs, step.rttMs, step.walked, step.events, TIMELINE_CAP);
     } else {
       pushGap(t.hist, step.atMs);
-      if (t.timeline) appendError(t.timeline, step.atMs, step.message, step.events, HISTORY_POINTS);
+      if (t.live) appendError(t.live, step.atMs, step.message, step.events, TIMELINE_CAP);
     }
     // scrolled back: the oldest frames may have gone; the cursor stays on its time
     if (cursorOn?.t === t && t.timeline && t.timeline.frames[0]?.at !== firstAt) {
@@ -387,6 +398,7 @@ export async function runTui(initial: Attachment[], opts: TuiOptions): Promise<n
       error: null,
       backoffMs: null,
       timeline: rec,
+      live: null,
     });
     cursorOn = { t: targets.get(rec.header.pid)!, rec };
   }

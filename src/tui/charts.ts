@@ -7,13 +7,17 @@
 // left), has no units on its axes, draws its axes black by default, and writes its own colour
 // escapes that ignore NO_COLOR and the terminal's number of colours.
 
+import type { Points } from '../model/series';
 import { fit, type Painter } from './render';
 
 type Paint = Parameters<Painter['paint']>[1];
 
 export interface ChartLine {
   label: string;
-  points: Array<[number, number | null]>;
+  /** Read in place (Series.view): a chart copies none of them. */
+  points: Points;
+  /** Each value times this (ELU 0..1 drawn as a percentage); default 1. */
+  scale?: number;
   paint: Paint;
 }
 
@@ -85,7 +89,14 @@ export function lineChart(spec: LineChartSpec, width: number, height: number, p:
   const lo = spec.min ?? 0;
   // the largest reading in the window (a loop: the arrays of every visible reading were garbage every tick)
   let dataMax = -Infinity;
-  for (const l of spec.lines) for (const [t, v] of l.points) if (v !== null && t >= spec.fromMs && t <= spec.toMs && v > dataMax) dataMax = v;
+  for (const l of spec.lines) {
+    const scale = l.scale ?? 1;
+    for (let j = 0; j < l.points.length; j++) {
+      const t = l.points.time(j);
+      const v = l.points.value(j) * scale;
+      if (t >= spec.fromMs && t <= spec.toMs && v > dataMax) dataMax = v;
+    }
+  }
   if (dataMax === -Infinity) dataMax = lo;
   const nice = spec.nice ?? niceCeil;
   let hi = spec.max ?? nice(Math.max(spec.atLeast ?? 1, (dataMax - lo) * 1.1 + lo));
@@ -118,18 +129,22 @@ export function lineChart(spec: LineChartSpec, width: number, height: number, p:
     for (let x = 0; x < dotsW; x += 2) dot(x, y, spec.lines.length);
   }
   spec.lines.forEach((line, who) => {
-    let prev: [number, number] | null = null;
-    for (const [t, v] of line.points) {
+    // the previous reading's dot; px -1: none (a gap, or the first)
+    let px = -1;
+    let py = 0;
+    const scale = line.scale ?? 1;
+    for (let j = 0; j < line.points.length; j++) {
+      const t = line.points.time(j);
+      const v = line.points.value(j) * scale;
       if (t < spec.fromMs - span || t > spec.toMs) continue;
-      if (v === null) {
-        prev = null; // a gap: a missing reading is not joined to the next
+      if (Number.isNaN(v)) {
+        px = -1; // a gap: a missing reading is not joined to the next
         continue;
       }
       const x = xOf(t);
       const y = yOf(v);
-      if (prev) {
+      if (px >= 0) {
         // join to the previous reading: every dot column between, and the rise within a column
-        const [px, py] = prev;
         const steps = Math.max(1, x - px);
         for (let k = 1; k <= steps; k++) {
           const cx = px + k;
@@ -138,7 +153,8 @@ export function lineChart(spec: LineChartSpec, width: number, height: number, p:
           for (let yy = Math.min(y0, y1); yy <= Math.max(y0, y1); yy++) dot(cx, yy, who);
         }
       } else dot(x, y, who);
-      prev = [x, y];
+      px = x;
+      py = y;
     }
   });
   const paints: Paint[] = [...spec.lines.map((l) => l.paint), 'dim'];

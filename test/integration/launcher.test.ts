@@ -45,4 +45,29 @@ describe('the launcher (bin/nodetop)', () => {
       fs.rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it('starts the live view (attach, demo, the overview) with V8 sized for a long session, and other commands without', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nodetop-launcher-'));
+    try {
+      // the node the launcher started says what it was started with, before nodetop runs
+      const hook = path.join(dir, 'hook.js');
+      fs.writeFileSync(hook, "require('fs').appendFileSync(process.env.FLAGS_OUT, JSON.stringify(process.execArgv) + '\\n');\n");
+      const out = path.join(dir, 'flags');
+      const env = { ...process.env, NODE_OPTIONS: `--require ${hook}`, FLAGS_OUT: out, PATH: `${path.dirname(process.execPath)}${path.delimiter}${process.env.PATH ?? ''}` };
+      const flags = async (args: string[]): Promise<string[]> => {
+        fs.rmSync(out, { force: true });
+        // off a terminal the live view refuses to start (exit 2): the flags are seen by then
+        await runCli(args, { program: path.join(ROOT, 'bin', 'nodetop'), env });
+        return JSON.parse(fs.readFileSync(out, 'utf8').split('\n')[0]!) as string[];
+      };
+      for (const args of [['attach', '1'], ['demo'], []]) {
+        const f = await flags(args);
+        assert.ok(f.includes('--v8-pool-size=1'), `${args.join(' ') || '(no arguments)'}: ${f.join(' ')}`);
+        assert.ok(f.some((x) => /^--max-semi-space-size=\d+$/.test(x)), `${args.join(' ') || '(no arguments)'}: ${f.join(' ')}`);
+      }
+      for (const args of [['stats', '1'], ['--version'], ['heap-summary', 'x.heapsnapshot']]) assert.deepEqual(await flags(args), [], args.join(' '));
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });

@@ -5,7 +5,7 @@ import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
 import { EventDetector, EventLog } from '../../src/model/events';
 import { buildSample, type Sample } from '../../src/model/sample';
-import { HISTORY_POINTS, Series } from '../../src/model/series';
+import { HISTORY_POINTS, pairPoints, Series } from '../../src/model/series';
 import type { RawSample } from '../../src/probes/sample';
 import { colorDepth } from '../../src/tui/app';
 import { lineChart, niceBytes } from '../../src/tui/charts';
@@ -119,7 +119,7 @@ describe('charts and colours', () => {
   it('draws a line in braille with a value axis and a time axis, and leaves a gap for a missing reading', () => {
     const pts: Array<[number, number | null]> = [];
     for (let i = 0; i <= 60; i++) pts.push([T0 + i * 1000, i >= 28 && i <= 32 ? null : 50]);
-    const lines = lineChart({ title: 'Lag', legend: 'now 50', lines: [{ label: 'x', points: pts, paint: 'good' }], fromMs: T0, toMs: T0 + 60_000, min: 0, max: 100, format: (v) => `${v}ms` }, 40, 6, p).map(stripTags);
+    const lines = lineChart({ title: 'Lag', legend: 'now 50', lines: [{ label: 'x', points: pairPoints(pts), paint: 'good' }], fromMs: T0, toMs: T0 + 60_000, min: 0, max: 100, format: (v) => `${v}ms` }, 40, 6, p).map(stripTags);
     assert.equal(lines.length, 6);
     assert.match(lines[0]!, /^Lag now 50/);
     assert.match(lines[1]!, /^100ms┤/);

@@ -2,6 +2,7 @@
 
 import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
+import fc from 'fast-check';
 import { buildSample, buildWorkerRow, type Sample } from '../../src/model/sample';
 import { Series } from '../../src/model/series';
 import { fit, initialState, newHistory, painter, renderScreen, stripTags, visibleLength, type History } from '../../src/tui/render';
@@ -191,6 +192,16 @@ describe('live view rendering', () => {
     assert.equal(visibleLength(cut), 10);
     assert.match(cut, /\{\/red-fg\}$/);
     assert.equal(stripTags(fit('a{open}b{close}', 8)), 'a{b}    ');
+  });
+
+  it('counts the visible characters of a tagged line as stripping its tags does', () => {
+    const piece = fc.constantFrom('{red-fg}', '{/red-fg}', '{bold}', '{/245-fg}', '{open}', '{close}', '{', '}', '{/}', '{ x}', 'a', 'é', '⣿', ' ');
+    fc.assert(
+      fc.property(fc.array(piece, { maxLength: 30 }), (parts) => {
+        const line = parts.join('');
+        assert.equal(visibleLength(line), stripTags(line).length, line);
+      }),
+    );
   });
 
   it('keeps a bounded series, oldest dropped first', () => {

@@ -40,8 +40,8 @@ export function charts(hist: History, heapLimitBytes: number | null, st: ViewSta
       title: 'Heap',
       legend: `used ${bytes(hist.heapUsed.last())} total ${bytes(hist.heapTotal.last())} limit ${bytes(heapLimitBytes)}`,
       lines: [
-        { label: 'total', points: hist.heapTotal.window(fromMs), paint: 'dim' },
-        { label: 'used', points: hist.heapUsed.window(fromMs), paint: 'good' },
+        { label: 'total', points: hist.heapTotal.view(fromMs), paint: 'dim' },
+        { label: 'used', points: hist.heapUsed.view(fromMs), paint: 'good' },
       ],
       fromMs,
       toMs,
@@ -55,8 +55,8 @@ export function charts(hist: History, heapLimitBytes: number | null, st: ViewSta
       title: 'Event loop lag',
       legend: `p99 ${ms(hist.lagP99.last())} max ${ms(hist.lagMax.last())}`,
       lines: [
-        { label: 'max', points: hist.lagMax.window(fromMs), paint: 'warn' },
-        { label: 'p99', points: hist.lagP99.window(fromMs), paint: 'good' },
+        { label: 'max', points: hist.lagMax.view(fromMs), paint: 'warn' },
+        { label: 'p99', points: hist.lagP99.view(fromMs), paint: 'good' },
       ],
       fromMs,
       toMs,
@@ -68,8 +68,8 @@ export function charts(hist: History, heapLimitBytes: number | null, st: ViewSta
       title: 'CPU and utilization',
       legend: `CPU ${hist.cpu.last() === null ? 'n/a' : pct(hist.cpu.last()!)} ELU ${ratio(hist.elu.last())}`,
       lines: [
-        { label: 'ELU', points: hist.elu.window(fromMs).map(([t, v]) => [t, v === null ? null : v * 100]), paint: 'warn' },
-        { label: 'CPU', points: hist.cpu.window(fromMs), paint: 'good' },
+        { label: 'ELU', points: hist.elu.view(fromMs), scale: 100, paint: 'warn' },
+        { label: 'CPU', points: hist.cpu.view(fromMs), paint: 'good' },
       ],
       fromMs,
       toMs,
@@ -80,7 +80,7 @@ export function charts(hist: History, heapLimitBytes: number | null, st: ViewSta
     {
       title: 'RSS',
       legend: bytes(hist.rss.last()),
-      lines: [{ label: 'rss', points: hist.rss.window(fromMs), paint: 'good' }],
+      lines: [{ label: 'rss', points: hist.rss.view(fromMs), paint: 'good' }],
       fromMs,
       toMs,
       min: 0,
