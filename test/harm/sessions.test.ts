@@ -4,7 +4,7 @@ import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
 import WebSocket from 'ws';
 import { Sampler } from '../../src/sampler';
-import { startTarget } from '../helpers/target';
+import { eventually, startTarget } from '../helpers/target';
 import { attachTo, ports, portsSettle } from '../helpers/harm';
 
 /** A minimal inspector client, as a debugger would be: its own WebSocket, its own ids. */
@@ -85,10 +85,13 @@ describe('nodetop beside other inspector clients', () => {
       const portsBefore = ports(t.pid);
       const first = await attachTo(t.pid);
       assert.equal(first.inspector.openedByNodetop, true);
-      await first.detach();
-      // attach again at once, straight to its WebSocket: the inspector is still open (its close
-      // is 100 ms away), so this session finds it open and did not open it itself
+      // the first leaves (its detach waits for the target to close the inspector, 100 ms after
+      // its instruments go); another nodetop attaches in those 100 ms, straight to the WebSocket:
+      // it finds the inspector open and did not open it itself
+      const leaving = first.detach();
+      await eventually(() => t.ask('nodetop'), (x) => x.sessions === 0, 5000);
       const second = await attachTo(t.pid, { endpoint: first.inspector.url });
+      await leaving; // the inspector stayed open for the second: the first gave up waiting for the close
       try {
         assert.equal(second.inspector.openedByNodetop, false, 'the second found the inspector still open');
         // let the first session's deferred close come and go while the second is installed
