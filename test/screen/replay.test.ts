@@ -103,11 +103,16 @@ describe('nodetop replay: the live view on a recording', { skip: haveTmux() ? fa
       // 2.5 s: long enough for the heartbeat to catch it on a loaded machine (the dashboard test's)
       await t.ask('block 2500');
       await term.waitFor(/main thread was blocked in JavaScript for [\d.]+ s, now running again/, 40_000);
+      // paused first: at 250 ms a sample could land between the key and the screen read (the
+      // count then one more than the newest the key saw; 2 runs in 5 under load)
+      term.keys('p');
+      await term.waitFor(/PAUSED/);
       term.keys('Left');
       let s = await term.waitFor(/history \d\d:\d\d:\d\d (\d+)\/(\d+) \(End: live\)/);
       const [, at, of] = /history \d\d:\d\d:\d\d (\d+)\/(\d+)/.exec(s)!;
       assert.equal(Number(at), Number(of) - 1, 'one sample back from the newest');
       // sampling goes on beneath: the count grows, the cursor stays
+      term.keys('p');
       s = await term.waitFor(new RegExp(`history \\d\\d:\\d\\d:\\d\\d ${at}/(?!${of}\\b)\\d+ `), 15_000);
       // the first sample, then the first event after it: the cursor lands on it and says it
       term.keys('Home');
