@@ -22,7 +22,11 @@ describe('100 attach / sample / detach cycles', () => {
       const heapBefore = await heapAfterGc(t);
       let opened = 0;
       for (let i = 0; i < CYCLES; i++) {
-        const s = await cycle(t.pid, 10);
+        const s = await cycle(t.pid, 10).catch(async (e: unknown) => {
+          // say how the target ended, if it did (its exit can reach this process a moment later)
+          const end = await Promise.race([t.exited, new Promise((r) => setTimeout(() => r('still running'), 1000))]);
+          throw new Error(`cycle ${i}: ${e instanceof Error ? e.message : String(e)}; the target: ${JSON.stringify(end)}; its stderr: ${t.stderr().slice(-800)}`);
+        });
         assert.equal(s.target.pid, t.pid);
         assert.ok(s.eventLoop.windowMs !== null, `cycle ${i}: the instruments were installed`);
         if (s.target.inspector.openedByNodetop) opened++;

@@ -68,14 +68,16 @@ export async function startTarget(fixture: string, opts: StartOptions = {}): Pro
   let err = '';
   child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
   let exitInfo: { code: number | null; signal: NodeJS.Signals | null } | null = null;
-  let killing = false;
+  // the signal the test sent (true: the ready timeout's SIGKILL); an end by anything else is printed
+  let killing: NodeJS.Signals | boolean = false;
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     child.on('exit', (code, signal) => {
       live.delete(child);
       exitInfo = { code, signal };
       // a target that ends without the test asking is either the test's point or the cause of a
       // failure elsewhere ("no process with pid"): either way the log says how it ended
-      if (!killing) process.stderr.write(`[target] ${fixture} pid ${child.pid} ended by itself: ${signal ?? `code ${code}`}; stderr: ${err.slice(-2000) || '(none)'}\n`);
+      const ours = killing === true || (killing !== false && signal === killing);
+      if (!ours) process.stderr.write(`[target] ${fixture} pid ${child.pid} ended by itself: ${signal ?? `code ${code}`}; stderr: ${err.slice(-2000) || '(none)'}\n`);
       resolve(exitInfo);
     }),
   );
@@ -149,7 +151,7 @@ export async function startTarget(fixture: string, opts: StartOptions = {}): Pro
     alive: () => exitInfo === null,
     async kill(signal = 'SIGKILL') {
       if (exitInfo) return;
-      killing = true;
+      killing = signal;
       // under a prefix, the Node process first (unshare --fork would leave it to its own pid 1)
       if (pid !== child.pid) {
         try {
