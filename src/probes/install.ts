@@ -208,32 +208,45 @@ export const installProbe = defineProbe<InstallArg, InstallResult>(
     // (2.2-3.0x before, test/harm/console-rate.test.ts). A discard costs 54 us
     // (loaded 2-core host), ~0.5% of a core, paid only while GCs come more than once a second.
     let lastGcMs = 0;
+    // Set by stop(). A probe may run between Node's check that a due timer still has a callback
+    // and its call of it (inspector messages are served at any function entry of JavaScript);
+    // a clearTimeout there makes Node call null and kills the target ("timer._onTimeout is not a
+    // function": 1 run in 12 of 20 concurrent `stats`, test/harm/timers.test.ts). So stop() only
+    // sets this and clears the timers from a setImmediate, outside any timer's run; until then
+    // each callback that sees it does nothing (and an interval clears itself).
+    let stopped = false;
     let fast: ReturnType<typeof setInterval> | null = null;
     const discardOften = (): void => {
       try {
         lastGcMs = Date.now();
-        if (fast) return;
-        fast = setInterval(function nodetopConsoleDiscard() {
+        if (fast || stopped) return;
+        const self = setInterval(function nodetopConsoleDiscard() {
           try {
+            if (stopped || fast !== self) {
+              clearInterval(self);
+              if (fast === self) fast = null;
+              return;
+            }
             // at the end of this turn of the loop (its check phase), after the callbacks that
             // run in it, the app's logging timer among them: what they logged goes before it
             // can outlive a scavenge and be promoted
             if (Date.now() - lastGcMs <= 1000) setImmediate(discardConsole).unref();
-            else if (fast) {
-              clearInterval(fast);
+            else {
+              clearInterval(self);
               fast = null;
             }
           } catch {
             // never throw into the target; a clock that throws stops the fast discards
             try {
-              if (fast) clearInterval(fast);
+              clearInterval(self);
             } catch {
               /* as above */
             }
-            fast = null;
+            if (fast === self) fast = null;
           }
         }, 10);
-        fast.unref();
+        fast = self;
+        self.unref();
       } catch {
         /* never throw into the target */
       }
@@ -292,6 +305,7 @@ export const installProbe = defineProbe<InstallArg, InstallResult>(
     // the lease: each sample re-arms it (refresh, Node 10.2+); a Node without refresh checks at 4 Hz
     const lease = setTimeout(() => {
       try {
+        if (stopped) return;
         // renewed without a re-arm (clocks differ by a few ms): wait one more lease
         if (Date.now() - st.renewedMs < leaseMs - 50) lease.refresh();
         else expire();
@@ -304,8 +318,12 @@ export const installProbe = defineProbe<InstallArg, InstallResult>(
     st.lease = canRefresh ? lease : null;
     let beat: ReturnType<typeof setInterval> | null = null;
     if (!clock || !canRefresh) {
-      beat = setInterval(() => {
+      const self = setInterval(() => {
         try {
+          if (stopped) {
+            clearInterval(self);
+            return;
+          }
           const t = Date.now();
           st.lastBeatMs = t;
           if (t - st.renewedMs > leaseMs) expire();
@@ -313,13 +331,28 @@ export const installProbe = defineProbe<InstallArg, InstallResult>(
           /* never throw into the target */
         }
       }, 250);
-      beat.unref();
+      self.unref();
+      beat = self;
     }
     st.stop = () => {
-      clearTimeout(lease);
-      if (beat) clearInterval(beat);
-      if (fast) clearInterval(fast);
-      fast = null;
+      stopped = true;
+      try {
+        const b = beat;
+        const f = fast;
+        fast = null;
+        const later = setImmediate(function nodetopClearTimers() {
+          try {
+            clearTimeout(lease);
+            if (b) clearInterval(b);
+            if (f) clearInterval(f);
+          } catch {
+            /* never throw into the target */
+          }
+        });
+        if (typeof later.unref === 'function') later.unref();
+      } catch {
+        /* the callbacks see `stopped` and do nothing */
+      }
       discardConsole();
       try {
         own?.disconnect();

@@ -57,7 +57,7 @@ export interface RecordResult {
  * sample probe's source, see recordProbe.
  */
 function nodetopRecord(arg: RecordArg, sample: (a: SampleArg) => RawSample | RawLight): RecordResult {
-  type Rec = { records: Array<RawSample | RawLight>; dropped: number; failed: number; lastMs: number; lastFullMs: number; spentNs: number; stop(): void };
+  type Rec = { records: Array<RawSample | RawLight>; dropped: number; failed: number; lastMs: number; lastFullMs: number; spentNs: number; stopped?: boolean; stop(): void };
   const t0 = process.hrtime();
   const since = (t: [number, number]): number => {
     const d = process.hrtime(t);
@@ -106,7 +106,7 @@ function nodetopRecord(arg: RecordArg, sample: (a: SampleArg) => RawSample | Raw
       try {
         t = process.hrtime();
         // removed without our stop (another tool deleted the registry): stop here
-        if (st.recorder !== rec || !reg.sessions[arg.key]) {
+        if (rec.stopped || st.recorder !== rec || !reg.sessions[arg.key]) {
           clearInterval(timer);
           return;
         }
@@ -132,7 +132,23 @@ function nodetopRecord(arg: RecordArg, sample: (a: SampleArg) => RawSample | Raw
       }
     }, everyMs);
     if (typeof timer.unref === 'function') timer.unref();
-    rec.stop = () => clearInterval(timer);
+    // not clearInterval here: this runs from a probe, maybe between Node's check of a due timer
+    // and its call of it (see `stopped` in install.ts); the timer clears itself when it sees this
+    rec.stop = () => {
+      rec.stopped = true;
+      try {
+        const later = setImmediate(function nodetopClearRecorder() {
+          try {
+            clearInterval(timer);
+          } catch {
+            /* never throw into the target */
+          }
+        });
+        if (typeof later.unref === 'function') later.unref();
+      } catch {
+        /* the timer sees `stopped` and clears itself */
+      }
+    };
     st.recorder = rec;
     return { running: true, json: '[]', dropped: 0, failed: 0, spentMs: 0 };
   }
