@@ -3,14 +3,15 @@
 // every 10 ms) stays at a few MiB unobserved; while an inspector is open V8 keeps console
 // arguments alive, and under `watch` it went from 4 to 316 MiB and died ("Reached heap limit").
 // It must survive 60 s of `watch`, of the live view, and of a nodetop killed with SIGKILL (its
-// instruments' lease expiring in the middle). The issue asks for its heap within 2x of the
-// unobserved run's: with a discard after each GC it was 2.9-4.4x (a logged array outlived its
-// garbage by one collection); with discards every 10 ms while GCs are frequent and at the attach
-// (see src/probes/install.ts) it measured 1.2-2.2x against an unobserved twin on this loaded
-// 2-core host (2.6-3.0x in one run beside a full CI run and other work); with those discards at
-// the end of the loop's turn (after the app's logging timer) 1.2-2.1x at a load average of 3 (8
-// of 9 readings under the issue's 2x). The bound stays 2.5x, so that CI tells a regression from
-// that spread; without any of it, it died within 20 s.
+// instruments' lease expiring in the middle), its heap within 2x of unobserved. Measured: with a
+// discard after each GC 2.9-4.4x; with discards every 10 ms while GCs are frequent, at the end of
+// the loop's turn (src/probes/install.ts), 1.2-2.1x one unobserved twin (8 of 9 under 2x). What
+// is left is V8 sizing the young generation: the more survives a scavenge, the larger new space
+// grows, and the more 800 KiB arrays wait in it for the next one. Unobserved twins themselves
+// ran with 2 or 8 MiB of new space and peaked 6.8-12.1 MiB; under `watch`, 16; a target whose own
+// in-process session discards every 10 ms, without nodetop, grew to 8 beside a twin at 2. So "unobserved" is a range: the
+// observed peak is held to 2x the higher of two unobserved twins measured over the same seconds.
+// Without the discards it died within 20 s.
 
 import { strict as assert } from 'node:assert';
 import { spawn } from 'node:child_process';
@@ -46,24 +47,30 @@ async function attached(t: Target): Promise<void> {
   throw new Error('nodetop never installed its instruments');
 }
 
-/**
- * The observed target's largest heapUsed over 60 s beside that of an unobserved twin started with
- * it and measured over the same seconds: the unobserved peak alone varied 6.8-12.1 MiB between
- * runs on a loaded host, so a baseline taken at another moment would make the 2x bound a lottery.
- */
-async function beside(twin: Target, t: Target): Promise<[number, number]> {
-  const [base, got] = await Promise.all([maxHeap(twin, OBSERVED_MS), maxHeap(t, OBSERVED_MS)]);
-  return [base, got];
+/** Two unobserved twins, started with the observed target. */
+async function twins(): Promise<[Target, Target]> {
+  return [await start(), await start()];
 }
 
-function check(what: string, base: number, got: number): void {
-  process.stderr.write(`[harm] console-rate: ${what}: max heapUsed ${(got / MiB).toFixed(1)} MiB, unobserved ${(base / MiB).toFixed(1)} MiB\n`);
-  assert.ok(got <= 2.5 * base, `${what}: heapUsed reached ${(got / MiB).toFixed(1)} MiB, ${(base / MiB).toFixed(1)} MiB unobserved`);
+/**
+ * The observed target's largest heapUsed over 60 s beside the higher of two unobserved twins'
+ * over the same seconds: a baseline taken at another moment, or from one twin, makes the 2x
+ * bound a lottery (see the top of this file).
+ */
+async function beside([a, b]: [Target, Target], t: Target): Promise<[number, number, number]> {
+  const [ha, hb, got] = await Promise.all([maxHeap(a, OBSERVED_MS), maxHeap(b, OBSERVED_MS), maxHeap(t, OBSERVED_MS)]);
+  return [ha, hb, got];
+}
+
+function check(what: string, ha: number, hb: number, got: number): void {
+  const base = Math.max(ha, hb);
+  process.stderr.write(`[harm] console-rate: ${what}: max heapUsed ${(got / MiB).toFixed(1)} MiB, unobserved ${(ha / MiB).toFixed(1)} and ${(hb / MiB).toFixed(1)} MiB\n`);
+  assert.ok(got <= 2 * base, `${what}: heapUsed reached ${(got / MiB).toFixed(1)} MiB, unobserved twins ${(ha / MiB).toFixed(1)} and ${(hb / MiB).toFixed(1)} MiB`);
 }
 
 describe('a process that logs large objects survives being watched', () => {
   it('60 s of watch', async () => {
-    const twin = await start();
+    const twin = await twins();
     const t = await start();
     const nt = spawn(process.execPath, [NODETOP, 'watch', String(t.pid), '--json', '--interval', '1s'], { stdio: 'ignore' });
     try {
@@ -72,12 +79,12 @@ describe('a process that logs large objects survives being watched', () => {
     } finally {
       nt.kill('SIGKILL');
       await t.kill();
-      await twin.kill();
+      await Promise.all(twin.map((x) => x.kill()));
     }
   });
 
   it('60 s of the live view', { skip: haveTmux() ? false : 'tmux is not installed' }, async () => {
-    const twin = await start();
+    const twin = await twins();
     const t = await start();
     const term = openTerminal(['attach', String(t.pid), '--interval', '1s'], { cols: 100, rows: 30 });
     try {
@@ -88,12 +95,12 @@ describe('a process that logs large objects survives being watched', () => {
     } finally {
       term.close();
       await t.kill();
-      await twin.kill();
+      await Promise.all(twin.map((x) => x.kill()));
     }
   });
 
   it('60 s after nodetop is killed with SIGKILL, its lease expiring at 20 s', async () => {
-    const twin = await start();
+    const twin = await twins();
     const t = await start();
     const nt = spawn(process.execPath, [NODETOP, 'watch', String(t.pid), '--json', '--interval', '1s'], { stdio: 'ignore', env: { ...process.env, NODETOP_LEASE_MS: '20000' } });
     try {
@@ -104,7 +111,7 @@ describe('a process that logs large objects survives being watched', () => {
     } finally {
       nt.kill('SIGKILL');
       await t.kill();
-      await twin.kill();
+      await Promise.all(twin.map((x) => x.kill()));
     }
   });
 });
