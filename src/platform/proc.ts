@@ -654,8 +654,7 @@ export interface Connection {
  * or cannot reach (idle pooled sockets, unref'd ones, a worker's, a native addon's). A connection
  * whose local port is one the pid listens on was accepted (server side); the others it opened.
  */
-export function tcpConnections(pid: number): Connection[] {
-  const mine = socketInodes(pid);
+export function tcpConnections(pid: number, mine: Set<number> = socketInodes(pid)): Connection[] {
   const table = readTcpTable(pid, (inode) => mine.has(inode));
   const listening = new Set(table.filter((e) => e.state === TCP_LISTEN).map((e) => e.localPort));
   return table
