@@ -205,6 +205,40 @@ describe("containers: a rootless container of nodetop's own user", { skip: rootl
     }
   });
 
+  it('as nobody, gc, watch and snapshot reach its own rootless container by host pid; the snapshot lands at the host path', async () => {
+    const dirs = relayDirs();
+    const out = fs.mkdtempSync(path.join(os.tmpdir(), 'nodetop-rootless-'));
+    fs.chownSync(out, NOBODY, NOBODY);
+    const t = await startTarget('leaky.js', { prefix: [...AS_NOBODY, ...USER_NET_PID], args: ['77', '0'] });
+    try {
+      const gc = await runCli(['gc', String(t.pid), '--json'], { uid: NOBODY });
+      assert.equal(gc.code, 0, gc.stderr);
+      assert.equal(parseJson<GcResult>(gc).pid, t.pid);
+
+      const w = await runCli(['watch', String(t.pid), '--count', '2', '--interval', '200', '--json'], { uid: NOBODY });
+      assert.equal(w.code, 0, w.stderr);
+      const samples = w.stdout
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as { event?: string; target?: { pid: number } })
+        .filter((l) => l.event === undefined);
+      assert.equal(samples.length, 2, w.stdout);
+      for (const l of samples) assert.equal(l.target?.pid, t.pid);
+
+      const snap = path.join(out, 's.heapsnapshot');
+      const sr = await runCli(['snapshot', String(t.pid), '-o', snap, '--yes', '--json'], { uid: NOBODY, hangGuardMs: 60_000 });
+      assert.equal(sr.code, 0, sr.stderr);
+      assert.equal(parseJson<SnapshotResult>(sr).path, snap);
+      assert.equal(fs.statSync(snap).uid, NOBODY);
+      const parsed = await parseSnapshotFromFile(snap);
+      assert.equal(parsed.nodes.filter((n) => n.type === 'object' && n.name === 'LeakyThing').length, 77);
+      await assertNoTrace(t, dirs);
+    } finally {
+      await t.kill();
+      fs.rmSync(out, { recursive: true, force: true });
+    }
+  });
+
   // The relay holds every capability of that user namespace while it lives in nodetop's pid and
   // mount namespaces: a container process that sees it could trace it or read the host's files
   // through /proc/<relay>/root (a review showed it). Sharing nodetop's pid namespace, it would.
