@@ -457,10 +457,10 @@ function checkPid(got: number, pid: number): void {
 
 /**
  * Reading /proc/<pid>/net/tcp{,6} costs the kernel a walk of the namespace's whole connection
- * hash, whatever the process holds: 1.1 ms a file on the 24 GiB bench machine (262,144 buckets),
- * a quarter of the live view's CPU at 1 s. A socket's addresses never change, so the tables are
- * read again only when the process's set of sockets changed, or 10 s on (a state that changed
- * under the same sockets: an ESTABLISHED one the peer closed).
+ * hash, whatever the process holds: 1.1 ms a file on the 24 GiB bench machine (262,144 buckets)
+ * for a process with 6 entries, at every socket walk. A socket's addresses never change, so the
+ * tables are read again only when the process's set of sockets changed, or 10 s on (a state that
+ * changed under the same sockets: an ESTABLISHED one the peer closed).
  */
 const KERNEL_TABLES_MAX_AGE_MS = 10_000;
 interface KernelCache {

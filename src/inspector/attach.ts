@@ -148,10 +148,7 @@ export class Attachment {
       // while that close runs crashed Node 20.20.2 (SIGSEGV in 15 of 90 targets, the client's
       // close 9-11 ms after the close timer; none when the client waited: docs/tried.md). A
       // stalled nodetop could land in that window: wait for the target to hang up, bounded.
-      if (closing) {
-        const end = Date.now() + 100 + timeoutMs;
-        while (!this.session.isClosed && Date.now() < end) await new Promise((r) => setTimeout(r, 10));
-      }
+      if (closing) await this.session.closedByTarget(100 + timeoutMs);
     }
     if (!this.session.isClosed) await this.session.close();
     this.guard?.[handover]();
@@ -386,12 +383,9 @@ async function moveOffSharedPort(pid: number, loc: Located, timeoutMs: number, g
     await first.close();
     return null;
   }
-  // The target's inspector.close() drops this connection itself; a client's close arriving while
-  // it runs crashes Node 20.20.2 (SIGSEGV, docs/tried.md): a 20-at-once run lost a target here,
-  // 1 run in 15, its client's close late on a loaded host. Wait for the target to hang up, bounded.
-  const end = Date.now() + 30 + 100 + Math.min(timeoutMs, 2000);
-  while (!first.isClosed && Date.now() < end) await new Promise((r) => setTimeout(r, 10));
-  if (!first.isClosed) await first.close();
+  // The target's inspector.close() drops this connection itself: closing it from here as well
+  // lost a target of a 20-at-once run (SIGSEGV, 1 run in 15, the client's close late on a loaded host).
+  if (!(await first.closedByTarget(30 + 100 + Math.min(timeoutMs, 2000)))) await first.close();
   // The move was asked for: wait as long as any call may take (2 s was too short for a loaded
   // host: 20 attaches at once at load 10 fell back to the old port's URL, closed by then, exit 7).
   const moved = await waitForMovedInspector(pid, loc.port, timeoutMs, loc.route, known);

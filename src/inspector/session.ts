@@ -314,6 +314,17 @@ export class Session implements Sender {
   }
 
   /**
+   * Waits up to `boundMs` for the target to drop this connection (true if it did). Used after a
+   * probe scheduled the target's inspector.close(): a client's own close arriving while that close
+   * runs crashes Node 20.20.2 (SIGSEGV, docs/tried.md), so the client lets the target hang up.
+   */
+  async closedByTarget(boundMs: number): Promise<boolean> {
+    const end = Date.now() + boundMs;
+    while (!this.closed && Date.now() < end) await new Promise((r) => setTimeout(r, 10));
+    return this.closed;
+  }
+
+  /**
    * Calls sent and not yet answered by the target, counting those that already timed out here:
    * the target still has them queued. A periodic sampler sends nothing more while this is
    * non-zero, so a target that stops answering never finds a pile of requests when it resumes.

@@ -43,10 +43,6 @@ const LOOP_EVIDENCE_MS = 200;
  */
 const CLOSED_BY_TARGET_MS = 10_000;
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
-
 interface Entry {
   pid: number;
   start: number;
@@ -224,9 +220,7 @@ async function tryClose(e: Entry, fresh: proc.ListeningSocket[]): Promise<void> 
         // client's close arrived 9-11 ms after the probe's 10 ms timer, none of 30 whose client
         // waited (docs/tried.md). Through a relay the close arrives later, in that window: the
         // containers test's target died in 2 runs of 30.
-        const end = Date.now() + CLOSED_BY_TARGET_MS;
-        while (!session.isClosed && Date.now() < end) await sleep(10);
-        if (!session.isClosed) log(`pid ${e.pid}: the inspector did not close within ${CLOSED_BY_TARGET_MS} ms: closing the connection from here`);
+        if (!(await session.closedByTarget(CLOSED_BY_TARGET_MS))) log(`pid ${e.pid}: the inspector did not close within ${CLOSED_BY_TARGET_MS} ms: closing the connection from here`);
       }
       return;
     } catch (err) {
