@@ -196,6 +196,9 @@ interface CriClient {
   close(): Promise<void>;
   on(event: string, cb: (...args: unknown[]) => void): void;
   _ws?: {
+    /** ws: 0 connecting, 1 open, 2 closing, 3 closed */
+    readonly readyState: number;
+    close(): void;
     removeAllListeners(event: string): void;
     on(event: string, cb: (data: unknown) => void): void;
     terminate(): void;
@@ -470,7 +473,10 @@ export class Session implements Sender {
           clearTimeout(timer);
           this.pending.delete(onClose);
           if (!this.closed && exitTell(e)) this.targetExiting('its context is gone');
-          if (this.closed) reject(this.closedError(label));
+          // A socket already closing (the target hung up; its close event not here yet) fails a
+          // send with "WebSocket is not open": that is a closed connection, not a protocol error
+          // (an attach that lost this race gave up with exit 7 where it retries on a close).
+          if (this.closed || (this.client._ws?.readyState ?? 1) >= 2) reject(this.closedError(label));
           else reject(protocolError(label, e));
         },
       );
