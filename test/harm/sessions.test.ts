@@ -4,7 +4,7 @@ import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
 import WebSocket from 'ws';
 import { Sampler } from '../../src/sampler';
-import { eventually, startTarget } from '../helpers/target';
+import { startTarget } from '../helpers/target';
 import { attachTo, ports, portsSettle } from '../helpers/harm';
 
 /** A minimal inspector client, as a debugger would be: its own WebSocket, its own ids. */
@@ -80,21 +80,26 @@ describe('nodetop beside other inspector clients', () => {
   });
 
   it('back-to-back sessions: the inspector one nodetop opened is still closed by the next one out', async () => {
-    const t = await startTarget('idle.js', { nodeArgs: ['--inspect-port=0'] });
+    const t = await startTarget('blocked.js', { nodeArgs: ['--inspect-port=0'] });
     try {
       const portsBefore = ports(t.pid);
       const first = await attachTo(t.pid);
       assert.equal(first.inspector.openedByNodetop, true);
-      // the first leaves (its detach waits for the target to close the inspector, 100 ms after
-      // its instruments go); another nodetop attaches in those 100 ms, straight to the WebSocket:
-      // it finds the inspector open and did not open it itself
+      // The first leaves while the target's loop spins for 5 s: its uninstall is served (the
+      // inspector answers between two instructions) and schedules the close on a timer, which
+      // cannot run until the spin ends. Another nodetop attaches in that window, straight to the
+      // WebSocket: it finds the inspector open and did not open it itself. (Attaching in the
+      // timer's 100 ms on an idle target lost the race on a loaded CI machine: the close came
+      // between the second's connect and its install.)
+      await t.ask('block 5000');
       const leaving = first.detach();
-      await eventually(() => t.ask('nodetop'), (x) => x.sessions === 0, 5000);
       const second = await attachTo(t.pid, { endpoint: first.inspector.url });
       await leaving; // the inspector stayed open for the second: the first gave up waiting for the close
       try {
         assert.equal(second.inspector.openedByNodetop, false, 'the second found the inspector still open');
-        // let the first session's deferred close come and go while the second is installed
+        // the spin is over when the target answers its stdin; then the first's deferred close
+        // comes and goes while the second is installed
+        assert.equal((await t.ask('nodetop', 20_000)).sessions, 1);
         await new Promise((r) => setTimeout(r, 400));
         assert.equal(ports(t.pid).length, portsBefore.length + 1, 'the second session keeps the inspector');
         await new Sampler(second).sample();
